@@ -1,0 +1,16 @@
+from sentiflow.logs import log_to
+from sentiflow.training import RunOutputs, TrainConfig, train_from_tokens
+
+with log_to(snakemake.log[0]):
+    train_from_tokens(
+        snakemake.input.tokens,
+        snakemake.params.model,
+        snakemake.params.labels,
+        TrainConfig.from_dict(
+            snakemake.params.training,
+            seed=int(snakemake.wildcards.seed),
+            threads=snakemake.threads,
+        ),
+        RunOutputs(**snakemake.output, resume=snakemake.params.resume_dir),
+        run_name=snakemake.wildcards.backbone,
+    )

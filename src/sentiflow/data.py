@@ -1,0 +1,246 @@
+"""Load, validate and canonicalise sentence-classification splits.
+
+Every split leaves this module as a DataFrame with three columns: `index` (the row's position in its
+source split, so predictions can always be traced back), `text` and `label` (an integer class id).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sentiflow.atomic import write_json, write_parquet
+
+FORMATS = {".tsv": "tsv", ".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message names the file, the row and the problem."""
+
+
+@dataclass(frozen=True)
+class Columns:
+    text: str
+    label: str
+    labels: tuple[str, ...]  # class names; a class id is its position here
+
+
+def detect_format(path: Path, fmt: str | None = None) -> str:
+    if fmt and fmt != "auto":
+        return fmt
+    suffixes = [s for s in path.suffixes if s != ".gz"]
+    if suffixes and suffixes[-1] in FORMATS:
+        return FORMATS[suffixes[-1]]
+    raise DataError(f"{path}: cannot tell the format from the name; set dataset.files.format")
+
+
+def read_table(path: str | Path, fmt: str | None = None) -> tuple[pd.DataFrame, Callable[[int], str]]:
+    """Read a table and return it with a function that turns a row position into 'line N'/'row N'."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    fmt = detect_format(path, fmt)
+    try:
+        if fmt in ("tsv", "csv"):
+            # GLUE TSVs are unquoted: a '"' inside a sentence is text, not a quote.
+            frame = pd.read_csv(
+                path,
+                sep="\t" if fmt == "tsv" else ",",
+                quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+            )
+            return frame, lambda i: f"line {i + 2}"
+        if fmt == "parquet":
+            return pd.read_parquet(path), lambda i: f"row {i}"
+        if fmt == "jsonl":
+            return _read_jsonl(path), lambda i: f"line {i + 1}"
+    except DataError:
+        raise
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not valid UTF-8 at byte {err.start}") from err
+    except pd.errors.EmptyDataError as err:
+        raise DataError(f"{path}: empty file (no header)") from err
+    except Exception as err:  # parser errors carry the line number in their text
+        raise DataError(f"{path}: unreadable {fmt}: {err}") from err
+    raise DataError(f"{path}: unknown format {fmt!r}; use one of tsv, csv, parquet, jsonl")
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                raise DataError(f"{path}: line {number}: blank line in JSON Lines file")
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}: line {number}: invalid JSON: {err.msg}") from err
+            if not isinstance(record, dict):
+                raise DataError(f"{path}: line {number}: expected a JSON object")
+            records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def canonical_split(frame: pd.DataFrame, where: str, locate: Callable[[int], str], columns: Columns) -> pd.DataFrame:
+    """Validate a raw table and return its canonical (index, text, label) form."""
+    for role, name in (("text", columns.text), ("label", columns.label)):
+        if name not in frame.columns:
+            found = ", ".join(map(str, frame.columns)) or "none"
+            raise DataError(f"{where}: missing {role} column {name!r} (columns found: {found})")
+    if len(frame) == 0:
+        raise DataError(f"{where}: no data rows")
+
+    label_ids = _label_lookup(columns.labels)
+    texts, labels = [], []
+    for position, (text, label) in enumerate(zip(frame[columns.text], frame[columns.label])):
+        if not isinstance(text, str):
+            raise DataError(f"{where}: {locate(position)}: text is {type(text).__name__}, not a string")
+        text = text.strip()
+        if not text:
+            raise DataError(f"{where}: {locate(position)}: empty text")
+        key = _label_key(label)
+        if key is None:
+            raise DataError(f"{where}: {locate(position)}: missing label")
+        if key not in label_ids:
+            allowed = ", ".join(f"{i} ({n})" for i, n in enumerate(columns.labels))
+            raise DataError(f"{where}: {locate(position)}: label {label!r} is not in the label set: {allowed}")
+        texts.append(text)
+        labels.append(label_ids[key])
+    return pd.DataFrame(
+        {
+            "index": np.arange(len(frame), dtype=np.int64),
+            "text": pd.Series(texts, dtype=object),
+            "label": np.asarray(labels, dtype=np.int64),
+        }
+    )
+
+
+def _label_lookup(names: Sequence[str]) -> dict[str, int]:
+    lookup = {str(i): i for i in range(len(names))}
+    lookup.update({name: i for i, name in enumerate(names)})
+    return lookup
+
+
+def _label_key(label) -> str | None:
+    if label is None or (isinstance(label, float) and np.isnan(label)):
+        return None
+    if isinstance(label, (bool, np.bool_)):
+        return str(int(label))
+    if isinstance(label, (float, np.floating)) and float(label).is_integer():
+        return str(int(label))
+    text = str(label).strip()
+    return text or None
+
+
+def load_file_split(path: str | Path, columns: Columns, fmt: str | None = None) -> pd.DataFrame:
+    frame, locate = read_table(path, fmt)
+    return canonical_split(frame, str(path), locate, columns)
+
+
+def load_hub_split(path: str, name: str | None, split: str, columns: Columns, revision: str | None = None) -> pd.DataFrame:
+    where = f"hub dataset {path}" + (f"/{name}" if name else "") + f" split {split!r}"
+    try:
+        import datasets
+
+        table = datasets.load_dataset(path, name, split=split, revision=revision).to_pandas()
+    except Exception as err:
+        raise DataError(
+            f"{where}: could not be loaded ({type(err).__name__}: {' '.join(str(err).split())}) Without access to the Hugging Face hub, "
+            "set dataset.source: files and point dataset.files.train / dataset.files.validation at local copies."
+        ) from err
+    return canonical_split(table, where, lambda i: f"row {i}", columns)
+
+
+def take_rows(frame: pd.DataFrame, n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split `frame` into (n seeded random rows, the rest), each kept in source order."""
+    if n < 0 or n > len(frame):
+        raise DataError(f"cannot take {n} rows out of {len(frame)}")
+    chosen = np.zeros(len(frame), dtype=bool)
+    chosen[np.random.default_rng(seed).choice(len(frame), size=n, replace=False)] = True
+    return frame[chosen].reset_index(drop=True), frame[~chosen].reset_index(drop=True)
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _length_stats(texts: pd.Series) -> dict:
+    words = texts.str.split().str.len().to_numpy()
+    return {
+        "mean": round(float(words.mean()), 2),
+        "median": float(np.median(words)),
+        "p95": float(np.percentile(words, 95)),
+        "max": int(words.max()),
+    }
+
+
+def data_card(splits: dict[str, pd.DataFrame], labels: Sequence[str], sources: dict) -> dict:
+    card = {"labels": list(labels), "sources": sources, "splits": {}}
+    for name, frame in splits.items():
+        counts = np.bincount(frame["label"].to_numpy(), minlength=len(labels)) if len(frame) else np.zeros(len(labels), int)
+        card["splits"][name] = {
+            "rows": len(frame),
+            "label_counts": {label: int(c) for label, c in zip(labels, counts)},
+            "words_per_text": _length_stats(frame["text"]) if len(frame) else None,
+        }
+    train_texts = set(splits["train"]["text"].map(_normalise))
+    card["train_duplicates"] = int(len(splits["train"]) - len(train_texts))
+    card["validation_in_train"] = int(splits["validation"]["text"].map(_normalise).isin(train_texts).sum())
+    return card
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_configured_splits(dataset: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(train, validation, provenance) from the hub or from local files, as `dataset` configures."""
+    columns = Columns(dataset["text_column"], dataset["label_column"], tuple(dataset["labels"]))
+    if dataset["source"] == "hub":
+        hub = dataset["hub"]
+        load = lambda split: load_hub_split(hub["path"], hub.get("name"), hub[split], columns, hub.get("revision"))
+        return load("train_split"), load("validation_split"), {"hub": hub}
+    files = dataset["files"]
+    fmt = files.get("format", "auto")
+    frames = [load_file_split(files[split], columns, fmt) for split in ("train", "validation")]
+    sources = {split: {"path": str(files[split]), "sha256": file_sha256(files[split])} for split in ("train", "validation")}
+    return frames[0], frames[1], sources
+
+
+def prepare(dataset: dict, *, train, validation, holdout, card) -> dict:
+    """Load both splits, carve out the holdout and the training subsample, write the four outputs (paths).
+
+    The holdout is drawn before the subsample so that shrinking the training set for a smoke run never
+    changes which sentences are held out for calibration.
+    """
+    train_rows, validation_rows, sources = load_configured_splits(dataset)
+    seed = dataset["seed"]
+    holdout_rows, train_rows = take_rows(train_rows, dataset["holdout_rows"], seed)
+    if dataset.get("max_train_rows") is not None and dataset["max_train_rows"] < len(train_rows):
+        train_rows, _ = take_rows(train_rows, dataset["max_train_rows"], seed + 1)
+    if len(train_rows) == 0:
+        raise DataError(f"no training rows left after holding out {len(holdout_rows)}; lower dataset.holdout_rows")
+
+    splits = {"train": train_rows, "validation": validation_rows, "holdout": holdout_rows}
+    summary = {"name": dataset["name"], "seed": seed} | data_card(splits, dataset["labels"], sources)
+    for name, path in (("train", train), ("validation", validation), ("holdout", holdout)):
+        write_parquet(path, splits[name])
+    write_json(card, summary)
+    return summary
+
+
+def read_split(path: str | Path) -> pd.DataFrame:
+    return pd.read_parquet(path)

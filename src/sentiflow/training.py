@@ -1,0 +1,270 @@
+"""The study's fine-tuning loop, seeded and resumable.
+
+Recipe: dynamic padding per batch, forward, cross-entropy, backward, gradient-norm clipping, AdamW (no
+weight decay on biases and LayerNorm), linear schedule with optional warmup, evaluation after every epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from sentiflow import checkpoint, runinfo
+from sentiflow.atomic import write_csv, write_json
+from sentiflow.modeling import count_parameters, load_classifier, load_tokenizer
+from sentiflow.tokens import Encoded
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    train_batch_size: int = 32
+    eval_batch_size: int = 64
+    learning_rate: float = 5e-5
+    weight_decay: float = 1e-4
+    warmup_ratio: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict, **overrides) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in {**values, **overrides}.items() if k in names})
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    history: Path
+    steps: Path
+    predictions: Path
+    model: Path
+    metadata: Path
+    resume: Path  # not a workflow output: it must survive a failed job so a retry can resume
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, Path(getattr(self, field.name)))
+
+
+class NonFiniteLoss(FloatingPointError):
+    pass
+
+
+def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on weight matrices and embeddings only; biases and LayerNorm parameters are left alone."""
+    no_decay = set()
+    for module in model.modules():
+        if isinstance(module, torch.nn.LayerNorm):
+            no_decay.update(id(p) for p in module.parameters(recurse=False))
+    decay, plain = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (plain if id(param) in no_decay or name.endswith("bias") else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    # Derived from (seed, epoch) alone, so a resumed run shuffles exactly like an uninterrupted one.
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def train_step(model, batch: dict, max_grad_norm: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward, loss, backward and clipping; returns (loss, gradient norm before clipping)."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    loss = F.cross_entropy(logits, batch["labels"])
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    return loss.detach(), grad_norm
+
+
+@torch.inference_mode()
+def evaluate(model, data: Encoded, pad_id: int, batch_size: int, device) -> tuple[float, np.ndarray]:
+    """Mean validation cross-entropy and the softmax probabilities of every row, in data order."""
+    model.eval()
+    total_loss, probs = 0.0, []
+    for start in range(0, len(data), batch_size):
+        batch = _to(data.batch(np.arange(start, min(start + batch_size, len(data))), pad_id), device)
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+        total_loss += F.cross_entropy(logits, batch["labels"], reduction="sum").item()
+        probs.append(torch.softmax(logits, dim=-1).cpu().numpy())
+    model.train()
+    return total_loss / len(data), np.concatenate(probs)
+
+
+def prediction_table(epoch: int, data: Encoded, probs: np.ndarray) -> pd.DataFrame:
+    table = pd.DataFrame({"epoch": epoch, "index": data.index, "gold": data.labels, "pred": probs.argmax(1)})
+    for k in range(probs.shape[1]):
+        table[f"prob_{k}"] = probs[:, k]
+    return table
+
+
+def _to(batch: dict, device) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def fine_tune(
+    backbone: str,
+    labels: Sequence[str],
+    train: Encoded,
+    validation: Encoded,
+    pad_id: int,
+    cfg: TrainConfig,
+    out: RunOutputs,
+    extra_metadata: dict | None = None,
+) -> dict:
+    """Fine-tune `backbone` on `train`, evaluate on `validation` after every epoch, write every run output."""
+    started = time.time()
+    if cfg.threads:
+        # One OpenMP pool sized to the rule's `threads:`; a second busy-waiting pool would halve throughput.
+        torch.set_num_threads(cfg.threads)
+    device = runinfo.pick_device(cfg.device)
+    from transformers import get_linear_schedule_with_warmup, set_seed
+
+    set_seed(cfg.seed)  # before the model is built: the new head's initial weights come from this seed
+    tokenizer = load_tokenizer(backbone)
+    model = load_classifier(backbone, labels).to(device)
+    model.train()
+    optimizer = torch.optim.AdamW(decay_groups(model, cfg.weight_decay), lr=cfg.learning_rate)
+    steps_per_epoch = math.ceil(len(train) / cfg.train_batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+    scheduler = get_linear_schedule_with_warmup(optimizer, round(cfg.warmup_ratio * total_steps), total_steps)
+
+    settings = dataclasses.asdict(cfg) | {"backbone": backbone, "labels": list(labels), "train_rows": len(train)}
+    settings.pop("threads")
+    settings.pop("device")
+    tables = {"history": pd.DataFrame(), "steps": pd.DataFrame(), "predictions": pd.DataFrame()}
+    progress = {"epoch": 0, "step": 0, "best_epoch": None, "best_accuracy": -1.0, "elapsed": 0.0, "resumed_after": []}
+    resumed = checkpoint.load_resume_state(out.resume)
+    if resumed is not None and resumed[0]["progress"]["settings"] != settings:
+        # A stale state from before a config change: its epochs belong to another experiment.
+        print(f"discarding {out.resume}: it was saved with other settings", file=sys.stderr)
+        shutil.rmtree(out.resume)
+        resumed = None
+    if resumed is not None:
+        state, tables = resumed
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        checkpoint.restore_rng(state["rng"])
+        progress = state["progress"]
+        progress["resumed_after"] = progress["resumed_after"] + [progress["epoch"]]
+        print(f"resuming after epoch {progress['epoch']} from {out.resume}", file=sys.stderr)
+    session_start = time.time()
+
+    for epoch in range(progress["epoch"] + 1, cfg.epochs + 1):
+        epoch_start = time.time()
+        order = epoch_order(len(train), cfg.seed, epoch)
+        step_rows, loss_sum, tokens = [], 0.0, 0
+        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}", file=sys.stderr, mininterval=2.0)
+        for start in range(0, len(order), cfg.train_batch_size):
+            rows = order[start : start + cfg.train_batch_size]
+            batch = _to(train.batch(rows, pad_id), device)
+            lr = scheduler.get_last_lr()[0]
+            loss, grad_norm = train_step(model, batch, cfg.max_grad_norm)
+            progress["step"] += 1
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise NonFiniteLoss(f"loss is {loss_value} at epoch {epoch}, step {progress['step']}; run stopped")
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum += loss_value * len(rows)
+            tokens += int(batch["attention_mask"].sum())
+            step_rows.append((epoch, progress["step"], loss_value, float(grad_norm), lr))
+            bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+            bar.update()
+        bar.close()
+        train_seconds = time.time() - epoch_start
+
+        eval_start = time.time()
+        val_loss, probs = evaluate(model, validation, pad_id, cfg.eval_batch_size, device)
+        accuracy = float((probs.argmax(1) == validation.labels).mean())
+        epoch_seconds = time.time() - epoch_start
+        print(f"epoch {epoch}: train loss {loss_sum / len(train):.4f}, val loss {val_loss:.4f}, "
+              f"val accuracy {accuracy:.4f} ({epoch_seconds:.1f} s)", file=sys.stderr)
+
+        row = {
+            "epoch": epoch,
+            "train_loss": loss_sum / len(train),
+            "val_loss": val_loss,
+            "val_accuracy": accuracy,
+            "train_seconds": train_seconds,
+            "eval_seconds": time.time() - eval_start,
+            "epoch_seconds": epoch_seconds,
+            "train_tokens_per_s": tokens / train_seconds,
+            "train_sentences_per_s": len(train) / train_seconds,
+        }
+        steps = pd.DataFrame(step_rows, columns=["epoch", "step", "loss", "grad_norm", "lr"])
+        tables = {
+            "history": pd.concat([tables["history"], pd.DataFrame([row])], ignore_index=True),
+            "steps": pd.concat([tables["steps"], steps], ignore_index=True),
+            "predictions": pd.concat([tables["predictions"], prediction_table(epoch, validation, probs)], ignore_index=True),
+        }
+        new_best = accuracy > progress["best_accuracy"]  # ties keep the earlier epoch
+        if new_best:
+            progress["best_accuracy"], progress["best_epoch"] = accuracy, epoch
+        progress["epoch"] = epoch
+        progress["elapsed"] += time.time() - session_start
+        session_start = time.time()
+        progress["settings"] = settings
+        checkpoint.save_resume_state(
+            out.resume, model=model, optimizer=optimizer, scheduler=scheduler, progress=progress, tables=tables,
+            tokenizer=tokenizer, new_best=new_best,
+        )
+
+    progress["elapsed"] += time.time() - session_start
+    metadata = {
+        "backbone": backbone,
+        "seed": cfg.seed,
+        "labels": list(labels),
+        "hyperparameters": dataclasses.asdict(cfg) | {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch},
+        "data": {"train_rows": len(train), "validation_rows": len(validation)},
+        "parameters": count_parameters(model),
+        "best_epoch": progress["best_epoch"],
+        "best_val_accuracy": progress["best_accuracy"],
+        "last_val_accuracy": float(tables["history"]["val_accuracy"].iloc[-1]),
+        "total_seconds": progress["elapsed"],
+        "process_seconds": time.time() - started,
+        "resumed_after_epochs": progress["resumed_after"],
+        "peak_memory": runinfo.peak_memory_mb(device),
+        "hardware": runinfo.hardware(device),
+        "versions": runinfo.package_versions(),
+        **(extra_metadata or {}),
+    }
+    write_csv(out.history, tables["history"])
+    write_csv(out.steps, tables["steps"])
+    write_csv(out.predictions, tables["predictions"])
+    # Moving the best checkpoint out of the resume folder publishes it in one rename.
+    if out.model.exists():
+        shutil.rmtree(out.model)
+    out.model.parent.mkdir(parents=True, exist_ok=True)
+    (out.resume / checkpoint.BEST).rename(out.model)
+    write_json(out.metadata, metadata)
+    shutil.rmtree(out.resume)
+    return metadata
+
+
+def train_from_tokens(tokens_path, backbone: str, labels: Sequence[str], cfg: TrainConfig, out: RunOutputs, run_name: str | None = None) -> dict:
+    """Fine-tune on a token cache written by `tokens.tokenize_dataset` (the train rule's entry point)."""
+    from sentiflow.tokens import load_encoded
+
+    splits, meta = load_encoded(tokens_path)
+    if meta["model"] != backbone:
+        raise ValueError(f"{tokens_path} was tokenized for {meta['model']!r}, not {backbone!r}; rerun tokenize")
+    extra = {"run_name": run_name or backbone, "tokens": meta}
+    return fine_tune(backbone, labels, splits["train"], splits["validation"], meta["pad_id"], cfg, out, extra)

@@ -1,0 +1,95 @@
+"""Shared fixtures: the offline assets in ../shared, a tiny randomly initialised BERT, a learnable toy set."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+# No test may reach the network; the hub code paths must fail fast and clearly instead.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+MINILM = SHARED / "models" / "minilm-l6-h384-uncased"
+SST2 = SHARED / "data" / "sst2"
+
+POSITIVE = "good great excellent wonderful fine lovely best happy brilliant superb".split()
+NEGATIVE = "bad awful terrible poor worst boring dull sad horrible ugly".split()
+FILLER = "the movie film story was is a an and of it this plot acting".split()
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"needs the offline asset {path} (the ../shared folder beside the repository), which is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    return require(MINILM)
+
+
+@pytest.fixture(scope="session")
+def sst2_dir() -> Path:
+    return require(SST2)
+
+
+def _vocabulary() -> dict[str, int]:
+    """The real uncased WordPiece vocabulary when ../shared has it, else a small one that covers the toy set."""
+    if (MINILM / "vocab.txt").is_file():
+        words = (MINILM / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    else:
+        words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(POSITIVE + NEGATIVE + FILLER))
+    return {word: i for i, word in enumerate(words)}
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A real BERT architecture with random weights (2 layers, hidden 32), saved as a local backbone folder."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = BertTokenizer(vocab=_vocabulary(), do_lower_case=True, model_max_length=128)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)
+    BertForMaskedLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def toy_frame(n: int, seed: int) -> pd.DataFrame:
+    """Sentences whose label is decided by which sentiment word they contain: learnable by a tiny model."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        label = rng.randint(0, 1)
+        words = rng.sample(FILLER, 4) + [rng.choice(POSITIVE if label else NEGATIVE)]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return pd.DataFrame({"index": np.arange(n), "text": texts, "label": labels})
+
+
+@pytest.fixture(scope="session")
+def toy_tokens(tiny_bert):
+    """(train, validation, pad id) token caches of the toy set, encoded with the tiny model's tokenizer."""
+    from sentiflow.modeling import load_tokenizer
+    from sentiflow.tokens import encode
+
+    tokenizer = load_tokenizer(str(tiny_bert))
+    return encode(tokenizer, toy_frame(640, 1), 128), encode(tokenizer, toy_frame(200, 2), 128), tokenizer.pad_token_id

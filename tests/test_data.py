@@ -1,0 +1,157 @@
+import json
+
+import pandas as pd
+import pytest
+
+from sentiflow.data import Columns, DataError, load_file_split, load_hub_split, prepare, take_rows
+
+COLUMNS = Columns("sentence", "label", ("negative", "positive"))
+
+
+def dataset_config(train, validation, **extra):
+    return {
+        "name": "test",
+        "source": "files",
+        "files": {"train": str(train), "validation": str(validation), "format": "auto"},
+        "text_column": "sentence",
+        "label_column": "label",
+        "labels": ["negative", "positive"],
+        "max_train_rows": None,
+        "holdout_rows": 0,
+        "seed": 0,
+        **extra,
+    }
+
+
+def outputs(folder):
+    return {name: folder / f"{name}.parquet" for name in ("train", "validation", "holdout")} | {"card": folder / "card.json"}
+
+
+def test_glue_tsv_loads_unquoted_text_verbatim(tmp_path):
+    # GLUE rows: no quoting, a lone '"' is text, and every sentence ends in a space before the tab.
+    path = tmp_path / "dev.tsv"
+    path.write_text('sentence\tlabel\nit \'s a " charming " film \t1\nnull \t0\nthe plot is n\'t , well , anything \t0\n')
+    frame = load_file_split(path, COLUMNS)
+    assert frame["text"].tolist() == ['it \'s a " charming " film', "null", "the plot is n't , well , anything"]
+    assert frame["label"].tolist() == [1, 0, 0]
+    assert frame["index"].tolist() == [0, 1, 2]
+
+
+def test_real_sst2_dev_split(sst2_dir):
+    frame = load_file_split(sst2_dir / "dev.tsv", COLUMNS)
+    assert len(frame) == 872
+    assert frame["label"].value_counts().to_dict() == {1: 444, 0: 428}
+    assert frame["text"].iloc[0] == "it 's a charming and often affecting journey ."
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet", "jsonl"])
+def test_other_formats_give_the_same_canonical_split(tmp_path, suffix):
+    raw = pd.DataFrame({"review": ['a "quoted, comma" one', "plain bad"], "y": ["positive", "0"]})
+    path = tmp_path / f"data.{suffix}"
+    if suffix == "csv":
+        raw.to_csv(path, index=False)
+    elif suffix == "parquet":
+        raw.to_parquet(path)
+    else:
+        raw.to_json(path, orient="records", lines=True)
+    frame = load_file_split(path, Columns("review", "y", ("negative", "positive")))
+    assert frame["text"].tolist() == ['a "quoted, comma" one', "plain bad"]
+    assert frame["label"].tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("sentence\tlabel\ngood \t1\n \t0\n", r"bad\.tsv: line 3: empty text"),
+        ("sentence\tlabel\ngood \t1\nfine \t2\n", r"bad\.tsv: line 3: label '2' is not in the label set: 0 \(negative\), 1 \(positive\)"),
+        ("sentence\tlabel\ngood \t1\nfine \t\n", r"bad\.tsv: line 3: missing label"),
+        ("sentence\tscore\ngood \t1\n", r"bad\.tsv: missing label column 'label' \(columns found: sentence, score\)"),
+        ("sentence\tlabel\n", r"bad\.tsv: no data rows"),
+        ("", r"bad\.tsv: empty file"),
+        ("sentence\tlabel\ngood \t1\nto\tmany\tfields\n", r"bad\.tsv: unreadable tsv: .*line 3"),
+    ],
+)
+def test_bad_tsv_names_file_line_and_problem(tmp_path, content, message):
+    path = tmp_path / "bad.tsv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        load_file_split(path, COLUMNS)
+
+
+def test_missing_and_undecodable_files(tmp_path):
+    with pytest.raises(DataError, match=r"nope\.tsv: file not found"):
+        load_file_split(tmp_path / "nope.tsv", COLUMNS)
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes("sentence\tlabel\ncaf\xe9 \t1\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.tsv: not valid UTF-8"):
+        load_file_split(path, COLUMNS)
+
+
+def test_jsonl_errors_name_the_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"sentence": "ok", "label": 1}\n{"sentence": "broken", "label": \n')
+    with pytest.raises(DataError, match=r"bad\.jsonl: line 2: invalid JSON"):
+        load_file_split(path, COLUMNS)
+    path.write_text('{"sentence": "ok", "label": 1}\n{"sentence": 5, "label": 0}\n')
+    with pytest.raises(DataError, match=r"bad\.jsonl: line 2: text is int, not a string"):
+        load_file_split(path, COLUMNS)
+
+
+def test_take_rows_is_seeded_and_disjoint():
+    frame = pd.DataFrame({"index": range(100), "text": [f"t{i}" for i in range(100)], "label": [i % 2 for i in range(100)]})
+    taken, rest = take_rows(frame, 10, seed=3)
+    again, _ = take_rows(frame, 10, seed=3)
+    other, _ = take_rows(frame, 10, seed=4)
+    assert taken["index"].tolist() == again["index"].tolist() != other["index"].tolist()
+    assert set(taken["index"]).isdisjoint(rest["index"]) and len(rest) == 90
+    assert taken["index"].is_monotonic_increasing
+
+
+def test_prepare_writes_splits_holdout_and_card(sst2_dir, tmp_path):
+    out = outputs(tmp_path)
+    card = prepare(dataset_config(sst2_dir / "train.tsv", sst2_dir / "dev.tsv", max_train_rows=3000, holdout_rows=200), **out)
+    train, holdout = pd.read_parquet(out["train"]), pd.read_parquet(out["holdout"])
+    assert (len(train), len(holdout)) == (3000, 200)
+    assert set(train["index"]).isdisjoint(holdout["index"])
+    # The holdout does not depend on how much of the rest is used for training.
+    bigger = outputs(tmp_path / "bigger")
+    prepare(dataset_config(sst2_dir / "train.tsv", sst2_dir / "dev.tsv", max_train_rows=5000, holdout_rows=200), **bigger)
+    assert pd.read_parquet(bigger["holdout"])["index"].tolist() == holdout["index"].tolist()
+
+    assert json.loads(out["card"].read_text()) == card
+    assert card["splits"]["validation"]["rows"] == 872
+    assert card["splits"]["validation"]["label_counts"] == {"negative": 428, "positive": 444}
+    assert card["splits"]["train"]["label_counts"]["positive"] == int(train["label"].sum())
+    assert card["sources"]["validation"]["sha256"] == "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0"
+    assert card["validation_in_train"] == 0
+
+
+def test_prepare_counts_overlap_and_leaves_nothing_on_error(tmp_path):
+    train = tmp_path / "train.tsv"
+    train.write_text("sentence\tlabel\nGood  film \t1\nbad film \t0\nbad film \t0\n")
+    validation = tmp_path / "dev.tsv"
+    validation.write_text("sentence\tlabel\ngood film \t1\nnew one \t0\n")
+    card = prepare(dataset_config(train, validation), **outputs(tmp_path / "ok"))
+    assert card["validation_in_train"] == 1 and card["train_duplicates"] == 1
+
+    validation.write_text("sentence\tlabel\ngood film \t1\nnew one \tmaybe\n")
+    out = outputs(tmp_path / "failed")
+    with pytest.raises(DataError, match=r"dev\.tsv: line 3: label 'maybe'"):
+        prepare(dataset_config(train, validation), **out)
+    assert not any(path.exists() for path in out.values())
+    assert not (tmp_path / "failed").exists() or not any((tmp_path / "failed").iterdir())
+
+
+def test_hub_loader_reads_a_local_dataset_folder(tmp_path):
+    # The same `datasets.load_dataset` call users make against the hub, pointed at a local folder.
+    folder = tmp_path / "my_dataset"
+    folder.mkdir()
+    pd.DataFrame({"sentence": ["nice", "awful"], "label": [1, 0]}).to_csv(folder / "train.csv", index=False)
+    pd.DataFrame({"sentence": ["ok then"], "label": [1]}).to_csv(folder / "validation.csv", index=False)
+    frame = load_hub_split(str(folder), None, "validation", COLUMNS)
+    assert frame.to_dict("list") == {"index": [0], "text": ["ok then"], "label": [1]}
+
+
+def test_unreachable_hub_dataset_says_how_to_use_local_files():
+    with pytest.raises(DataError, match=r"hub dataset glue/sst2 split 'train': could not be loaded.*dataset\.source: files"):
+        load_hub_split("glue", "sst2", "train", COLUMNS)

@@ -1,0 +1,215 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from sentiflow.modeling import BackboneUnavailable, load_classifier, load_tokenizer
+from sentiflow.training import NonFiniteLoss, RunOutputs, TrainConfig, decay_groups, fine_tune, train_step
+
+LABELS = ["negative", "positive"]
+LR = 3e-3  # a tiny random model needs a larger step than a pre-trained one
+
+
+def run_outputs(folder: Path) -> RunOutputs:
+    return RunOutputs(
+        history=folder / "history.csv",
+        steps=folder / "steps.csv",
+        predictions=folder / "predictions.csv",
+        model=folder / "model",
+        metadata=folder / "metadata.json",
+        resume=folder / "resume",
+    )
+
+
+def train_toy(tiny_bert, toy_tokens, folder, **overrides):
+    train, validation, pad_id = toy_tokens
+    cfg = TrainConfig(**({"epochs": 2, "learning_rate": LR, "seed": 1, "threads": 1} | overrides))
+    out = run_outputs(folder)
+    return fine_tune(str(tiny_bert), LABELS, train, validation, pad_id, cfg, out), out
+
+
+@pytest.fixture(scope="module")
+def toy_run(tiny_bert, toy_tokens, tmp_path_factory):
+    return train_toy(tiny_bert, toy_tokens, tmp_path_factory.mktemp("run"), epochs=3)
+
+
+def test_loss_goes_down_and_the_toy_task_is_learned(toy_run):
+    metadata, out = toy_run
+    history = pd.read_csv(out.history)
+    assert history["epoch"].tolist() == [1, 2, 3]
+    assert history["train_loss"].iloc[-1] < 0.5 * history["train_loss"].iloc[0]
+    assert history["val_accuracy"].max() >= 0.95
+    steps = pd.read_csv(out.steps)
+    assert len(steps) == 3 * 20  # 640 sentences / batch 32
+    assert steps["loss"].tail(10).mean() < steps["loss"].head(10).mean()
+
+
+def test_outputs_agree_with_each_other(toy_run, toy_tokens):
+    metadata, out = toy_run
+    history = pd.read_csv(out.history)
+    predictions = pd.read_csv(out.predictions)
+    assert len(predictions) == 3 * len(toy_tokens[1])
+    for epoch, group in predictions.groupby("epoch"):
+        accuracy = (group["pred"] == group["gold"]).mean()
+        assert accuracy == pytest.approx(history.set_index("epoch").loc[epoch, "val_accuracy"], abs=1e-12)
+        np.testing.assert_allclose(group[["prob_0", "prob_1"]].sum(axis=1), 1.0, atol=1e-6)
+        assert (group["pred"] == group[["prob_0", "prob_1"]].to_numpy().argmax(1)).all()
+    best = history.loc[history["val_accuracy"].idxmax()]
+    assert metadata["best_epoch"] == best["epoch"] and metadata["best_val_accuracy"] == best["val_accuracy"]
+    saved = json.loads(out.metadata.read_text())
+    assert saved["hardware"]["device"] == "cpu" and saved["versions"]["transformers"]
+    assert saved["hyperparameters"]["learning_rate"] == LR and saved["seed"] == 1
+    assert saved["peak_memory"]["host_rss_mb"] > 0 and saved["total_seconds"] > 0
+    assert not out.resume.exists()  # removed once the run is complete
+
+
+def test_best_checkpoint_reloads_and_reproduces_its_predictions(toy_run, toy_tokens, tiny_bert):
+    from transformers import AutoModelForSequenceClassification
+
+    metadata, out = toy_run
+    model = AutoModelForSequenceClassification.from_pretrained(out.model).eval()
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    validation, pad_id = toy_tokens[1], toy_tokens[2]
+    batch = validation.batch(np.arange(len(validation)), pad_id)
+    with torch.no_grad():
+        probs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.softmax(-1)
+    saved = pd.read_csv(out.predictions).query("epoch == @metadata['best_epoch']")
+    np.testing.assert_allclose(probs.numpy(), saved[["prob_0", "prob_1"]].to_numpy(), atol=1e-5)
+    assert load_tokenizer(str(out.model))("good film")["input_ids"] == load_tokenizer(str(tiny_bert))("good film")["input_ids"]
+
+
+def test_schedule_is_linear_with_and_without_warmup(toy_run, tiny_bert, toy_tokens, tmp_path):
+    steps = pd.read_csv(toy_run[1].steps)
+    total = len(steps)
+    np.testing.assert_allclose(steps["lr"], LR * (1 - np.arange(total) / total), rtol=1e-9)
+
+    _, out = train_toy(tiny_bert, toy_tokens, tmp_path, epochs=1, warmup_ratio=0.25)
+    lr = pd.read_csv(out.steps)["lr"].to_numpy()  # 20 steps, 5 of warmup
+    np.testing.assert_allclose(lr[:6], LR * np.arange(6) / 5, rtol=1e-9)
+    np.testing.assert_allclose(lr[5:], LR * (20 - np.arange(5, 20)) / 15, rtol=1e-9)
+
+
+def test_clipping_bounds_the_gradient_norm(tiny_bert, toy_tokens):
+    torch.manual_seed(0)
+    model = load_classifier(str(tiny_bert), LABELS)
+    with torch.no_grad():  # large head weights give large logits, a large loss and a large gradient
+        model.classifier.weight.mul_(300)
+    train, _, pad_id = toy_tokens
+    loss, norm_before = train_step(model, train.batch(np.arange(32), pad_id), max_grad_norm=1.0)
+    norm_after = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None]))
+    assert norm_before > 10
+    assert norm_after == pytest.approx(1.0, rel=1e-4)
+
+
+def test_no_weight_decay_on_biases_and_layernorm(tiny_bert):
+    model = load_classifier(str(tiny_bert), LABELS)
+    decay, plain = decay_groups(model, 0.01)
+    names = {id(p): n for n, p in model.named_parameters()}
+    plain_names = {names[id(p)] for p in plain["params"]}
+    assert decay["weight_decay"] == 0.01 and plain["weight_decay"] == 0.0
+    assert "bert.embeddings.LayerNorm.weight" in plain_names and "classifier.bias" in plain_names
+    assert {names[id(p)] for p in decay["params"]} == set(names.values()) - plain_names
+    assert all(n.endswith("bias") or "LayerNorm" in n for n in plain_names)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tiny_bert, toy_tokens, tmp_path):
+    weights = {}
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        _, out = train_toy(tiny_bert, toy_tokens, tmp_path / name, epochs=1, seed=seed)
+        weights[name] = load_file(out.model / "model.safetensors")
+    assert weights["a"].keys() == weights["b"].keys()
+    assert all(torch.equal(weights["a"][k], weights["b"][k]) for k in weights["a"])
+    assert not torch.equal(weights["a"]["classifier.weight"], weights["c"]["classifier.weight"])
+
+
+def test_non_finite_loss_stops_the_run_without_a_checkpoint(tiny_bert, toy_tokens, tmp_path):
+    broken = tmp_path / "broken-bert"
+    broken.mkdir()
+    for item in tiny_bert.iterdir():
+        (broken / item.name).write_bytes(item.read_bytes())
+    weights = load_file(broken / "model.safetensors")
+    key = next(k for k in weights if k.endswith("attention.output.dense.weight"))
+    weights[key][0, 0] = float("nan")
+    save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})
+    out = run_outputs(tmp_path / "run")
+    with pytest.raises(NonFiniteLoss, match=r"loss is nan at epoch 1, step 1"):
+        fine_tune(str(broken), LABELS, toy_tokens[0], toy_tokens[1], toy_tokens[2], TrainConfig(epochs=1, threads=1), out)
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_unreachable_hub_backbone_says_how_to_use_a_local_folder(tmp_path):
+    with pytest.raises(BackboneUnavailable, match=r"Hugging Face hub.*set the backbone's `model:`.*folder"):
+        load_tokenizer("distilbert-base-uncased")
+    with pytest.raises(BackboneUnavailable, match=r"does not exist"):
+        load_tokenizer(str(tmp_path / "missing-model"))
+    with pytest.raises(BackboneUnavailable, match=r"no config\.json"):
+        load_classifier(str(tmp_path), LABELS)
+
+
+RESUMABLE_RUN = """
+import sys
+from sentiflow.tokens import load_encoded
+from sentiflow.training import RunOutputs, TrainConfig, fine_tune
+splits, meta = load_encoded(sys.argv[2])
+folder = sys.argv[3]
+out = RunOutputs(*(f"{folder}/{n}" for n in ("history.csv", "steps.csv", "predictions.csv", "model", "metadata.json", "resume")))
+fine_tune(sys.argv[1], ["negative", "positive"], splits["train"], splits["validation"], meta["pad_id"],
+          TrainConfig(epochs=3, learning_rate=3e-3, seed=7, threads=1), out)
+"""
+
+
+def test_a_killed_run_resumes_to_the_same_numbers(tiny_bert, toy_tokens, tmp_path):
+    from sentiflow.tokens import Encoded, save_encoded
+
+    # Enough rows that one epoch lasts a few seconds: the kill lands well inside epoch 2.
+    train, validation, pad_id = toy_tokens
+    rows = np.tile(np.arange(len(train)), 6)
+    lengths = train.lengths[rows]
+    big = Encoded(
+        ids=np.concatenate([train.ids[train.offsets[r] : train.offsets[r + 1]] for r in rows]),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]),
+        labels=train.labels[rows],
+        index=np.arange(len(rows)),
+    )
+    save_encoded(tmp_path / "tokens.npz", {"train": big, "validation": validation}, {"pad_id": pad_id})
+    script = tmp_path / "run.py"
+    script.write_text(RESUMABLE_RUN)
+
+    def command(folder):
+        return [sys.executable, str(script), str(tiny_bert), str(tmp_path / "tokens.npz"), str(folder)]
+
+    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / "resume" / "state.pt").exists():
+        assert process.poll() is None and time.time() < deadline, "the run ended before its first epoch was saved"
+        time.sleep(0.01)
+    time.sleep(0.3)  # into epoch 2
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    state = torch.load(killed / "resume" / "state.pt", weights_only=False)
+    assert state["progress"]["epoch"] == 1, "the kill should land in epoch 2"
+    assert not (killed / "history.csv").exists()
+
+    subprocess.run(command(killed), check=True, capture_output=True)
+    metadata = json.loads((killed / "metadata.json").read_text())
+    assert metadata["resumed_after_epochs"] == [1]
+    timing = ["train_seconds", "eval_seconds", "epoch_seconds", "train_tokens_per_s", "train_sentences_per_s"]
+    pd.testing.assert_frame_equal(
+        pd.read_csv(killed / "history.csv").drop(columns=timing), pd.read_csv(tmp_path / "whole" / "history.csv").drop(columns=timing)
+    )
+    for name in ("steps.csv", "predictions.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(killed / name), pd.read_csv(tmp_path / "whole" / name))
+    resumed, whole = load_file(killed / "model" / "model.safetensors"), load_file(tmp_path / "whole" / "model" / "model.safetensors")
+    assert all(torch.equal(resumed[k], whole[k]) for k in whole)
