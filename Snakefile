@@ -15,6 +15,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/analysis.smk"
 
 
 # Everything the configured study produces.
@@ -23,3 +24,7 @@ rule all:
     input:
         rules.prepare_data.output.card,
         run_outputs("metadata"),
+        rules.aggregate.output,
+        rules.misclassified.output,
+        rules.plot_curves.output,
+        rules.plot_reliability.output,

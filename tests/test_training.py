@@ -24,6 +24,7 @@ def run_outputs(folder: Path) -> RunOutputs:
         history=folder / "history.csv",
         steps=folder / "steps.csv",
         predictions=folder / "predictions.csv",
+        holdout_predictions=folder / "holdout_predictions.csv",
         model=folder / "model",
         metadata=folder / "metadata.json",
         resume=folder / "resume",
@@ -70,6 +71,8 @@ def test_outputs_agree_with_each_other(toy_run, toy_tokens):
     assert saved["hyperparameters"]["learning_rate"] == LR and saved["seed"] == 1
     assert saved["peak_memory"]["host_rss_mb"] > 0 and saved["total_seconds"] > 0
     assert not out.resume.exists()  # removed once the run is complete
+    holdout = pd.read_csv(out.holdout_predictions)  # no holdout in this run: the header alone
+    assert holdout.empty and list(holdout.columns) == list(predictions.columns)
 
 
 def test_best_checkpoint_reloads_and_reproduces_its_predictions(toy_run, toy_tokens, tiny_bert):
@@ -161,9 +164,9 @@ from sentiflow.tokens import load_encoded
 from sentiflow.training import RunOutputs, TrainConfig, fine_tune
 splits, meta = load_encoded(sys.argv[2])
 folder = sys.argv[3]
-out = RunOutputs(*(f"{folder}/{n}" for n in ("history.csv", "steps.csv", "predictions.csv", "model", "metadata.json", "resume")))
+out = RunOutputs(*(f"{folder}/{n}" for n in ("history.csv", "steps.csv", "predictions.csv", "holdout.csv", "model", "metadata.json", "resume")))
 fine_tune(sys.argv[1], ["negative", "positive"], splits["train"], splits["validation"], meta["pad_id"],
-          TrainConfig(epochs=3, learning_rate=3e-3, seed=7, threads=1), out)
+          TrainConfig(epochs=3, learning_rate=3e-3, seed=7, threads=1), out, holdout=splits["holdout"])
 """
 
 
@@ -180,7 +183,7 @@ def test_a_killed_run_resumes_to_the_same_numbers(tiny_bert, toy_tokens, tmp_pat
         labels=train.labels[rows],
         index=np.arange(len(rows)),
     )
-    save_encoded(tmp_path / "tokens.npz", {"train": big, "validation": validation}, {"pad_id": pad_id})
+    save_encoded(tmp_path / "tokens.npz", {"train": big, "validation": validation, "holdout": train}, {"pad_id": pad_id})
     script = tmp_path / "run.py"
     script.write_text(RESUMABLE_RUN)
 
@@ -209,7 +212,8 @@ def test_a_killed_run_resumes_to_the_same_numbers(tiny_bert, toy_tokens, tmp_pat
     pd.testing.assert_frame_equal(
         pd.read_csv(killed / "history.csv").drop(columns=timing), pd.read_csv(tmp_path / "whole" / "history.csv").drop(columns=timing)
     )
-    for name in ("steps.csv", "predictions.csv"):
+    for name in ("steps.csv", "predictions.csv", "holdout.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(killed / name), pd.read_csv(tmp_path / "whole" / name))
+    assert len(pd.read_csv(killed / "holdout.csv")) == 3 * len(train)
     resumed, whole = load_file(killed / "model" / "model.safetensors"), load_file(tmp_path / "whole" / "model" / "model.safetensors")
     assert all(torch.equal(resumed[k], whole[k]) for k in whole)

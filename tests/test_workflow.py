@@ -41,7 +41,7 @@ def documented_paths(backbone: str, seed: int) -> list[str]:
     """Every path in the first column of docs/outputs.md, with the wildcards filled in."""
     text = (REPO / "docs" / "outputs.md").read_text()
     patterns = re.findall(r"^\| `([^`]+)` \|", text, flags=re.M)
-    assert len(patterns) >= 12
+    assert len(patterns) >= 25
     return [p.format(backbone=backbone, seed=seed) for p in patterns]
 
 
@@ -57,7 +57,10 @@ def test_default_config_plans_the_study(tmp_path):
     result = subprocess.run(SNAKEMAKE + ["--dry-run", "--cores", "4", "--resources", "gpu=1"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    assert counts == {"prepare_data": "1", "tokenize": "2", "train": "6", "all": "1", "total": "10"}
+    assert counts == {
+        "prepare_data": "1", "tokenize": "2", "train": "6", "aggregate": "1", "misclassified": "1",
+        "calibration": "1", "plot_curves": "1", "plot_reliability": "1", "all": "1", "total": "15",
+    }
 
 
 def test_a_config_file_replaces_the_defaults(tmp_path):
@@ -137,6 +140,8 @@ def test_smoke_run_writes_every_documented_output_consistently(smoke_run):
         predictions = pd.read_csv(run / "predictions.csv")
         assert len(predictions) == 872 and set(predictions["index"]) == set(range(872))
         assert (predictions["pred"] == predictions["gold"]).mean() == history["val_accuracy"].iloc[0]
+        holdout = pd.read_csv(run / "holdout_predictions.csv")
+        assert len(holdout) == config["dataset"]["holdout_rows"] and holdout["epoch"].unique().tolist() == [1]
         steps = pd.read_csv(run / "steps.csv")
         assert len(steps) == -(-config["dataset"]["max_train_rows"] // 32)
         assert (steps["grad_norm"] > 0).all() and steps["lr"].iloc[0] == config["training"]["learning_rate"]
@@ -149,6 +154,43 @@ def test_smoke_run_writes_every_documented_output_consistently(smoke_run):
     holdout = pd.read_parquet(workdir / "results/data/holdout.parquet")
     train = pd.read_parquet(workdir / "results/data/train.parquet")
     assert set(holdout["index"]).isdisjoint(train["index"])
+
+
+@pytest.mark.e2e
+def test_smoke_run_analysis_outputs(smoke_run):
+    import matplotlib.image
+
+    workdir, config = smoke_run
+    summary = json.loads((workdir / "results/analysis/summary.json").read_text())
+    runs = pd.read_csv(workdir / "results/analysis/runs.csv")
+    assert len(runs) == 2 and summary["missing_runs"] == [] and summary["validation_sentences"] == 872
+    for seed in config["seeds"]:
+        metadata = json.loads((workdir / f"results/runs/minilm/seed{seed}/metadata.json").read_text())
+        assert runs.set_index("seed").loc[seed, "best_accuracy"] == metadata["best_val_accuracy"]
+    backbone = summary["backbones"][0]
+    assert backbone["best_accuracy_mean"] == pytest.approx(runs["best_accuracy"].mean())
+    assert backbone["selected_ci_low"] < backbone["selected_accuracy"] < backbone["selected_ci_high"]
+
+    errors = pd.read_csv(workdir / "results/analysis/misclassified/minilm.csv")
+    assert len(errors) >= 20 and errors["confidence"].is_monotonic_decreasing
+    wrong_somewhere = set()
+    for seed in config["seeds"]:
+        p = pd.read_csv(workdir / f"results/runs/minilm/seed{seed}/predictions.csv")
+        wrong_somewhere |= set(p.loc[p["pred"] != p["gold"], "index"])
+    assert set(errors["index"]) == wrong_somewhere
+    modes = pd.read_csv(workdir / "results/analysis/failure_modes.csv")
+    assert set(modes["cue"]) == set(config["analysis"]["cues"]) and modes.loc[modes["cue"] == "negation", "sentences"].item() > 100
+
+    calibration = pd.read_csv(workdir / "results/analysis/calibration.csv")
+    assert set(calibration["method"]) == {"holdout"} and len(calibration) == 4
+    after = calibration[calibration["stage"] == "after"]
+    assert (after["temperature"] > 0).all() and (after["temperature"] != 1.0).all()
+
+    for name in ("training_loss", "validation_curves", "reliability"):
+        image = matplotlib.image.imread(workdir / f"results/figures/{name}.png")
+        assert image.shape[0] > 300 and image.shape[1] > 500 and image.std() > 0.01  # a real, non-blank picture
+        pdf = (workdir / f"results/figures/{name}.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF") and len(pdf) > 5000
 
 
 @pytest.mark.e2e

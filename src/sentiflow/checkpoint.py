@@ -15,7 +15,7 @@ from sentiflow.atomic import aside_path, atomic_path
 
 STATE_FILE = "state.pt"
 BEST = "best"  # the best-epoch checkpoint inside the resume folder
-TABLES = ("history", "steps", "predictions")
+TABLES = ("history", "steps", "predictions", "holdout_predictions")
 
 
 def rng_state() -> dict:

@@ -51,6 +51,7 @@ class RunOutputs:
     history: Path
     steps: Path
     predictions: Path
+    holdout_predictions: Path
     model: Path
     metadata: Path
     resume: Path  # not a workflow output: it must survive a failed job so a retry can resume
@@ -126,8 +127,13 @@ def fine_tune(
     cfg: TrainConfig,
     out: RunOutputs,
     extra_metadata: dict | None = None,
+    holdout: Encoded | None = None,
 ) -> dict:
-    """Fine-tune `backbone` on `train`, evaluate on `validation` after every epoch, write every run output."""
+    """Fine-tune `backbone` on `train`, evaluate on `validation` (and `holdout`) after every epoch, write every output.
+
+    The holdout is a slice of the training split that is never trained on; its predictions let calibration
+    be fitted on sentences other than the validation ones.
+    """
     started = time.time()
     if cfg.threads:
         # One OpenMP pool sized to the rule's `threads:`; a second busy-waiting pool would halve throughput.
@@ -147,7 +153,7 @@ def fine_tune(
     settings = dataclasses.asdict(cfg) | {"backbone": backbone, "labels": list(labels), "train_rows": len(train)}
     settings.pop("threads")
     settings.pop("device")
-    tables = {"history": pd.DataFrame(), "steps": pd.DataFrame(), "predictions": pd.DataFrame()}
+    tables = {name: pd.DataFrame() for name in checkpoint.TABLES}
     progress = {"epoch": 0, "step": 0, "best_epoch": None, "best_accuracy": -1.0, "elapsed": 0.0, "resumed_after": []}
     resumed = checkpoint.load_resume_state(out.resume)
     if resumed is not None and resumed[0]["progress"]["settings"] != settings:
@@ -210,11 +216,12 @@ def fine_tune(
             "train_sentences_per_s": len(train) / train_seconds,
         }
         steps = pd.DataFrame(step_rows, columns=["epoch", "step", "loss", "grad_norm", "lr"])
-        tables = {
-            "history": pd.concat([tables["history"], pd.DataFrame([row])], ignore_index=True),
-            "steps": pd.concat([tables["steps"], steps], ignore_index=True),
-            "predictions": pd.concat([tables["predictions"], prediction_table(epoch, validation, probs)], ignore_index=True),
-        }
+        new_rows = {"history": pd.DataFrame([row]), "steps": steps, "predictions": prediction_table(epoch, validation, probs)}
+        if holdout is not None and len(holdout):
+            new_rows["holdout_predictions"] = prediction_table(
+                epoch, holdout, evaluate(model, holdout, pad_id, cfg.eval_batch_size, device)[1]
+            )
+        tables = {name: pd.concat([tables[name], new_rows.get(name)], ignore_index=True) for name in checkpoint.TABLES}
         new_best = accuracy > progress["best_accuracy"]  # ties keep the earlier epoch
         if new_best:
             progress["best_accuracy"], progress["best_epoch"] = accuracy, epoch
@@ -246,9 +253,10 @@ def fine_tune(
         "versions": runinfo.package_versions(),
         **(extra_metadata or {}),
     }
-    write_csv(out.history, tables["history"])
-    write_csv(out.steps, tables["steps"])
-    write_csv(out.predictions, tables["predictions"])
+    if tables["holdout_predictions"].empty:  # no holdout: an empty table that still has its columns
+        tables["holdout_predictions"] = pd.DataFrame(columns=["epoch", "index", "gold", "pred"] + [f"prob_{k}" for k in range(len(labels))])
+    for name in checkpoint.TABLES:
+        write_csv(getattr(out, name), tables[name])
     # Moving the best checkpoint out of the resume folder publishes it in one rename.
     if out.model.exists():
         shutil.rmtree(out.model)
@@ -267,4 +275,6 @@ def train_from_tokens(tokens_path, backbone: str, labels: Sequence[str], cfg: Tr
     if meta["model"] != backbone:
         raise ValueError(f"{tokens_path} was tokenized for {meta['model']!r}, not {backbone!r}; rerun tokenize")
     extra = {"run_name": run_name or backbone, "tokens": meta}
-    return fine_tune(backbone, labels, splits["train"], splits["validation"], meta["pad_id"], cfg, out, extra)
+    return fine_tune(
+        backbone, labels, splits["train"], splits["validation"], meta["pad_id"], cfg, out, extra, holdout=splits.get("holdout")
+    )

@@ -35,3 +35,21 @@ def dataset_files(wildcards):
 
 def backbone_model(wildcards):
     return config["backbones"][wildcards.backbone]["model"]
+
+
+EXPECTED_RUNS = [[backbone, seed] for backbone in BACKBONES for seed in SEEDS]
+
+
+def analysed_runs(*names):
+    """Input function: the named outputs of every run; with analysis.allow_partial, of the finished runs only."""
+
+    def paths(wildcards):
+        wanted = [path for name in names for path in run_outputs(name)]
+        if not config["analysis"]["allow_partial"]:
+            return wanted
+        finished = {
+            os.path.dirname(p) for p in run_outputs("metadata") if os.path.exists(p)
+        }
+        return [path for path in wanted if os.path.dirname(path) in finished]
+
+    return paths

@@ -6,6 +6,7 @@ rule train:
         history="results/runs/{backbone}/seed{seed}/history.csv",
         steps="results/runs/{backbone}/seed{seed}/steps.csv",
         predictions="results/runs/{backbone}/seed{seed}/predictions.csv",
+        holdout_predictions="results/runs/{backbone}/seed{seed}/holdout_predictions.csv",
         model=directory("results/runs/{backbone}/seed{seed}/model"),
         metadata="results/runs/{backbone}/seed{seed}/metadata.json",
     log:

@@ -1,0 +1,138 @@
+"""Calibration metrics and temperature scaling that never fits and scores on the same sentences."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+_TINY = np.finfo(np.float32).tiny  # probabilities come from float32 softmax; log(0) must not happen
+
+
+def log_probs(probs: np.ndarray) -> np.ndarray:
+    """Log-probabilities serve as logits: softmax(log p / T) is temperature scaling of the original logits."""
+    return np.log(np.clip(probs, _TINY, 1.0))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def reliability_bins(probs: np.ndarray, gold: np.ndarray, bins: int = 15) -> pd.DataFrame:
+    """Equal-width bins of the predicted class's probability: count, accuracy and mean confidence per bin."""
+    confidence = probs.max(1)
+    correct = probs.argmax(1) == gold
+    which = np.minimum((confidence * bins).astype(int), bins - 1)  # confidence 1.0 falls in the last bin
+    rows = []
+    for b in range(bins):
+        members = which == b
+        rows.append({
+            "bin_low": b / bins,
+            "bin_high": (b + 1) / bins,
+            "count": int(members.sum()),
+            "accuracy": float(correct[members].mean()) if members.any() else math.nan,
+            "confidence": float(confidence[members].mean()) if members.any() else math.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def calibration_metrics(probs: np.ndarray, gold: np.ndarray, bins: int = 15) -> dict:
+    table = reliability_bins(probs, gold, bins)
+    filled = table[table["count"] > 0]
+    gaps = (filled["accuracy"] - filled["confidence"]).abs()
+    onehot = np.eye(probs.shape[1])[gold]
+    return {
+        "accuracy": float((probs.argmax(1) == gold).mean()),
+        "mean_confidence": float(probs.max(1).mean()),
+        "ece": float((gaps * filled["count"]).sum() / len(gold)),
+        "mce": float(gaps.max()),
+        "brier": float(((probs - onehot) ** 2).sum(1).mean()),
+        "nll": float(-np.log(np.clip(probs[np.arange(len(gold)), gold], _TINY, 1.0)).mean()),
+    }
+
+
+def nll_at(logits: np.ndarray, gold: np.ndarray, temperature: float) -> float:
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    return float((np.log(np.exp(z).sum(1)) - z[np.arange(len(gold)), gold]).mean())
+
+
+def fit_temperature(logits: np.ndarray, gold: np.ndarray, low: float = 0.01, high: float = 100.0, iterations: int = 200) -> float:
+    """The temperature minimising NLL, by golden-section search on log T.
+
+    NLL is convex in 1/T, hence unimodal in log T, so the search cannot stop at a false minimum.
+    """
+    a, b = math.log(low), math.log(high)
+    ratio = (math.sqrt(5) - 1) / 2
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = nll_at(logits, gold, math.exp(c)), nll_at(logits, gold, math.exp(d))
+    for _ in range(iterations):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = nll_at(logits, gold, math.exp(c))
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = nll_at(logits, gold, math.exp(d))
+    return math.exp((a + b) / 2)
+
+
+def crossfit_temperature(logits: np.ndarray, gold: np.ndarray, folds: int = 2, seed: int = 0) -> tuple[np.ndarray, list[float]]:
+    """Calibrated probabilities where every sentence is scaled by a temperature fitted on the other folds."""
+    assignment = np.random.default_rng(seed).permutation(len(gold)) % folds
+    calibrated = np.empty_like(logits)
+    temperatures = []
+    for fold in range(folds):
+        scored = assignment == fold
+        t = fit_temperature(logits[~scored], gold[~scored])
+        calibrated[scored] = softmax(logits[scored] / t)
+        temperatures.append(t)
+    return calibrated, temperatures
+
+
+def analyse_calibration(metadata_paths, expected, analysis: dict, holdout_rows: int, *, table, bins_out) -> pd.DataFrame:
+    """The calibration rule: metrics before and after temperature scaling for every run, pooled reliability bins.
+
+    The temperature is fitted on the held-out slice of train when there is one (and method allows it),
+    otherwise by cross-fitting on validation; either way never on the sentences it is scored on.
+    """
+    from sentiflow.atomic import write_csv
+    from sentiflow.runs import load_runs
+
+    settings = analysis["calibration"]
+    method = settings["method"]
+    if method == "auto":
+        method = "holdout" if holdout_rows > 0 else "crossfit"
+    if method == "holdout" and holdout_rows == 0:
+        raise ValueError("analysis.calibration.method is 'holdout' but dataset.holdout_rows is 0: there is no holdout")
+    loaded, _ = load_runs(metadata_paths, expected, analysis["allow_partial"])
+    which = analysis["select_epoch"]
+    rows, pooled = [], {}
+    for run in loaded:
+        validation = run.predictions(which)
+        probs = validation.filter(like="prob_").to_numpy()
+        gold = validation["gold"].to_numpy()
+        logits = log_probs(probs)
+        if method == "holdout":
+            held = run.predictions(which, split="holdout")
+            temperature = fit_temperature(log_probs(held.filter(like="prob_").to_numpy()), held["gold"].to_numpy())
+            scaled, temperatures = softmax(logits / temperature), [temperature]
+        else:
+            scaled, temperatures = crossfit_temperature(logits, gold, settings["folds"], settings["seed"])
+        for stage, p in (("before", probs), ("after", scaled)):
+            rows.append({"backbone": run.backbone, "seed": run.seed, "stage": stage, "method": method,
+                         "temperature": float(np.mean(temperatures)) if stage == "after" else 1.0,
+                         **calibration_metrics(p, gold, settings["bins"])})
+            pooled.setdefault((run.backbone, stage), []).append((p, gold))
+    bins = []
+    for (backbone, stage), parts in pooled.items():
+        p, g = np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+        bins.append(reliability_bins(p, g, settings["bins"]).assign(backbone=backbone, stage=stage))
+    result = pd.DataFrame(rows)
+    write_csv(table, result)
+    write_csv(bins_out, pd.concat(bins, ignore_index=True))
+    return result

@@ -1,0 +1,116 @@
+"""The study's figures, as PNG (web) and PDF (LaTeX), with one colour per backbone across all of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and cluster nodes
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sentiflow.atomic import atomic_path  # noqa: E402
+
+
+def colours(backbones: Sequence[str]) -> dict[str, str]:
+    palette = plt.get_cmap("tab10").colors
+    return {name: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, name in enumerate(backbones)}
+
+
+def save(fig, png: str | Path, pdf: str | Path) -> None:
+    for path, fmt in ((png, "png"), (pdf, "pdf")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _band(ax, x, values: np.ndarray, colour: str, label: str, marker=None):
+    """Mean over seeds as a line, min-max over seeds as a shaded band."""
+    ax.plot(x, values.mean(0), color=colour, label=label, marker=marker, linewidth=1.6)
+    if len(values) > 1:
+        ax.fill_between(x, values.min(0), values.max(0), color=colour, alpha=0.2, linewidth=0)
+
+
+def training_loss(steps: dict[str, list[pd.DataFrame]], histories: dict[str, list[pd.DataFrame]], window: int, png, pdf) -> None:
+    """Figure 1: per-step training loss (rolling mean) and per-epoch mean, one line per backbone, band over seeds."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    palette = colours(list(steps))
+    for backbone, tables in steps.items():
+        per_epoch = int(tables[0].groupby("epoch").size().iloc[0])
+        smoothed = np.stack([t["loss"].rolling(window, min_periods=1).mean().to_numpy() for t in tables])
+        x = np.arange(1, smoothed.shape[1] + 1) / per_epoch
+        _band(ax, x, smoothed, palette[backbone], f"{backbone} (per step, mean of {window})")
+        epoch_loss = np.stack([h["train_loss"].to_numpy() for h in histories[backbone]])
+        ax.plot(histories[backbone][0]["epoch"], epoch_loss.mean(0), "o--", color=palette[backbone], markersize=5, linewidth=1, label=f"{backbone} (epoch mean)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training cross-entropy")
+    ax.set_title("Figure 1. Training loss (band: min-max over seeds)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    save(fig, png, pdf)
+
+
+def validation_curves(histories: dict[str, list[pd.DataFrame]], png, pdf) -> None:
+    """Figure 2: validation accuracy and validation loss per epoch, mean and min-max band over seeds."""
+    fig, (acc, loss) = plt.subplots(1, 2, figsize=(10, 4))
+    palette = colours(list(histories))
+    for backbone, tables in histories.items():
+        epochs = tables[0]["epoch"].to_numpy()
+        _band(acc, epochs, np.stack([t["val_accuracy"].to_numpy() for t in tables]), palette[backbone], backbone, marker="o")
+        _band(loss, epochs, np.stack([t["val_loss"].to_numpy() for t in tables]), palette[backbone], backbone, marker="o")
+    for ax, label in ((acc, "validation accuracy"), (loss, "validation cross-entropy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    acc.set_title("Figure 2a. Validation accuracy")
+    loss.set_title("Figure 2b. Validation loss")
+    save(fig, png, pdf)
+
+
+def reliability(bins: dict[str, dict[str, pd.DataFrame]], ece: dict[str, dict[str, float]], png, pdf) -> None:
+    """One reliability diagram per backbone: accuracy against confidence, before and after temperature scaling."""
+    names = list(bins)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
+    palette = colours(names)
+    for ax, backbone in zip(axes[0], names):
+        for stage, style in (("before", dict(alpha=0.75)), ("after", dict(fill=False, hatch="//", alpha=0.9))):
+            table = bins[backbone][stage]
+            filled = table[table["count"] > 0]
+            ax.bar(filled["bin_low"], filled["accuracy"], width=filled["bin_high"] - filled["bin_low"], align="edge",
+                   color=palette[backbone], edgecolor=palette[backbone] if stage == "after" else "white",
+                   label=f"{stage} scaling (ECE {ece[backbone][stage]:.3f})", **style)
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence (probability of the predicted class)")
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"Reliability: {backbone}")
+        ax.legend(fontsize=8, loc="upper left")
+    save(fig, png, pdf)
+
+
+def plot_curves(metadata_paths, expected, analysis: dict, *, loss_png, loss_pdf, curves_png, curves_pdf) -> None:
+    """The plot_curves rule: Figures 1 and 2 from every run's steps and history."""
+    from sentiflow.runs import load_runs
+
+    loaded, _ = load_runs(metadata_paths, expected, analysis["allow_partial"])
+    steps, histories = {}, {}
+    for run in loaded:
+        steps.setdefault(run.backbone, []).append(run.table("steps"))
+        histories.setdefault(run.backbone, []).append(run.history)
+    training_loss(steps, histories, analysis["loss_smoothing"], loss_png, loss_pdf)
+    validation_curves(histories, curves_png, curves_pdf)
+
+
+def plot_reliability(bins_path, table_path, *, png, pdf) -> None:
+    """The plot_reliability rule: reliability diagrams from the calibration rule's pooled bins."""
+    bins = pd.read_csv(bins_path)
+    table = pd.read_csv(table_path)
+    diagrams = {b: {s: g for s, g in group.groupby("stage")} for b, group in bins.groupby("backbone", sort=False)}
+    ece = table.groupby(["backbone", "stage"])["ece"].mean()
+    reliability(diagrams, {b: {s: float(ece[b, s]) for s in ("before", "after")} for b in diagrams}, png, pdf)

@@ -1,0 +1,243 @@
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sentiflow.calibration import (
+    analyse_calibration,
+    calibration_metrics,
+    crossfit_temperature,
+    fit_temperature,
+    reliability_bins,
+    softmax,
+)
+from sentiflow.errors import analyse_errors, cue_tags, failure_modes, words
+from sentiflow.metrics import aggregate, bootstrap_ci, mcnemar_exact
+from sentiflow.runs import MissingRuns, load_runs
+
+BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0}
+CUES = {"negation": ["not", "n't", "no", "never"], "contrast": ["but", "even though"], "question": ["?"]}
+
+
+def analysis_config(**changes):
+    return {
+        "select_epoch": "best",
+        "allow_partial": False,
+        "bootstrap": BOOTSTRAP,
+        "overconfidence_threshold": 0.9,
+        "loss_smoothing": 2,
+        "calibration": {"method": "auto", "bins": 15, "folds": 2, "seed": 0},
+        "cues": CUES,
+    } | changes
+
+
+# --- statistics against hand-computed values ---------------------------------------------------------------
+
+def test_mcnemar_exact_on_a_known_table():
+    # 10 sentences only A gets right, 2 only B: p = 2 * P(X <= 2 | n=12, 1/2) = 2 * (1 + 12 + 66) / 4096.
+    a = np.array([1] * 10 + [0] * 2 + [1] * 50 + [0] * 5, bool)
+    b = np.array([0] * 10 + [1] * 2 + [1] * 50 + [0] * 5, bool)
+    result = mcnemar_exact(a, b)
+    assert (result["only_a_correct"], result["only_b_correct"]) == (10, 2)
+    assert result["p_value"] == pytest.approx(158 / 4096, abs=1e-12)
+    assert mcnemar_exact(b, a)["p_value"] == result["p_value"]
+    assert mcnemar_exact(a, a)["p_value"] == 1.0  # no discordant pairs
+    assert mcnemar_exact(np.array([1, 0], bool), np.array([0, 1], bool))["p_value"] == 1.0  # 2 * 3/4 capped
+
+
+def test_bootstrap_interval():
+    assert bootstrap_ci(np.full(50, 0.7), samples=500) == (pytest.approx(0.7), pytest.approx(0.7))
+    # Two sentences, one right: the resampled mean is 0, 1/2 or 1 with probabilities 1/4, 1/2, 1/4.
+    assert bootstrap_ci(np.array([0.0, 1.0]), samples=4000, confidence=0.95) == (0.0, 1.0)
+    assert bootstrap_ci(np.array([0.0, 1.0]), samples=4000, confidence=0.4) == (0.5, 0.5)
+    # 872 sentences at 90% accuracy: about +-1.96 * sqrt(0.9 * 0.1 / 872) = +-0.0199.
+    correct = np.zeros(872)
+    correct[:785] = 1
+    low, high = bootstrap_ci(correct, samples=10_000, seed=3)
+    assert high - low == pytest.approx(2 * 1.96 * math.sqrt(0.9 * 0.1 / 872), rel=0.08)
+    assert low < correct.mean() < high
+    assert bootstrap_ci(correct, samples=10_000, seed=3) == (low, high)  # fixed seed, fixed answer
+
+
+def test_calibration_metrics_on_known_cases():
+    # Confidence 0.8 everywhere, 60% right: ECE = MCE = 0.2.
+    probs = np.tile([0.8, 0.2], (10, 1))
+    gold = np.array([0] * 6 + [1] * 4)
+    metrics = calibration_metrics(probs, gold)
+    assert metrics["ece"] == pytest.approx(0.2) and metrics["mce"] == pytest.approx(0.2)
+    assert metrics["accuracy"] == pytest.approx(0.6)
+    # Brier: right 0.08 each, wrong 1.28 each; NLL: -ln 0.8 and -ln 0.2.
+    assert metrics["brier"] == pytest.approx((6 * 0.08 + 4 * 1.28) / 10)
+    assert metrics["nll"] == pytest.approx(-(6 * math.log(0.8) + 4 * math.log(0.2)) / 10)
+    # Two bins: 0.95 all right (gap 0.05) and 0.65 half right (gap 0.15), equal sizes: ECE 0.1, MCE 0.15.
+    probs = np.array([[0.95, 0.05]] * 4 + [[0.35, 0.65]] * 4)
+    gold = np.array([0, 0, 0, 0, 1, 1, 0, 0])
+    metrics = calibration_metrics(probs, gold)
+    assert metrics["ece"] == pytest.approx(0.1) and metrics["mce"] == pytest.approx(0.15)
+    bins = reliability_bins(probs, gold, 15)
+    assert bins["count"].sum() == 8 and bins.loc[bins["count"] > 0, "count"].tolist() == [4, 4]
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 4, size=(40_000, 2))
+    gold = (rng.random(40_000) < softmax(logits / 2.5)[:, 1]).astype(int)  # labels drawn at temperature 2.5
+    assert fit_temperature(logits, gold) == pytest.approx(2.5, rel=0.04)
+    calibrated, temperatures = crossfit_temperature(logits, gold, folds=2, seed=0)
+    assert len(temperatures) == 2 and all(t == pytest.approx(2.5, rel=0.06) for t in temperatures)
+    assert calibration_metrics(calibrated, gold)["ece"] < 0.5 * calibration_metrics(softmax(logits), gold)["ece"]
+
+
+def test_crossfitting_never_uses_a_sentences_own_label():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, size=(400, 2))
+    gold = (rng.random(400) < softmax(logits / 2)[:, 1]).astype(int)  # informative labels: a finite temperature
+    calibrated, _ = crossfit_temperature(logits, gold, folds=2, seed=0)
+    fold = np.random.default_rng(0).permutation(400) % 2
+    flipped = gold.copy()
+    flipped[fold == 0] = 1 - flipped[fold == 0]  # change only fold 0's labels
+    again, _ = crossfit_temperature(logits, flipped, folds=2, seed=0)
+    np.testing.assert_array_equal(again[fold == 0], calibrated[fold == 0])  # fold 0 is scored by fold 1's fit
+    assert not np.allclose(again[fold == 1], calibrated[fold == 1])
+
+
+# --- cues and failure modes ----------------------------------------------------------------------------------
+
+def test_cue_words_match_whole_words_in_raw_and_ptb_text():
+    assert words("It doesn't work, does it?") == ["it", "does", "n't", "work", ",", "does", "it", "?"]
+    tags = cue_tags(
+        ["it 's not funny", "the film does n't work", "it doesn't work", "a notable , nothing-like film",
+         "funny but long", "good even though long", "even good though", "is it good ?"],
+        CUES,
+    )
+    assert tags["negation"].tolist() == [True, True, True, False, False, False, False, False]
+    assert tags["contrast"].tolist() == [False, False, False, False, True, True, False, False]
+    assert tags["question"].tolist() == [False] * 7 + [True]
+
+
+def test_failure_mode_rates_and_shares():
+    tags = pd.DataFrame({"negation": [True, True, False, False, False]})
+    rate = np.array([1.0, 0.5, 0.5, 0.0, 0.0])  # share of seeds wrong per sentence
+    row = failure_modes(tags, {"m": rate}, BOOTSTRAP).iloc[0]
+    assert row["sentences"] == 2 and row["share_of_sentences"] == pytest.approx(0.4)
+    assert row["error_rate_with"] == pytest.approx(0.75) and row["error_rate_without"] == pytest.approx(1 / 6)
+    assert row["share_of_errors"] == pytest.approx(1.5 / 2.0)
+    assert row["error_rate_with_ci_low"] <= 0.75 <= row["error_rate_with_ci_high"]
+    assert row["difference_ci_low"] <= 0.75 - 1 / 6 <= row["difference_ci_high"]
+
+
+# --- the analysis stages on run folders in the documented format ---------------------------------------------
+
+def write_run(folder, backbone, seed, probs_by_epoch, gold, holdout=None):
+    """A finished run's outputs as docs/outputs.md describes them."""
+    folder.mkdir(parents=True)
+    n_epochs = len(probs_by_epoch)
+    rows = []
+    for epoch, probs in enumerate(probs_by_epoch, start=1):
+        table = pd.DataFrame({"epoch": epoch, "index": np.arange(len(gold)), "gold": gold, "pred": probs.argmax(1)})
+        table["prob_0"], table["prob_1"] = probs[:, 0], probs[:, 1]
+        rows.append(table)
+    predictions = pd.concat(rows)
+    predictions.to_csv(folder / "predictions.csv", index=False)
+    accuracy = [float((p.argmax(1) == gold).mean()) for p in probs_by_epoch]
+    pd.DataFrame({
+        "epoch": range(1, n_epochs + 1), "train_loss": np.linspace(0.5, 0.2, n_epochs), "val_loss": np.linspace(0.4, 0.5, n_epochs),
+        "val_accuracy": accuracy, "train_seconds": 10.0, "eval_seconds": 1.0, "epoch_seconds": 11.0,
+        "train_tokens_per_s": 1000.0, "train_sentences_per_s": 100.0,
+    }).to_csv(folder / "history.csv", index=False)
+    pd.DataFrame({"epoch": np.repeat(range(1, n_epochs + 1), 3), "step": range(1, 3 * n_epochs + 1), "loss": 0.5,
+                  "grad_norm": 1.0, "lr": 1e-5}).to_csv(folder / "steps.csv", index=False)
+    (holdout if holdout is not None else predictions.iloc[:0]).to_csv(folder / "holdout_predictions.csv", index=False)
+    metadata = {"backbone": f"hub/{backbone}", "run_name": backbone, "seed": seed, "parameters": 1000,
+                "total_seconds": 120.0, "peak_memory": {"host_rss_mb": 500.0}, "hardware": {"device_name": "test CPU"}}
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    return folder / "metadata.json"
+
+
+@pytest.fixture
+def two_backbones(tmp_path):
+    """Backbone 'a' right on 80 of 100 sentences in both seeds, 'b' on 90 (epoch 1) then 85 (epoch 2)."""
+    gold = np.array([0, 1] * 50)
+    paths = []
+    for seed in (1, 2):
+        a = np.tile([0.3, 0.7], (100, 1))
+        a[gold == 0] = [0.7, 0.3]
+        a[:20] = a[:20, ::-1]  # sentences 0-19 wrong, confidence 0.7
+        a[:5] = np.where(a[:5] > 0.5, 0.95, 0.05)  # the first five wrong with confidence 0.95
+        b1 = np.where(np.eye(2)[gold] == 1, 0.8, 0.2)
+        b1[10 + seed : 20 + seed] = b1[10 + seed : 20 + seed, ::-1]  # 10 wrong, differing by seed
+        b2 = b1.copy()
+        b2[50:55] = b2[50:55, ::-1]
+        paths.append(write_run(tmp_path / f"a/seed{seed}", "a", seed, [a, a], gold))
+        paths.append(write_run(tmp_path / f"b/seed{seed}", "b", seed, [b1, b2], gold))
+    validation = pd.DataFrame({"index": range(100), "text": [f"it is not film {i}" if i < 10 else f"film {i}" for i in range(100)], "label": gold})
+    validation.to_parquet(tmp_path / "validation.parquet")
+    return tmp_path, paths, [["a", 1], ["a", 2], ["b", 1], ["b", 2]]
+
+
+def test_missing_runs_are_an_error_unless_partial_results_are_allowed(two_backbones):
+    folder, paths, expected = two_backbones
+    with pytest.raises(MissingRuns, match=r"1 of 5 configured runs are missing \(c seed 1\).*allow_partial"):
+        load_runs(paths, expected + [["c", 1]])
+    runs, missing = load_runs(paths, expected + [["c", 1]], allow_partial=True)
+    assert len(runs) == 4 and missing == [{"backbone": "c", "seed": 1}]
+
+
+def test_aggregate_tables(two_backbones, tmp_path):
+    folder, paths, expected = two_backbones
+    out = {name: tmp_path / f"out/{name}" for name in ("runs", "summary", "summary_json", "mcnemar")}
+    result = aggregate(paths, expected, analysis_config(), **out)
+    summary = pd.read_csv(out["summary"]).set_index("backbone")
+    assert summary.loc["a", "best_accuracy_mean"] == pytest.approx(0.8) and summary.loc["a", "best_accuracy_std"] == 0
+    assert summary.loc["b", "best_accuracy_mean"] == pytest.approx(0.9) and summary.loc["b", "last_accuracy_mean"] == pytest.approx(0.85)
+    assert summary.loc["b", "best_epoch_mode"] == 1 and summary.loc["b", "seeds"] == 2
+    assert summary.loc["a", "selected_ci_low"] < 0.8 < summary.loc["a", "selected_ci_high"]
+    tests = pd.read_csv(out["mcnemar"])
+    assert tests[["backbone_a", "backbone_b", "seed"]].values.tolist() == [["a", "b", 1], ["a", "b", 2]]
+    first = tests.iloc[0]  # seed 1: a wrong on 0-19, b wrong on 11-20
+    assert (first["only_a_correct"], first["only_b_correct"]) == (1, 11)
+    assert first["p_value"] == pytest.approx(mcnemar_exact(np.r_[np.ones(1), np.zeros(11)].astype(bool), np.r_[np.zeros(1), np.ones(11)].astype(bool))["p_value"])
+    assert json.loads(out["summary_json"].read_text())["missing_runs"] == [] and result["validation_sentences"] == 100
+
+
+def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
+    folder, paths, expected = two_backbones
+    out = tmp_path / "out"
+    confident = analyse_errors(
+        paths, expected, folder / "validation.parquet", ["negative", "positive"], analysis_config(),
+        per_backbone={"a": out / "a.csv", "b": out / "b.csv"}, combined=out / "all.csv", cues=out / "cues.csv",
+        failure_modes_out=out / "modes.csv", overconfidence_out=out / "over.json",
+    )
+    a = pd.read_csv(out / "a.csv")
+    assert len(a) == 20 and a["index"].tolist()[:5] == [0, 1, 2, 3, 4]  # the 0.95 errors first
+    assert a["confidence"].is_monotonic_decreasing and a["confidence"].iloc[0] == pytest.approx(0.95)
+    assert (a["wrong_in_seeds"] == 2).all() and (a["seeds"] == 2).all()
+    assert a.loc[a["index"] == 0, "gold"].item() == "negative" and a.loc[a["index"] == 0, "predicted"].item() == "positive"
+    assert a.loc[a["index"] == 0, "prob_gold"].item() == pytest.approx(0.05)
+    # Sentence 12 is wrong for b in both seeds, sentence 11 in seed 1 only, sentence 0 in neither.
+    assert a.set_index("index").loc[[0, 11, 12], "b_wrong_in_seeds"].tolist() == [0, 1, 2]
+    b = pd.read_csv(out / "b.csv")
+    assert set(b["index"]) == set(range(11, 22)) and b.set_index("index").loc[11, "wrong_in_seeds"] == 1
+    assert len(pd.read_csv(out / "all.csv")) == len(a) + len(b)
+    assert confident["a"]["overconfident_mean"] == 5 and confident["a"]["overconfident_share"] == pytest.approx(5 / 20)
+
+    modes = pd.read_csv(out / "modes.csv").set_index(["backbone", "cue"])
+    assert modes.loc[("a", "negation"), "sentences"] == 10
+    assert modes.loc[("a", "negation"), "error_rate_with"] == pytest.approx(1.0)  # sentences 0-9: always wrong for a
+    assert modes.loc[("a", "negation"), "error_rate_without"] == pytest.approx(10 / 90)
+    assert modes.loc[("a", "negation"), "share_of_errors"] == pytest.approx(0.5)
+
+
+def test_calibration_with_crossfitting_and_with_a_holdout(two_backbones, tmp_path):
+    folder, paths, expected = two_backbones
+    result = analyse_calibration(paths, expected, analysis_config(), 0, table=tmp_path / "c.csv", bins_out=tmp_path / "bins.csv")
+    assert set(result["method"]) == {"crossfit"} and len(result) == 8
+    before = result.query("stage == 'before' and backbone == 'a'").iloc[0]
+    assert before["temperature"] == 1.0 and before["accuracy"] == pytest.approx(0.8)
+    bins = pd.read_csv(tmp_path / "bins.csv")
+    assert bins.groupby(["backbone", "stage"])["count"].sum().eq(200).all()  # 2 seeds x 100 sentences, pooled
+    with pytest.raises(ValueError, match="holdout_rows is 0"):
+        analyse_calibration(paths, expected, analysis_config(calibration={"method": "holdout", "bins": 15, "folds": 2, "seed": 0}), 0,
+                            table=tmp_path / "x.csv", bins_out=tmp_path / "y.csv")
