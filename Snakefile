@@ -16,6 +16,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/llm.smk"
+include: "workflow/rules/report.smk"
 
 
 # Everything the configured study produces.
@@ -28,3 +30,5 @@ rule all:
         rules.misclassified.output,
         rules.plot_curves.output,
         rules.plot_reliability.output,
+        llm_outputs(),
+        report_outputs(),

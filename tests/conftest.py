@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
@@ -93,3 +94,29 @@ def toy_tokens(tiny_bert):
 
     tokenizer = load_tokenizer(str(tiny_bert))
     return encode(tokenizer, toy_frame(640, 1), 128), encode(tokenizer, toy_frame(200, 2), 128), tokenizer.pad_token_id
+
+
+def write_run(folder, backbone, seed, probs_by_epoch, gold, holdout=None):
+    """A finished run's outputs as docs/outputs.md describes them."""
+    folder.mkdir(parents=True)
+    n_epochs = len(probs_by_epoch)
+    rows = []
+    for epoch, probs in enumerate(probs_by_epoch, start=1):
+        table = pd.DataFrame({"epoch": epoch, "index": np.arange(len(gold)), "gold": gold, "pred": probs.argmax(1)})
+        table["prob_0"], table["prob_1"] = probs[:, 0], probs[:, 1]
+        rows.append(table)
+    predictions = pd.concat(rows)
+    predictions.to_csv(folder / "predictions.csv", index=False)
+    accuracy = [float((p.argmax(1) == gold).mean()) for p in probs_by_epoch]
+    pd.DataFrame({
+        "epoch": range(1, n_epochs + 1), "train_loss": np.linspace(0.5, 0.2, n_epochs), "val_loss": np.linspace(0.4, 0.5, n_epochs),
+        "val_accuracy": accuracy, "train_seconds": 10.0, "eval_seconds": 1.0, "epoch_seconds": 11.0,
+        "train_tokens_per_s": 1000.0, "train_sentences_per_s": 100.0,
+    }).to_csv(folder / "history.csv", index=False)
+    pd.DataFrame({"epoch": np.repeat(range(1, n_epochs + 1), 3), "step": range(1, 3 * n_epochs + 1), "loss": 0.5,
+                  "grad_norm": 1.0, "lr": 1e-5}).to_csv(folder / "steps.csv", index=False)
+    (holdout if holdout is not None else predictions.iloc[:0]).to_csv(folder / "holdout_predictions.csv", index=False)
+    metadata = {"backbone": f"hub/{backbone}", "run_name": backbone, "seed": seed, "parameters": 1000,
+                "total_seconds": 120.0, "peak_memory": {"host_rss_mb": 500.0}, "hardware": {"device_name": "test CPU"}}
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    return folder / "metadata.json"

@@ -17,6 +17,8 @@ from sentiflow.errors import analyse_errors, cue_tags, failure_modes, words
 from sentiflow.metrics import aggregate, bootstrap_ci, mcnemar_exact
 from sentiflow.runs import MissingRuns, load_runs
 
+from conftest import write_run
+
 BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0}
 CUES = {"negation": ["not", "n't", "no", "never"], "contrast": ["but", "even though"], "question": ["?"]}
 
@@ -130,32 +132,6 @@ def test_failure_mode_rates_and_shares():
 
 # --- the analysis stages on run folders in the documented format ---------------------------------------------
 
-def write_run(folder, backbone, seed, probs_by_epoch, gold, holdout=None):
-    """A finished run's outputs as docs/outputs.md describes them."""
-    folder.mkdir(parents=True)
-    n_epochs = len(probs_by_epoch)
-    rows = []
-    for epoch, probs in enumerate(probs_by_epoch, start=1):
-        table = pd.DataFrame({"epoch": epoch, "index": np.arange(len(gold)), "gold": gold, "pred": probs.argmax(1)})
-        table["prob_0"], table["prob_1"] = probs[:, 0], probs[:, 1]
-        rows.append(table)
-    predictions = pd.concat(rows)
-    predictions.to_csv(folder / "predictions.csv", index=False)
-    accuracy = [float((p.argmax(1) == gold).mean()) for p in probs_by_epoch]
-    pd.DataFrame({
-        "epoch": range(1, n_epochs + 1), "train_loss": np.linspace(0.5, 0.2, n_epochs), "val_loss": np.linspace(0.4, 0.5, n_epochs),
-        "val_accuracy": accuracy, "train_seconds": 10.0, "eval_seconds": 1.0, "epoch_seconds": 11.0,
-        "train_tokens_per_s": 1000.0, "train_sentences_per_s": 100.0,
-    }).to_csv(folder / "history.csv", index=False)
-    pd.DataFrame({"epoch": np.repeat(range(1, n_epochs + 1), 3), "step": range(1, 3 * n_epochs + 1), "loss": 0.5,
-                  "grad_norm": 1.0, "lr": 1e-5}).to_csv(folder / "steps.csv", index=False)
-    (holdout if holdout is not None else predictions.iloc[:0]).to_csv(folder / "holdout_predictions.csv", index=False)
-    metadata = {"backbone": f"hub/{backbone}", "run_name": backbone, "seed": seed, "parameters": 1000,
-                "total_seconds": 120.0, "peak_memory": {"host_rss_mb": 500.0}, "hardware": {"device_name": "test CPU"}}
-    (folder / "metadata.json").write_text(json.dumps(metadata))
-    return folder / "metadata.json"
-
-
 @pytest.fixture
 def two_backbones(tmp_path):
     """Backbone 'a' right on 80 of 100 sentences in both seeds, 'b' on 90 (epoch 1) then 85 (epoch 2)."""
@@ -232,7 +208,7 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
 
 def test_calibration_with_crossfitting_and_with_a_holdout(two_backbones, tmp_path):
     folder, paths, expected = two_backbones
-    result = analyse_calibration(paths, expected, analysis_config(), 0, table=tmp_path / "c.csv", bins_out=tmp_path / "bins.csv")
+    result = analyse_calibration(paths, expected, analysis_config(), 0, table=tmp_path / "c.csv", bins=tmp_path / "bins.csv")
     assert set(result["method"]) == {"crossfit"} and len(result) == 8
     before = result.query("stage == 'before' and backbone == 'a'").iloc[0]
     assert before["temperature"] == 1.0 and before["accuracy"] == pytest.approx(0.8)
@@ -240,4 +216,4 @@ def test_calibration_with_crossfitting_and_with_a_holdout(two_backbones, tmp_pat
     assert bins.groupby(["backbone", "stage"])["count"].sum().eq(200).all()  # 2 seeds x 100 sentences, pooled
     with pytest.raises(ValueError, match="holdout_rows is 0"):
         analyse_calibration(paths, expected, analysis_config(calibration={"method": "holdout", "bins": 15, "folds": 2, "seed": 0}), 0,
-                            table=tmp_path / "x.csv", bins_out=tmp_path / "y.csv")
+                            table=tmp_path / "x.csv", bins=tmp_path / "y.csv")

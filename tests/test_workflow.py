@@ -1,9 +1,12 @@
 """The Snakemake workflow itself: configuration, linting, dry runs, and the end-to-end smoke run."""
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +25,7 @@ def smoke_config(**changes) -> dict:
         config["dataset"]["files"][split] = str((REPO / config["dataset"]["files"][split]).resolve())
     for spec in config["backbones"].values():
         spec["model"] = str((REPO / spec["model"]).resolve())
+    config["llm"]["model"]["path"] = str((REPO / config["llm"]["model"]["path"]).resolve())
     for section, values in changes.items():
         config[section] = config[section] | values if isinstance(values, dict) else values
     return config
@@ -57,9 +61,11 @@ def test_default_config_plans_the_study(tmp_path):
     result = subprocess.run(SNAKEMAKE + ["--dry-run", "--cores", "4", "--resources", "gpu=1"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    counts.pop("total")
     assert counts == {
         "prepare_data": "1", "tokenize": "2", "train": "6", "aggregate": "1", "misclassified": "1",
-        "calibration": "1", "plot_curves": "1", "plot_reliability": "1", "all": "1", "total": "15",
+        "calibration": "1", "plot_curves": "1", "plot_reliability": "1", "llm_compare": "1", "report": "1",
+        **({"report_pdf": "1"} if shutil.which("pdflatex") else {}), "all": "1",
     }
 
 
@@ -191,6 +197,132 @@ def test_smoke_run_analysis_outputs(smoke_run):
         assert image.shape[0] > 300 and image.shape[1] > 500 and image.std() > 0.01  # a real, non-blank picture
         pdf = (workdir / f"results/figures/{name}.pdf").read_bytes()
         assert pdf.startswith(b"%PDF") and len(pdf) > 5000
+
+
+@pytest.mark.e2e
+def test_smoke_run_llm_comparison(smoke_run):
+    workdir, config = smoke_run
+    table = pd.read_csv(workdir / "results/llm/predictions.csv")
+    summary = json.loads((workdir / "results/llm/summary.json").read_text())
+    errors = table[table["group"] == "error"]
+    assert len(errors) == config["llm"]["items"]["max_errors"] and (table["group"] == "control").sum() == len(errors)
+    assert (errors["minilm_wrong_in_seeds"] > 0).all()
+    assert set(table["llm_predicted"]) <= {"negative", "positive"}
+    assert summary["items"] == len(table) and summary["seconds_per_item"] > 0
+    assert summary["reused_prompt_tokens"] > 0.3 * summary["prompt_tokens"]
+    assert summary["backbones"]["minilm"]["llm_fixes"] == int(((table["minilm_predicted"] != table["gold"]) & table["llm_correct"]).sum())
+
+
+def planned_jobs(result) -> dict:
+    return dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+
+
+@pytest.mark.e2e
+def test_changing_only_llm_settings_reruns_only_the_llm_rule(smoke_run):
+    workdir, config = smoke_run
+    changed = json.loads(json.dumps(config))
+    changed["llm"]["prompt"]["instruction"] = "Sentence: {sentence}\nIs this review positive or negative?"
+    # The LLM rule and what reads it (the report), never data preparation, tokenization, training or analysis.
+    expected = {"llm_compare": "1", "report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which("pdflatex") else {})
+    result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
+    assert {k: v for k, v in planned_jobs(result).items() if k != "total"} == expected, result.stdout
+    forced = snakemake(workdir, config, "--dry-run", "--cores", "2", "--forcerun", "llm_compare")
+    assert {k: v for k, v in planned_jobs(forced).items() if k != "total"} == expected, forced.stdout
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+
+
+def chromium(tmp_path, *args) -> subprocess.CompletedProcess:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.skip("needs Chromium (Debian package chromium; .ci/run installs it)")
+    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.e2e
+def test_html_report_in_a_real_browser(smoke_run, tmp_path):
+    import matplotlib.image
+
+    workdir, config = smoke_run
+    page = (workdir / "results/report/report.html").as_uri()
+    shot = tmp_path / "report.png"
+    chromium(tmp_path, "--window-size=1200,3000", f"--screenshot={shot}", page)
+    image = matplotlib.image.imread(shot)
+    assert image.shape[:2] == (3000, 1200) and image.std() > 0.05
+    dom = chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", page).stdout
+    loaded = re.search(r'data-images-loaded="(\d+)" data-images-total="(\d+)"', dom)
+    assert loaded and loaded.group(1) == loaded.group(2) == "3", dom[:500]  # every figure decoded
+    assert "http://" not in dom.split("<script>")[0] and "https://" not in dom.split("<script>")[0]  # self-contained
+
+    summary = json.loads((workdir / "results/analysis/summary.json").read_text())["backbones"][0]
+    table = re.search(r'<table id="accuracy-table".*?</table>', dom, flags=re.S).group(0)
+    row = re.search(r"<tr><td class=\"text\">minilm</td>.*?</tr>", table, flags=re.S).group(0)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+    assert cells[2] == f"{summary['best_accuracy_mean']:.3f}" and cells[4] == f"{summary['last_accuracy_mean']:.3f}"
+    assert cells[6] == f"{summary['selected_ci_low']:.3f}–{summary['selected_ci_high']:.3f}"
+    assert "Table 12. Hard cases" in dom and "Limitations" in dom
+
+
+@pytest.mark.e2e
+def test_latex_report_compiles_to_a_pdf_with_the_numbers(smoke_run):
+    if shutil.which("pdflatex") is None or shutil.which("pdftotext") is None:
+        pytest.skip("needs pdflatex and pdftotext (Debian texlive-latex-recommended, poppler-utils; .ci/run installs them)")
+    workdir, _ = smoke_run
+    pdf = workdir / "results/report/latex/report.pdf"
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout).group(1))
+    assert pages >= 4
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+    summary = json.loads((workdir / "results/analysis/summary.json").read_text())["backbones"][0]
+    assert f"{summary['best_accuracy_mean']:.3f}" in text and f"{summary['selected_ci_low']:.3f}" in text
+    assert text.count("Figure 1.") >= 1 and "Figure 3." in text
+    assert "Type 3" not in subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
+
+
+@pytest.mark.e2e
+def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path):
+    from sentiflow.report import FIGURES, render
+
+    workdir, config = smoke_run
+    results = workdir / "results"
+    inputs = {
+        "summary": results / "analysis/summary.json", "runs": results / "analysis/runs.csv",
+        "data_card": results / "data/data_card.json", "calibration": results / "analysis/calibration.csv",
+        "metadata": sorted(results.glob("runs/minilm/seed*/metadata.json")),
+        "misclassified": results / "analysis/misclassified/all.csv", "overconfidence": results / "analysis/overconfidence.json",
+        "failure_modes": results / "analysis/failure_modes.csv",
+    } | {f"{name}_{kind}": results / f"figures/{name}.{kind}" for name, _, _ in FIGURES for kind in ("png", "pdf")}
+    settings = {"report": config["report"], "training": config["training"], "dataset": config["dataset"], "llm_enabled": False}
+    render(inputs, settings, REPO / "report/report.html.j2", REPO / "report/report.tex.j2", html=tmp_path / "r.html",
+           tex=tmp_path / "r.tex", tex_figures={name: tmp_path / f"figures/{name}.pdf" for name, _, _ in FIGURES})
+    assert "The LLM comparison is disabled in this configuration" in (tmp_path / "r.html").read_text()
+    assert "The LLM comparison is disabled in this configuration" in (tmp_path / "r.tex").read_text()
+
+
+@pytest.mark.e2e
+def test_snakemake_native_report(smoke_run):
+    workdir, config = smoke_run
+    result = snakemake(workdir, config, "--report", str(workdir / "native-report.zip"))
+    archive = zipfile.ZipFile(workdir / "native-report.zip")
+    names = "\n".join(archive.namelist())
+    assert "report.html" in names and "training_loss.png" in names and "summary.csv" in names, result.stderr[-2000:]
+
+
+@pytest.mark.e2e
+def test_a_template_change_reruns_only_the_report(smoke_run):
+    workdir, config = smoke_run
+    # The templates are inputs of the report rule: a newer template file makes only that rule (and the PDF) stale.
+    template = REPO / "report" / "report.html.j2"
+    newer = (workdir / "results/report/report.html").stat().st_mtime + 10
+    os.utime(template, (newer, newer))
+    try:
+        jobs = planned_jobs(snakemake(workdir, config, "--dry-run", "--cores", "2"))
+    finally:
+        os.utime(template, None)
+    expected = {"report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which("pdflatex") else {})
+    assert {k: v for k, v in jobs.items() if k != "total"} == expected
 
 
 @pytest.mark.e2e

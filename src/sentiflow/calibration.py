@@ -94,7 +94,7 @@ def crossfit_temperature(logits: np.ndarray, gold: np.ndarray, folds: int = 2, s
     return calibrated, temperatures
 
 
-def analyse_calibration(metadata_paths, expected, analysis: dict, holdout_rows: int, *, table, bins_out) -> pd.DataFrame:
+def analyse_calibration(metadata_paths, expected, analysis: dict, holdout_rows: int, *, table, bins) -> pd.DataFrame:
     """The calibration rule: metrics before and after temperature scaling for every run, pooled reliability bins.
 
     The temperature is fitted on the held-out slice of train when there is one (and method allows it),
@@ -128,11 +128,11 @@ def analyse_calibration(metadata_paths, expected, analysis: dict, holdout_rows: 
                          "temperature": float(np.mean(temperatures)) if stage == "after" else 1.0,
                          **calibration_metrics(p, gold, settings["bins"])})
             pooled.setdefault((run.backbone, stage), []).append((p, gold))
-    bins = []
+    diagram = []
     for (backbone, stage), parts in pooled.items():
         p, g = np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
-        bins.append(reliability_bins(p, g, settings["bins"]).assign(backbone=backbone, stage=stage))
+        diagram.append(reliability_bins(p, g, settings["bins"]).assign(backbone=backbone, stage=stage))
     result = pd.DataFrame(rows)
     write_csv(table, result)
-    write_csv(bins_out, pd.concat(bins, ignore_index=True))
+    write_csv(bins, pd.concat(diagram, ignore_index=True))
     return result

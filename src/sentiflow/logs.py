@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import sys
 import traceback
@@ -22,6 +23,8 @@ def log_to(path: str | os.PathLike):
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     with open(path, "a", buffering=1) as log:
+        # Appended, not overwritten: a retried or resumed job keeps the log of the attempt before it.
+        log.write(f"=== {datetime.datetime.now().isoformat(timespec='seconds')} pid {os.getpid()} ===\n")
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:

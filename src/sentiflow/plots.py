@@ -8,6 +8,7 @@ from typing import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and cluster nodes
+matplotlib.rcParams["pdf.fonttype"] = 42  # TrueType, not Type 3 bitmaps, in the PDFs LaTeX includes
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

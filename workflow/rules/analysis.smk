@@ -6,9 +6,17 @@ rule aggregate:
         tables=analysed_runs("history", "predictions"),
     output:
         runs="results/analysis/runs.csv",
-        summary="results/analysis/summary.csv",
+        summary=report(
+            "results/analysis/summary.csv",
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
         summary_json="results/analysis/summary.json",
-        mcnemar="results/analysis/mcnemar.csv",
+        mcnemar=report(
+            "results/analysis/mcnemar.csv",
+            caption="../report/mcnemar.rst",
+            category="Tables",
+        ),
     log:
         "logs/aggregate.log",
     conda:
@@ -31,9 +39,17 @@ rule misclassified:
         per_backbone=expand(
             "results/analysis/misclassified/{backbone}.csv", backbone=BACKBONES
         ),
-        combined="results/analysis/misclassified/all.csv",
+        combined=report(
+            "results/analysis/misclassified/all.csv",
+            caption="../report/misclassified.rst",
+            category="Errors",
+        ),
         cues="results/analysis/cues.csv",
-        failure_modes="results/analysis/failure_modes.csv",
+        failure_modes=report(
+            "results/analysis/failure_modes.csv",
+            caption="../report/failure_modes.rst",
+            category="Errors",
+        ),
         overconfidence="results/analysis/overconfidence.json",
     log:
         "logs/misclassified.log",
@@ -55,7 +71,11 @@ rule calibration:
         # Read through the metadata's folder; listed so the DAG knows about them.
         tables=analysed_runs("history", "predictions", "holdout_predictions"),
     output:
-        table="results/analysis/calibration.csv",
+        table=report(
+            "results/analysis/calibration.csv",
+            caption="../report/calibration.rst",
+            category="Calibration",
+        ),
         bins="results/analysis/reliability_bins.csv",
     log:
         "logs/calibration.log",
@@ -76,9 +96,17 @@ rule plot_curves:
         # Read through the metadata's folder; listed so the DAG knows about them.
         tables=analysed_runs("history", "steps"),
     output:
-        loss_png="results/figures/training_loss.png",
+        loss_png=report(
+            "results/figures/training_loss.png",
+            caption="../report/training_loss.rst",
+            category="Figures",
+        ),
         loss_pdf="results/figures/training_loss.pdf",
-        curves_png="results/figures/validation_curves.png",
+        curves_png=report(
+            "results/figures/validation_curves.png",
+            caption="../report/validation_curves.rst",
+            category="Figures",
+        ),
         curves_pdf="results/figures/validation_curves.pdf",
     log:
         "logs/plot_curves.log",
@@ -97,7 +125,11 @@ rule plot_reliability:
         bins=rules.calibration.output.bins,
         table=rules.calibration.output.table,
     output:
-        png="results/figures/reliability.png",
+        png=report(
+            "results/figures/reliability.png",
+            caption="../report/reliability.rst",
+            category="Calibration",
+        ),
         pdf="results/figures/reliability.pdf",
     log:
         "logs/plot_reliability.log",

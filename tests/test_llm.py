@@ -1,0 +1,202 @@
+"""Real llama.cpp inference with the small GGUF from ../shared."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SHARED, require, write_run
+from sentiflow.llm import DEFAULT_PROMPT, LabelScorer, LLMError, PromptConfig, compare, resolve_model
+
+GGUF = SHARED / "models" / "smollm2-135m-instruct" / "smollm2-135m-instruct-q4_1.gguf"
+LABELS = ["negative", "positive"]
+SENTENCES = [
+    "it 's a charming and often affecting journey .",
+    "unflinchingly bleak and desperate",
+    "the acting , costumes , music , cinematography and sound are all astounding given the production 's austere locales .",
+    "it 's slow -- very , very slow .",
+    "a sometimes tedious film .",
+    "this is a film well worth seeing , talking and singing heads and all .",
+]
+
+
+def prompt(**changes) -> PromptConfig:
+    shots = [("a gorgeous , witty film", "positive"), ("dull and lifeless", "negative")]
+    return dataclasses.replace(DEFAULT_PROMPT, **({"shots": shots} | changes))
+
+
+@pytest.fixture(scope="module")
+def gguf():
+    return require(GGUF)
+
+
+@pytest.fixture(scope="module")
+def scorer(gguf):
+    return LabelScorer(gguf, prompt(), LABELS, n_ctx=1024, threads=2)
+
+
+def test_probabilities_are_over_the_labels_and_reruns_are_identical(scorer, gguf):
+    first = [scorer.score(s) for s in SENTENCES]
+    for probs in first:
+        assert list(probs) == LABELS
+        assert sum(probs.values()) == pytest.approx(1.0, abs=1e-9)
+        assert all(0 < p < 1 for p in probs.values())
+    assert [scorer.score(s) for s in SENTENCES] == first
+    fresh = LabelScorer(gguf, prompt(), LABELS, n_ctx=1024, threads=2)
+    assert [fresh.score(s) for s in SENTENCES] == first
+
+
+def test_prefix_cache_gives_the_answers_of_no_cache(scorer, gguf):
+    cached = [scorer.score(s) for s in SENTENCES]
+    assert scorer.reused_tokens > 0.5 * scorer.prompt_tokens  # system prompt and shots come from the cache
+    uncached = LabelScorer(gguf, prompt(), LABELS, n_ctx=1024, threads=2, reuse_prefix=False)
+    plain = [uncached.score(s) for s in SENTENCES]
+    assert uncached.reused_tokens == 0
+    for a, b in zip(cached, plain):
+        assert max(a, key=a.get) == max(b, key=b.get)
+        assert a["positive"] == pytest.approx(b["positive"], abs=1e-4)
+
+
+def test_multi_token_verbalizers_rewind_the_cache(gguf):
+    words = {"negative": ["very negative", "bad"], "positive": ["very positive", "good"]}
+    scorer = LabelScorer(gguf, prompt(verbalizers=words), LABELS, n_ctx=1024, threads=2)
+    assert max(len(t) for ts in scorer.continuations.values() for t in ts) > 1
+    first = scorer.score(SENTENCES[0])
+    assert sum(first.values()) == pytest.approx(1.0)
+    scorer.score(SENTENCES[1])
+    assert scorer.score(SENTENCES[0]) == first
+
+
+def test_the_prompt_uses_the_models_chat_template(scorer):
+    text = scorer.render("a fine film")
+    assert text.count("<|im_start|>user") == 3  # two shots and the item
+    assert text.endswith("<|im_start|>assistant\n") and "Sentence: a fine film" in text
+
+
+def test_bad_model_files(gguf, tmp_path):
+    with pytest.raises(LLMError, match=r"missing\.gguf: GGUF model file not found"):
+        resolve_model({"path": str(tmp_path / "missing.gguf")})
+    (tmp_path / "text.gguf").write_text("not a model")
+    with pytest.raises(LLMError, match=r"text\.gguf: not a GGUF file"):
+        resolve_model({"path": str(tmp_path / "text.gguf")})
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(gguf.read_bytes()[: 4 << 20])
+    with pytest.raises(LLMError, match=r"truncated\.gguf: llama\.cpp could not load this GGUF file.*complete"):
+        LabelScorer(resolve_model({"path": str(truncated)}), prompt(), LABELS, n_ctx=512, threads=1)
+    with pytest.raises(LLMError, match=r"Hugging Face hub.*llm\.model\.path"):
+        resolve_model({"hub_repo": "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "hub_file": "qwen2.5-1.5b-instruct-q4_k_m.gguf"})
+
+
+def test_a_model_without_chat_template_needs_a_plain_template(gguf, tmp_path):
+    # The same weights with the chat-template key renamed: a real GGUF that has no chat template.
+    data = gguf.read_bytes()
+    key = b"tokenizer.chat_template"
+    assert data.count(key) == 1
+    (tmp_path / "bare.gguf").write_bytes(data.replace(key, b"tokenizer.chat_templatX"))
+    with pytest.raises(LLMError, match=r"no chat template; set llm\.plain_template"):
+        LabelScorer(tmp_path / "bare.gguf", prompt(), LABELS, n_ctx=512, threads=1)
+    plain = LabelScorer(tmp_path / "bare.gguf", prompt(plain_template="{system}\n\n{prompt}\nAnswer:", answer_prefix=" "),
+                        LABELS, n_ctx=512, threads=1)
+    assert plain.render("nice").endswith("Sentence: nice\n\nAnswer with one word: positive or negative.\nAnswer: ")
+    assert sum(plain.score("nice").values()) == pytest.approx(1.0)
+
+
+def compare_args(folder, gold, probs_per_backbone):
+    paths, expected = [], []
+    for backbone, probs in probs_per_backbone.items():
+        for seed in (1, 2):
+            paths.append(write_run(folder / f"{backbone}/seed{seed}", backbone, seed, [probs], gold))
+            expected.append([backbone, seed])
+    validation = pd.DataFrame({"index": range(len(gold)), "text": [SENTENCES[i % 6] + f" ({i})" for i in range(len(gold))], "label": gold})
+    validation.to_parquet(folder / "validation.parquet")
+    validation.to_parquet(folder / "train.parquet")
+    cues = validation.assign(negation=[i % 3 == 0 for i in range(len(gold))])
+    cues.to_csv(folder / "cues.csv", index=False)
+    analysis = {"select_epoch": "best", "allow_partial": False}
+    return paths, expected, analysis
+
+
+MODEL = {"path": str(GGUF), "n_ctx": 1024}
+PROMPT = {"system": "You are a careful annotator of movie-review sentiment.",
+          "instruction": "What is the sentiment of this sentence from a movie review?\n\nSentence: {sentence}\n\nAnswer with one word: positive or negative.",
+          "verbalizers": {"negative": ["negative"], "positive": ["positive"]}, "shots": 1, "seed": 0}
+
+
+def test_compare_scores_errors_and_a_matched_control_set(gguf, tmp_path):
+    gold = np.array([0, 1] * 10)
+    right = np.where(np.eye(2)[gold] == 1, 0.9, 0.1)
+    a, b = right.copy(), right.copy()
+    a[[0, 1, 2]] = a[[0, 1, 2], ::-1]  # a wrong on 0-2, b wrong on 2-3
+    b[[2, 3]] = b[[2, 3], ::-1]
+    paths, expected, analysis = compare_args(tmp_path, gold, {"a": a, "b": b})
+    items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
+    summary = compare(MODEL, PROMPT, items, LABELS, paths, expected, analysis, tmp_path / "validation.parquet",
+                      tmp_path / "train.parquet", tmp_path / "cues.csv", 2, table=tmp_path / "llm.csv", summary=tmp_path / "llm.json")
+    table = pd.read_csv(tmp_path / "llm.csv")
+    assert sorted(table.loc[table["group"] == "error", "index"]) == [0, 1, 2, 3]
+    assert (table["group"] == "control").sum() == 4
+    assert set(table["llm_predicted"]) <= set(LABELS)
+    np.testing.assert_allclose(table["llm_prob_negative"] + table["llm_prob_positive"], 1.0)
+    assert table.set_index("index").loc[0, "a_predicted"] == "positive" and table.set_index("index").loc[0, "b_predicted"] == "negative"
+    wrong_a = table["a_predicted"] != table["gold"]
+    assert summary["backbones"]["a"]["encoder_wrong_items"] == 3
+    assert summary["backbones"]["a"]["llm_fixes"] == int((wrong_a & table["llm_correct"]).sum())
+    assert summary["backbones"]["a"]["llm_breaks"] == int((~wrong_a & ~table["llm_correct"]).sum())
+    assert summary["groups"]["error"]["llm_accuracy"] == pytest.approx(table.loc[table["group"] == "error", "llm_correct"].mean())
+    assert summary["by_cue"]["negation"]["error"]["items"] == 2  # indices 0 and 3
+    assert json.loads((tmp_path / "llm.json").read_text()) == json.loads(json.dumps(summary))
+    assert summary["seconds_per_item"] > 0 and not summary["no_errors"]
+
+
+def test_no_errors_gives_an_empty_result(tmp_path):
+    gold = np.array([0, 1] * 5)
+    right = np.where(np.eye(2)[gold] == 1, 0.9, 0.1)
+    paths, expected, analysis = compare_args(tmp_path, gold, {"a": right})
+    items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
+    summary = compare({"path": str(tmp_path / "never-loaded.gguf"), "n_ctx": 512}, PROMPT, items, LABELS, paths, expected, analysis,
+                      tmp_path / "validation.parquet", tmp_path / "train.parquet", tmp_path / "cues.csv", 1,
+                      table=tmp_path / "llm.csv", summary=tmp_path / "llm.json")
+    assert summary["no_errors"] and summary["items"] == 0 and summary["groups"] == {}
+    table = pd.read_csv(tmp_path / "llm.csv")
+    assert table.empty and {"index", "sentence", "gold", "group", "llm_predicted", "llm_correct"} <= set(table.columns)
+
+
+def test_benchmark_compares_cached_and_uncached_scoring(gguf, tmp_path):
+    from sentiflow.bench_llm import run
+
+    sentences = tmp_path / "dev.tsv"
+    sentences.write_text("sentence\tlabel\n" + "".join(f"{s} \t{i % 2}\n" for i, s in enumerate(SENTENCES)))
+    results = run(gguf, sentences, items=3, threads=2, shots=1, n_ctx=1024)
+    assert len(results["cached"]["answers"]) == 3 and results["max_probability_difference"] < 1e-4
+    assert results["cached"]["reused_token_share"] > 0.3 and results["uncached"]["reused_token_share"] == 0
+
+
+def test_default_prompt_is_the_configured_one():
+    import yaml
+
+    from conftest import REPO
+
+    configured = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["llm"]["prompt"]
+    for field in ("system", "instruction", "answer_prefix", "plain_template", "verbalizers"):
+        assert configured[field] == getattr(DEFAULT_PROMPT, field), field
+
+
+def test_errors_of_one_backbone_only(tmp_path):
+    from sentiflow.llm import select_items
+
+    validation = pd.DataFrame({"index": range(6), "text": list("abcdef"), "label": [0, 1] * 3})
+    votes = {
+        "a": pd.DataFrame({"index": range(6), "predicted": 0, "confidence": 0.9, "wrong_in_seeds": [1, 0, 0, 0, 0, 0]}),
+        "b": pd.DataFrame({"index": range(6), "predicted": 0, "confidence": 0.9, "wrong_in_seeds": [0, 0, 2, 0, 0, 0]}),
+    }
+    items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
+    union = select_items(validation, votes, items, seed=0)
+    assert union.loc[union["group"] == "error", "index"].tolist() == [0, 2] and (union["group"] == "control").sum() == 2
+    only_b = select_items(validation, votes, items | {"errors_of": ["b"]}, seed=0)
+    assert only_b.loc[only_b["group"] == "error", "index"].tolist() == [2]
+    everything = select_items(validation, votes, items | {"all_validation": True}, seed=0)
+    assert len(everything) == 6 and (everything["group"] == "other").sum() == 2
+    with pytest.raises(LLMError, match=r"errors_of names backbones that are not configured: \['c'\]"):
+        select_items(validation, votes, items | {"errors_of": ["c"]}, seed=0)

@@ -1,0 +1,50 @@
+# Render the study as one self-contained HTML page and a LaTeX document from every stage's outputs.
+rule report:
+    input:
+        unpack(report_inputs),
+        # Shipped with the workflow, not the working directory; inputs, so editing them reruns this rule.
+        html_template=workflow.source_path("../../report/report.html.j2"),
+        tex_template=workflow.source_path("../../report/report.tex.j2"),
+    output:
+        html=report(
+            "results/report/report.html",
+            caption="../report/report.rst",
+            category="Report",
+        ),
+        tex="results/report/latex/report.tex",
+        figures=expand(
+            "results/report/latex/figures/{name}.pdf",
+            name=["training_loss", "validation_curves", "reliability"],
+        ),
+    log:
+        "logs/report.log",
+    conda:
+        "../envs/sentiflow.yaml"
+    params:
+        settings={
+            "report": config["report"],
+            "training": config["training"],
+            "dataset": config["dataset"],
+            "llm_enabled": config["llm"]["enabled"],
+        },
+    script:
+        "../../scripts/report.py"
+
+
+# Compile the LaTeX report to PDF with pdflatex (TeX Live); the HTML report does not need it.
+rule report_pdf:
+    input:
+        tex=rules.report.output.tex,
+        figures=rules.report.output.figures,
+    output:
+        report(
+            "results/report/latex/report.pdf",
+            caption="../report/report_pdf.rst",
+            category="Report",
+        ),
+    log:
+        "logs/report_pdf.log",
+    conda:
+        "../envs/sentiflow.yaml"
+    script:
+        "../../scripts/report_pdf.py"
