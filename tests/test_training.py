@@ -170,10 +170,13 @@ fine_tune(sys.argv[1], ["negative", "positive"], splits["train"], splits["valida
 """
 
 
-def test_a_killed_run_resumes_to_the_same_numbers(tiny_bert, toy_tokens, tmp_path):
+@pytest.fixture(scope="module")
+def resumable(tiny_bert, toy_tokens, tmp_path_factory):
+    """A 3-epoch run as a separate process, and the outputs of one uninterrupted run to compare with."""
     from sentiflow.tokens import Encoded, save_encoded
 
-    # Enough rows that one epoch lasts a few seconds: the kill lands well inside epoch 2.
+    folder = tmp_path_factory.mktemp("resumable")
+    # Enough rows that one epoch lasts a few seconds: an interruption lands well inside epoch 2.
     train, validation, pad_id = toy_tokens
     rows = np.tile(np.arange(len(train)), 6)
     lengths = train.lengths[rows]
@@ -183,37 +186,67 @@ def test_a_killed_run_resumes_to_the_same_numbers(tiny_bert, toy_tokens, tmp_pat
         labels=train.labels[rows],
         index=np.arange(len(rows)),
     )
-    save_encoded(tmp_path / "tokens.npz", {"train": big, "validation": validation, "holdout": train}, {"pad_id": pad_id})
-    script = tmp_path / "run.py"
+    save_encoded(folder / "tokens.npz", {"train": big, "validation": validation, "holdout": train}, {"pad_id": pad_id})
+    script = folder / "run.py"
     script.write_text(RESUMABLE_RUN)
 
-    def command(folder):
-        return [sys.executable, str(script), str(tiny_bert), str(tmp_path / "tokens.npz"), str(folder)]
+    def command(out):
+        return [sys.executable, str(script), str(tiny_bert), str(folder / "tokens.npz"), str(out)]
 
-    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
+    subprocess.run(command(folder / "whole"), check=True, capture_output=True)
+    return command, folder / "whole", len(train)
 
-    killed = tmp_path / "killed"
-    process = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+def start_and_interrupt(command, out, send) -> subprocess.Popen:
+    """Start the run, wait until epoch 1 is saved, let epoch 2 begin, then interrupt it with `send`."""
+    process = subprocess.Popen(command(out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while not (killed / "resume" / "state.pt").exists():
+    while not (out / "resume" / "state.pt").exists():
         assert process.poll() is None and time.time() < deadline, "the run ended before its first epoch was saved"
         time.sleep(0.01)
     time.sleep(0.3)  # into epoch 2
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    os.kill(process.pid, send)
+    process.wait(timeout=120)
+    return process
+
+
+def assert_same_run(resumed: Path, whole: Path):
+    timing = ["train_seconds", "eval_seconds", "epoch_seconds", "train_tokens_per_s", "train_sentences_per_s"]
+    pd.testing.assert_frame_equal(
+        pd.read_csv(resumed / "history.csv").drop(columns=timing), pd.read_csv(whole / "history.csv").drop(columns=timing)
+    )
+    for name in ("steps.csv", "predictions.csv", "holdout.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(resumed / name), pd.read_csv(whole / name))
+    a, b = load_file(resumed / "model" / "model.safetensors"), load_file(whole / "model" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in b)
+
+
+def test_a_killed_run_resumes_to_the_same_numbers(resumable, tmp_path):
+    command, whole, train_rows = resumable
+    killed = tmp_path / "killed"
+    start_and_interrupt(command, killed, signal.SIGKILL)
     state = torch.load(killed / "resume" / "state.pt", weights_only=False)
     assert state["progress"]["epoch"] == 1, "the kill should land in epoch 2"
     assert not (killed / "history.csv").exists()
 
     subprocess.run(command(killed), check=True, capture_output=True)
     metadata = json.loads((killed / "metadata.json").read_text())
-    assert metadata["resumed_after_epochs"] == [1]
-    timing = ["train_seconds", "eval_seconds", "epoch_seconds", "train_tokens_per_s", "train_sentences_per_s"]
-    pd.testing.assert_frame_equal(
-        pd.read_csv(killed / "history.csv").drop(columns=timing), pd.read_csv(tmp_path / "whole" / "history.csv").drop(columns=timing)
-    )
-    for name in ("steps.csv", "predictions.csv", "holdout.csv"):
-        pd.testing.assert_frame_equal(pd.read_csv(killed / name), pd.read_csv(tmp_path / "whole" / name))
-    assert len(pd.read_csv(killed / "holdout.csv")) == 3 * len(train)
-    resumed, whole = load_file(killed / "model" / "model.safetensors"), load_file(tmp_path / "whole" / "model" / "model.safetensors")
-    assert all(torch.equal(resumed[k], whole[k]) for k in whole)
+    assert metadata["resumed_after_epochs"] == [1] and metadata["interruptions"] == []
+    assert len(pd.read_csv(killed / "holdout.csv")) == 3 * train_rows
+    assert_same_run(killed, whole)
+
+
+@pytest.mark.parametrize("send", [signal.SIGTERM, signal.SIGUSR1], ids=["SIGTERM", "SIGUSR1"])
+def test_a_preempted_run_saves_mid_epoch_and_resumes_to_the_same_numbers(resumable, tmp_path, send):
+    command, whole, _ = resumable
+    stopped = tmp_path / "stopped"
+    process = start_and_interrupt(command, stopped, send)
+    assert process.returncode not in (0, -send), "the run should exit by itself, non-zero, not die of the signal"
+    assert f"{signal.Signals(send).name} received: stopped in epoch 2 after step" in process.stderr.read()
+    progress = torch.load(stopped / "resume" / "state.pt", weights_only=False)["progress"]
+    assert progress["epoch"] == 1 and 0 < progress["partial"]["batch"] < 120  # saved mid-epoch, not at its end
+
+    subprocess.run(command(stopped), check=True, capture_output=True)
+    metadata = json.loads((stopped / "metadata.json").read_text())
+    assert [i["signal"] for i in metadata["interruptions"]] == [signal.Signals(send).name]
+    assert_same_run(stopped, whole)

@@ -56,7 +56,7 @@ def save_resume_state(folder: str | Path, *, model, optimizer, scheduler, progre
         if new_best:
             model.save_pretrained(tmp / BEST, safe_serialization=True)
             tokenizer.save_pretrained(tmp / BEST)
-        else:
+        elif (folder / BEST).exists():  # absent only when stopped before the first epoch ended
             shutil.copytree(folder / BEST, tmp / BEST, copy_function=os.link)
 
 

@@ -247,10 +247,11 @@ def compare(model: dict, prompt: dict, items_config: dict, labels: Sequence[str]
     chosen = select_items(validation, votes, items_config, prompt["seed"])
 
     rows, started = [], time.time()
-    scorer = None
-    if len(chosen):
+    scorer, model_path = None, None
+    if len(chosen):  # with nothing to ask, the model is not even loaded
+        model_path = resolve_model(model)
         shots = _shots(pd.read_parquet(train_path), prompt["shots"], labels, prompt["seed"])
-        scorer = LabelScorer(resolve_model(model), PromptConfig(
+        scorer = LabelScorer(model_path, PromptConfig(
             system=prompt.get("system"), instruction=prompt["instruction"], answer_prefix=prompt.get("answer_prefix", ""),
             plain_template=prompt.get("plain_template"), verbalizers=prompt["verbalizers"], shots=shots,
         ), labels, n_ctx=model["n_ctx"], threads=threads, seed=prompt["seed"], reuse_prefix=prompt.get("reuse_prefix", True))
@@ -272,9 +273,9 @@ def compare(model: dict, prompt: dict, items_config: dict, labels: Sequence[str]
     out["llm_correct"] = out["llm_predicted"] == out["gold"]
     out = out.drop(columns="gold_id")
 
-    result = _summarise(out, votes, labels, cues_path)
+    result = _summarise(out, votes, cues_path)
     result |= {
-        "model": str(resolve_model(model)) if len(chosen) else model.get("path") or model.get("hub_file"),
+        "model": str(model_path or model.get("path") or model.get("hub_file")),
         "threads": threads,
         "items": int(len(out)),
         "no_errors": bool((out["group"] == "error").sum() == 0),
@@ -303,12 +304,12 @@ def _shots(train, k: int, labels: Sequence[str], seed: int) -> list[tuple[str, s
     return [(train.loc[i, "text"], labels[int(train.loc[i, "label"])]) for i in picks]
 
 
-def _summarise(out, votes: dict, labels: Sequence[str], cues_path) -> dict:
+def _summarise(out, votes: dict, cues_path) -> dict:
     import pandas as pd
 
     groups = {name: {"items": int(len(g)), "llm_accuracy": float(g["llm_correct"].mean())} for name, g in out.groupby("group")}
     scored = {"groups": groups}
-    if "other" in out["group"].values or set(groups) == {"other"}:
+    if "other" in groups:  # the whole validation set was asked: the LLM's own accuracy on it
         scored["all_validation_llm_accuracy"] = float(out["llm_correct"].mean())
     per_backbone = {}
     for backbone in votes:

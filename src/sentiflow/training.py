@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import shutil
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +65,36 @@ class RunOutputs:
 
 class NonFiniteLoss(FloatingPointError):
     pass
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGTERM or SIGUSR1 arrived; the exact state was saved and a rerun resumes from it."""
+
+
+class stop_signals:
+    """Record SIGTERM and SIGUSR1 (what Slurm sends before preempting or at the time limit) instead of dying.
+
+    The training loop checks `received` after every step, so the state it saves is a consistent one.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+    def __init__(self):
+        self.received: list[str] = []
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():  # handlers can only be set there
+            self._previous = {s: signal.signal(s, self._record) for s in self.SIGNALS}
+
+    def _record(self, number, frame):
+        self.received.append(signal.Signals(number).name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
 
 
 def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -169,70 +201,88 @@ def fine_tune(
         checkpoint.restore_rng(state["rng"])
         progress = state["progress"]
         progress["resumed_after"] = progress["resumed_after"] + [progress["epoch"]]
-        print(f"resuming after epoch {progress['epoch']} from {out.resume}", file=sys.stderr)
+        where = f"epoch {progress['epoch'] + 1} at batch {progress['partial']['batch']}" if "partial" in progress else f"after epoch {progress['epoch']}"
+        print(f"resuming {where} from {out.resume}", file=sys.stderr)
     session_start = time.time()
 
-    for epoch in range(progress["epoch"] + 1, cfg.epochs + 1):
-        epoch_start = time.time()
-        order = epoch_order(len(train), cfg.seed, epoch)
-        step_rows, loss_sum, tokens = [], 0.0, 0
-        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{cfg.epochs}", file=sys.stderr, mininterval=2.0)
-        for start in range(0, len(order), cfg.train_batch_size):
-            rows = order[start : start + cfg.train_batch_size]
-            batch = _to(train.batch(rows, pad_id), device)
-            lr = scheduler.get_last_lr()[0]
-            loss, grad_norm = train_step(model, batch, cfg.max_grad_norm)
-            progress["step"] += 1
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise NonFiniteLoss(f"loss is {loss_value} at epoch {epoch}, step {progress['step']}; run stopped")
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            loss_sum += loss_value * len(rows)
-            tokens += int(batch["attention_mask"].sum())
-            step_rows.append((epoch, progress["step"], loss_value, float(grad_norm), lr))
-            bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
-            bar.update()
-        bar.close()
-        train_seconds = time.time() - epoch_start
+    with stop_signals() as stop:
+        for epoch in range(progress["epoch"] + 1, cfg.epochs + 1):
+            epoch_start = time.time()
+            order = epoch_order(len(train), cfg.seed, epoch)
+            # A run stopped by a signal mid-epoch continues at the next batch with the epoch's partial sums.
+            partial = progress.pop("partial", None) or {"batch": 0, "step_rows": [], "loss_sum": 0.0, "tokens": 0, "seconds": 0.0}
+            step_rows, loss_sum, tokens = partial["step_rows"], partial["loss_sum"], partial["tokens"]
+            bar = tqdm(total=steps_per_epoch, initial=partial["batch"], desc=f"epoch {epoch}/{cfg.epochs}", file=sys.stderr, mininterval=2.0)
+            for batch_number in range(partial["batch"], steps_per_epoch):
+                rows = order[batch_number * cfg.train_batch_size : (batch_number + 1) * cfg.train_batch_size]
+                batch = _to(train.batch(rows, pad_id), device)
+                lr = scheduler.get_last_lr()[0]
+                loss, grad_norm = train_step(model, batch, cfg.max_grad_norm)
+                progress["step"] += 1
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    raise NonFiniteLoss(f"loss is {loss_value} at epoch {epoch}, step {progress['step']}; run stopped")
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                loss_sum += loss_value * len(rows)
+                tokens += int(batch["attention_mask"].sum())
+                step_rows.append((epoch, progress["step"], loss_value, float(grad_norm), lr))
+                bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+                bar.update()
+                if stop.received:  # a scheduler's preemption or time-limit warning: save exactly here, then leave
+                    bar.close()
+                    progress["partial"] = {"batch": batch_number + 1, "step_rows": step_rows, "loss_sum": loss_sum,
+                                           "tokens": tokens, "seconds": partial["seconds"] + time.time() - epoch_start}
+                    progress["interruptions"] = progress.get("interruptions", []) + [
+                        {"signal": stop.received[0], "epoch": epoch, "step": progress["step"]}]
+                    progress["elapsed"] += time.time() - session_start
+                    progress["settings"] = settings
+                    checkpoint.save_resume_state(out.resume, model=model, optimizer=optimizer, scheduler=scheduler,
+                                                 progress=progress, tables=tables, tokenizer=tokenizer, new_best=False)
+                    raise TrainingInterrupted(
+                        f"{stop.received[0]} received: stopped in epoch {epoch} after step {progress['step']}; the state is saved "
+                        f"in {out.resume} and running the job again continues from there"
+                    )
+            bar.close()
+            train_seconds = partial["seconds"] + time.time() - epoch_start
 
-        eval_start = time.time()
-        val_loss, probs = evaluate(model, validation, pad_id, cfg.eval_batch_size, device)
-        accuracy = float((probs.argmax(1) == validation.labels).mean())
-        epoch_seconds = time.time() - epoch_start
-        print(f"epoch {epoch}: train loss {loss_sum / len(train):.4f}, val loss {val_loss:.4f}, "
-              f"val accuracy {accuracy:.4f} ({epoch_seconds:.1f} s)", file=sys.stderr)
+            eval_start = time.time()
+            val_loss, probs = evaluate(model, validation, pad_id, cfg.eval_batch_size, device)
+            accuracy = float((probs.argmax(1) == validation.labels).mean())
+            epoch_seconds = partial["seconds"] + time.time() - epoch_start
+            print(f"epoch {epoch}: train loss {loss_sum / len(train):.4f}, val loss {val_loss:.4f}, "
+                  f"val accuracy {accuracy:.4f} ({epoch_seconds:.1f} s)", file=sys.stderr)
 
-        row = {
-            "epoch": epoch,
-            "train_loss": loss_sum / len(train),
-            "val_loss": val_loss,
-            "val_accuracy": accuracy,
-            "train_seconds": train_seconds,
-            "eval_seconds": time.time() - eval_start,
-            "epoch_seconds": epoch_seconds,
-            "train_tokens_per_s": tokens / train_seconds,
-            "train_sentences_per_s": len(train) / train_seconds,
-        }
-        steps = pd.DataFrame(step_rows, columns=["epoch", "step", "loss", "grad_norm", "lr"])
-        new_rows = {"history": pd.DataFrame([row]), "steps": steps, "predictions": prediction_table(epoch, validation, probs)}
-        if holdout is not None and len(holdout):
-            new_rows["holdout_predictions"] = prediction_table(
-                epoch, holdout, evaluate(model, holdout, pad_id, cfg.eval_batch_size, device)[1]
+            row = {
+                "epoch": epoch,
+                "train_loss": loss_sum / len(train),
+                "val_loss": val_loss,
+                "val_accuracy": accuracy,
+                "train_seconds": train_seconds,
+                "eval_seconds": time.time() - eval_start,
+                "epoch_seconds": epoch_seconds,
+                "train_tokens_per_s": tokens / train_seconds,
+                "train_sentences_per_s": len(train) / train_seconds,
+            }
+            steps = pd.DataFrame(step_rows, columns=["epoch", "step", "loss", "grad_norm", "lr"])
+            new_rows = {"history": pd.DataFrame([row]), "steps": steps, "predictions": prediction_table(epoch, validation, probs)}
+            if holdout is not None and len(holdout):
+                new_rows["holdout_predictions"] = prediction_table(
+                    epoch, holdout, evaluate(model, holdout, pad_id, cfg.eval_batch_size, device)[1]
+                )
+            tables = {name: pd.concat([tables[name], new_rows.get(name)], ignore_index=True) for name in checkpoint.TABLES}
+            new_best = accuracy > progress["best_accuracy"]  # ties keep the earlier epoch
+            if new_best:
+                progress["best_accuracy"], progress["best_epoch"] = accuracy, epoch
+            progress["epoch"] = epoch
+            progress["elapsed"] += time.time() - session_start
+            session_start = time.time()
+            progress["settings"] = settings
+            checkpoint.save_resume_state(
+                out.resume, model=model, optimizer=optimizer, scheduler=scheduler, progress=progress, tables=tables,
+                tokenizer=tokenizer, new_best=new_best,
             )
-        tables = {name: pd.concat([tables[name], new_rows.get(name)], ignore_index=True) for name in checkpoint.TABLES}
-        new_best = accuracy > progress["best_accuracy"]  # ties keep the earlier epoch
-        if new_best:
-            progress["best_accuracy"], progress["best_epoch"] = accuracy, epoch
-        progress["epoch"] = epoch
-        progress["elapsed"] += time.time() - session_start
-        session_start = time.time()
-        progress["settings"] = settings
-        checkpoint.save_resume_state(
-            out.resume, model=model, optimizer=optimizer, scheduler=scheduler, progress=progress, tables=tables,
-            tokenizer=tokenizer, new_best=new_best,
-        )
 
     progress["elapsed"] += time.time() - session_start
     metadata = {
@@ -248,6 +298,7 @@ def fine_tune(
         "total_seconds": progress["elapsed"],
         "process_seconds": time.time() - started,
         "resumed_after_epochs": progress["resumed_after"],
+        "interruptions": progress.get("interruptions", []),
         "peak_memory": runinfo.peak_memory_mb(device),
         "hardware": runinfo.hardware(device),
         "versions": runinfo.package_versions(),
