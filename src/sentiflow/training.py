@@ -205,6 +205,14 @@ def fine_tune(
         print(f"resuming {where} from {out.resume}", file=sys.stderr)
     session_start = time.time()
 
+    def save_state(tables: dict, new_best: bool) -> None:
+        nonlocal session_start
+        progress["elapsed"] += time.time() - session_start
+        session_start = time.time()
+        progress["settings"] = settings
+        checkpoint.save_resume_state(out.resume, model=model, optimizer=optimizer, scheduler=scheduler,
+                                     progress=progress, tables=tables, tokenizer=tokenizer, new_best=new_best)
+
     with stop_signals() as stop:
         for epoch in range(progress["epoch"] + 1, cfg.epochs + 1):
             epoch_start = time.time()
@@ -236,10 +244,7 @@ def fine_tune(
                                            "tokens": tokens, "seconds": partial["seconds"] + time.time() - epoch_start}
                     progress["interruptions"] = progress.get("interruptions", []) + [
                         {"signal": stop.received[0], "epoch": epoch, "step": progress["step"]}]
-                    progress["elapsed"] += time.time() - session_start
-                    progress["settings"] = settings
-                    checkpoint.save_resume_state(out.resume, model=model, optimizer=optimizer, scheduler=scheduler,
-                                                 progress=progress, tables=tables, tokenizer=tokenizer, new_best=False)
+                    save_state(tables, new_best=False)
                     raise TrainingInterrupted(
                         f"{stop.received[0]} received: stopped in epoch {epoch} after step {progress['step']}; the state is saved "
                         f"in {out.resume} and running the job again continues from there"
@@ -276,13 +281,7 @@ def fine_tune(
             if new_best:
                 progress["best_accuracy"], progress["best_epoch"] = accuracy, epoch
             progress["epoch"] = epoch
-            progress["elapsed"] += time.time() - session_start
-            session_start = time.time()
-            progress["settings"] = settings
-            checkpoint.save_resume_state(
-                out.resume, model=model, optimizer=optimizer, scheduler=scheduler, progress=progress, tables=tables,
-                tokenizer=tokenizer, new_best=new_best,
-            )
+            save_state(tables, new_best)
 
     progress["elapsed"] += time.time() - session_start
     metadata = {
