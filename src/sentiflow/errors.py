@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from sentiflow.metrics import bootstrap_ci
+from sentiflow.metrics import bootstrap_ci, correctness
 from sentiflow.runs import Run
 
 # Split "doesn't" like the Penn Treebank does ("does n't"), so one lexicon serves raw and PTB text.
@@ -160,10 +160,8 @@ def analyse_errors(metadata_paths, expected, validation_path, labels: Sequence[s
         others = {name: r for name, r in by_backbone.items() if name != backbone}
         tables[backbone] = misclassified(backbone, runs, others, validation, labels, which)
     tags = cue_tags(validation["text"].tolist(), analysis["cues"])
-    error_rate = {
-        backbone: np.mean([r.predictions(which)["pred"].to_numpy() != validation["label"].to_numpy() for r in runs], axis=0)
-        for backbone, runs in by_backbone.items()
-    }
+    # Per sentence, in validation order: the share of seeds that got it wrong.
+    error_rate = {backbone: 1.0 - correct.mean(axis=1).to_numpy() for backbone, correct in correctness(loaded, which).items()}
     modes = failure_modes(tags, error_rate, analysis["bootstrap"])
     confident = {
         backbone: overconfidence(runs, which, analysis["overconfidence_threshold"]) | {"errors_listed": len(tables[backbone])}
