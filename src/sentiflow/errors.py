@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sentiflow.metrics import bootstrap_ci, correctness
-from sentiflow.runs import Run
+from sentiflow.runs import Run, by_backbone, load_runs
 
 # Split "doesn't" like the Penn Treebank does ("does n't"), so one lexicon serves raw and PTB text.
 _TOKEN = re.compile(r"n't|[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
@@ -146,18 +146,15 @@ def analyse_errors(metadata_paths, expected, validation_path, labels: Sequence[s
                    per_backbone: dict[str, str], combined, cues, failure_modes_out, overconfidence_out) -> dict:
     """The misclassified rule: error tables per backbone and combined, cue tags, failure modes, over-confidence."""
     from sentiflow.atomic import write_csv, write_json
-    from sentiflow.runs import load_runs
 
     loaded, missing = load_runs(metadata_paths, expected, analysis["allow_partial"])
     which = analysis["select_epoch"]
     validation = pd.read_parquet(validation_path).sort_values("index").reset_index(drop=True)
-    by_backbone: dict[str, list[Run]] = {}
-    for run in loaded:
-        by_backbone.setdefault(run.backbone, []).append(run)
+    grouped = by_backbone(loaded)
 
     tables = {}
-    for backbone, runs in by_backbone.items():
-        others = {name: r for name, r in by_backbone.items() if name != backbone}
+    for backbone, runs in grouped.items():
+        others = {name: r for name, r in grouped.items() if name != backbone}
         tables[backbone] = misclassified(backbone, runs, others, validation, labels, which)
     tags = cue_tags(validation["text"].tolist(), analysis["cues"])
     # Per sentence, in validation order: the share of seeds that got it wrong.
@@ -165,7 +162,7 @@ def analyse_errors(metadata_paths, expected, validation_path, labels: Sequence[s
     modes = failure_modes(tags, error_rate, analysis["bootstrap"])
     confident = {
         backbone: overconfidence(runs, which, analysis["overconfidence_threshold"]) | {"errors_listed": len(tables[backbone])}
-        for backbone, runs in by_backbone.items()
+        for backbone, runs in grouped.items()
     }
 
     for backbone, path in per_backbone.items():

@@ -236,14 +236,11 @@ def compare(model: dict, prompt: dict, items_config: dict, labels: Sequence[str]
     from tqdm.auto import tqdm
 
     from sentiflow.atomic import write_csv, write_json
-    from sentiflow.runs import load_runs
+    from sentiflow.runs import by_backbone, load_runs
 
     loaded, missing = load_runs(metadata_paths, expected, analysis["allow_partial"])
-    runs_by_backbone: dict = {}
-    for run in loaded:
-        runs_by_backbone.setdefault(run.backbone, []).append(run)
     validation = pd.read_parquet(validation_path).sort_values("index").reset_index(drop=True)
-    votes = encoder_votes(runs_by_backbone, analysis["select_epoch"], labels)
+    votes = encoder_votes(by_backbone(loaded), analysis["select_epoch"], labels)
     chosen = select_items(validation, votes, items_config, prompt["seed"])
 
     rows, started = [], time.time()

@@ -97,13 +97,11 @@ def reliability(bins: dict[str, dict[str, pd.DataFrame]], ece: dict[str, dict[st
 
 def plot_curves(metadata_paths, expected, analysis: dict, *, loss_png, loss_pdf, curves_png, curves_pdf) -> None:
     """The plot_curves rule: Figures 1 and 2 from every run's steps and history."""
-    from sentiflow.runs import load_runs
+    from sentiflow.runs import by_backbone, load_runs
 
-    loaded, _ = load_runs(metadata_paths, expected, analysis["allow_partial"])
-    steps, histories = {}, {}
-    for run in loaded:
-        steps.setdefault(run.backbone, []).append(run.table("steps"))
-        histories.setdefault(run.backbone, []).append(run.history)
+    grouped = by_backbone(load_runs(metadata_paths, expected, analysis["allow_partial"])[0])
+    steps = {backbone: [run.table("steps") for run in runs] for backbone, runs in grouped.items()}
+    histories = {backbone: [run.history for run in runs] for backbone, runs in grouped.items()}
     training_loss(steps, histories, analysis["loss_smoothing"], loss_png, loss_pdf)
     validation_curves(histories, curves_png, curves_pdf)
 

@@ -69,3 +69,11 @@ def load_runs(metadata_paths, expected: list[tuple[str, int]], allow_partial: bo
     if len(missing) == len(expected):
         raise MissingRuns("none of the configured runs has finished; nothing to analyse")
     return [found[key] for key in expected if key in found], missing
+
+
+def by_backbone(runs: list[Run]) -> dict[str, list[Run]]:
+    """The runs grouped by backbone, in the configured order of backbones and seeds."""
+    grouped: dict[str, list[Run]] = {}
+    for run in runs:
+        grouped.setdefault(run.backbone, []).append(run)
+    return grouped
