@@ -1,6 +1,6 @@
 from snakemake.utils import min_version, validate
 
-min_version("9.0")
+min_version("9.19")
 
 
 # A --configfile replaces the study's defaults instead of being merged into them.

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 # No test may reach the network; the hub code paths must fail fast and clearly instead.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -120,3 +123,40 @@ def write_run(folder, backbone, seed, probs_by_epoch, gold, holdout=None):
                 "total_seconds": 120.0, "peak_memory": {"host_rss_mb": 500.0}, "hardware": {"device_name": "test CPU"}}
     (folder / "metadata.json").write_text(json.dumps(metadata))
     return folder / "metadata.json"
+
+
+# The Snakemake workflow, run as users run it (a subprocess), from any working directory.
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+
+def smoke_config(**changes) -> dict:
+    """config/smoke.yaml with its ../shared paths made absolute, so it runs from any working directory."""
+    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    for split in ("train", "validation"):
+        config["dataset"]["files"][split] = str((REPO / config["dataset"]["files"][split]).resolve())
+    for spec in config["backbones"].values():
+        spec["model"] = str((REPO / spec["model"]).resolve())
+    config["llm"]["model"]["path"] = str((REPO / config["llm"]["model"]["path"]).resolve())
+    for section, values in changes.items():
+        config[section] = config[section] | values if isinstance(values, dict) else values
+    return config
+
+
+def snakemake(workdir: Path, config: dict, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    command = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), *args]
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    require(SHARED / "models" / "minilm-l6-h384-uncased")
+    require(SHARED / "data" / "sst2")
+    workdir = tmp_path_factory.mktemp("smoke")
+    config = smoke_config()
+    snakemake(workdir, config, "--cores", "2", "--resources", "gpu=1")
+    return workdir, config

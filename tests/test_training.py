@@ -13,7 +13,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from sentiflow.modeling import BackboneUnavailable, load_classifier, load_tokenizer
-from sentiflow.training import NonFiniteLoss, RunOutputs, TrainConfig, decay_groups, fine_tune, train_step
+from sentiflow.fast import EagerStep
+from sentiflow.training import NonFiniteLoss, RunOutputs, TrainConfig, decay_groups, fine_tune
 
 LABELS = ["negative", "positive"]
 LR = 3e-3  # a tiny random model needs a larger step than a pre-trained one
@@ -107,7 +108,7 @@ def test_clipping_bounds_the_gradient_norm(tiny_bert, toy_tokens):
     with torch.no_grad():  # large head weights give large logits, a large loss and a large gradient
         model.classifier.weight.mul_(300)
     train, _, pad_id = toy_tokens
-    loss, norm_before = train_step(model, train.batch(np.arange(32), pad_id), max_grad_norm=1.0)
+    loss, norm_before = EagerStep(model, None, None, max_grad_norm=1.0).backward_and_clip(train.batch(np.arange(32), pad_id))
     norm_after = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None]))
     assert norm_before > 10
     assert norm_after == pytest.approx(1.0, rel=1e-4)
@@ -134,7 +135,8 @@ def test_same_seed_same_weights_other_seed_other_weights(tiny_bert, toy_tokens, 
     assert not torch.equal(weights["a"]["classifier.weight"], weights["c"]["classifier.weight"])
 
 
-def test_non_finite_loss_stops_the_run_without_a_checkpoint(tiny_bert, toy_tokens, tmp_path):
+@pytest.mark.parametrize("loop", ["plain", "fast"])
+def test_non_finite_loss_stops_the_run_without_a_checkpoint(tiny_bert, toy_tokens, tmp_path, loop):
     broken = tmp_path / "broken-bert"
     broken.mkdir()
     for item in tiny_bert.iterdir():
@@ -145,7 +147,9 @@ def test_non_finite_loss_stops_the_run_without_a_checkpoint(tiny_bert, toy_token
     save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})
     out = run_outputs(tmp_path / "run")
     with pytest.raises(NonFiniteLoss, match=r"loss is nan at epoch 1, step 1"):
-        fine_tune(str(broken), LABELS, toy_tokens[0], toy_tokens[1], toy_tokens[2], TrainConfig(epochs=1, threads=1), out)
+        # The fast loop reads losses back every 8 steps, and still names the first bad one.
+        cfg = TrainConfig(epochs=1, threads=1, loop=loop, fast={"sync_every": 8})
+        fine_tune(str(broken), LABELS, toy_tokens[0], toy_tokens[1], toy_tokens[2], cfg, out)
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
@@ -166,12 +170,13 @@ splits, meta = load_encoded(sys.argv[2])
 folder = sys.argv[3]
 out = RunOutputs(*(f"{folder}/{n}" for n in ("history.csv", "steps.csv", "predictions.csv", "holdout.csv", "model", "metadata.json", "resume")))
 fine_tune(sys.argv[1], ["negative", "positive"], splits["train"], splits["validation"], meta["pad_id"],
-          TrainConfig(epochs=3, learning_rate=3e-3, seed=7, threads=1), out, holdout=splits["holdout"])
+          TrainConfig(epochs=3, learning_rate=3e-3, seed=7, threads=1, loop=sys.argv[4], fast={"sync_every": 16}),
+          out, holdout=splits["holdout"])
 """
 
 
-@pytest.fixture(scope="module")
-def resumable(tiny_bert, toy_tokens, tmp_path_factory):
+@pytest.fixture(scope="module", params=["plain", "fast"])
+def resumable(tiny_bert, toy_tokens, tmp_path_factory, request):
     """A 3-epoch run as a separate process, and the outputs of one uninterrupted run to compare with."""
     from sentiflow.tokens import Encoded, save_encoded
 
@@ -191,7 +196,7 @@ def resumable(tiny_bert, toy_tokens, tmp_path_factory):
     script.write_text(RESUMABLE_RUN)
 
     def command(out):
-        return [sys.executable, str(script), str(tiny_bert), str(folder / "tokens.npz"), str(out)]
+        return [sys.executable, str(script), str(tiny_bert), str(folder / "tokens.npz"), str(out), request.param]
 
     subprocess.run(command(folder / "whole"), check=True, capture_output=True)
     return command, folder / "whole", len(train)

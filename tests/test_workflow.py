@@ -7,39 +7,12 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SHARED, require
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-
-
-def smoke_config(**changes) -> dict:
-    """config/smoke.yaml with its ../shared paths made absolute, so it runs from any working directory."""
-    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
-    for split in ("train", "validation"):
-        config["dataset"]["files"][split] = str((REPO / config["dataset"]["files"][split]).resolve())
-    for spec in config["backbones"].values():
-        spec["model"] = str((REPO / spec["model"]).resolve())
-    config["llm"]["model"]["path"] = str((REPO / config["llm"]["model"]["path"]).resolve())
-    for section, values in changes.items():
-        config[section] = config[section] | values if isinstance(values, dict) else values
-    return config
-
-
-def snakemake(workdir: Path, config: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    command = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), *args]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
-    return result
-
+from conftest import REPO, SNAKEMAKE, smoke_config, snakemake
 
 def documented_paths(backbone: str, seed: int) -> list[str]:
     """Every path in the first column of docs/outputs.md, with the wildcards filled in."""
@@ -112,16 +85,6 @@ def test_bad_data_fails_the_rule_with_file_and_line(tmp_path):
     assert result.returncode != 0
     assert f"{validation}: line 3: empty text" in result.stderr + (tmp_path / "run/logs/prepare_data.log").read_text()
     assert not (tmp_path / "run" / "results" / "data").exists() or not any((tmp_path / "run" / "results" / "data").iterdir())
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    require(SHARED / "models" / "minilm-l6-h384-uncased")
-    require(SHARED / "data" / "sst2")
-    workdir = tmp_path_factory.mktemp("smoke")
-    config = smoke_config()
-    snakemake(workdir, config, "--cores", "2", "--resources", "gpu=1")
-    return workdir, config
 
 
 @pytest.mark.e2e

@@ -9,13 +9,15 @@ few-shot examples, instruction start) stays in llama.cpp's KV cache between item
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # pandas is imported where it is used: the scorer alone does not need it
+    import pandas as pd
 
 GGUF_MAGIC = b"GGUF"
 
@@ -183,7 +185,7 @@ def _logsumexp(values) -> float:
     return float(top + math.log(np.exp(values - top).sum()))
 
 
-def encoder_votes(runs_by_backbone: dict, which: str, labels: Sequence[str]) -> dict[str, "pd.DataFrame"]:
+def encoder_votes(runs_by_backbone: dict, which: str, labels: Sequence[str]) -> dict[str, pd.DataFrame]:
     """Per backbone and validation sentence: the majority label over seeds and its mean probability."""
     import pandas as pd
 

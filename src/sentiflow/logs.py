@@ -23,7 +23,8 @@ def log_to(path: str | os.PathLike):
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     with open(path, "a", buffering=1) as log:
-        # Appended, not overwritten: a retried or resumed job keeps the log of the attempt before it.
+        # Appended, not truncated: outside Snakemake (which deletes a job's log before every attempt; on Slurm
+        # the executor's job log keeps a failed attempt's output) a rerun keeps the earlier run's log.
         log.write(f"=== {datetime.datetime.now().isoformat(timespec='seconds')} pid {os.getpid()} ===\n")
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)

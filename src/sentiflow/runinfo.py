@@ -35,6 +35,36 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def granted_cpus() -> int:
+    """CPUs this process may run on: a scheduler's cpuset or affinity mask, not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def torch_threads(requested: int) -> int:
+    """`requested` threads, but never more than the CPUs granted: an oversubscribed OpenMP pool spins."""
+    granted = granted_cpus()
+    if requested > granted:
+        print(f"using {granted} threads, not {requested}: only {granted} CPUs are granted to this job", file=sys.stderr)
+        return granted
+    return requested
+
+
+SCHEDULER_VARIABLES = (
+    "SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_JOB_PARTITION", "SLURM_CPUS_PER_TASK",
+    "SLURM_JOB_NODELIST", "SLURM_RESTART_COUNT", "CUDA_VISIBLE_DEVICES",
+)  # fmt: skip
+
+
+def scheduler() -> dict:
+    """What a batch scheduler granted this job, so a run on a cluster can be traced to its Slurm job."""
+    return {"granted_cpus": granted_cpus()} | {
+        name.lower(): os.environ[name] for name in SCHEDULER_VARIABLES if name in os.environ
+    }
+
+
 def pick_device(requested: str = "auto") -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -53,6 +83,7 @@ def hardware(device: torch.device) -> dict:
         "platform": platform.platform(),
         "hostname": platform.node(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "scheduler": scheduler(),
     }
     if device.type == "cuda":
         info["gpu_memory_total_mb"] = round(torch.cuda.get_device_properties(device).total_memory / 2**20)

@@ -23,10 +23,21 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from sentiflow import checkpoint, runinfo
+from sentiflow import checkpoint, fast, runinfo
 from sentiflow.atomic import write_csv, write_json
 from sentiflow.modeling import count_parameters, load_classifier, load_tokenizer
 from sentiflow.tokens import Encoded
+
+
+@dataclass(frozen=True)
+class FastConfig:
+    """Settings of the fast loop (`loop: fast`); the plain loop ignores them."""
+
+    precision: str = "auto"  # auto: bf16 autocast on a GPU that supports it, fp32 elsewhere
+    bucket_multiple: int | None = None  # None: 8 on a GPU (repeating shapes), 1 on the CPU (where padding only costs)
+    sync_every: int = 50
+    eval_batch_size: int = 512
+    cuda_graphs: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,14 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
+    loop: str = "plain"  # plain: the study's loop as written; fast: the same recipe without per-step overhead
+    fast: FastConfig = FastConfig()
+
+    def __post_init__(self):
+        if self.loop not in ("plain", "fast"):
+            raise ValueError(f"training.loop must be 'plain' or 'fast', not {self.loop!r}")
+        if isinstance(self.fast, dict):
+            object.__setattr__(self, "fast", FastConfig(**self.fast))
 
     @classmethod
     def from_dict(cls, values: dict, **overrides) -> "TrainConfig":
@@ -116,15 +135,6 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def train_step(model, batch: dict, max_grad_norm: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward, loss, backward and clipping; returns (loss, gradient norm before clipping)."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    loss = F.cross_entropy(logits, batch["labels"])
-    loss.backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    return loss.detach(), grad_norm
-
-
 @torch.inference_mode()
 def evaluate(model, data: Encoded, pad_id: int, batch_size: int, device) -> tuple[float, np.ndarray]:
     """Mean validation cross-entropy and the softmax probabilities of every row, in data order."""
@@ -137,6 +147,41 @@ def evaluate(model, data: Encoded, pad_id: int, batch_size: int, device) -> tupl
         probs.append(torch.softmax(logits, dim=-1).cpu().numpy())
     model.train()
     return total_loss / len(data), np.concatenate(probs)
+
+
+def uses_cuda_graphs(cfg: TrainConfig, device: torch.device) -> bool:
+    return cfg.loop == "fast" and cfg.fast.cuda_graphs and device.type == "cuda"
+
+
+def bucket_multiple(cfg: TrainConfig, device: torch.device) -> int:
+    return cfg.fast.bucket_multiple or (8 if device.type == "cuda" else 1)
+
+
+def make_optimizer(model, cfg: TrainConfig, device: torch.device, total_steps: int):
+    """AdamW (decay on weight matrices only) and the linear schedule; fused in the fast loop."""
+    from transformers import get_linear_schedule_with_warmup
+
+    optimizer = torch.optim.AdamW(
+        decay_groups(model, cfg.weight_decay), lr=cfg.learning_rate,
+        # One fused kernel instead of a few per parameter tensor; capturable keeps its state on the device.
+        **({"fused": True} if cfg.loop == "fast" else {}), **({"capturable": True} if uses_cuda_graphs(cfg, device) else {}),
+    )  # fmt: skip
+    scheduler = get_linear_schedule_with_warmup(optimizer, round(cfg.warmup_ratio * total_steps), total_steps)
+    return optimizer, scheduler
+
+
+def make_loop(model, optimizer, scheduler, train: Encoded, pad_id: int, cfg: TrainConfig, device: torch.device):
+    """The batches, the step and the step log of the configured loop (call after any resume state is loaded)."""
+    if cfg.loop == "plain":
+        return fast.HostBatches(train, pad_id, device), fast.EagerStep(model, optimizer, scheduler, cfg.max_grad_norm), fast.StepLog(device, 1), None
+    dtype = fast.autocast_dtype(cfg.fast.precision, device)
+    batches = fast.DeviceBatches(train, pad_id, device, bucket_multiple(cfg, device))
+    if uses_cuda_graphs(cfg, device):
+        fast.tensor_learning_rate(optimizer, device)
+        step = fast.GraphedStep(model, optimizer, scheduler, cfg.max_grad_norm, dtype, cfg.train_batch_size)
+    else:
+        step = fast.EagerStep(model, optimizer, scheduler, cfg.max_grad_norm, dtype)
+    return batches, step, fast.StepLog(device, cfg.fast.sync_every), dtype
 
 
 def prediction_table(epoch: int, data: Encoded, probs: np.ndarray) -> pd.DataFrame:
@@ -169,18 +214,17 @@ def fine_tune(
     started = time.time()
     if cfg.threads:
         # One OpenMP pool sized to the rule's `threads:`; a second busy-waiting pool would halve throughput.
-        torch.set_num_threads(cfg.threads)
+        torch.set_num_threads(runinfo.torch_threads(cfg.threads))
     device = runinfo.pick_device(cfg.device)
-    from transformers import get_linear_schedule_with_warmup, set_seed
+    from transformers import set_seed
 
     set_seed(cfg.seed)  # before the model is built: the new head's initial weights come from this seed
     tokenizer = load_tokenizer(backbone)
     model = load_classifier(backbone, labels).to(device)
     model.train()
-    optimizer = torch.optim.AdamW(decay_groups(model, cfg.weight_decay), lr=cfg.learning_rate)
     steps_per_epoch = math.ceil(len(train) / cfg.train_batch_size)
     total_steps = cfg.epochs * steps_per_epoch
-    scheduler = get_linear_schedule_with_warmup(optimizer, round(cfg.warmup_ratio * total_steps), total_steps)
+    optimizer, scheduler = make_optimizer(model, cfg, device, total_steps)
 
     settings = dataclasses.asdict(cfg) | {"backbone": backbone, "labels": list(labels), "train_rows": len(train)}
     settings.pop("threads")
@@ -213,32 +257,45 @@ def fine_tune(
         checkpoint.save_resume_state(out.resume, model=model, optimizer=optimizer, scheduler=scheduler,
                                      progress=progress, tables=tables, tokenizer=tokenizer, new_best=new_best)
 
+    batches, step, log, dtype = make_loop(model, optimizer, scheduler, train, pad_id, cfg, device)
+
+    def run_evaluation(data: Encoded) -> tuple[float, np.ndarray]:
+        if cfg.loop == "fast":
+            return fast.evaluate_by_length(model, data, pad_id, cfg.fast.eval_batch_size, device, dtype, bucket_multiple(cfg, device))
+        return evaluate(model, data, pad_id, cfg.eval_batch_size, device)
+
     with stop_signals() as stop:
         for epoch in range(progress["epoch"] + 1, cfg.epochs + 1):
             epoch_start = time.time()
             order = epoch_order(len(train), cfg.seed, epoch)
+            batches.set_order(order)
             # A run stopped by a signal mid-epoch continues at the next batch with the epoch's partial sums.
             partial = progress.pop("partial", None) or {"batch": 0, "step_rows": [], "loss_sum": 0.0, "tokens": 0, "seconds": 0.0}
             step_rows, loss_sum, tokens = partial["step_rows"], partial["loss_sum"], partial["tokens"]
             bar = tqdm(total=steps_per_epoch, initial=partial["batch"], desc=f"epoch {epoch}/{cfg.epochs}", file=sys.stderr, mininterval=2.0)
+
+            def read_back() -> None:
+                # The plain loop reads every step; the fast one every `sync_every` steps, one device sync each.
+                nonlocal loss_sum
+                for epoch_, step_, loss_value, grad_norm, lr, rows in log.flush():
+                    if not math.isfinite(loss_value):
+                        raise NonFiniteLoss(f"loss is {loss_value} at epoch {epoch_}, step {step_}; run stopped")
+                    loss_sum += loss_value * rows
+                    step_rows.append((epoch_, step_, loss_value, grad_norm, lr))
+                    bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+
             for batch_number in range(partial["batch"], steps_per_epoch):
-                rows = order[batch_number * cfg.train_batch_size : (batch_number + 1) * cfg.train_batch_size]
-                batch = _to(train.batch(rows, pad_id), device)
-                lr = scheduler.get_last_lr()[0]
-                loss, grad_norm = train_step(model, batch, cfg.max_grad_norm)
+                start = batch_number * cfg.train_batch_size
+                end = min(start + cfg.train_batch_size, len(train))
+                lr = fast.scheduled_lr(scheduler)
+                loss, grad_norm = step(batches.batch(start, end))
                 progress["step"] += 1
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    raise NonFiniteLoss(f"loss is {loss_value} at epoch {epoch}, step {progress['step']}; run stopped")
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                loss_sum += loss_value * len(rows)
-                tokens += int(batch["attention_mask"].sum())
-                step_rows.append((epoch, progress["step"], loss_value, float(grad_norm), lr))
-                bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+                tokens += int(batches.lengths[order[start:end]].sum())
+                if log.record(epoch, progress["step"], lr, end - start, loss, grad_norm):
+                    read_back()
                 bar.update()
                 if stop.received:  # a scheduler's preemption or time-limit warning: save exactly here, then leave
+                    read_back()
                     bar.close()
                     progress["partial"] = {"batch": batch_number + 1, "step_rows": step_rows, "loss_sum": loss_sum,
                                            "tokens": tokens, "seconds": partial["seconds"] + time.time() - epoch_start}
@@ -249,11 +306,12 @@ def fine_tune(
                         f"{stop.received[0]} received: stopped in epoch {epoch} after step {progress['step']}; the state is saved "
                         f"in {out.resume} and running the job again continues from there"
                     )
+            read_back()
             bar.close()
             train_seconds = partial["seconds"] + time.time() - epoch_start
 
             eval_start = time.time()
-            val_loss, probs = evaluate(model, validation, pad_id, cfg.eval_batch_size, device)
+            val_loss, probs = run_evaluation(validation)
             accuracy = float((probs.argmax(1) == validation.labels).mean())
             epoch_seconds = partial["seconds"] + time.time() - epoch_start
             print(f"epoch {epoch}: train loss {loss_sum / len(train):.4f}, val loss {val_loss:.4f}, "
@@ -273,9 +331,7 @@ def fine_tune(
             steps = pd.DataFrame(step_rows, columns=["epoch", "step", "loss", "grad_norm", "lr"])
             new_rows = {"history": pd.DataFrame([row]), "steps": steps, "predictions": prediction_table(epoch, validation, probs)}
             if holdout is not None and len(holdout):
-                new_rows["holdout_predictions"] = prediction_table(
-                    epoch, holdout, evaluate(model, holdout, pad_id, cfg.eval_batch_size, device)[1]
-                )
+                new_rows["holdout_predictions"] = prediction_table(epoch, holdout, run_evaluation(holdout)[1])
             tables = {name: pd.concat([tables[name], new_rows.get(name)], ignore_index=True) for name in checkpoint.TABLES}
             new_best = accuracy > progress["best_accuracy"]  # ties keep the earlier epoch
             if new_best:

@@ -1,0 +1,154 @@
+"""The fast training loop against the plain one, on real (tiny and pre-trained) models, on the CPU."""
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import MINILM, SST2, require
+from sentiflow.fast import DeviceBatches, HostBatches, StepLog, bucket_width, evaluate_by_length
+from sentiflow.modeling import load_classifier
+from sentiflow.tokens import Encoded
+from sentiflow.training import TrainConfig, evaluate
+from test_training import LABELS, train_toy
+
+CPU = torch.device("cpu")
+
+
+def ragged(lengths: list[int], seed: int = 0) -> Encoded:
+    rng = np.random.default_rng(seed)
+    lengths = np.asarray(lengths)
+    return Encoded(
+        ids=rng.integers(5, 1000, lengths.sum()).astype(np.int32),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]),
+        labels=rng.integers(0, 2, len(lengths)),
+        index=np.arange(len(lengths)),
+    )
+
+
+def test_bucket_widths_are_multiples_that_cover_the_longest_sentence():
+    assert [bucket_width(n, 8) for n in (1, 8, 9, 16, 17, 66)] == [8, 8, 16, 16, 24, 72]
+
+
+def test_device_batches_hold_the_host_batches_sentences_padded_to_a_bucket():
+    # Skewed like SST-2 (median ~10 tokens, a long tail), so batches land in several buckets.
+    data = ragged(np.minimum(1 + np.random.default_rng(1).exponential(8, 300), 70).astype(int).tolist())
+    order = np.random.default_rng(2).permutation(len(data))
+    host, device = HostBatches(data, 0, CPU), DeviceBatches(data, 0, CPU, multiple=8)
+    host.set_order(order)
+    device.set_order(order)
+    widths = set()
+    for start in range(0, len(data), 32):
+        end = min(start + 32, len(data))
+        a, b = host.batch(start, end), device.batch(start, end)
+        width, bucket = a["input_ids"].shape[1], b["input_ids"].shape[1]
+        widths.add(bucket)
+        assert bucket % 8 == 0 and width <= bucket < width + 8
+        assert torch.equal(b["input_ids"][:, :width], a["input_ids"]) and not b["input_ids"][:, width:].any()
+        assert torch.equal(b["attention_mask"][:, :width], a["attention_mask"]) and not b["attention_mask"][:, width:].any()
+        assert torch.equal(b["labels"], a["labels"])
+    assert len(widths) >= 3  # several buckets were exercised
+
+
+def test_step_log_reads_back_in_order_every_n_steps():
+    log = StepLog(CPU, sync_every=3)
+    due = [log.record(1, s, 0.1 * s, 32, torch.tensor(float(s)), torch.tensor(2.0 * s)) for s in range(1, 4)]
+    assert due == [False, False, True]
+    assert [(r[1], r[2], r[3], r[5]) for r in log.flush()] == [(1, 1.0, 2.0, 32), (2, 2.0, 4.0, 32), (3, 3.0, 6.0, 32)]
+    assert not log.record(2, 4, 0.4, 21, torch.tensor(float("nan")), torch.tensor(8.0))
+    (row,) = log.flush()
+    assert row[:2] == (2, 4) and np.isnan(row[2]) and row[3:] == (8.0, 0.4, 21)
+    assert log.flush() == []
+
+
+def test_length_sorted_evaluation_equals_the_plain_evaluation(tiny_bert, toy_tokens):
+    torch.manual_seed(0)
+    model = load_classifier(str(tiny_bert), LABELS)
+    _, validation, pad_id = toy_tokens
+    loss, probs = evaluate(model, validation, pad_id, 64, CPU)
+    fast_loss, fast_probs = evaluate_by_length(model, validation, pad_id, 512, CPU, multiple=8)
+    assert fast_loss == pytest.approx(loss, rel=1e-5)
+    np.testing.assert_allclose(fast_probs, probs, atol=1e-5)
+    assert model.training
+
+
+def train_both(backbone, toy_tokens, folder) -> dict:
+    return {
+        # bucket_multiple 8 as on a GPU (the CPU default, 1, pads exactly like the plain loop)
+        loop: train_toy(backbone, toy_tokens, folder / loop, epochs=3, loop=loop, fast={"sync_every": 7, "bucket_multiple": 8})[1]
+        for loop in ("plain", "fast")
+    }
+
+
+@pytest.fixture(scope="module")
+def without_dropout(tiny_bert, tmp_path_factory):
+    # Dropout draws one number per position, so a wider (bucketed) batch draws other masks: a different
+    # random realisation, not a different recipe. Without dropout the two loops must agree step by step.
+    folder = tmp_path_factory.mktemp("no-dropout")
+    shutil.copytree(tiny_bert, folder, dirs_exist_ok=True)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_the_fast_loop_takes_the_plain_loops_steps(without_dropout, toy_tokens, tmp_path):
+    runs = train_both(without_dropout, toy_tokens, tmp_path)
+    plain, fast = (pd.read_csv(runs[k].steps) for k in ("plain", "fast"))
+    assert len(plain) == len(fast) == 60
+    assert (plain[["epoch", "step"]] == fast[["epoch", "step"]]).all().all()
+    np.testing.assert_allclose(fast["lr"], plain["lr"], rtol=1e-12)
+    # Same batches, same recipe: only float rounding differs (fused AdamW, masked bucket padding).
+    np.testing.assert_allclose(fast["loss"].head(10), plain["loss"].head(10), rtol=1e-4)
+    np.testing.assert_allclose(fast["loss"], plain["loss"], rtol=2e-2, atol=2e-3)
+    np.testing.assert_allclose(fast["grad_norm"].head(10), plain["grad_norm"].head(10), rtol=1e-3)
+
+
+def test_the_fast_loop_reaches_the_plain_loops_accuracy(tiny_bert, toy_tokens, tmp_path):
+    runs = train_both(tiny_bert, toy_tokens, tmp_path)
+    plain, fast = (pd.read_csv(runs[k].history) for k in ("plain", "fast"))
+    assert fast["val_accuracy"].max() >= 0.95
+    np.testing.assert_allclose(fast["val_accuracy"], plain["val_accuracy"], atol=0.01)
+    # With dropout on, the masks differ (see above), so the losses agree only as well as two seeds do.
+    assert fast["train_loss"].iloc[-1] < 0.5 * fast["train_loss"].iloc[0]
+
+
+def test_fast_settings_are_validated():
+    with pytest.raises(ValueError, match="training.loop must be 'plain' or 'fast', not 'turbo'"):
+        TrainConfig(loop="turbo")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'graphs'"):
+        TrainConfig(loop="fast", fast={"graphs": True})
+
+
+def test_the_benchmark_times_all_three_loops_on_the_same_data(tmp_path, capsys):
+    from sentiflow import bench
+
+    require(MINILM)
+    require(SST2)
+    out = tmp_path / "bench.json"
+    bench.main(["--model", "random:tiny", "--tokenizer", str(MINILM), "--train", str(SST2 / "train.tsv"),
+                "--rows", "640", "--steps", "6", "--warmup", "2", "--threads", "1", "--json", str(out)])  # fmt: skip
+    summary = json.loads(out.read_text())
+    assert list(summary["results"]) == ["fast", "plain", "hf"]
+    assert summary["train_rows"] == 640 and summary["device"] == "cpu" and summary["versions"]["torch"]
+    for result in summary["results"].values():
+        assert result["timed_steps"] == 6 and result["ms_per_step"] > 0
+        assert 0.6 < result["mean_loss"] < 0.8  # a fresh two-class head: about log 2
+    table = capsys.readouterr().out
+    assert re.search(r"^fast\s+[\d.]+\s+[\d.]+x\s+[\d.]+x", table, flags=re.M), table
+    assert re.search(r"^hf\s+[\d.]+\s+[\d.]+x\s+1\.00x", table, flags=re.M), table
+
+
+def test_the_benchmark_refuses_unknown_loops_and_shapes(capsys):
+    from sentiflow import bench
+
+    with pytest.raises(SystemExit):
+        bench.main(["--model", "random:tiny", "--tokenizer", "x", "--train", "x.tsv", "--loops", "fast,turbo"])
+    assert "--loops: unknown turbo" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--model", "random:tiny", "--train", "x.tsv"])
+    assert "needs --tokenizer" in capsys.readouterr().err

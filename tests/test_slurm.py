@@ -1,0 +1,158 @@
+"""The smoke workflow through profiles/slurm on a real single-node Slurm cluster started for this test.
+
+One training job is preempted with SIGTERM (what Slurm sends at a time limit or preemption) half-way
+through its epoch; the profile's retry must resume it, and every number must still equal the local run.
+"""
+
+import importlib.util
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, SNAKEMAKE
+from slurm_cluster import SlurmCluster, missing_programs
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
+STEPS = -(-6000 // 32)  # the smoke config's steps per epoch
+PREEMPT_AFTER_STEP = 60
+
+
+def _require_slurm() -> None:
+    missing = missing_programs()
+    if missing:
+        pytest.skip(f"needs Debian's slurm-wlm and munge (missing: {', '.join(missing)}); .ci/run installs them")
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        pytest.skip("needs snakemake-executor-plugin-slurm (requirements.txt)")
+    probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"needs a private mount namespace for slurmd (unshare --mount: {probe.stderr.strip()})")
+
+
+def _command_lines() -> list[str]:
+    lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # the process ended while we looked
+            pass
+    return lines
+
+
+def _steps_done(log: Path) -> int:
+    done = re.findall(rf"(\d+)/{STEPS} \[", log.read_text(errors="replace")) if log.exists() else []
+    return int(done[-1]) if done else 0
+
+
+@pytest.fixture(scope="module")
+def slurm_run(smoke_run, tmp_path_factory):
+    _require_slurm()
+    _, local_config = smoke_run
+    root = tmp_path_factory.mktemp("slurm")
+    workdir = root / "run"
+    workdir.mkdir()
+    # The cluster has no GPUs to grant; everything else is the local smoke run's config.
+    config = local_config | {"training": local_config["training"] | {"gpus_per_run": 0}}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    command = SNAKEMAKE + [
+        "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+        "--workflow-profile", str(REPO / "profiles" / "slurm"),
+        # This cluster has no slurmdbd (so no sacct) and no accounts.
+        "--slurm-status-command", "squeue", "--slurm-no-account",
+        "--slurm-init-seconds-before-status-checks", "5",
+    ]  # fmt: skip
+    cluster = SlurmCluster(root / "cluster", min_job_age=1800)
+    with cluster:
+        with open(root / "snakemake.log", "w") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=cluster.env, text=True)
+            preempted = None
+            deadline = time.monotonic() + 40 * 60
+            try:
+                while process.poll() is None:
+                    assert time.monotonic() < deadline, "the Slurm run took over 40 minutes"
+                    if preempted is None and _steps_done(workdir / "logs/train/minilm/seed1.log") >= PREEMPT_AFTER_STEP:
+                        # The executor plugin puts the rule and its wildcards in the job's comment.
+                        running = dict(line.split() for line in cluster.squeue("--noheader", "--format=%k %i").splitlines())
+                        job = running["rule_train_wildcards_minilm_1"]
+                        subprocess.run(["scancel", "--signal=TERM", job], env=cluster.env, check=True)
+                        preempted = job
+                    time.sleep(2)
+            finally:
+                if process.poll() is None:  # the test failed: leave no Snakemake behind (the cluster cancels its jobs)
+                    process.kill()
+                    process.wait()
+        log = (root / "snakemake.log").read_text()
+        assert process.returncode == 0, log[-6000:] + cluster.logs()
+        records = cluster.completed_jobs()
+    daemons = [cmd for cmd in _command_lines() if str(root / "cluster") in cmd or cmd.startswith("slurmstepd")]
+    return workdir, config, log, records, preempted, daemons
+
+
+def test_every_job_went_through_sbatch(slurm_run):
+    workdir, _, log, records, preempted, _ = slurm_run
+    submitted = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log))
+    plan = subprocess.run(
+        SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), "--dry-run",
+                     "--forceall", "--cores", "2"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan, flags=re.M))
+    jobs = int(counts["total"]) - int(counts["all"])  # `all` only collects targets; nothing to submit
+    assert jobs >= 12
+    by_id = {record["JobId"]: record for record in records}
+    # Slurm's completion record holds exactly the jobs Snakemake submitted: one per job, one more for the retry.
+    assert set(by_id) == set(re.findall(r"submitted with SLURM jobid (\d+)", log))
+    assert len(by_id) == jobs + 1
+    assert sum(record["JobState"] == "COMPLETED" for record in records) == jobs
+    assert by_id[preempted]["JobState"] == "FAILED" and by_id[preempted]["ExitCode"] != "0:0"
+    assert {record["WorkDir"] for record in records} == {str(workdir)}
+    assert len(submitted) >= 1
+
+
+def test_training_ran_inside_its_slurm_job_with_the_granted_cpus(slurm_run):
+    workdir, config, _, records, preempted, _ = slurm_run
+    by_id = {record["JobId"]: record for record in records}
+    for seed in config["seeds"]:
+        metadata = json.loads((workdir / f"results/runs/minilm/seed{seed}/metadata.json").read_text())
+        granted = metadata["hardware"]["scheduler"]
+        record = by_id[granted["slurm_job_id"]]
+        assert record["JobState"] == "COMPLETED" and record["ProcCnt"] == str(config["training"]["threads"])
+        assert granted["slurm_cpus_per_task"] == str(config["training"]["threads"])
+        assert metadata["hardware"]["torch_threads"] == config["training"]["threads"]
+    resumed = json.loads((workdir / "results/runs/minilm/seed1/metadata.json").read_text())
+    assert resumed["hardware"]["scheduler"]["slurm_job_id"] != preempted
+    # Snakemake deletes a job's log before the retry; the executor keeps the failed Slurm job's own log.
+    (stopped_log,) = (workdir / ".snakemake" / "slurm_logs").rglob(f"{preempted}.log")
+    assert "SIGTERM received: stopped in epoch 1 after step" in stopped_log.read_text()
+    train_log = (workdir / "logs/train/minilm/seed1.log").read_text()
+    assert re.search(r"resuming epoch 1 at batch \d+", train_log), train_log[-2000:]
+    assert [i["signal"] for i in resumed["interruptions"]] == ["SIGTERM"]
+
+
+def test_results_equal_the_local_run(slurm_run, smoke_run):
+    workdir, config, *_ = slurm_run
+    local, _ = smoke_run
+    for seed in config["seeds"]:
+        for name in ("predictions.csv", "steps.csv", "holdout_predictions.csv"):
+            path = f"results/runs/minilm/seed{seed}/{name}"
+            pd.testing.assert_frame_equal(pd.read_csv(workdir / path), pd.read_csv(local / path), check_exact=True)
+        history = [pd.read_csv(d / f"results/runs/minilm/seed{seed}/history.csv") for d in (workdir, local)]
+        numbers = ["epoch", "train_loss", "val_loss", "val_accuracy"]
+        pd.testing.assert_frame_equal(history[0][numbers], history[1][numbers], check_exact=True)
+    timing = ["train_minutes_mean", "epoch_seconds_mean", "sentences_per_s_mean", "peak_memory_mb_max"]
+    summaries = [pd.read_csv(d / "results/analysis/summary.csv").drop(columns=timing) for d in (workdir, local)]
+    pd.testing.assert_frame_equal(*summaries)
+    for path in ("results/analysis/mcnemar.csv", "results/analysis/failure_modes.csv", "results/analysis/calibration.csv",
+                 "results/llm/predictions.csv"):  # fmt: skip
+        pd.testing.assert_frame_equal(pd.read_csv(workdir / path), pd.read_csv(local / path))
+    assert (workdir / "results/report/report.html").stat().st_size > 10_000
+
+
+def test_the_cluster_is_gone_afterwards(slurm_run):
+    *_, daemons = slurm_run
+    assert daemons == []
