@@ -153,6 +153,20 @@ def test_non_finite_loss_stops_the_run_without_a_checkpoint(tiny_bert, toy_token
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2, reason="needs Linux and 2 CPUs")
+def test_threads_are_capped_at_the_cpus_a_scheduler_grants():
+    # A job pinned to one CPU (what Slurm's cpuset or taskset does) asking for 2 threads gets 1, and says so.
+    probe = (
+        "import os, json; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]});"
+        "from sentiflow import runinfo; print(json.dumps([runinfo.torch_threads(2), runinfo.scheduler()]))"
+    )
+    env = {**os.environ, "SLURM_JOB_ID": "4242", "SLURM_CPUS_PER_TASK": "1"}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    threads, scheduler = json.loads(result.stdout)
+    assert threads == 1 and "using 1 threads, not 2: only 1 CPUs are granted" in result.stderr
+    assert scheduler == {"granted_cpus": 1, "slurm_job_id": "4242", "slurm_cpus_per_task": "1"}
+
+
 def test_unreachable_hub_backbone_says_how_to_use_a_local_folder(tmp_path):
     with pytest.raises(BackboneUnavailable, match=r"Hugging Face hub.*set the backbone's `model:`.*folder"):
         load_tokenizer("distilbert-base-uncased")
