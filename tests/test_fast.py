@@ -152,3 +152,34 @@ def test_the_benchmark_refuses_unknown_loops_and_shapes(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--model", "random:tiny", "--train", "x.tsv"])
     assert "needs --tokenizer" in capsys.readouterr().err
+
+
+def test_a_device_learning_rate_follows_the_schedule_and_trains_the_same(tiny_bert, toy_tokens):
+    # The CUDA-graph step reads the rate from one shared tensor that the schedule fills in place; on the CPU
+    # the same optimizer with that tensor must take the steps it takes with a float rate (up to the float32
+    # rounding of the rate itself).
+    from sentiflow.fast import EagerStep, scheduled_lr, tensor_learning_rate
+    from sentiflow.training import make_optimizer
+
+    train, _, pad_id = toy_tokens
+    cfg = TrainConfig(loop="fast", learning_rate=3e-3, warmup_ratio=0.25)
+    weights = {}
+    for mode in ("float", "tensor"):
+        torch.manual_seed(0)
+        model = load_classifier(str(tiny_bert), LABELS)
+        model.eval()  # no dropout, so the two runs differ only by the rate's rounding
+        optimizer, scheduler = make_optimizer(model, cfg, CPU, total_steps=8)
+        if mode == "tensor":
+            tensor_learning_rate(optimizer, CPU)
+            shared = optimizer.param_groups[0]["lr"]
+            assert all(group["lr"] is shared for group in optimizer.param_groups)
+        step, batches = EagerStep(model, optimizer, scheduler, 1.0), HostBatches(train, pad_id, CPU)
+        rates = []
+        for k in range(8):
+            rates.append(scheduled_lr(scheduler))
+            step(batches.batch(32 * k, 32 * (k + 1)))
+            if mode == "tensor":
+                assert float(shared) == pytest.approx(scheduled_lr(scheduler), rel=1e-6)
+        np.testing.assert_allclose(rates, [3e-3 * k / 2 for k in range(3)] + [3e-3 * (8 - k) / 6 for k in range(3, 8)], rtol=1e-12)
+        weights[mode] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    assert all(torch.allclose(weights["float"][k], weights["tensor"][k], rtol=0, atol=1e-7) for k in weights["float"])
