@@ -27,10 +27,10 @@ import torch
 
 from sentiflow import runinfo
 from sentiflow.data import Columns, load_file_split
-from sentiflow.fast import evaluate_by_length, scheduled_lr
+from sentiflow.fast import scheduled_lr
 from sentiflow.modeling import load_classifier, load_tokenizer
 from sentiflow.tokens import Encoded, encode, resolve_max_length
-from sentiflow.training import FastConfig, TrainConfig, bucket_multiple, epoch_order, evaluate, make_loop, make_optimizer
+from sentiflow.training import FastConfig, TrainConfig, epoch_order, evaluate_with, make_loop, make_optimizer
 
 LABELS = ("negative", "positive")
 SHAPES = {
@@ -88,10 +88,7 @@ def time_our_loop(model, cfg: TrainConfig, train: Encoded, validation: Encoded |
     eval_seconds = 0.0
     if steps == 0 and validation is not None:
         eval_start = time.perf_counter()
-        if cfg.loop == "fast":
-            evaluate_by_length(model, validation, pad_id, cfg.fast.eval_batch_size, device, dtype, bucket_multiple(cfg, device))
-        else:
-            evaluate(model, validation, pad_id, cfg.eval_batch_size, device)
+        evaluate_with(cfg, model, validation, pad_id, device, dtype)
         eval_seconds = time.perf_counter() - eval_start
     synchronize(device)
     seconds = time.perf_counter() - started

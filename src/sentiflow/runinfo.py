@@ -52,9 +52,10 @@ def torch_threads(requested: int) -> int:
     return requested
 
 
+# CUDA_VISIBLE_DEVICES is not among them: hardware() records it already.
 SCHEDULER_VARIABLES = (
     "SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_JOB_PARTITION", "SLURM_CPUS_PER_TASK",
-    "SLURM_JOB_NODELIST", "SLURM_RESTART_COUNT", "CUDA_VISIBLE_DEVICES",
+    "SLURM_JOB_NODELIST", "SLURM_RESTART_COUNT",
 )  # fmt: skip
 
 

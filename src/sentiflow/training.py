@@ -139,14 +139,21 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
 def evaluate(model, data: Encoded, pad_id: int, batch_size: int, device) -> tuple[float, np.ndarray]:
     """Mean validation cross-entropy and the softmax probabilities of every row, in data order."""
     model.eval()
-    total_loss, probs = 0.0, []
+    total_loss, probs, batches = 0.0, [], fast.HostBatches(data, pad_id, device)
     for start in range(0, len(data), batch_size):
-        batch = _to(data.batch(np.arange(start, min(start + batch_size, len(data))), pad_id), device)
+        batch = batches.batch(start, min(start + batch_size, len(data)))
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
         total_loss += F.cross_entropy(logits, batch["labels"], reduction="sum").item()
         probs.append(torch.softmax(logits, dim=-1).cpu().numpy())
     model.train()
     return total_loss / len(data), np.concatenate(probs)
+
+
+def evaluate_with(cfg: TrainConfig, model, data: Encoded, pad_id: int, device, dtype) -> tuple[float, np.ndarray]:
+    """The configured loop's evaluation: the study's in-order batches, or length-sorted ones in the fast loop."""
+    if cfg.loop == "fast":
+        return fast.evaluate_by_length(model, data, pad_id, cfg.fast.eval_batch_size, device, dtype, bucket_multiple(cfg, device))
+    return evaluate(model, data, pad_id, cfg.eval_batch_size, device)
 
 
 def uses_cuda_graphs(cfg: TrainConfig, device: torch.device) -> bool:
@@ -189,10 +196,6 @@ def prediction_table(epoch: int, data: Encoded, probs: np.ndarray) -> pd.DataFra
     for k in range(probs.shape[1]):
         table[f"prob_{k}"] = probs[:, k]
     return table
-
-
-def _to(batch: dict, device) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def fine_tune(
@@ -259,11 +262,6 @@ def fine_tune(
 
     batches, step, log, dtype = make_loop(model, optimizer, scheduler, train, pad_id, cfg, device)
 
-    def run_evaluation(data: Encoded) -> tuple[float, np.ndarray]:
-        if cfg.loop == "fast":
-            return fast.evaluate_by_length(model, data, pad_id, cfg.fast.eval_batch_size, device, dtype, bucket_multiple(cfg, device))
-        return evaluate(model, data, pad_id, cfg.eval_batch_size, device)
-
     with stop_signals() as stop:
         for epoch in range(progress["epoch"] + 1, cfg.epochs + 1):
             epoch_start = time.time()
@@ -311,7 +309,7 @@ def fine_tune(
             train_seconds = partial["seconds"] + time.time() - epoch_start
 
             eval_start = time.time()
-            val_loss, probs = run_evaluation(validation)
+            val_loss, probs = evaluate_with(cfg, model, validation, pad_id, device, dtype)
             accuracy = float((probs.argmax(1) == validation.labels).mean())
             epoch_seconds = partial["seconds"] + time.time() - epoch_start
             print(f"epoch {epoch}: train loss {loss_sum / len(train):.4f}, val loss {val_loss:.4f}, "
@@ -331,7 +329,7 @@ def fine_tune(
             steps = pd.DataFrame(step_rows, columns=["epoch", "step", "loss", "grad_norm", "lr"])
             new_rows = {"history": pd.DataFrame([row]), "steps": steps, "predictions": prediction_table(epoch, validation, probs)}
             if holdout is not None and len(holdout):
-                new_rows["holdout_predictions"] = prediction_table(epoch, holdout, run_evaluation(holdout)[1])
+                new_rows["holdout_predictions"] = prediction_table(epoch, holdout, evaluate_with(cfg, model, holdout, pad_id, device, dtype)[1])
             tables = {name: pd.concat([tables[name], new_rows.get(name)], ignore_index=True) for name in checkpoint.TABLES}
             new_best = accuracy > progress["best_accuracy"]  # ties keep the earlier epoch
             if new_best:
