@@ -1,8 +1,10 @@
-"""Accuracy parity of the fast loop: fine-tune one backbone with `loop: plain` and `loop: fast`, same seed.
+"""Accuracy parity of the fast loop: fine-tune one backbone with `loop: plain` and variants of `loop: fast`, same seed.
 
-    python perf/parity.py MODEL_DIR TRAIN.tsv DEV.tsv OUT_DIR --epochs 3 [--rows N] [--cuda-graphs]
+    python perf/parity.py MODEL_DIR TRAIN.tsv DEV.tsv OUT_DIR --epochs 3 [--rows N] [--loops plain,fast,fast-graphs]
 
-Prints each loop's validation accuracy per epoch, its wall time, and the difference; writes parity.json.
+Loops are named as in `python -m sentiflow.bench`. Prints each loop's best and last validation accuracy, its
+wall time, its difference from the plain loop in points and the exact McNemar test of that difference (paired
+on the same sentences, best epochs); writes parity.json.
 """
 
 import argparse
@@ -11,7 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
+from sentiflow.bench import LOOPS
 from sentiflow.data import Columns, load_file_split
+from sentiflow.metrics import mcnemar_exact
 from sentiflow.modeling import load_tokenizer
 from sentiflow.tokens import encode, resolve_max_length
 from sentiflow.training import RunOutputs, TrainConfig, fine_tune
@@ -29,8 +35,10 @@ def main(argv=None) -> None:
     parser.add_argument("--rows", type=int)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int)
-    parser.add_argument("--cuda-graphs", action="store_true")
+    parser.add_argument("--loops", default="plain,fast", type=lambda s: s.split(","))
     args = parser.parse_args(argv)
+    if args.loops[0] != "plain" or not set(args.loops) <= set(LOOPS):
+        parser.error(f"--loops: plain first, then any of {', '.join(LOOPS)}")
 
     tokenizer = load_tokenizer(args.model)
     columns = Columns(text="sentence", label="label", labels=LABELS)
@@ -40,25 +48,31 @@ def main(argv=None) -> None:
     max_length = resolve_max_length(tokenizer)
     train = encode(tokenizer, train_frame, max_length)
     validation = encode(tokenizer, load_file_split(args.validation, columns), max_length)
-    results = {}
-    for loop in ("plain", "fast"):
+    results, correct = {}, {}
+    for loop in args.loops:
         folder = args.out / loop
         out = RunOutputs(*(folder / name for name in ("history.csv", "steps.csv", "predictions.csv", "holdout.csv",
                                                       "model", "metadata.json", "resume")))  # fmt: skip
-        cfg = TrainConfig(epochs=args.epochs, seed=args.seed, threads=args.threads, loop=loop,
-                          fast={"cuda_graphs": args.cuda_graphs})  # fmt: skip
+        name, changes = LOOPS[loop]
+        cfg = TrainConfig(epochs=args.epochs, seed=args.seed, threads=args.threads, loop=name, fast=changes)
         started = time.perf_counter()
         metadata = fine_tune(args.model, LABELS, train, validation, tokenizer.pad_token_id, cfg, out)
-        history = json.loads((folder / "metadata.json").read_text())
         results[loop] = {
             "seconds": time.perf_counter() - started,
             "best_val_accuracy": metadata["best_val_accuracy"],
             "last_val_accuracy": metadata["last_val_accuracy"],
-            "device_name": history["hardware"]["device_name"],
+            "val_accuracy_by_epoch": pd.read_csv(out.history)["val_accuracy"].round(4).tolist(),
+            "device_name": metadata["hardware"]["device_name"],
         }
+        predictions = pd.read_csv(out.predictions)
+        predictions = predictions[predictions["epoch"] == metadata["best_epoch"]].sort_values("index")
+        correct[loop] = (predictions["pred"] == predictions["gold"]).to_numpy()
         print(f"{loop}: best {metadata['best_val_accuracy']:.4f}, last {metadata['last_val_accuracy']:.4f}, "
               f"{results[loop]['seconds']:.1f} s", file=sys.stderr)
-    results["difference_points"] = 100 * (results["fast"]["best_val_accuracy"] - results["plain"]["best_val_accuracy"])
+    for loop in args.loops[1:]:
+        results[loop]["best_minus_plain_points"] = 100 * (results[loop]["best_val_accuracy"] - results["plain"]["best_val_accuracy"])
+        # Paired on the same sentences (best epochs): is the difference more than two runs' noise?
+        results[loop]["mcnemar_vs_plain"] = mcnemar_exact(correct["plain"], correct[loop])
     (args.out / "parity.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
 

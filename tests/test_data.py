@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from sentiflow.data import Columns, DataError, load_file_split, load_hub_split, prepare, take_rows
+from sentiflow.data import Columns, DataError, load_file_split, load_hub_split, prepare, read_split, take_rows
 
 COLUMNS = Columns("sentence", "label", ("negative", "positive"))
 
@@ -105,6 +105,16 @@ def test_take_rows_is_seeded_and_disjoint():
     assert taken["index"].tolist() == again["index"].tolist() != other["index"].tolist()
     assert set(taken["index"]).isdisjoint(rest["index"]) and len(rest) == 90
     assert taken["index"].is_monotonic_increasing
+
+
+def test_a_split_is_read_back_in_index_order(tmp_path):
+    # Predictions are joined to sentences by position after sorting both by index; a split stored in another
+    # order (a hand-made or older file) must not pair sentences with other sentences' predictions.
+    stored = pd.DataFrame({"index": [7, 2, 5], "text": ["seven", "two", "five"], "label": [1, 0, 1]}, index=[10, 11, 12])
+    stored.to_parquet(tmp_path / "validation.parquet")
+    split = read_split(tmp_path / "validation.parquet")
+    assert split["index"].tolist() == [2, 5, 7] and split["text"].tolist() == ["two", "five", "seven"]
+    assert split.index.tolist() == [0, 1, 2]
 
 
 def test_prepare_writes_splits_holdout_and_card(sst2_dir, tmp_path):

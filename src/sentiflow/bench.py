@@ -4,11 +4,13 @@
         --train ../shared/data/sst2/train.tsv --validation ../shared/data/sst2/dev.tsv --epoch
 
 Every loop starts from the same initial weights and takes the study's steps (batch 32, AdamW lr 5e-5, weight
-decay 1e-4, clip 1.0, linear schedule) on the same pre-tokenized sentences in the same order. `--steps N`
-times N steps after `--warmup` steps; `--epoch` times a whole epoch plus evaluation of the validation split,
-which is what a real run pays. Milliseconds per step are wall time with the device synchronised at both
-ends. Models: a local folder, or `random:<shape>` (randomly initialised; the shape's real dimensions) with
-`--tokenizer` giving the vocabulary.
+decay 1e-4, clip 1.0, linear schedule) on the same pre-tokenized sentences: `plain` and `fast-ungrouped` in
+the same shuffled batches, `fast` and `fast-graphs` (whole steps replayed as CUDA graphs) in length-grouped
+ones (the fast loop's default), `hf` in Trainer's own shuffle. `--steps N` times N steps after `--warmup`
+steps; `--epoch` times a whole epoch plus evaluation of the validation split, which is what a real run pays.
+Milliseconds per step are wall time with the device synchronised at both ends; `padding` is the tokens a
+loop computes on (batch width x rows) per real token. Models: a local folder, or `random:<shape>` (randomly
+initialised; the shape's real dimensions) with `--tokenizer` giving the vocabulary.
 """
 
 from __future__ import annotations
@@ -30,9 +32,16 @@ from sentiflow.data import Columns, load_file_split
 from sentiflow.fast import scheduled_lr
 from sentiflow.modeling import load_classifier, load_tokenizer
 from sentiflow.tokens import Encoded, encode, resolve_max_length
-from sentiflow.training import FastConfig, TrainConfig, epoch_order, evaluate_with, make_loop, make_optimizer
+from sentiflow.training import FastConfig, TrainConfig, batch_order, evaluate_with, make_loop, make_optimizer
 
 LABELS = ("negative", "positive")
+LOOPS = {
+    # name: (training.loop, fast settings that differ from the defaults)
+    "fast": ("fast", {}),
+    "fast-ungrouped": ("fast", {"group_by_length": False}),  # what grouping by length pays
+    "fast-graphs": ("fast", {"cuda_graphs": True}),  # on CUDA; elsewhere the same as fast
+    "plain": ("plain", {}),
+}
 SHAPES = {
     # name: (architecture, config keywords); the dimensions of the released checkpoints.
     "distilbert-base": ("distilbert", {}),
@@ -67,10 +76,10 @@ def time_our_loop(model, cfg: TrainConfig, train: Encoded, validation: Encoded |
     total = steps_per_epoch if steps == 0 else warmup + steps
     optimizer, scheduler = make_optimizer(model, cfg, device, max(total, steps_per_epoch))
     batches, step, log, dtype = make_loop(model, optimizer, scheduler, train, pad_id, cfg, device)
-    order = np.concatenate([epoch_order(len(train), cfg.seed, e) for e in range(1, 2 + total // steps_per_epoch)])
+    order = np.concatenate([batch_order(cfg, train.lengths, e) for e in range(1, 2 + total // steps_per_epoch)])
     batches.set_order(order)
     model.train()
-    losses = []
+    losses, padded, real = [], 0, 0
     first = 0 if steps == 0 else warmup
     synchronize(device)
     started = time.perf_counter()
@@ -82,6 +91,9 @@ def time_our_loop(model, cfg: TrainConfig, train: Encoded, validation: Encoded |
         end = min(start + cfg.train_batch_size, (i // steps_per_epoch + 1) * len(train))
         lr = scheduled_lr(scheduler)
         loss, grad_norm = step(batches.batch(start, end))
+        if i >= first:
+            padded += batches.width(start, end) * (end - start)
+            real += int(batches.lengths[order[start:end]].sum())
         if log.record(1, i + 1, lr, end - start, loss, grad_norm):
             losses += [row[2] for row in log.flush()]
     losses += [row[2] for row in log.flush()]
@@ -94,7 +106,7 @@ def time_our_loop(model, cfg: TrainConfig, train: Encoded, validation: Encoded |
     seconds = time.perf_counter() - started
     timed = total - first
     return {"ms_per_step": 1000 * seconds / timed, "timed_steps": timed, "seconds": seconds,
-            "eval_seconds": eval_seconds, "mean_loss": float(np.mean(losses))}  # fmt: skip
+            "eval_seconds": eval_seconds, "mean_loss": float(np.mean(losses)), "padding": padded / real}  # fmt: skip
 
 
 def time_hf_trainer(model, tokenizer, cfg: TrainConfig, train: Encoded, validation: Encoded | None, device, steps: int, warmup: int, bf16: bool) -> dict:
@@ -164,8 +176,7 @@ def run(args) -> dict:
     pad_id = tokenizer.pad_token_id
     initial = build_model(args.model, tokenizer, args.seed).to(device)
     base = TrainConfig(seed=args.seed, device=str(device), threads=args.threads)
-    fast_cfg = FastConfig(precision=args.precision, cuda_graphs=args.cuda_graphs, sync_every=args.sync_every,
-                          bucket_multiple=args.bucket_multiple)  # fmt: skip
+    fast_cfg = FastConfig(precision=args.precision, sync_every=args.sync_every, bucket_multiple=args.bucket_multiple)
     steps = 0 if args.epoch else args.steps
     results = {}
     for loop in args.loops:
@@ -174,9 +185,10 @@ def run(args) -> dict:
             bf16 = args.hf_bf16 and device.type == "cuda"
             results[loop] = time_hf_trainer(model, tokenizer, base, train, validation, device, steps, args.warmup, bf16)
         else:
-            cfg = TrainConfig(**{**base.__dict__, "loop": loop, "fast": fast_cfg})
+            name, changes = LOOPS[loop]
+            cfg = TrainConfig(**{**base.__dict__, "loop": name, "fast": FastConfig(**{**fast_cfg.__dict__, **changes})})
             results[loop] = time_our_loop(model, cfg, train, validation, pad_id, device, steps, args.warmup)
-        print(f"{loop:6s} {results[loop]['ms_per_step']:9.2f} ms/step over {results[loop]['timed_steps']} steps", file=sys.stderr)
+        print(f"{loop:14s} {results[loop]['ms_per_step']:9.2f} ms/step over {results[loop]['timed_steps']} steps", file=sys.stderr)
         del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -193,10 +205,11 @@ def report(summary: dict) -> str:
     results = summary["results"]
     lines = [f"{summary['model']} on {summary['device_name']} ({summary['device']}, {summary['torch_threads']} threads), "
              f"{summary['train_rows']} sentences, mean {summary['mean_tokens']:.1f} tokens, {summary['mode']}",
-             f"{'loop':6s} {'ms/step':>9s} {'vs plain':>9s} {'vs hf':>9s} {'mean loss':>9s}"]  # fmt: skip
+             f"{'loop':14s} {'ms/step':>9s} {'vs plain':>9s} {'vs hf':>9s} {'mean loss':>9s} {'padding':>8s}"]  # fmt: skip
     for loop, r in results.items():
         ratios = [f"{results[ref]['ms_per_step'] / r['ms_per_step']:8.2f}x" if ref in results else f"{'-':>9s}" for ref in ("plain", "hf")]
-        lines.append(f"{loop:6s} {r['ms_per_step']:9.2f} {ratios[0]} {ratios[1]} {r['mean_loss']:9.4f}")
+        padding = f"{r['padding']:7.2f}x" if "padding" in r else f"{'-':>8s}"  # Trainer pads batches as it draws them
+        lines.append(f"{loop:14s} {r['ms_per_step']:9.2f} {ratios[0]} {ratios[1]} {r['mean_loss']:9.4f} {padding}")
     return "\n".join(lines)
 
 
@@ -215,7 +228,6 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--epoch", action="store_true", help="time a whole epoch plus evaluation instead of --steps")
     parser.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
-    parser.add_argument("--cuda-graphs", action="store_true")
     parser.add_argument("--sync-every", type=int, default=50)
     parser.add_argument("--bucket-multiple", type=int, help="default: 8 on a GPU, 1 on the CPU")
     parser.add_argument("--hf-bf16", action="store_true", help="Trainer with bf16=True (on CUDA)")
@@ -224,9 +236,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
-    unknown = set(args.loops) - {"fast", "plain", "hf"}
+    unknown = set(args.loops) - {*LOOPS, "hf"}
     if unknown:
-        parser.error(f"--loops: unknown {', '.join(sorted(unknown))}; choose from fast, plain, hf")
+        parser.error(f"--loops: unknown {', '.join(sorted(unknown))}; choose from {', '.join([*LOOPS, 'hf'])}")
     if args.model.startswith("random:") and not args.tokenizer:
         parser.error("--model random:... needs --tokenizer (a folder with the vocabulary)")
     summary = run(args)

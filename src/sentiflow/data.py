@@ -243,4 +243,5 @@ def prepare(dataset: dict, *, train, validation, holdout, card) -> dict:
 
 
 def read_split(path: str | Path) -> pd.DataFrame:
-    return pd.read_parquet(path)
+    """A prepared split in `index` order, the order every run's predictions table is joined on."""
+    return pd.read_parquet(path).sort_values("index").reset_index(drop=True)

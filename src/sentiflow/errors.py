@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from sentiflow.data import read_split
 from sentiflow.metrics import bootstrap_ci, correctness
 from sentiflow.runs import Run, by_backbone, load_runs
 
@@ -149,7 +150,7 @@ def analyse_errors(metadata_paths, expected, validation_path, labels: Sequence[s
 
     loaded, missing = load_runs(metadata_paths, expected, analysis["allow_partial"])
     which = analysis["select_epoch"]
-    validation = pd.read_parquet(validation_path).sort_values("index").reset_index(drop=True)
+    validation = read_split(validation_path)
     grouped = by_backbone(loaded)
 
     tables = {}

@@ -2,11 +2,12 @@
 
 At batch 32 and ~13 tokens a sentence a GPU step is a few milliseconds of arithmetic, so the plain loop is
 bound by Python: padding on the host, a host-to-device copy, a `.item()` that waits for the GPU every step,
-dozens of optimizer kernels. Here the same batches (same shuffling, same 32 sentences) are gathered from a
-split that lives on the device, padded to a bucket width (a multiple of 8) so shapes repeat, the loss is
-read back every `sync_every` steps, AdamW is fused, and on a GPU the forward runs under bf16 autocast and
-each full-size step of a bucket can replay as one CUDA graph. Nothing about the optimisation changes:
-padding is masked, and batch composition, clipping, AdamW and the schedule are the plain loop's.
+dozens of optimizer kernels. And a batch of 32 randomly drawn SST-2 sentences is padded to its longest, about
+three times the real tokens. Here batches are gathered from a split that lives on the device, drawn by length
+(`group_by_length`: sentences of similar length share a batch) and padded to a bucket width (a multiple of 8 on a
+GPU) so shapes repeat, the loss is read back every `sync_every` steps, AdamW is fused, and on a GPU the
+forward runs under bf16 autocast and each full-size step of a bucket can replay as one CUDA graph. Padding is
+masked; clipping, AdamW and the schedule are the plain loop's, and so are the batches when grouping is off.
 """
 
 from __future__ import annotations
@@ -33,6 +34,27 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
+# Sentences are sorted by length within chunks of this many batches: small enough that every chunk is a
+# random sample of the split, large enough that neighbours in a chunk have nearly the same length.
+GROUP_CHUNK_BATCHES = 50
+
+
+def group_by_length(order: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """`order` rearranged so that each run of `batch_size` rows holds sentences of similar length.
+
+    `order` (a shuffled permutation) is cut into chunks of GROUP_CHUNK_BATCHES batches, each chunk is sorted by
+    length and cut into batches, and the full batches are shuffled across the epoch (`rng`), so a batch's
+    length says nothing about its place in the epoch. The one short batch, if any, stays last, where the
+    loop expects it. Every row appears exactly once.
+    """
+    chunk = GROUP_CHUNK_BATCHES * batch_size
+    parts = [order[i : i + chunk] for i in range(0, len(order), chunk)]
+    grouped = np.concatenate([part[np.argsort(lengths[part], kind="stable")] for part in parts]) if parts else order
+    full = len(grouped) // batch_size
+    batches = grouped[: full * batch_size].reshape(full, batch_size)
+    return np.concatenate([batches[rng.permutation(full)].ravel(), grouped[full * batch_size :]])
+
+
 class HostBatches:
     """The plain loop's batches: padded on the host to their longest sentence, then copied to the device."""
 
@@ -43,6 +65,9 @@ class HostBatches:
 
     def set_order(self, order: np.ndarray) -> None:
         self.order = order
+
+    def width(self, start: int, stop: int) -> int:
+        return int(self.lengths[self.order[start:stop]].max())
 
     def batch(self, start: int, stop: int) -> dict[str, torch.Tensor]:
         batch = self.data.batch(self.order[start:stop], self.pad_id)
@@ -156,7 +181,6 @@ class GraphedStep(EagerStep):
         super().__init__(model, optimizer, scheduler, max_grad_norm, dtype)
         self.batch_size = batch_size
         self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, dict, torch.Tensor, torch.Tensor]] = {}
-        self.pool = None
         if not all(isinstance(group["lr"], torch.Tensor) for group in optimizer.param_groups):
             raise ValueError("GraphedStep needs AdamW with a device tensor learning rate (see tensor_learning_rate)")
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -182,14 +206,15 @@ class GraphedStep(EagerStep):
                 self._eager_update(static)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self.pool):
+        # A private memory pool per width: graphs sharing one must replay in capture order, and widths come in any order.
+        with torch.cuda.graph(graph):
             loss, grad_norm = self._eager_update(static)
-        self.pool = graph.pool()
         # Undo the warm-up and the capture's own run: the first real step must start from the true state.
         with torch.no_grad():
             for p, saved in zip(self.params, saved_params):
                 p.copy_(saved)
-                p.grad.zero_()
+                if p.grad is not None:  # a parameter the forward never reaches has none
+                    p.grad.zero_()
             for p in self.params:
                 if id(p) in saved_state:
                     for k, v in saved_state[id(p)].items():

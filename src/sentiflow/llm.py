@@ -238,10 +238,11 @@ def compare(model: dict, prompt: dict, items_config: dict, labels: Sequence[str]
     from tqdm.auto import tqdm
 
     from sentiflow.atomic import write_csv, write_json
+    from sentiflow.data import read_split
     from sentiflow.runs import by_backbone, load_runs
 
     loaded, missing = load_runs(metadata_paths, expected, analysis["allow_partial"])
-    validation = pd.read_parquet(validation_path).sort_values("index").reset_index(drop=True)
+    validation = read_split(validation_path)
     votes = encoder_votes(by_backbone(loaded), analysis["select_epoch"], labels)
     chosen = select_items(validation, votes, items_config, prompt["seed"])
 

@@ -38,6 +38,7 @@ class FastConfig:
     sync_every: int = 50
     eval_batch_size: int = 512
     cuda_graphs: bool = False
+    group_by_length: bool = True  # batches of similar-length sentences: a third of the padding of random ones
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,14 @@ def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     # Derived from (seed, epoch) alone, so a resumed run shuffles exactly like an uninterrupted one.
     return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def batch_order(cfg: TrainConfig, lengths: np.ndarray, epoch: int) -> np.ndarray:
+    """The row order of one epoch: the shuffled order, grouped by length in the fast loop when configured."""
+    order = epoch_order(len(lengths), cfg.seed, epoch)
+    if cfg.loop == "fast" and cfg.fast.group_by_length:
+        order = fast.group_by_length(order, lengths, cfg.train_batch_size, np.random.default_rng([cfg.seed, epoch, 1]))
+    return order
 
 
 @torch.inference_mode()
@@ -265,7 +274,7 @@ def fine_tune(
     with stop_signals() as stop:
         for epoch in range(progress["epoch"] + 1, cfg.epochs + 1):
             epoch_start = time.time()
-            order = epoch_order(len(train), cfg.seed, epoch)
+            order = batch_order(cfg, train.lengths, epoch)
             batches.set_order(order)
             # A run stopped by a signal mid-epoch continues at the next batch with the epoch's partial sums.
             partial = progress.pop("partial", None) or {"batch": 0, "step_rows": [], "loss_sum": 0.0, "tokens": 0, "seconds": 0.0}
