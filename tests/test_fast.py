@@ -189,6 +189,15 @@ def test_the_benchmark_times_every_loop_on_the_same_data(tmp_path, capsys):
     assert re.search(r"^hf\s+[\d.]+\s+[\d.]+x\s+1\.00x\s+[\d.]+\s+-$", table, flags=re.M), table
 
 
+def test_benchmark_steps_walk_every_epoch_in_order_with_a_short_last_batch():
+    from sentiflow.bench import step_span
+
+    # 70 rows in batches of 32: three steps an epoch, the third of 6 rows; epoch 2 reads the second order.
+    spans = [step_span(i, 3, 32, 70) for i in range(6)]
+    assert spans == [(0, 32), (32, 64), (64, 70), (70, 102), (102, 134), (134, 140)]
+    assert [step_span(i, 2, 32, 64) for i in range(4)] == [(0, 32), (32, 64), (64, 96), (96, 128)]
+
+
 def test_the_benchmark_refuses_unknown_loops_and_shapes(capsys):
     from sentiflow import bench
 
