@@ -1,15 +1,22 @@
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.19")
 
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from sentiflow.config import check_dimensions, study_config
 
-# A --configfile replaces the study's defaults instead of being merged into them.
-if not workflow.overwrite_configfiles:
-
-    configfile: "config/config.yaml"
-
-
+# A --configfile carries only what it changes: it is laid over config/config.yaml, with the dimension maps
+# (datasets, backbones) replaced whole.
+overrides = dict(config)
+config.clear()
+config.update(
+    study_config(Path(workflow.basedir) / "config" / "config.yaml", overrides)
+)
 validate(config, "workflow/schemas/config.schema.yaml")
+check_dimensions(config)
 
 
 include: "workflow/rules/common.smk"
@@ -24,11 +31,12 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        rules.prepare_data.output.card,
+        expand(rules.prepare_data.output.card, dataset=DATASETS),
         run_outputs("metadata"),
-        rules.aggregate.output,
-        rules.misclassified.output,
-        rules.plot_curves.output,
-        rules.plot_reliability.output,
+        expand(rules.aggregate.output, dataset=DATASETS),
+        expand(rules.misclassified.output, dataset=DATASETS),
+        expand(rules.plot_curves.output, dataset=DATASETS),
+        expand(rules.plot_reliability.output, dataset=DATASETS),
+        expand(rules.plot_confusion.output, dataset=DATASETS),
         llm_outputs(),
         report_outputs(),

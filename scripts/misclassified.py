@@ -8,7 +8,6 @@ with log_to(snakemake.log[0]):
         snakemake.input.validation,
         snakemake.params.labels,
         snakemake.params.analysis,
-        per_backbone=dict(zip(snakemake.params.backbones, snakemake.output.per_backbone)),
         combined=snakemake.output.combined,
         cues=snakemake.output.cues,
         failure_modes_out=snakemake.output.failure_modes,

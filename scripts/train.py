@@ -13,4 +13,5 @@ with log_to(snakemake.log[0]):
         ),
         RunOutputs(**snakemake.output, resume=snakemake.params.resume_dir),
         run_name=snakemake.wildcards.backbone,
+        dataset=snakemake.wildcards.dataset,
     )

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 MINILM = SHARED / "models" / "minilm-l6-h384-uncased"
 SST2 = SHARED / "data" / "sst2"
+SST5 = SHARED / "data" / "sst5"
 
 POSITIVE = "good great excellent wonderful fine lovely best happy brilliant superb".split()
 NEGATIVE = "bad awful terrible poor worst boring dull sad horrible ugly".split()
@@ -132,8 +133,9 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snake
 def smoke_config(**changes) -> dict:
     """config/smoke.yaml with its ../shared paths made absolute, so it runs from any working directory."""
     config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
-    for split in ("train", "validation"):
-        config["dataset"]["files"][split] = str((REPO / config["dataset"]["files"][split]).resolve())
+    for dataset in config["datasets"].values():
+        for split in ("train", "validation"):
+            dataset["files"][split] = str((REPO / dataset["files"][split]).resolve())
     for spec in config["backbones"].values():
         spec["model"] = str((REPO / spec["model"]).resolve())
     config["llm"]["model"]["path"] = str((REPO / config["llm"]["model"]["path"]).resolve())
@@ -145,7 +147,8 @@ def smoke_config(**changes) -> dict:
 def snakemake(workdir: Path, config: dict, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    command = SNAKEMAKE + ["--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), *args]
+    # Targets and options first: --configfile takes several values and would swallow a target after it.
+    command = SNAKEMAKE + [*args, "--directory", str(workdir), "--configfile", str(workdir / "config.yaml")]
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
@@ -155,7 +158,8 @@ def snakemake(workdir: Path, config: dict, *args: str, check: bool = True, env: 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     require(SHARED / "models" / "minilm-l6-h384-uncased")
-    require(SHARED / "data" / "sst2")
+    require(SST2)
+    require(SST5)
     workdir = tmp_path_factory.mktemp("smoke")
     config = smoke_config()
     snakemake(workdir, config, "--cores", "2", "--resources", "gpu=1")

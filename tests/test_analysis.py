@@ -8,18 +8,19 @@ import pytest
 from sentiflow.calibration import (
     analyse_calibration,
     calibration_metrics,
+    classwise_ece,
     crossfit_temperature,
     fit_temperature,
     reliability_bins,
     softmax,
 )
 from sentiflow.errors import analyse_errors, cue_tags, failure_modes, words
-from sentiflow.metrics import aggregate, bootstrap_ci, mcnemar_exact
+from sentiflow.metrics import aggregate, bootstrap_ci, class_scores, difference_ci, macro_f1, mcnemar_exact
 from sentiflow.runs import MissingRuns, load_runs
 
 from conftest import write_run
 
-BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0}
+BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0, "method": "BCa"}
 CUES = {"negation": ["not", "n't", "no", "never"], "contrast": ["but", "even though"], "question": ["?"]}
 
 
@@ -51,16 +52,51 @@ def test_mcnemar_exact_on_a_known_table():
 
 def test_bootstrap_interval():
     assert bootstrap_ci(np.full(50, 0.7), samples=500) == (pytest.approx(0.7), pytest.approx(0.7))
-    # Two sentences, one right: the resampled mean is 0, 1/2 or 1 with probabilities 1/4, 1/2, 1/4.
-    assert bootstrap_ci(np.array([0.0, 1.0]), samples=4000, confidence=0.95) == (0.0, 1.0)
-    assert bootstrap_ci(np.array([0.0, 1.0]), samples=4000, confidence=0.4) == (0.5, 0.5)
-    # 872 sentences at 90% accuracy: about +-1.96 * sqrt(0.9 * 0.1 / 872) = +-0.0199.
+    # Percentile: two sentences, one right: the resampled mean is 0, 1/2 or 1 with probabilities 1/4, 1/2, 1/4.
+    assert bootstrap_ci(np.array([0.0, 1.0]), samples=4000, confidence=0.95, method="percentile") == (0.0, 1.0)
+    assert bootstrap_ci(np.array([0.0, 1.0]), samples=4000, confidence=0.4, method="percentile") == (0.5, 0.5)
+    # 872 sentences at 90% accuracy: about +-1.96 * sqrt(0.9 * 0.1 / 872) = +-0.0199, both methods.
     correct = np.zeros(872)
     correct[:785] = 1
-    low, high = bootstrap_ci(correct, samples=10_000, seed=3)
-    assert high - low == pytest.approx(2 * 1.96 * math.sqrt(0.9 * 0.1 / 872), rel=0.08)
-    assert low < correct.mean() < high
-    assert bootstrap_ci(correct, samples=10_000, seed=3) == (low, high)  # fixed seed, fixed answer
+    for method in ("BCa", "percentile"):
+        low, high = bootstrap_ci(correct, samples=10_000, seed=3, method=method)
+        assert high - low == pytest.approx(2 * 1.96 * math.sqrt(0.9 * 0.1 / 872), rel=0.08)
+        assert low < correct.mean() < high
+        assert bootstrap_ci(correct, samples=10_000, seed=3, method=method) == (low, high)  # fixed seed, fixed answer
+
+
+def test_bca_interval_follows_a_skewed_statistic_where_percentile_lags():
+    # The mean of n exponential draws has an exact interval: 2 n mean / theta ~ chi2(2n).
+    from scipy.stats import chi2
+
+    values = np.random.default_rng(6).exponential(1.0, size=100)
+    n, mean = len(values), values.mean()
+    exact = (2 * n * mean / chi2.ppf(0.975, 2 * n), 2 * n * mean / chi2.ppf(0.025, 2 * n))
+    bca = bootstrap_ci(values, samples=20_000, seed=1, method="BCa")
+    percentile = bootstrap_ci(values, samples=20_000, seed=1, method="percentile")
+    assert bca[1] - mean > mean - bca[0]  # the long upper tail of a skewed statistic
+    assert abs(bca[0] - exact[0]) + abs(bca[1] - exact[1]) < abs(percentile[0] - exact[0]) + abs(percentile[1] - exact[1])
+    assert bca == (pytest.approx(exact[0], rel=0.03), pytest.approx(exact[1], rel=0.03))
+
+
+def test_difference_interval_of_two_groups():
+    a, b = np.r_[np.ones(60), np.zeros(40)], np.r_[np.ones(30), np.zeros(70)]  # 0.6 - 0.3
+    low, high = difference_ci(a, b, samples=5000, seed=0)
+    se = math.sqrt(0.6 * 0.4 / 100 + 0.3 * 0.7 / 100)
+    assert low < 0.3 < high and high - low == pytest.approx(2 * 1.96 * se, rel=0.1)
+    assert difference_ci(np.ones(5), np.zeros(5)) == (1.0, 1.0)
+
+
+def test_per_class_scores_against_hand_counts():
+    # 3 classes: gold 0 0 0 1 1 2, predicted 0 0 1 1 2 2.
+    gold, pred = np.array([0, 0, 0, 1, 1, 2]), np.array([0, 0, 1, 1, 2, 2])
+    table = class_scores(gold, pred, ["neg", "neu", "pos"]).set_index("class")
+    assert table["precision"].tolist() == pytest.approx([1.0, 0.5, 0.5])
+    assert table["recall"].tolist() == pytest.approx([2 / 3, 0.5, 1.0])
+    assert table["f1"].tolist() == pytest.approx([0.8, 0.5, 2 / 3]) and table["support"].tolist() == [3, 2, 1]
+    assert macro_f1(gold, pred, 3) == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
+    # A class that is never predicted scores 0, not a warning and a NaN.
+    assert class_scores(gold, np.zeros(6, int), ["neg", "neu", "pos"])["precision"].tolist() == [0.5, 0.0, 0.0]
 
 
 def test_calibration_metrics_on_known_cases():
@@ -78,8 +114,20 @@ def test_calibration_metrics_on_known_cases():
     gold = np.array([0, 0, 0, 0, 1, 1, 0, 0])
     metrics = calibration_metrics(probs, gold)
     assert metrics["ece"] == pytest.approx(0.1) and metrics["mce"] == pytest.approx(0.15)
+    assert metrics["classwise_ece"] == pytest.approx(classwise_ece(probs, gold))
     bins = reliability_bins(probs, gold, 15)
     assert bins["count"].sum() == 8 and bins.loc[bins["count"] > 0, "count"].tolist() == [4, 4]
+
+
+def test_classwise_ece_sees_what_top_label_ece_misses():
+    # Two classes at 0.8 / 0.2 with 60% / 40% frequency: both classes are off by 0.2.
+    assert classwise_ece(np.tile([0.8, 0.2], (10, 1)), np.array([0] * 6 + [1] * 4)) == pytest.approx(0.2)
+    # Three classes: the top class is calibrated (0.6, 60% right) but classes 1 and 2 are swapped in probability.
+    probs = np.tile([0.6, 0.3, 0.1], (10, 1))
+    gold = np.array([0] * 6 + [1] + [2] * 3)
+    metrics = calibration_metrics(probs, gold)
+    assert metrics["ece"] == pytest.approx(0.0, abs=1e-12)
+    assert metrics["classwise_ece"] == pytest.approx((0 + 0.2 + 0.2) / 3)
 
 
 def test_temperature_scaling_recovers_a_known_temperature():
@@ -163,8 +211,8 @@ def test_missing_runs_are_an_error_unless_partial_results_are_allowed(two_backbo
 
 def test_aggregate_tables(two_backbones, tmp_path):
     folder, paths, expected = two_backbones
-    out = {name: tmp_path / f"out/{name}" for name in ("runs", "summary", "summary_json", "mcnemar")}
-    result = aggregate(paths, expected, analysis_config(), **out)
+    out = {name: tmp_path / f"out/{name}" for name in ("runs", "summary", "summary_json", "per_class", "mcnemar")}
+    result = aggregate(paths, expected, ["negative", "positive"], analysis_config(), **out)
     summary = pd.read_csv(out["summary"]).set_index("backbone")
     assert summary.loc["a", "best_accuracy_mean"] == pytest.approx(0.8) and summary.loc["a", "best_accuracy_std"] == 0
     assert summary.loc["b", "best_accuracy_mean"] == pytest.approx(0.9) and summary.loc["b", "last_accuracy_mean"] == pytest.approx(0.85)
@@ -176,6 +224,11 @@ def test_aggregate_tables(two_backbones, tmp_path):
     assert (first["only_a_correct"], first["only_b_correct"]) == (1, 11)
     assert first["p_value"] == pytest.approx(mcnemar_exact(np.r_[np.ones(1), np.zeros(11)].astype(bool), np.r_[np.zeros(1), np.ones(11)].astype(bool))["p_value"])
     assert json.loads(out["summary_json"].read_text())["missing_runs"] == [] and result["validation_sentences"] == 100
+    # a: 10 of each class wrong in both seeds; b (best epoch 1): 5 of each class wrong.
+    classes = pd.read_csv(out["per_class"]).set_index(["backbone", "class"])
+    assert classes.loc[("a", "negative"), ["precision_mean", "recall_mean", "f1_mean", "support"]].tolist() == pytest.approx([0.8, 0.8, 0.8, 50])
+    assert classes.loc[("b", "positive"), "f1_mean"] == pytest.approx(0.9) and classes.loc[("b", "positive"), "seeds"] == 2
+    assert summary.loc["a", "selected_macro_f1_mean"] == pytest.approx(0.8) and summary.loc["b", "selected_macro_f1_mean"] == pytest.approx(0.9)
 
 
 def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
@@ -183,10 +236,10 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
     out = tmp_path / "out"
     confident = analyse_errors(
         paths, expected, folder / "validation.parquet", ["negative", "positive"], analysis_config(),
-        per_backbone={"a": out / "a.csv", "b": out / "b.csv"}, combined=out / "all.csv", cues=out / "cues.csv",
-        failure_modes_out=out / "modes.csv", overconfidence_out=out / "over.json",
+        combined=out / "all.csv", cues=out / "cues.csv", failure_modes_out=out / "modes.csv", overconfidence_out=out / "over.json",
     )
-    a = pd.read_csv(out / "a.csv")
+    table = pd.read_csv(out / "all.csv")
+    a = table[table["backbone"] == "a"].reset_index(drop=True)
     assert len(a) == 20 and a["index"].tolist()[:5] == [0, 1, 2, 3, 4]  # the 0.95 errors first
     assert a["confidence"].is_monotonic_decreasing and a["confidence"].iloc[0] == pytest.approx(0.95)
     assert (a["wrong_in_seeds"] == 2).all() and (a["seeds"] == 2).all()
@@ -194,9 +247,9 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
     assert a.loc[a["index"] == 0, "prob_gold"].item() == pytest.approx(0.05)
     # Sentence 12 is wrong for b in both seeds, sentence 11 in seed 1 only, sentence 0 in neither.
     assert a.set_index("index").loc[[0, 11, 12], "b_wrong_in_seeds"].tolist() == [0, 1, 2]
-    b = pd.read_csv(out / "b.csv")
+    b = table[table["backbone"] == "b"]
     assert set(b["index"]) == set(range(11, 22)) and b.set_index("index").loc[11, "wrong_in_seeds"] == 1
-    assert len(pd.read_csv(out / "all.csv")) == len(a) + len(b)
+    assert len(table) == len(a) + len(b)
     assert confident["a"]["overconfident_mean"] == 5 and confident["a"]["overconfident_share"] == pytest.approx(5 / 20)
 
     modes = pd.read_csv(out / "modes.csv").set_index(["backbone", "cue"])
@@ -212,6 +265,8 @@ def test_calibration_with_crossfitting_and_with_a_holdout(two_backbones, tmp_pat
     assert set(result["method"]) == {"crossfit"} and len(result) == 8
     before = result.query("stage == 'before' and backbone == 'a'").iloc[0]
     assert before["temperature"] == 1.0 and before["accuracy"] == pytest.approx(0.8)
+    assert 0 < before["classwise_ece"] and before["ece"] == pytest.approx(calibration_metrics(
+        pd.read_csv(folder / "a/seed1/predictions.csv").query("epoch == 1")[["prob_0", "prob_1"]].to_numpy(), np.array([0, 1] * 50))["ece"])
     bins = pd.read_csv(tmp_path / "bins.csv")
     assert bins.groupby(["backbone", "stage"])["count"].sum().eq(200).all()  # 2 seeds x 100 sentences, pooled
     with pytest.raises(ValueError, match="holdout_rows is 0"):

@@ -3,6 +3,7 @@ import json
 import pandas as pd
 import pytest
 
+from conftest import SST5, require
 from sentiflow.data import Columns, DataError, load_file_split, load_hub_split, prepare, read_split, take_rows
 
 COLUMNS = Columns("sentence", "label", ("negative", "positive"))
@@ -10,7 +11,6 @@ COLUMNS = Columns("sentence", "label", ("negative", "positive"))
 
 def dataset_config(train, validation, **extra):
     return {
-        "name": "test",
         "source": "files",
         "files": {"train": str(train), "validation": str(validation), "format": "auto"},
         "text_column": "sentence",
@@ -83,8 +83,13 @@ def test_missing_and_undecodable_files(tmp_path):
         load_file_split(tmp_path / "nope.tsv", COLUMNS)
     path = tmp_path / "latin1.tsv"
     path.write_bytes("sentence\tlabel\ncaf\xe9 \t1\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin1\.tsv: not valid UTF-8"):
+    # The issue a user hit: the byte sits on line 2 at file offset 18, not "at byte 3" of a parser's chunk.
+    with pytest.raises(DataError, match=r"latin1\.tsv: line 2: not valid UTF-8 \(byte 0xe9 at file offset 18\)"):
         load_file_split(path, COLUMNS)
+    later = tmp_path / "later.tsv"
+    later.write_bytes(b"sentence\tlabel\n" + b"fine \t1\n" * 5000 + b"bad \xff\t0\n")
+    with pytest.raises(DataError, match=rf"later\.tsv: line 5002: not valid UTF-8 \(byte 0xff at file offset {15 + 8 * 5000 + 4}\)"):
+        load_file_split(later, COLUMNS)
 
 
 def test_jsonl_errors_name_the_line(tmp_path):
@@ -119,13 +124,13 @@ def test_a_split_is_read_back_in_index_order(tmp_path):
 
 def test_prepare_writes_splits_holdout_and_card(sst2_dir, tmp_path):
     out = outputs(tmp_path)
-    card = prepare(dataset_config(sst2_dir / "train.tsv", sst2_dir / "dev.tsv", max_train_rows=3000, holdout_rows=200), **out)
+    card = prepare(dataset_config(sst2_dir / "train.tsv", sst2_dir / "dev.tsv", max_train_rows=3000, holdout_rows=200), "sst2", **out)
     train, holdout = pd.read_parquet(out["train"]), pd.read_parquet(out["holdout"])
     assert (len(train), len(holdout)) == (3000, 200)
     assert set(train["index"]).isdisjoint(holdout["index"])
     # The holdout does not depend on how much of the rest is used for training.
     bigger = outputs(tmp_path / "bigger")
-    prepare(dataset_config(sst2_dir / "train.tsv", sst2_dir / "dev.tsv", max_train_rows=5000, holdout_rows=200), **bigger)
+    prepare(dataset_config(sst2_dir / "train.tsv", sst2_dir / "dev.tsv", max_train_rows=5000, holdout_rows=200), "sst2", **bigger)
     assert pd.read_parquet(bigger["holdout"])["index"].tolist() == holdout["index"].tolist()
 
     assert json.loads(out["card"].read_text()) == card
@@ -141,13 +146,13 @@ def test_prepare_counts_overlap_and_leaves_nothing_on_error(tmp_path):
     train.write_text("sentence\tlabel\nGood  film \t1\nbad film \t0\nbad film \t0\n")
     validation = tmp_path / "dev.tsv"
     validation.write_text("sentence\tlabel\ngood film \t1\nnew one \t0\n")
-    card = prepare(dataset_config(train, validation), **outputs(tmp_path / "ok"))
+    card = prepare(dataset_config(train, validation), "test", **outputs(tmp_path / "ok"))
     assert card["validation_in_train"] == 1 and card["train_duplicates"] == 1
 
     validation.write_text("sentence\tlabel\ngood film \t1\nnew one \tmaybe\n")
     out = outputs(tmp_path / "failed")
     with pytest.raises(DataError, match=r"dev\.tsv: line 3: label 'maybe'"):
-        prepare(dataset_config(train, validation), **out)
+        prepare(dataset_config(train, validation), "test", **out)
     assert not any(path.exists() for path in out.values())
     assert not (tmp_path / "failed").exists() or not any((tmp_path / "failed").iterdir())
 
@@ -163,5 +168,51 @@ def test_hub_loader_reads_a_local_dataset_folder(tmp_path):
 
 
 def test_unreachable_hub_dataset_says_how_to_use_local_files():
-    with pytest.raises(DataError, match=r"hub dataset glue/sst2 split 'train': could not be loaded.*dataset\.source: files"):
+    with pytest.raises(DataError, match=r"hub dataset glue/sst2 split 'train': could not be loaded.*source: files and point its files\.train"):
         load_hub_split("glue", "sst2", "train", COLUMNS)
+
+
+def test_cleaning_is_off_unless_asked_and_counts_what_it_changed(tmp_path):
+    train = tmp_path / "train.tsv"
+    train.write_text("sentence\tlabel\nA -LRB- good -RRB- film<br />Really .\t1\nwriter\\/director ``  fine  ''\t1\nbad\t0\n")
+    validation = tmp_path / "dev.tsv"
+    validation.write_text("sentence\tlabel\nnice<BR/>one\t1\n")
+    raw = prepare(dataset_config(train, validation), "raw", **outputs(tmp_path / "raw"))
+    assert raw["cleaning"] == {"steps": [], "texts_changed": {"train": {}, "validation": {}}}
+    assert pd.read_parquet(tmp_path / "raw" / "train.parquet")["text"][0] == "A -LRB- good -RRB- film<br />Really ."
+
+    clean = {"html_breaks": True, "ptb_escapes": True, "whitespace": True}
+    card = prepare(dataset_config(train, validation, clean=clean), "clean", **outputs(tmp_path / "clean"))
+    texts = pd.read_parquet(tmp_path / "clean" / "train.parquet")["text"].tolist()
+    assert texts == ["A ( good ) film Really .", 'writer/director " fine "', "bad"]
+    assert pd.read_parquet(tmp_path / "clean" / "validation.parquet")["text"].tolist() == ["nice one"]
+    assert card["cleaning"] == {
+        "steps": ["html_breaks", "ptb_escapes", "whitespace"],
+        "texts_changed": {"train": {"html_breaks": 1, "ptb_escapes": 2, "whitespace": 1},
+                          "validation": {"html_breaks": 1, "ptb_escapes": 0, "whitespace": 0}},
+    }
+
+
+def test_a_text_that_cleaning_empties_is_named_with_file_and_line(tmp_path):
+    train = tmp_path / "train.tsv"
+    train.write_text("sentence\tlabel\ngood\t1\n<br />\t0\n")
+    out = outputs(tmp_path / "out")
+    with pytest.raises(DataError, match=r"train\.tsv: line 3: empty text after cleaning"):
+        prepare(dataset_config(train, train, clean={"html_breaks": True}), "x", **out)
+    assert not any(path.exists() for path in out.values())
+
+
+def test_sst5_five_classes_with_the_treebank_escapes_cleaned(tmp_path):
+    sst5 = require(SST5)
+    columns = {"labels": ["very negative", "negative", "neutral", "positive", "very positive"]}
+    card = prepare(dataset_config(sst5 / "train.tsv", sst5 / "dev.tsv", clean={"ptb_escapes": True}, **columns), "sst5",
+                   **outputs(tmp_path))
+    # The published split sizes and class counts (../shared/data/sst5/SOURCE.md)
+    assert card["splits"]["train"]["rows"] == 8544 and card["splits"]["validation"]["rows"] == 1101
+    assert list(card["splits"]["validation"]["label_counts"].values()) == [139, 289, 229, 279, 165]
+    assert card["splits"]["train"]["label_counts"]["very negative"] == 1092
+    texts = pd.read_parquet(tmp_path / "train.parquet")["text"]
+    assert not texts.str.contains("-LRB-|-RRB-|\\\\/", regex=True).any()
+    raw = pd.read_csv(sst5 / "train.tsv", sep="\t", quoting=3)["sentence"]
+    escaped = raw.str.contains("-LRB-|-RRB-|-LSB-|-RSB-|-LCB-|-RCB-|\\\\/|\\\\\\*|``|''", regex=True)
+    assert card["cleaning"]["texts_changed"]["train"]["ptb_escapes"] == int(escaped.sum()) > 344

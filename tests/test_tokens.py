@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from sentiflow.modeling import load_tokenizer
-from sentiflow.tokens import encode, load_encoded, resolve_max_length, save_encoded, tokenize_dataset
+from sentiflow.tokens import encode, length_stats, load_encoded, resolve_max_length, save_encoded, tokenize_dataset
 
 
 def test_batches_pad_to_their_longest_row_only(tiny_bert):
@@ -25,8 +25,15 @@ def test_truncation_and_max_length(tiny_bert):
     tokenizer = load_tokenizer(str(tiny_bert))
     assert resolve_max_length(tokenizer) == 128
     assert resolve_max_length(tokenizer, requested=16) == 16
-    enc = encode(tokenizer, pd.DataFrame({"index": [0], "text": ["good " * 50], "label": [1]}), max_length=16)
-    assert enc.lengths.tolist() == [16]
+    frame = pd.DataFrame({"index": [0, 1, 2], "text": ["good " * 50, "good " * 14, "good bad"], "label": [1, 1, 0]})
+    enc = encode(tokenizer, frame, max_length=16)
+    assert enc.lengths.tolist() == [16, 16, 4]
+    # Cut by the tokenizer's own truncation: [CLS] good ... good [SEP]
+    assert enc.ids[:16].tolist() == tokenizer("good " * 50, truncation=True, max_length=16)["input_ids"]
+    # 52 tokens cut to 16; a text of exactly 16 tokens loses nothing and is not counted as truncated.
+    assert enc.cut.tolist() == [36, 0, 0]
+    stats = length_stats(enc, 16)
+    assert (stats["truncated"], stats["tokens_cut"], stats["max_cut"]) == (1, 36, 36)
 
 
 def test_cache_round_trip(tiny_bert, tmp_path):
@@ -48,4 +55,6 @@ def test_tokenize_dataset_writes_cache_and_stats(tiny_bert, tmp_path):
     stats = tokenize_dataset(str(tiny_bert), paths, None, tmp_path / "tok.npz", tmp_path / "tok.json")
     assert json.loads((tmp_path / "tok.json").read_text()) == stats
     assert stats["max_length"] == 128 and stats["splits"]["train"]["tokens"] == 3 + 5
-    assert stats["splits"]["train"]["truncated"] == 0
+    assert stats["splits"]["train"]["truncated"] == 0 and stats["splits"]["train"]["tokens_cut"] == 0
+    cut = tokenize_dataset(str(tiny_bert), paths, 4, tmp_path / "cut.npz", tmp_path / "cut.json")["splits"]["train"]
+    assert (cut["truncated"], cut["tokens_cut"], cut["max_cut"], cut["max"]) == (1, 1, 1, 4)  # "a bad film": 5 tokens

@@ -1,5 +1,6 @@
 """The Snakemake workflow itself: configuration, linting, dry runs, and the end-to-end smoke run."""
 
+import dataclasses
 import json
 import os
 import re
@@ -8,18 +9,19 @@ import subprocess
 import sys
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import REPO, SNAKEMAKE, smoke_config, snakemake
 
-def documented_paths(backbone: str, seed: int) -> list[str]:
+def documented_paths(dataset: str, backbone: str, seed: int) -> list[str]:
     """Every path in the first column of docs/outputs.md, with the wildcards filled in."""
     text = (REPO / "docs" / "outputs.md").read_text()
     patterns = re.findall(r"^\| `([^`]+)` \|", text, flags=re.M)
     assert len(patterns) >= 25
-    return [p.format(backbone=backbone, seed=seed) for p in patterns]
+    return [p.format(dataset=dataset, backbone=backbone, seed=seed) for p in patterns]
 
 
 def test_lint_and_format_are_clean():
@@ -37,16 +39,40 @@ def test_default_config_plans_the_study(tmp_path):
     counts.pop("total")
     assert counts == {
         "prepare_data": "1", "tokenize": "2", "train": "6", "aggregate": "1", "misclassified": "1",
-        "calibration": "1", "plot_curves": "1", "plot_reliability": "1", "llm_compare": "1", "report": "1",
+        "calibration": "1", "plot_curves": "1", "plot_reliability": "1", "plot_confusion": "1", "llm_compare": "1", "report": "1",
         **({"report_pdf": "1"} if shutil.which("pdflatex") else {}), "all": "1",
     }
 
 
-def test_a_config_file_replaces_the_defaults(tmp_path):
-    # The smoke config's single backbone must not be merged with the study's two.
+def test_an_override_file_replaces_the_dimensions_and_keeps_the_rest(tmp_path):
+    # The smoke config's datasets and single backbone replace the study's; nothing else is merged into them.
     result = snakemake(tmp_path, smoke_config(), "--dry-run", "--cores", "2")
-    assert re.search(r"^train\s+2$", result.stdout, flags=re.M)
-    assert "distilbert" not in result.stdout
+    assert planned_jobs(result)["train"] == "4" and planned_jobs(result)["prepare_data"] == "2"  # 2 datasets x 1 x 2 seeds
+    assert "distilbert" not in result.stdout and "results/sst5/runs/minilm/seed2/metadata.json" in result.stdout
+
+
+def test_override_semantics_of_the_config_loader():
+    from sentiflow.config import defaults, study_config
+
+    smoke = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    config = study_config(REPO / "config" / "config.yaml", smoke)
+    study = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert list(config["datasets"]) == ["sst2", "sst5"] and list(config["backbones"]) == ["minilm"]
+    assert "reference" not in config["datasets"]["sst2"]  # replaced whole, not merged with the study's sst2
+    # Nested settings merge key by key: the smoke run changes epochs, keeps the study's learning rate.
+    assert config["training"]["epochs"] == 1 and config["training"]["learning_rate"] == study["training"]["learning_rate"]
+    assert config["llm"]["prompt"]["shots"] == 2 and config["llm"]["prompt"]["instruction"] == study["llm"]["prompt"]["instruction"]
+    assert config["analysis"]["bootstrap"] == study["analysis"]["bootstrap"] | {"samples": 2000}
+    # The schema is the one source of defaults, and the library's settings are built from it.
+    from sentiflow.training import FastConfig, TrainConfig
+
+    schema = defaults("training")
+    assert schema["fast"] == dataclasses.asdict(FastConfig())
+    # threads: the workflow always passes the rule's threads; the library alone leaves torch's own choice (None).
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} & set(schema) - {"fast", "threads"}
+    assert fields >= {"epochs", "learning_rate", "weight_decay", "loop", "device"}
+    assert {k: schema[k] for k in fields} == {k: getattr(TrainConfig(), k) for k in fields}
+    assert len(smoke) < 70 and len((REPO / "config" / "smoke.yaml").read_text().splitlines()) < 75
 
 
 @pytest.mark.parametrize(
@@ -55,13 +81,20 @@ def test_a_config_file_replaces_the_defaults(tmp_path):
         ({"training": {"learning_rate": -1}}, r"-1 is less than or equal to the minimum of 0"),
         ({"seeds": []}, r"\[\] should be non-empty"),
         ({"training": {"optimiser": "sgd"}}, r"Additional properties are not allowed \('optimiser' was unexpected\)"),
-        ({"dataset": {"source": "files", "files": {"train": "x.tsv"}}}, r"'validation' is a required property"),
+        ({"datasets": {"sst2": {"source": "files", "files": {"train": "x.tsv"}, "text_column": "s", "label_column": "l",
+                                "labels": ["a", "b"]}}}, r"'validation' is a required property"),
+        ({"dataset": {"source": "hub"}}, r"`dataset:` was replaced by `datasets:`, a map from a name to a dataset"),
+        ({"datasets": {"x": {"source": "hub", "text_column": "s", "label_column": "l", "labels": ["a", "b"], "backbones": ["bert"]}}},
+         r"datasets\.x\.backbones names \['bert'\], which are not keys of `backbones:`"),
+        ({"datasets": {"x": {"source": "hub", "text_column": "s", "label_column": "l", "labels": ["a", "b", "neutral"]}}},
+         r"datasets\.x: the LLM has no verbalizers for label\(s\) \['a', 'b', 'neutral'\]; set datasets\.x\.prompt\.verbalizers"),
     ],
 )
 def test_invalid_config_is_refused_with_the_key_named(tmp_path, change, message):
     config = smoke_config()
-    for section, values in change.items():
-        config[section] = config[section] | values if isinstance(values, dict) else values
+    for section, values in change.items():  # sections merge; the datasets map and unknown keys are replaced
+        merge = isinstance(config.get(section), dict) and section != "datasets"
+        config[section] = config[section] | values if merge else values
     result = snakemake(tmp_path, config, "--dry-run", "--cores", "1", check=False)
     assert result.returncode != 0
     assert re.search(message, result.stdout + result.stderr), result.stdout + result.stderr
@@ -80,49 +113,69 @@ def test_bad_data_fails_the_rule_with_file_and_line(tmp_path):
     train.write_text("sentence\tlabel\ngood film \t1\nbad film \t0\n")
     validation = tmp_path / "dev.tsv"
     validation.write_text("sentence\tlabel\nnice \t1\n \t0\n")
-    config = smoke_config(dataset={"files": {"train": str(train), "validation": str(validation)}, "max_train_rows": None, "holdout_rows": 0})
-    result = snakemake(tmp_path / "run", config, "--cores", "1", "results/data/data_card.json", check=False)
+    config = smoke_config()
+    config["datasets"] = {"tiny": config["datasets"]["sst2"] | {"files": {"train": str(train), "validation": str(validation)},
+                                                                "max_train_rows": None, "holdout_rows": 0}}
+    result = snakemake(tmp_path / "run", config, "results/tiny/data/data_card.json", "--cores", "1", check=False)
     assert result.returncode != 0
-    assert f"{validation}: line 3: empty text" in result.stderr + (tmp_path / "run/logs/prepare_data.log").read_text()
-    assert not (tmp_path / "run" / "results" / "data").exists() or not any((tmp_path / "run" / "results" / "data").iterdir())
+    assert f"{validation}: line 3: empty text" in result.stderr + (tmp_path / "run/logs/tiny/prepare_data.log").read_text()
+    data = tmp_path / "run" / "results" / "tiny" / "data"
+    assert not data.exists() or not any(data.iterdir())
+
+
+VALIDATION = {"sst2": 872, "sst5": 1101}
+ACCURACY_BAR = {"sst2": 0.80, "sst5": 0.35}  # sst5: five classes, chance 0.20, majority class 0.26
 
 
 @pytest.mark.e2e
 def test_smoke_run_reaches_the_accuracy_bar_for_every_seed(smoke_run):
     workdir, config = smoke_run
-    assert config["dataset"]["max_train_rows"] >= 4000 and config["training"]["epochs"] == 1
-    for seed in config["seeds"]:
-        metadata = json.loads((workdir / f"results/runs/minilm/seed{seed}/metadata.json").read_text())
-        assert metadata["best_val_accuracy"] >= 0.80, (seed, metadata["best_val_accuracy"])
-        assert metadata["data"] == {"train_rows": config["dataset"]["max_train_rows"], "validation_rows": 872}
+    assert config["training"]["epochs"] == 1 and set(config["datasets"]) == {"sst2", "sst5"}
+    for name, dataset in config["datasets"].items():
+        assert dataset["max_train_rows"] >= 4000
+        for seed in config["seeds"]:
+            metadata = json.loads((workdir / f"results/{name}/runs/minilm/seed{seed}/metadata.json").read_text())
+            assert metadata["best_val_accuracy"] >= ACCURACY_BAR[name], (name, seed, metadata["best_val_accuracy"])
+            assert metadata["data"] == {"train_rows": dataset["max_train_rows"], "validation_rows": VALIDATION[name]}
+            assert metadata["dataset"] == name and metadata["labels"] == dataset["labels"]
 
 
 @pytest.mark.e2e
 def test_smoke_run_writes_every_documented_output_consistently(smoke_run):
     workdir, config = smoke_run
     assert len(config["seeds"]) == 2
-    for seed in config["seeds"]:
-        for path in documented_paths("minilm", seed):
-            assert (workdir / path).exists(), path
-        run = workdir / f"results/runs/minilm/seed{seed}"
-        history = pd.read_csv(run / "history.csv")
-        predictions = pd.read_csv(run / "predictions.csv")
-        assert len(predictions) == 872 and set(predictions["index"]) == set(range(872))
-        assert (predictions["pred"] == predictions["gold"]).mean() == history["val_accuracy"].iloc[0]
-        holdout = pd.read_csv(run / "holdout_predictions.csv")
-        assert len(holdout) == config["dataset"]["holdout_rows"] and holdout["epoch"].unique().tolist() == [1]
-        steps = pd.read_csv(run / "steps.csv")
-        assert len(steps) == -(-config["dataset"]["max_train_rows"] // 32)
-        assert (steps["grad_norm"] > 0).all() and steps["lr"].iloc[0] == config["training"]["learning_rate"]
-        metadata = json.loads((run / "metadata.json").read_text())
-        assert metadata["hardware"]["torch_threads"] == config["training"]["threads"]
-        assert "epoch 1/1" in (workdir / f"logs/train/minilm/seed{seed}.log").read_text()
-        assert not (workdir / f"results/resume/minilm/seed{seed}").exists()
-    card = json.loads((workdir / "results/data/data_card.json").read_text())
-    assert card["splits"]["holdout"]["rows"] == config["dataset"]["holdout_rows"]
-    holdout = pd.read_parquet(workdir / "results/data/holdout.parquet")
-    train = pd.read_parquet(workdir / "results/data/train.parquet")
-    assert set(holdout["index"]).isdisjoint(train["index"])
+    for name, dataset in config["datasets"].items():
+        classes = len(dataset["labels"])
+        for seed in config["seeds"]:
+            for path in documented_paths(name, "minilm", seed):
+                assert (workdir / path).exists(), path
+            run = workdir / f"results/{name}/runs/minilm/seed{seed}"
+            history = pd.read_csv(run / "history.csv")
+            predictions = pd.read_csv(run / "predictions.csv")
+            assert len(predictions) == VALIDATION[name] and set(predictions["index"]) == set(range(VALIDATION[name]))
+            assert [f"prob_{k}" for k in range(classes)] == [c for c in predictions.columns if c.startswith("prob_")]
+            assert set(predictions["pred"]) <= set(range(classes))
+            assert (predictions["pred"] == predictions["gold"]).mean() == history["val_accuracy"].iloc[0]
+            holdout = pd.read_csv(run / "holdout_predictions.csv")
+            assert len(holdout) == dataset["holdout_rows"] and holdout["epoch"].unique().tolist() == [1]
+            steps = pd.read_csv(run / "steps.csv")
+            assert len(steps) == -(-dataset["max_train_rows"] // 32)
+            assert (steps["grad_norm"] > 0).all() and steps["lr"].iloc[0] == config["training"]["learning_rate"]
+            metadata = json.loads((run / "metadata.json").read_text())
+            assert metadata["hardware"]["torch_threads"] == config["training"]["threads"]
+            assert "epoch 1/1" in (workdir / f"logs/{name}/train/minilm/seed{seed}.log").read_text()
+            assert not (workdir / f"results/{name}/resume/minilm/seed{seed}").exists()
+        card = json.loads((workdir / f"results/{name}/data/data_card.json").read_text())
+        assert card["name"] == name and card["splits"]["holdout"]["rows"] == dataset["holdout_rows"]
+        holdout = pd.read_parquet(workdir / f"results/{name}/data/holdout.parquet")
+        train = pd.read_parquet(workdir / f"results/{name}/data/train.parquet")
+        assert set(holdout["index"]).isdisjoint(train["index"])
+    # SST-5 asked for the treebank's escapes to be cleaned; SST-2 asked for nothing.
+    sst5 = json.loads((workdir / "results/sst5/data/data_card.json").read_text())["cleaning"]
+    assert sst5["steps"] == ["ptb_escapes"] and sst5["texts_changed"]["validation"]["ptb_escapes"] > 20
+    assert json.loads((workdir / "results/sst2/data/data_card.json").read_text())["cleaning"]["steps"] == []
+    tokens = json.loads((workdir / "results/sst5/tokens/minilm.json").read_text())
+    assert tokens["splits"]["train"]["truncated"] == 0 and tokens["max_length"] == 512
 
 
 @pytest.mark.e2e
@@ -130,54 +183,84 @@ def test_smoke_run_analysis_outputs(smoke_run):
     import matplotlib.image
 
     workdir, config = smoke_run
-    summary = json.loads((workdir / "results/analysis/summary.json").read_text())
-    runs = pd.read_csv(workdir / "results/analysis/runs.csv")
-    assert len(runs) == 2 and summary["missing_runs"] == [] and summary["validation_sentences"] == 872
-    for seed in config["seeds"]:
-        metadata = json.loads((workdir / f"results/runs/minilm/seed{seed}/metadata.json").read_text())
-        assert runs.set_index("seed").loc[seed, "best_accuracy"] == metadata["best_val_accuracy"]
-    backbone = summary["backbones"][0]
-    assert backbone["best_accuracy_mean"] == pytest.approx(runs["best_accuracy"].mean())
-    assert backbone["selected_ci_low"] < backbone["selected_accuracy"] < backbone["selected_ci_high"]
+    for name, dataset in config["datasets"].items():
+        results = workdir / "results" / name
+        summary = json.loads((results / "analysis/summary.json").read_text())
+        runs = pd.read_csv(results / "analysis/runs.csv")
+        assert len(runs) == 2 and summary["missing_runs"] == [] and summary["validation_sentences"] == VALIDATION[name]
+        for seed in config["seeds"]:
+            metadata = json.loads((results / f"runs/minilm/seed{seed}/metadata.json").read_text())
+            assert runs.set_index("seed").loc[seed, "best_accuracy"] == metadata["best_val_accuracy"]
+        backbone = summary["backbones"][0]
+        assert backbone["best_accuracy_mean"] == pytest.approx(runs["best_accuracy"].mean())
+        assert backbone["selected_ci_low"] < backbone["selected_accuracy"] < backbone["selected_ci_high"]
 
-    errors = pd.read_csv(workdir / "results/analysis/misclassified/minilm.csv")
-    assert len(errors) >= 20 and errors["confidence"].is_monotonic_decreasing
-    wrong_somewhere = set()
-    for seed in config["seeds"]:
-        p = pd.read_csv(workdir / f"results/runs/minilm/seed{seed}/predictions.csv")
-        wrong_somewhere |= set(p.loc[p["pred"] != p["gold"], "index"])
-    assert set(errors["index"]) == wrong_somewhere
-    modes = pd.read_csv(workdir / "results/analysis/failure_modes.csv")
-    assert set(modes["cue"]) == set(config["analysis"]["cues"]) and modes.loc[modes["cue"] == "negation", "sentences"].item() > 100
+        # Per-class scores recomputed from the predictions, independently of scikit-learn.
+        per_class = pd.read_csv(results / "analysis/per_class.csv")
+        assert per_class["class"].tolist() == dataset["labels"]
+        recall, f1 = [], []
+        for seed in config["seeds"]:
+            p = pd.read_csv(results / f"runs/minilm/seed{seed}/predictions.csv")
+            p = p[p["epoch"] == runs.set_index("seed").loc[seed, "best_epoch"]]
+            hits = [((p["pred"] == k) & (p["gold"] == k)).sum() for k in range(len(dataset["labels"]))]
+            recall.append([h / (p["gold"] == k).sum() for k, h in enumerate(hits)])
+            f1.append([2 * h / ((p["gold"] == k).sum() + (p["pred"] == k).sum()) for k, h in enumerate(hits)])
+        assert per_class["recall_mean"].tolist() == pytest.approx(np.mean(recall, axis=0).tolist())
+        assert backbone["selected_macro_f1_mean"] == pytest.approx(np.mean(f1))
+        assert per_class["support"].tolist() == list(json.loads((results / "data/data_card.json").read_text())["splits"]["validation"]["label_counts"].values())
 
-    calibration = pd.read_csv(workdir / "results/analysis/calibration.csv")
-    assert set(calibration["method"]) == {"holdout"} and len(calibration) == 4
-    after = calibration[calibration["stage"] == "after"]
-    assert (after["temperature"] > 0).all() and (after["temperature"] != 1.0).all()
+        errors = pd.read_csv(results / "analysis/misclassified.csv")
+        assert len(errors) >= 20 and errors["confidence"].is_monotonic_decreasing
+        assert set(errors["gold"]) | set(errors["predicted"]) <= set(dataset["labels"])
+        wrong_somewhere = set()
+        for seed in config["seeds"]:
+            p = pd.read_csv(results / f"runs/minilm/seed{seed}/predictions.csv")
+            wrong_somewhere |= set(p.loc[p["pred"] != p["gold"], "index"])
+        assert set(errors["index"]) == wrong_somewhere
+        modes = pd.read_csv(results / "analysis/failure_modes.csv")
+        assert set(modes["cue"]) == set(config["analysis"]["cues"]) and modes.loc[modes["cue"] == "negation", "sentences"].item() > 100
 
-    for name in ("training_loss", "validation_curves", "reliability"):
-        image = matplotlib.image.imread(workdir / f"results/figures/{name}.png")
-        assert image.shape[0] > 300 and image.shape[1] > 500 and image.std() > 0.01  # a real, non-blank picture
-        pdf = (workdir / f"results/figures/{name}.pdf").read_bytes()
-        assert pdf.startswith(b"%PDF") and len(pdf) > 5000
+        calibration = pd.read_csv(results / "analysis/calibration.csv")
+        assert set(calibration["method"]) == {"holdout"} and len(calibration) == 4
+        after = calibration[calibration["stage"] == "after"]
+        assert (after["temperature"] > 0).all() and (after["temperature"] != 1.0).all()
+        assert (calibration["classwise_ece"] > 0).all()
+
+        for figure in ("training_loss", "validation_curves", "reliability", "confusion"):
+            image = matplotlib.image.imread(results / f"figures/{figure}.png")
+            assert image.shape[0] > 300 and image.shape[1] > 400 and image.std() > 0.01  # a real, non-blank picture
+            pdf = (results / f"figures/{figure}.pdf").read_bytes()
+            assert pdf.startswith(b"%PDF") and len(pdf) > 5000
+    across = pd.read_csv(workdir / "results/report/datasets.csv")
+    assert across[["dataset", "backbone", "classes"]].values.tolist() == [["sst2", "minilm", 2], ["sst5", "minilm", 5]]
 
 
 @pytest.mark.e2e
 def test_smoke_run_llm_comparison(smoke_run):
     workdir, config = smoke_run
-    table = pd.read_csv(workdir / "results/llm/predictions.csv")
-    summary = json.loads((workdir / "results/llm/summary.json").read_text())
-    errors = table[table["group"] == "error"]
-    assert len(errors) == config["llm"]["items"]["max_errors"] and (table["group"] == "control").sum() == len(errors)
-    assert (errors["minilm_wrong_in_seeds"] > 0).all()
-    assert set(table["llm_predicted"]) <= {"negative", "positive"}
-    assert summary["items"] == len(table) and summary["seconds_per_item"] > 0
-    assert summary["reused_prompt_tokens"] > 0.3 * summary["prompt_tokens"]
-    assert summary["backbones"]["minilm"]["llm_fixes"] == int(((table["minilm_predicted"] != table["gold"]) & table["llm_correct"]).sum())
+    for name, dataset in config["datasets"].items():
+        table = pd.read_csv(workdir / f"results/{name}/llm/predictions.csv")
+        summary = json.loads((workdir / f"results/{name}/llm/summary.json").read_text())
+        errors = table[table["group"] == "error"]
+        assert len(errors) == config["llm"]["items"]["max_errors"] and (table["group"] == "control").sum() == len(errors)
+        assert (errors["minilm_wrong_in_seeds"] > 0).all()
+        assert set(table["llm_predicted"]) <= set(dataset["labels"])
+        probs = table[[f"llm_prob_{label}" for label in dataset["labels"]]].to_numpy()
+        assert np.allclose(probs.sum(1), 1.0)  # one probability per label, a verbalizer for each
+        assert summary["items"] == len(table) and summary["seconds_per_item"] > 0
+        assert summary["reused_prompt_tokens"] > 0.3 * summary["prompt_tokens"]
+        assert summary["backbones"]["minilm"]["llm_fixes"] == int(((table["minilm_predicted"] != table["gold"]) & table["llm_correct"]).sum())
 
 
 def planned_jobs(result) -> dict:
     return dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+
+
+def jobs_besides_total(result) -> dict:
+    return {k: v for k, v in planned_jobs(result).items() if k != "total"}
+
+
+REPORT_JOBS = {"report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which("pdflatex") else {})
 
 
 @pytest.mark.e2e
@@ -185,12 +268,25 @@ def test_changing_only_llm_settings_reruns_only_the_llm_rule(smoke_run):
     workdir, config = smoke_run
     changed = json.loads(json.dumps(config))
     changed["llm"]["prompt"]["instruction"] = "Sentence: {sentence}\nIs this review positive or negative?"
-    # The LLM rule and what reads it (the report), never data preparation, tokenization, training or analysis.
-    expected = {"llm_compare": "1", "report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which("pdflatex") else {})
+    # The LLM rule and what reads it (the report), never data preparation, tokenization, training or analysis;
+    # and only for sst2: sst5 has an instruction of its own.
     result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
-    assert {k: v for k, v in planned_jobs(result).items() if k != "total"} == expected, result.stdout
+    assert jobs_besides_total(result) == {"llm_compare": "1"} | REPORT_JOBS, result.stdout
+    assert "results/sst2/llm/summary.json" in result.stdout and "results/sst5/llm/summary.json" not in result.stdout
     forced = snakemake(workdir, config, "--dry-run", "--cores", "2", "--forcerun", "llm_compare")
-    assert {k: v for k, v in planned_jobs(forced).items() if k != "total"} == expected, forced.stdout
+    assert jobs_besides_total(forced) == {"llm_compare": "2"} | REPORT_JOBS, forced.stdout
+
+
+@pytest.mark.e2e
+def test_changing_one_dataset_reruns_only_that_dataset(smoke_run):
+    workdir, config = smoke_run
+    changed = json.loads(json.dumps(config))
+    changed["datasets"]["sst5"]["max_train_rows"] = 3000
+    result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
+    per_dataset = ["prepare_data", "tokenize", "aggregate", "misclassified", "calibration", "plot_curves", "plot_reliability",
+                   "plot_confusion", "llm_compare"]
+    assert jobs_besides_total(result) == {name: "1" for name in per_dataset} | {"train": "2"} | REPORT_JOBS, result.stdout
+    assert "dataset=sst5" in result.stdout and "dataset=sst2" not in result.stdout
 
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -212,56 +308,82 @@ def test_html_report_in_a_real_browser(smoke_run, tmp_path):
     workdir, config = smoke_run
     page = (workdir / "results/report/report.html").as_uri()
     shot = tmp_path / "report.png"
-    chromium(tmp_path, "--window-size=1200,3000", f"--screenshot={shot}", page)
+    chromium(tmp_path, "--window-size=1300,3000", f"--screenshot={shot}", page)
     image = matplotlib.image.imread(shot)
-    assert image.shape[:2] == (3000, 1200) and image.std() > 0.05
+    assert image.shape[:2] == (3000, 1300) and image.std() > 0.05
     dom = chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", page).stdout
     loaded = re.search(r'data-images-loaded="(\d+)" data-images-total="(\d+)"', dom)
-    assert loaded and loaded.group(1) == loaded.group(2) == "3", dom[:500]  # every figure decoded
+    assert loaded and loaded.group(1) == loaded.group(2) == "8", dom[:500]  # four figures per dataset, every one decoded
     assert "http://" not in dom.split("<script>")[0] and "https://" not in dom.split("<script>")[0]  # self-contained
 
-    summary = json.loads((workdir / "results/analysis/summary.json").read_text())["backbones"][0]
-    table = re.search(r'<table id="accuracy-table".*?</table>', dom, flags=re.S).group(0)
-    row = re.search(r"<tr><td class=\"text\">minilm</td>.*?</tr>", table, flags=re.S).group(0)
-    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
-    assert cells[2] == f"{summary['best_accuracy_mean']:.3f}" and cells[4] == f"{summary['last_accuracy_mean']:.3f}"
-    assert cells[6] == f"{summary['selected_ci_low']:.3f}–{summary['selected_ci_high']:.3f}"
-    assert "Table 12. Hard cases" in dom and "Limitations" in dom
+    for name in config["datasets"]:
+        summary = json.loads((workdir / f"results/{name}/analysis/summary.json").read_text())["backbones"][0]
+        table = re.search(rf'<table id="{name}-accuracy-table".*?</table>', dom, flags=re.S).group(0)
+        row = re.search(r"<tr><td class=\"text\">minilm</td>.*?</tr>", table, flags=re.S).group(0)
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+        assert cells[2] == f"{summary['best_accuracy_mean']:.3f}" and cells[4] == f"{summary['last_accuracy_mean']:.3f}"
+        assert cells[6] == f"{summary['selected_ci_low']:.3f}–{summary['selected_ci_high']:.3f}"
+        assert cells[7] == f"{summary['selected_macro_f1_mean']:.3f}"
+        assert f'href="#{name}-calibration"' in dom and f'id="{name}-per-class"' in dom  # contents link, per-class table
+        llm = json.loads((workdir / f"results/{name}/llm/summary.json").read_text())
+        assert f"smollm2-135m-instruct-q4_1.gguf</code>, {llm['items']} sentences" in dom
+    # Tables and figures are numbered without gaps across both datasets' sections.
+    tables = [int(n) for n in re.findall(r"<caption>Table (\d+)\.", dom)]
+    figures = [int(n) for n in re.findall(r"<b>Figure (\d+)\.</b>", dom)]
+    assert tables == list(range(1, len(tables) + 1)) and figures == list(range(1, 9))
+    assert "sst5: hard cases" in dom and "Limitations" in dom
+    assert "{'precision'" not in dom and "<code>fast.precision</code>" in dom  # settings as keys, never a dict
+    # The SST-5 section names all five classes in its per-class table.
+    per_class = re.search(r'<table id="sst5-per-class".*?</table>', dom, flags=re.S).group(0)
+    assert all(f">{label}<" in per_class for label in config["datasets"]["sst5"]["labels"])
 
 
 @pytest.mark.e2e
 def test_latex_report_compiles_to_a_pdf_with_the_numbers(smoke_run):
     if shutil.which("pdflatex") is None or shutil.which("pdftotext") is None:
         pytest.skip("needs pdflatex and pdftotext (Debian texlive-latex-recommended, poppler-utils; .ci/run installs them)")
-    workdir, _ = smoke_run
+    workdir, config = smoke_run
     pdf = workdir / "results/report/latex/report.pdf"
     pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout).group(1))
-    assert pages >= 4
+    assert pages >= 8
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
-    summary = json.loads((workdir / "results/analysis/summary.json").read_text())["backbones"][0]
-    assert f"{summary['best_accuracy_mean']:.3f}" in text and f"{summary['selected_ci_low']:.3f}" in text
-    assert text.count("Figure 1.") >= 1 and "Figure 3." in text
+    for name in config["datasets"]:
+        summary = json.loads((workdir / f"results/{name}/analysis/summary.json").read_text())["backbones"][0]
+        assert f"{summary['best_accuracy_mean']:.3f}" in text and f"{summary['selected_ci_low']:.3f}" in text
+        assert f"Dataset {name}" in text
+    assert "Contents" in text and text.count("Figure 1.") >= 1 and "Figure 8." in text
     assert "Type 3" not in subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
+    # Nothing runs off the page: pdflatex reports every overfull box in the log.
+    log = (workdir / "results/report/latex/report.log").read_text(errors="replace")
+    overfull = [float(w) for w in re.findall(r"Overfull \\hbox \((\d+\.\d+)pt too wide\)", log)]
+    assert max(overfull, default=0) < 2, overfull
 
 
 @pytest.mark.e2e
-def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path):
+def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path, monkeypatch):
     from sentiflow.report import FIGURES, render
 
     workdir, config = smoke_run
-    results = workdir / "results"
+    names = list(config["datasets"])
+    per = lambda path: [workdir / "results" / name / path for name in names]  # noqa: E731
     inputs = {
-        "summary": results / "analysis/summary.json", "runs": results / "analysis/runs.csv",
-        "data_card": results / "data/data_card.json", "calibration": results / "analysis/calibration.csv",
-        "metadata": sorted(results.glob("runs/minilm/seed*/metadata.json")),
-        "misclassified": results / "analysis/misclassified/all.csv", "overconfidence": results / "analysis/overconfidence.json",
-        "failure_modes": results / "analysis/failure_modes.csv",
-    } | {f"{name}_{kind}": results / f"figures/{name}.{kind}" for name, _, _ in FIGURES for kind in ("png", "pdf")}
-    settings = {"report": config["report"], "training": config["training"], "dataset": config["dataset"], "llm_enabled": False}
-    render(inputs, settings, REPO / "report/report.html.j2", REPO / "report/report.tex.j2", html=tmp_path / "r.html",
-           tex=tmp_path / "r.tex", tex_figures={name: tmp_path / f"figures/{name}.pdf" for name, _, _ in FIGURES})
-    assert "The LLM comparison is disabled in this configuration" in (tmp_path / "r.html").read_text()
-    assert "The LLM comparison is disabled in this configuration" in (tmp_path / "r.tex").read_text()
+        "summary": per("analysis/summary.json"), "runs": per("analysis/runs.csv"), "per_class": per("analysis/per_class.csv"),
+        "data_card": per("data/data_card.json"), "calibration": per("analysis/calibration.csv"),
+        "misclassified": per("analysis/misclassified.csv"), "overconfidence": per("analysis/overconfidence.json"),
+        "failure_modes": per("analysis/failure_modes.csv"),
+        "metadata": [p.relative_to(workdir) for p in sorted(workdir.glob("results/*/runs/minilm/seed*/metadata.json"))],
+        "token_stats": [p.relative_to(workdir) for p in sorted(workdir.glob("results/*/tokens/minilm.json"))],
+    } | {f"{name}_{kind}": per(f"figures/{name}.{kind}") for name, _ in FIGURES for kind in ("png", "pdf")}
+    settings = {"report": config["report"] | {"top_errors": 25}, "training": config["training"] | {"fast": {}},
+                "analysis": {"select_epoch": "best", "bootstrap": {"method": "BCa", "samples": 2000, "confidence": 0.95}},
+                "datasets": config["datasets"], "llm_enabled": False}
+    monkeypatch.chdir(workdir)  # run metadata and token statistics are grouped by their results/{dataset}/ folder
+    render(inputs, names, settings, REPO / "report/report.html.j2", REPO / "report/report.tex.j2", html=tmp_path / "r.html",
+           datasets_table=tmp_path / "d.csv", tex=tmp_path / "r.tex",
+           tex_figures=[tmp_path / f"figures/{d}/{name}.pdf" for d in names for name, _ in FIGURES])
+    assert (tmp_path / "r.html").read_text().count("The LLM comparison is disabled in this configuration") == 2
+    assert (tmp_path / "r.tex").read_text().count("The LLM comparison is disabled in this configuration") == 2
+    assert (tmp_path / "figures/sst5/confusion.pdf").read_bytes() == (workdir / "results/sst5/figures/confusion.pdf").read_bytes()
 
 
 @pytest.mark.e2e
@@ -271,6 +393,7 @@ def test_snakemake_native_report(smoke_run):
     archive = zipfile.ZipFile(workdir / "native-report.zip")
     names = "\n".join(archive.namelist())
     assert "report.html" in names and "training_loss.png" in names and "summary.csv" in names, result.stderr[-2000:]
+    assert "confusion.png" in names and "per_class.csv" in names and "datasets.csv" in names
 
 
 @pytest.mark.e2e
@@ -301,3 +424,40 @@ def test_ci_runs_the_readme_commands():
     commands = re.findall(r"```bash\n(python3 -m venv .venv && [^\n]+)\n```", readme)
     assert len(commands) == 2 and commands[0].endswith("snakemake --cores 4 --resources gpu=1")
     assert commands[1] in (REPO / ".ci" / "run").read_text().splitlines()
+
+
+def documented_snakemake_commands() -> list[str]:
+    """Every `snakemake ...` line of a bash block in the README and docs, comments stripped."""
+    commands = []
+    for doc in [REPO / "README.md", REPO / "config" / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for block in re.findall(r"```bash\n(.*?)```", doc.read_text(), flags=re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                line = line.split("#")[0].strip()
+                if line.startswith("snakemake "):
+                    commands.append(line)
+    return commands
+
+
+def test_every_documented_snakemake_command_dry_runs(tmp_path):
+    commands = documented_snakemake_commands()
+    assert len(commands) >= 10
+    # A working directory laid out like the repository root: config/ and profiles/ beside it, ../shared above it.
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "config").symlink_to(REPO / "config")
+    shutil.copytree(REPO / "profiles", work / "profiles")
+    (tmp_path / "shared").symlink_to(REPO.parent / "shared", target_is_directory=True)
+    for command in commands:
+        for part in command.split("&&"):
+            words = part.split()
+            assert words[0] == "snakemake", command
+            if "--report" in words:  # needs a finished run: the smoke run's test_snakemake_native_report runs it
+                continue
+            if words[1:3] == ["--workflow-profile", "profiles/my-cluster"]:
+                # As the README says: copy the Slurm profile first. Dry runs submit nothing.
+                shutil.copytree(work / "profiles" / "slurm", work / "profiles" / "my-cluster", dirs_exist_ok=True)
+            extra = [] if {"--dry-run", "--unlock"} & set(words) else ["--dry-run"]
+            result = subprocess.run(SNAKEMAKE + words[1:] + extra, capture_output=True, text=True, cwd=work)
+            assert result.returncode == 0, f"{part}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+            if "--unlock" not in words:
+                assert re.search(r"^train\s+\d+$", result.stdout, flags=re.M) or "Nothing to be done" in result.stdout, part

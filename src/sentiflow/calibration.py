@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import optimize
 
 _TINY = np.finfo(np.float32).tiny  # probabilities come from float32 softmax; log(0) must not happen
 
@@ -39,6 +40,21 @@ def reliability_bins(probs: np.ndarray, gold: np.ndarray, bins: int = 15) -> pd.
     return pd.DataFrame(rows)
 
 
+def classwise_ece(probs: np.ndarray, gold: np.ndarray, bins: int = 15) -> float:
+    """Class-wise ECE (Kull et al., 2019): for every class, the binned gap between p(class) and how often it is the
+    gold class, averaged over classes. Top-label ECE looks at the predicted class only; this sees every class."""
+    gaps = []
+    for k in range(probs.shape[1]):
+        p, hit = probs[:, k], gold == k
+        which = np.minimum((p * bins).astype(int), bins - 1)
+        counts = np.bincount(which, minlength=bins)
+        filled = counts > 0
+        mean_p = np.bincount(which, weights=p, minlength=bins)[filled] / counts[filled]
+        rate = np.bincount(which, weights=hit, minlength=bins)[filled] / counts[filled]
+        gaps.append(float((np.abs(rate - mean_p) * counts[filled]).sum() / len(gold)))
+    return float(np.mean(gaps))
+
+
 def calibration_metrics(probs: np.ndarray, gold: np.ndarray, bins: int = 15) -> dict:
     table = reliability_bins(probs, gold, bins)
     filled = table[table["count"] > 0]
@@ -48,6 +64,7 @@ def calibration_metrics(probs: np.ndarray, gold: np.ndarray, bins: int = 15) -> 
         "accuracy": float((probs.argmax(1) == gold).mean()),
         "mean_confidence": float(probs.max(1).mean()),
         "ece": float((gaps * filled["count"]).sum() / len(gold)),
+        "classwise_ece": classwise_ece(probs, gold, bins),
         "mce": float(gaps.max()),
         "brier": float(((probs - onehot) ** 2).sum(1).mean()),
         "nll": float(-np.log(np.clip(probs[np.arange(len(gold)), gold], _TINY, 1.0)).mean()),
@@ -60,25 +77,16 @@ def nll_at(logits: np.ndarray, gold: np.ndarray, temperature: float) -> float:
     return float((np.log(np.exp(z).sum(1)) - z[np.arange(len(gold)), gold]).mean())
 
 
-def fit_temperature(logits: np.ndarray, gold: np.ndarray, low: float = 0.01, high: float = 100.0, iterations: int = 200) -> float:
-    """The temperature minimising NLL, by golden-section search on log T.
+def fit_temperature(logits: np.ndarray, gold: np.ndarray, low: float = 0.01, high: float = 100.0) -> float:
+    """The temperature minimising NLL: scipy's bounded scalar minimiser on log T.
 
-    NLL is convex in 1/T, hence unimodal in log T, so the search cannot stop at a false minimum.
+    NLL is convex in 1/T, hence unimodal in log T, so a bracketing search cannot stop at a false minimum.
     """
-    a, b = math.log(low), math.log(high)
-    ratio = (math.sqrt(5) - 1) / 2
-    c, d = b - ratio * (b - a), a + ratio * (b - a)
-    fc, fd = nll_at(logits, gold, math.exp(c)), nll_at(logits, gold, math.exp(d))
-    for _ in range(iterations):
-        if fc < fd:
-            b, d, fd = d, c, fc
-            c = b - ratio * (b - a)
-            fc = nll_at(logits, gold, math.exp(c))
-        else:
-            a, c, fc = c, d, fd
-            d = a + ratio * (b - a)
-            fd = nll_at(logits, gold, math.exp(d))
-    return math.exp((a + b) / 2)
+    result = optimize.minimize_scalar(lambda u: nll_at(logits, gold, math.exp(u)), bounds=(math.log(low), math.log(high)),
+                                      method="bounded", options={"xatol": 1e-6})
+    if not result.success:
+        raise RuntimeError(f"temperature fit did not converge: {result.message}")
+    return math.exp(result.x)
 
 
 def crossfit_temperature(logits: np.ndarray, gold: np.ndarray, folds: int = 2, seed: int = 0) -> tuple[np.ndarray, list[float]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -30,6 +31,7 @@ class Columns:
     text: str
     label: str
     labels: tuple[str, ...]  # class names; a class id is its position here
+    clean: tuple[str, ...] = ()  # names of CLEANERS steps applied to every text
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
@@ -38,7 +40,7 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
     suffixes = [s for s in path.suffixes if s != ".gz"]
     if suffixes and suffixes[-1] in FORMATS:
         return FORMATS[suffixes[-1]]
-    raise DataError(f"{path}: cannot tell the format from the name; set dataset.files.format")
+    raise DataError(f"{path}: cannot tell the format from the name; set files.format of this dataset in `datasets:`")
 
 
 def read_table(path: str | Path, fmt: str | None = None) -> tuple[pd.DataFrame, Callable[[int], str]]:
@@ -66,7 +68,7 @@ def read_table(path: str | Path, fmt: str | None = None) -> tuple[pd.DataFrame, 
     except DataError:
         raise
     except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not valid UTF-8 at byte {err.start}") from err
+        raise DataError(f"{path}: {_invalid_utf8(path)}") from err
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path}: empty file (no header)") from err
     except Exception as err:  # parser errors carry the line number in their text
@@ -74,10 +76,21 @@ def read_table(path: str | Path, fmt: str | None = None) -> tuple[pd.DataFrame, 
     raise DataError(f"{path}: unknown format {fmt!r}; use one of tsv, csv, parquet, jsonl")
 
 
+def _invalid_utf8(path: Path) -> str:
+    """Where the first byte that is not UTF-8 sits: its line and its offset in the file (parsers only know their chunk)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        return f"line {line}: not valid UTF-8 (byte 0x{data[err.start]:02x} at file offset {err.start})"
+    return "not valid UTF-8"
+
+
 def _read_jsonl(path: Path) -> pd.DataFrame:
     records = []
     with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+        for number, line in enumerate(handle, start=1):  # a bad byte raises UnicodeDecodeError: see read_table
             if not line.strip():
                 raise DataError(f"{path}: line {number}: blank line in JSON Lines file")
             try:
@@ -100,13 +113,13 @@ def canonical_split(frame: pd.DataFrame, where: str, locate: Callable[[int], str
         raise DataError(f"{where}: no data rows")
 
     label_ids = _label_lookup(columns.labels)
-    texts, labels = [], []
+    texts, labels, changed = [], [], {step: 0 for step in columns.clean}
     for position, (text, label) in enumerate(zip(frame[columns.text], frame[columns.label])):
         if not isinstance(text, str):
             raise DataError(f"{where}: {locate(position)}: text is {type(text).__name__}, not a string")
-        text = text.strip()
+        text = clean_text(text, columns.clean, changed).strip()
         if not text:
-            raise DataError(f"{where}: {locate(position)}: empty text")
+            raise DataError(f"{where}: {locate(position)}: empty text" + (" after cleaning" if columns.clean else ""))
         key = _label_key(label)
         if key is None:
             raise DataError(f"{where}: {locate(position)}: missing label")
@@ -115,13 +128,37 @@ def canonical_split(frame: pd.DataFrame, where: str, locate: Callable[[int], str
             raise DataError(f"{where}: {locate(position)}: label {label!r} is not in the label set: {allowed}")
         texts.append(text)
         labels.append(label_ids[key])
-    return pd.DataFrame(
+    canonical = pd.DataFrame(
         {
             "index": np.arange(len(frame), dtype=np.int64),
             "text": pd.Series(texts, dtype=object),
             "label": np.asarray(labels, dtype=np.int64),
         }
     )
+    canonical.attrs["texts_changed"] = changed
+    return canonical
+
+
+# The treebank's escapes (SST, PTB-tokenised corpora) and their characters; `` and '' are its quotes.
+PTB_ESCAPES = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}",
+               "\\/": "/", "\\*": "*", "``": '"', "''": '"'}  # fmt: skip
+_PTB = re.compile("|".join(re.escape(escape) for escape in PTB_ESCAPES))
+_HTML_BREAK = re.compile(r"<br\s*/?>", flags=re.IGNORECASE)
+CLEANERS: dict[str, Callable[[str], str]] = {
+    "html_breaks": lambda text: _HTML_BREAK.sub(" ", text),  # review corpora (IMDb) keep <br /> between paragraphs
+    "ptb_escapes": lambda text: _PTB.sub(lambda m: PTB_ESCAPES[m.group()], text),
+    "whitespace": lambda text: " ".join(text.split()),
+}
+
+
+def clean_text(text: str, steps: Sequence[str], changed: dict[str, int]) -> str:
+    """`text` through the given cleaning steps (in CLEANERS order), counting in `changed` what each step altered."""
+    for name in steps:
+        cleaned = CLEANERS[name](text)
+        if cleaned != text:
+            changed[name] = changed.get(name, 0) + 1
+        text = cleaned
+    return text
 
 
 def _label_lookup(names: Sequence[str]) -> dict[str, int]:
@@ -155,7 +192,7 @@ def load_hub_split(path: str, name: str | None, split: str, columns: Columns, re
     except Exception as err:
         raise DataError(
             f"{where}: could not be loaded ({type(err).__name__}: {' '.join(str(err).split())}) Without access to the Hugging Face hub, "
-            "set dataset.source: files and point dataset.files.train / dataset.files.validation at local copies."
+            "set the dataset's source: files and point its files.train / files.validation at local copies."
         ) from err
     return canonical_split(table, where, lambda i: f"row {i}", columns)
 
@@ -208,7 +245,8 @@ def file_sha256(path: str | Path) -> str:
 
 def load_configured_splits(dataset: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(train, validation, provenance) from the hub or from local files, as `dataset` configures."""
-    columns = Columns(dataset["text_column"], dataset["label_column"], tuple(dataset["labels"]))
+    steps = tuple(step for step in CLEANERS if dataset.get("clean", {}).get(step))
+    columns = Columns(dataset["text_column"], dataset["label_column"], tuple(dataset["labels"]), steps)
     if dataset["source"] == "hub":
         hub = dataset["hub"]
         load = lambda split: load_hub_split(hub["path"], hub.get("name"), hub[split], columns, hub.get("revision"))
@@ -220,24 +258,27 @@ def load_configured_splits(dataset: dict) -> tuple[pd.DataFrame, pd.DataFrame, d
     return frames[0], frames[1], sources
 
 
-def prepare(dataset: dict, *, train, validation, holdout, card) -> dict:
-    """Load both splits, carve out the holdout and the training subsample, write the four outputs (paths).
+def prepare(dataset: dict, name: str, *, train, validation, holdout, card) -> dict:
+    """Load both splits, clean them if asked, carve out the holdout and the training subsample, write the outputs.
 
     The holdout is drawn before the subsample so that shrinking the training set for a smoke run never
     changes which sentences are held out for calibration.
     """
     train_rows, validation_rows, sources = load_configured_splits(dataset)
+    cleaning = {"steps": [s for s in CLEANERS if dataset.get("clean", {}).get(s)],
+                "texts_changed": {"train": train_rows.attrs["texts_changed"], "validation": validation_rows.attrs["texts_changed"]}}
     seed = dataset["seed"]
     holdout_rows, train_rows = take_rows(train_rows, dataset["holdout_rows"], seed)
     if dataset.get("max_train_rows") is not None and dataset["max_train_rows"] < len(train_rows):
         train_rows, _ = take_rows(train_rows, dataset["max_train_rows"], seed + 1)
     if len(train_rows) == 0:
-        raise DataError(f"no training rows left after holding out {len(holdout_rows)}; lower dataset.holdout_rows")
+        raise DataError(f"no training rows left after holding out {len(holdout_rows)}; lower datasets.{name}.holdout_rows")
 
     splits = {"train": train_rows, "validation": validation_rows, "holdout": holdout_rows}
-    summary = {"name": dataset["name"], "seed": seed} | data_card(splits, dataset["labels"], sources)
-    for name, path in (("train", train), ("validation", validation), ("holdout", holdout)):
-        write_parquet(path, splits[name])
+    summary = {"name": name, "seed": seed} | data_card(splits, dataset["labels"], sources)
+    summary["cleaning"] = cleaning
+    for split, path in (("train", train), ("validation", validation), ("holdout", holdout)):
+        write_parquet(path, splits[split])
     write_json(card, summary)
     return summary
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sentiflow.data import read_split
-from sentiflow.metrics import bootstrap_ci, correctness
+from sentiflow.metrics import bootstrap_ci, ci_settings, correctness, difference_ci
 from sentiflow.runs import Run, by_backbone, load_runs
 
 # Split "doesn't" like the Penn Treebank does ("does n't"), so one lexicon serves raw and PTB text.
@@ -99,9 +99,9 @@ def failure_modes(tags: pd.DataFrame, error_rate: dict[str, np.ndarray], bootstr
     for backbone, rate in error_rate.items():
         for family in tags.columns:
             has = tags[family].to_numpy()
-            with_ci = bootstrap_ci(rate[has], **_ci_args(bootstrap))
-            without_ci = bootstrap_ci(rate[~has], **_ci_args(bootstrap))
-            diff_low, diff_high = _difference_ci(rate, has, bootstrap)
+            with_ci = bootstrap_ci(rate[has], **ci_settings(bootstrap))
+            without_ci = bootstrap_ci(rate[~has], **ci_settings(bootstrap))
+            diff_low, diff_high = difference_ci(rate[has], rate[~has], **ci_settings(bootstrap))
             rows.append({
                 "backbone": backbone,
                 "cue": family,
@@ -120,32 +120,13 @@ def failure_modes(tags: pd.DataFrame, error_rate: dict[str, np.ndarray], bootstr
     return pd.DataFrame(rows)
 
 
-def _ci_args(bootstrap: dict) -> dict:
-    return {"samples": bootstrap["samples"], "confidence": bootstrap["confidence"], "seed": bootstrap["seed"]}
-
-
-def _difference_ci(rate: np.ndarray, has: np.ndarray, bootstrap: dict) -> tuple[float, float]:
-    """Interval of (error rate with cue) - (error rate without), resampling sentences within each group."""
-    if has.all() or not has.any():
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(bootstrap["seed"])
-    a, b = rate[has], rate[~has]
-    diffs = np.array([
-        a[rng.integers(0, len(a), len(a))].mean() - b[rng.integers(0, len(b), len(b))].mean()
-        for _ in range(bootstrap["samples"])
-    ])
-    tail = (1 - bootstrap["confidence"]) / 2
-    low, high = np.quantile(diffs, [tail, 1 - tail])
-    return float(low), float(high)
-
-
 def _probabilities(run: Run, which: str) -> np.ndarray:
     return run.predictions(which).filter(like="prob_").to_numpy()
 
 
 def analyse_errors(metadata_paths, expected, validation_path, labels: Sequence[str], analysis: dict, *,
-                   per_backbone: dict[str, str], combined, cues, failure_modes_out, overconfidence_out) -> dict:
-    """The misclassified rule: error tables per backbone and combined, cue tags, failure modes, over-confidence."""
+                   combined, cues, failure_modes_out, overconfidence_out) -> dict:
+    """The misclassified rule: the error table of every backbone, cue tags, failure modes, over-confidence."""
     from sentiflow.atomic import write_csv, write_json
 
     loaded, missing = load_runs(metadata_paths, expected, analysis["allow_partial"])
@@ -166,11 +147,7 @@ def analyse_errors(metadata_paths, expected, validation_path, labels: Sequence[s
         for backbone, runs in grouped.items()
     }
 
-    for backbone, path in per_backbone.items():
-        if backbone not in tables:  # every run of this backbone is missing (allow_partial): header only
-            tables[backbone] = pd.DataFrame(columns=MISCLASSIFIED_COLUMNS)
-        write_csv(path, tables[backbone])
-    write_csv(combined, pd.concat(list(tables.values()), ignore_index=True))
+    write_csv(combined, pd.concat([pd.DataFrame(columns=MISCLASSIFIED_COLUMNS), *tables.values()], ignore_index=True))
     write_csv(cues, pd.concat([validation[["index", "text", "label"]], tags], axis=1))
     write_csv(failure_modes_out, modes)
     write_json(overconfidence_out, {"selected_epoch": which, "missing_runs": missing, "backbones": confident})

@@ -1,49 +1,75 @@
-"""Accuracy with honest uncertainty: bootstrap intervals over sentences, exact McNemar tests between models."""
+"""Accuracy with honest uncertainty: bootstrap intervals over sentences (scipy), exact McNemar tests, per-class scores (scikit-learn)."""
 
 from __future__ import annotations
 
 import math
 from itertools import combinations
 
+from typing import Sequence
+
 import numpy as np
 import pandas as pd
+from scipy import stats
+from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from sentiflow.atomic import write_csv, write_json
 from sentiflow.runs import Run, load_runs, select_epoch
 
 
-def bootstrap_ci(values: np.ndarray, samples: int = 10_000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile interval of the mean of `values` (one entry per sentence), resampling sentences.
+def bootstrap_ci(values: np.ndarray, samples: int = 10_000, confidence: float = 0.95, seed: int = 0,
+                 method: str = "BCa") -> tuple[float, float]:
+    """Bootstrap interval (scipy.stats.bootstrap; BCa or percentile) of the mean of `values`, one entry per sentence.
 
     `values` may be 0/1 correctness or, over several seeds, the share of seeds that got a sentence right:
     either way the sentence is the unit that is resampled.
     """
-    values = np.asarray(values, dtype=float)
-    if len(values) == 0:
+    return _interval((np.asarray(values, dtype=float),), lambda x, axis: x.mean(axis=axis), samples, confidence, seed, method)
+
+
+def difference_ci(a: np.ndarray, b: np.ndarray, samples: int = 10_000, confidence: float = 0.95, seed: int = 0,
+                  method: str = "BCa") -> tuple[float, float]:
+    """Bootstrap interval of mean(a) - mean(b) for two independent groups, each resampled within itself."""
+    return _interval((np.asarray(a, float), np.asarray(b, float)), lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis),
+                     samples, confidence, seed, method)
+
+
+def _interval(data: tuple, statistic, samples: int, confidence: float, seed: int, method: str) -> tuple[float, float]:
+    if any(len(x) < 2 for x in data):
         return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    means = np.empty(samples)
-    for start in range(0, samples, 1000):  # chunks keep memory at 1000 x n
-        stop = min(start + 1000, samples)
-        means[start:stop] = values[rng.integers(0, len(values), size=(stop - start, len(values)))].mean(axis=1)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
+    if all(np.all(x == x[0]) for x in data):  # nothing varies: every resample gives the same value
+        value = float(statistic(*data, axis=-1))
+        return (value, value)
+    result = stats.bootstrap(data, statistic, n_resamples=samples, confidence_level=confidence, method=method,
+                             rng=np.random.default_rng(seed), batch=1000, vectorized=True)  # batch caps memory at 1000 x n
+    low, high = result.confidence_interval
     return float(low), float(high)
 
 
 def mcnemar_exact(a_correct: np.ndarray, b_correct: np.ndarray) -> dict:
-    """Exact (binomial) two-sided McNemar test on paired correctness of two models on the same sentences."""
+    """Exact two-sided McNemar test on paired correctness: a binomial test (scipy) on the discordant pairs."""
     a_correct, b_correct = np.asarray(a_correct, bool), np.asarray(b_correct, bool)
     only_a = int((a_correct & ~b_correct).sum())
     only_b = int((~a_correct & b_correct).sum())
     n = only_a + only_b
-    # P(X <= min) under Binomial(n, 1/2), doubled and capped at 1.
-    tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2**n if n else 1.0
-    return {"only_a_correct": only_a, "only_b_correct": only_b, "p_value": min(1.0, 2 * tail)}
+    p_value = stats.binomtest(only_a, n, 0.5).pvalue if n else 1.0
+    return {"only_a_correct": only_a, "only_b_correct": only_b, "p_value": float(min(1.0, p_value))}
 
 
-def run_row(backbone: str, seed: int, history: pd.DataFrame, metadata: dict) -> dict:
+def class_scores(gold: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
+    """Per class: precision, recall, F1 and support (scikit-learn); a class never predicted has precision 0."""
+    ids = list(range(len(labels)))
+    precision, recall, f1, support = precision_recall_fscore_support(gold, pred, labels=ids, zero_division=0)
+    return pd.DataFrame({"class": list(labels), "precision": precision, "recall": recall, "f1": f1, "support": support})
+
+
+def macro_f1(gold: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    return float(f1_score(gold, pred, labels=list(range(n_classes)), average="macro", zero_division=0))
+
+
+def run_row(run: Run, which: str, n_classes: int) -> dict:
+    backbone, seed, history, metadata = run.backbone, run.seed, run.history, run.metadata
     best = select_epoch(history, "best")
+    selected = run.predictions(which)
     by_epoch = history.set_index("epoch")
     peak = metadata["peak_memory"]
     return {
@@ -55,6 +81,7 @@ def run_row(backbone: str, seed: int, history: pd.DataFrame, metadata: dict) -> 
         "best_accuracy": float(by_epoch.loc[best, "val_accuracy"]),
         "last_epoch": int(history["epoch"].max()),
         "last_accuracy": float(history["val_accuracy"].iloc[-1]),
+        "selected_macro_f1": macro_f1(selected["gold"].to_numpy(), selected["pred"].to_numpy(), n_classes),
         "train_minutes": metadata["total_seconds"] / 60,
         "epoch_seconds": float(history["epoch_seconds"].mean()),
         "sentences_per_s": float(history["train_sentences_per_s"].mean()),
@@ -82,9 +109,9 @@ def summarise(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstrap: d
     rows = []
     for backbone, group in runs.groupby("backbone", sort=False):
         per_sentence = correct[backbone].mean(axis=1).to_numpy()
-        low, high = bootstrap_ci(per_sentence, bootstrap["samples"], bootstrap["confidence"], bootstrap["seed"])
+        low, high = bootstrap_ci(per_sentence, **ci_settings(bootstrap))
         row = {"backbone": backbone, "model": group["model"].iloc[0], "parameters": int(group["parameters"].iloc[0]), "seeds": len(group)}
-        for metric in ("best_accuracy", "last_accuracy"):
+        for metric in ("best_accuracy", "last_accuracy", "selected_macro_f1"):
             row |= {f"{metric}_{k}": v for k, v in describe(group[metric]).items()}
         row |= {
             "selected_accuracy": float(per_sentence.mean()),
@@ -112,6 +139,25 @@ def mcnemar_table(correct: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["backbone_a", "backbone_b", "seed", "accuracy_a", "accuracy_b", "only_a_correct", "only_b_correct", "p_value"])
 
 
+def ci_settings(bootstrap: dict) -> dict:
+    """The keyword arguments of bootstrap_ci and difference_ci from the config's `analysis.bootstrap`."""
+    return {"samples": bootstrap["samples"], "confidence": bootstrap["confidence"], "seed": bootstrap["seed"],
+            "method": bootstrap["method"]}
+
+
+def per_class_table(runs: list[Run], which: str, labels: Sequence[str]) -> pd.DataFrame:
+    """Per backbone and class: precision, recall and F1 of the selected epoch, mean and std over seeds."""
+    scores = pd.concat([
+        class_scores(p["gold"].to_numpy(), p["pred"].to_numpy(), labels).assign(backbone=run.backbone, seed=run.seed)
+        for run in runs for p in [run.predictions(which)]
+    ])
+    table = scores.groupby(["backbone", "class"], sort=False).agg(
+        precision_mean=("precision", "mean"), precision_std=("precision", "std"), recall_mean=("recall", "mean"),
+        recall_std=("recall", "std"), f1_mean=("f1", "mean"), f1_std=("f1", "std"), support=("support", "first"), seeds=("seed", "size"),
+    )  # fmt: skip
+    return table.reset_index()
+
+
 def correctness(runs: list[Run], which: str) -> dict[str, pd.DataFrame]:
     by_backbone: dict[str, dict[int, pd.DataFrame]] = {}
     for run in runs:
@@ -119,26 +165,30 @@ def correctness(runs: list[Run], which: str) -> dict[str, pd.DataFrame]:
     return {backbone: correctness_matrix(predictions) for backbone, predictions in by_backbone.items()}
 
 
-def aggregate(metadata_paths, expected, analysis: dict, *, runs, summary, summary_json, mcnemar) -> dict:
-    """The aggregate rule: per-run and per-backbone tables, McNemar tests, and a JSON of it all for the report."""
+def aggregate(metadata_paths, expected, labels: Sequence[str], analysis: dict, *, runs, summary, summary_json, per_class, mcnemar) -> dict:
+    """The aggregate rule: per-run, per-backbone and per-class tables, McNemar tests, and a JSON of it all for the report."""
     loaded, missing = load_runs(metadata_paths, expected, analysis["allow_partial"])
     which = analysis["select_epoch"]
-    run_table = pd.DataFrame([run_row(r.backbone, r.seed, r.history, r.metadata) for r in loaded])
+    run_table = pd.DataFrame([run_row(r, which, len(labels)) for r in loaded])
     correct = correctness(loaded, which)
     summary_table = summarise(run_table, correct, analysis["bootstrap"])
+    classes = per_class_table(loaded, which, labels)
     tests = mcnemar_table(correct)
     result = {
         "selected_epoch": which,
+        "labels": list(labels),
         "validation_sentences": int(len(next(iter(correct.values())))),
         "expected_runs": [{"backbone": b, "seed": s} for b, s in expected],
         "missing_runs": missing,
         "bootstrap": analysis["bootstrap"],
         "runs": run_table.to_dict("records"),
         "backbones": summary_table.to_dict("records"),
+        "per_class": classes.to_dict("records"),
         "mcnemar": tests.to_dict("records"),
     }
     write_csv(runs, run_table)
     write_csv(summary, summary_table)
+    write_csv(per_class, classes)
     write_csv(mcnemar, tests)
     write_json(summary_json, result)
     return result

@@ -35,8 +35,15 @@ def _band(ax, x, values: np.ndarray, colour: str, label: str, marker=None):
         ax.fill_between(x, values.min(0), values.max(0), color=colour, alpha=0.2, linewidth=0)
 
 
+def whole_epochs(ax, epochs: np.ndarray) -> None:
+    """Ticks at whole epochs only; one epoch alone gets a visible span around it instead of 0.96 ... 1.04."""
+    step = max(1, int(np.ceil(len(epochs) / 10)))
+    ax.set_xticks(epochs[::step])
+    ax.set_xlim(epochs.min() - 0.5, epochs.max() + 0.5)
+
+
 def training_loss(steps: dict[str, list[pd.DataFrame]], histories: dict[str, list[pd.DataFrame]], window: int, png, pdf) -> None:
-    """Figure 1: per-step training loss (rolling mean) and per-epoch mean, one line per backbone, band over seeds."""
+    """Per-step training loss (rolling mean) and per-epoch mean, one line per backbone, band over seeds."""
     fig, ax = plt.subplots(figsize=(7, 4))
     palette = colours(list(steps))
     for backbone, tables in steps.items():
@@ -48,28 +55,30 @@ def training_loss(steps: dict[str, list[pd.DataFrame]], histories: dict[str, lis
         ax.plot(histories[backbone][0]["epoch"], epoch_loss.mean(0), "o--", color=palette[backbone], markersize=5, linewidth=1, label=f"{backbone} (epoch mean)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training cross-entropy")
-    ax.set_title("Figure 1. Training loss (band: min-max over seeds)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_title("Training loss (band: min-max over seeds)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     save(fig, png, pdf)
 
 
 def validation_curves(histories: dict[str, list[pd.DataFrame]], png, pdf) -> None:
-    """Figure 2: validation accuracy and validation loss per epoch, mean and min-max band over seeds."""
+    """Validation accuracy and validation loss per epoch, mean and min-max band over seeds."""
     fig, (acc, loss) = plt.subplots(1, 2, figsize=(10, 4))
     palette = colours(list(histories))
     for backbone, tables in histories.items():
         epochs = tables[0]["epoch"].to_numpy()
         _band(acc, epochs, np.stack([t["val_accuracy"].to_numpy() for t in tables]), palette[backbone], backbone, marker="o")
         _band(loss, epochs, np.stack([t["val_loss"].to_numpy() for t in tables]), palette[backbone], backbone, marker="o")
+    epochs = np.unique(np.concatenate([t["epoch"].to_numpy() for tables in histories.values() for t in tables]))
     for ax, label in ((acc, "validation accuracy"), (loss, "validation cross-entropy")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        whole_epochs(ax, epochs)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    acc.set_title("Figure 2a. Validation accuracy")
-    loss.set_title("Figure 2b. Validation loss")
+    acc.set_title("(a) Validation accuracy")
+    loss.set_title("(b) Validation loss")
     save(fig, png, pdf)
 
 
@@ -93,6 +102,42 @@ def reliability(bins: dict[str, dict[str, pd.DataFrame]], ece: dict[str, dict[st
         ax.set_title(f"Reliability: {backbone}")
         ax.legend(fontsize=8, loc="upper left")
     save(fig, png, pdf)
+
+
+def confusion(matrices: dict[str, np.ndarray], labels: Sequence[str], png, pdf) -> None:
+    """One confusion matrix per backbone, rows normalised (the diagonal is each class's recall)."""
+    names = list(matrices)
+    size = 1.2 + 0.75 * len(labels)
+    fig, axes = plt.subplots(1, len(names), figsize=(size * len(names) + 1, size), squeeze=False)
+    for ax, backbone in zip(axes[0], names):
+        counts = matrices[backbone]
+        share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+        image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        for (i, j), value in np.ndenumerate(share):
+            ax.text(j, i, f"{100 * value:.0f}%", ha="center", va="center", fontsize=8, color="white" if value > 0.6 else "black")
+        ticks = np.arange(len(labels))
+        ax.set_xticks(ticks, labels, rotation=35, ha="right", fontsize=8)
+        ax.set_yticks(ticks, labels, fontsize=8)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("gold")
+        ax.set_title(f"Confusion: {backbone}", fontsize=10)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="share of the gold class")
+    save(fig, png, pdf)
+
+
+def plot_confusion(metadata_paths, expected, labels: Sequence[str], analysis: dict, *, png, pdf) -> None:
+    """The plot_confusion rule: confusion matrices of the selected epoch, summed over seeds."""
+    from sklearn.metrics import confusion_matrix
+
+    from sentiflow.runs import by_backbone, load_runs
+
+    grouped = by_backbone(load_runs(metadata_paths, expected, analysis["allow_partial"])[0])
+    ids = list(range(len(labels)))
+    matrices = {
+        backbone: sum(confusion_matrix(p["gold"], p["pred"], labels=ids) for run in runs for p in [run.predictions(analysis["select_epoch"])])
+        for backbone, runs in grouped.items()
+    }
+    confusion(matrices, labels, png, pdf)
 
 
 def plot_curves(metadata_paths, expected, analysis: dict, *, loss_png, loss_pdf, curves_png, curves_pdf) -> None:

@@ -16,10 +16,14 @@ import pandas as pd
 from sentiflow.atomic import atomic_path
 
 FIGURES = [
-    ("training_loss", "Figure 1", "Training loss per step (rolling mean) and per epoch; the band spans the seeds."),
-    ("validation_curves", "Figure 2", "Validation accuracy (a) and validation loss (b) per epoch, mean and range over seeds."),
-    ("reliability", "Figure 3", "Reliability diagrams before and after temperature scaling, pooled over seeds."),
+    ("training_loss", "Training loss per step (rolling mean) and per epoch; the band spans the seeds."),
+    ("validation_curves", "Validation accuracy (a) and validation loss (b) per epoch, mean and range over seeds."),
+    ("reliability", "Reliability diagrams before and after temperature scaling, pooled over seeds."),
+    ("confusion", "Confusion matrices of the selected epoch, summed over seeds; rows are gold classes, normalised to 100%."),
 ]
+# The report rule's inputs that exist once per dataset (the rest, run metadata and token statistics, per run or backbone).
+PER_DATASET = ["summary", "runs", "per_class", "data_card", "calibration", "misclassified", "overconfidence",
+               "failure_modes", "llm_summary", "llm_table"] + [f"{name}_{kind}" for name, _ in FIGURES for kind in ("png", "pdf")]
 
 
 def _records(path) -> list[dict]:
@@ -31,15 +35,37 @@ def _study_reference(model: str, reference: dict) -> dict | None:
     return reference.get(model) or reference.get(Path(model).name)
 
 
-def collect(inputs: dict, settings: dict) -> dict:
-    """Everything the templates show, computed once so that HTML and LaTeX always agree."""
+def split_inputs(inputs: dict, datasets: list[str]) -> dict[str, dict]:
+    """The report rule's inputs regrouped per dataset: per-dataset lists are in the order of `datasets`; run
+    metadata and token statistics are assigned by their folder, results/{dataset}/..."""
+    grouped = {name: {} for name in datasets}
+    for key, value in inputs.items():
+        if key in PER_DATASET:
+            for name, path in zip(datasets, value, strict=True):
+                grouped[name][key] = path
+        elif key in ("metadata", "token_stats"):
+            for name in datasets:
+                grouped[name][key] = [p for p in value if Path(p).parts[1:2] == (name,)]
+    return grouped
+
+
+def flatten(settings: dict, prefix: str = "") -> dict:
+    """Nested settings as dotted keys (`fast.precision`), so that no dictionary is ever printed whole."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
+    """One dataset's section of the report."""
     summary = json.loads(Path(inputs["summary"]).read_text())
     card = json.loads(Path(inputs["data_card"]).read_text())
-    metadata = [json.loads(Path(p).read_text()) for p in inputs["metadata"]]
-    runs = pd.read_csv(inputs["runs"])
-    reference = settings["report"]["reference"]
-    first = metadata[0]
-
+    dataset = settings["datasets"][name]
+    reference = dataset.get("reference", {})
     backbones = []
     for row in summary["backbones"]:
         study = _study_reference(row["model"], reference)
@@ -50,60 +76,96 @@ def collect(inputs: dict, settings: dict) -> dict:
             "minutes_per_epoch": row["epoch_seconds_mean"] / 60,
             "study_minutes_per_epoch": study["minutes"] / study["epochs"] if study else None,
         })
-    epochs = settings["training"]["epochs"]
-    n_val = summary["validation_sentences"]
     calibration = pd.read_csv(inputs["calibration"])
     cal_rows = (
-        calibration.groupby(["backbone", "stage"], sort=False)[["temperature", "ece", "mce", "brier", "nll", "accuracy"]]
+        calibration.groupby(["backbone", "stage"], sort=False)[["temperature", "ece", "classwise_ece", "mce", "brier", "nll", "accuracy"]]
         .mean().reset_index().to_dict("records")
     )
     errors = pd.read_csv(inputs["misclassified"])
     top_errors = errors.sort_values("confidence", ascending=False).head(settings["report"]["top_errors"]).to_dict("records")
-    overconfidence = json.loads(Path(inputs["overconfidence"]).read_text())["backbones"]
-
     llm = None
     if inputs.get("llm_summary"):
-        llm_summary = json.loads(Path(inputs["llm_summary"]).read_text())
         table = pd.read_csv(inputs["llm_table"])
         hard = table[table["group"] == "error"].head(settings["report"]["top_errors"])
-        llm = {"summary": llm_summary, "hard_cases": hard.to_dict("records"), "columns": list(table.columns)}
-
-    best_accuracy = max(b["selected_accuracy"] for b in backbones)
+        llm = {"summary": json.loads(Path(inputs["llm_summary"]).read_text()), "hard_cases": hard.to_dict("records")}
+    truncation = []
+    for path in inputs.get("token_stats", []):
+        stats = json.loads(Path(path).read_text())
+        for split, numbers in stats["splits"].items():
+            truncation.append({"backbone": Path(path).stem, "split": split, "max_length": stats["max_length"]} | numbers)
     seeds = sorted({r["seed"] for r in summary["runs"]})
-    context = {
-        "title": settings["report"]["title"],
-        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "dataset": {"name": card.get("name"), "splits": card["splits"], "validation_in_train": card["validation_in_train"],
-                    "max_train_rows": settings["dataset"].get("max_train_rows"), "labels": card["labels"]},
-        "hyperparameters": settings["training"],
+    n_val = summary["validation_sentences"]
+    return {
+        "name": name,
+        "labels": card["labels"],
+        "splits": card["splits"],
+        "validation_in_train": card["validation_in_train"],
+        "cleaning": card.get("cleaning", {"steps": [], "texts_changed": {}}),
+        "max_train_rows": dataset.get("max_train_rows"),
+        "has_reference": bool(reference),
+        "truncation": truncation,
         "seeds": seeds,
         "backbones": backbones,
-        "runs": runs.to_dict("records"),
+        "runs": _records(inputs["runs"]),
+        "per_class": _records(inputs["per_class"]),
         "missing_runs": summary["missing_runs"],
-        "selected_epoch": summary["selected_epoch"],
-        "bootstrap": summary["bootstrap"],
         "mcnemar": summary["mcnemar"],
-        "versions": first["versions"],
-        "devices": sorted({m["hardware"]["device_name"] for m in metadata}),
-        "total_hours": sum(m["total_seconds"] for m in metadata) / 3600,
-        "figures": [dict(zip(("name", "label", "caption"), f)) for f in FIGURES],
+        "validation_sentences": n_val,
         "top_errors": top_errors,
         "error_columns": [c for c in errors.columns if c.endswith("_predicted")],
-        "overconfidence": overconfidence,
+        "overconfidence": json.loads(Path(inputs["overconfidence"]).read_text())["backbones"],
         "failure_modes": _records(inputs["failure_modes"]),
         "calibration": cal_rows,
         "calibration_method": calibration["method"].iloc[0] if len(calibration) else None,
         "llm": llm,
-        "llm_enabled": settings["llm_enabled"],
-        "epochs": epochs,
-        "validation_sentences": n_val,
-        "limitations": limitations(len(seeds), n_val, best_accuracy, summary, settings),
+        "limitations": limitations(name, len(seeds), n_val, max(b["selected_accuracy"] for b in backbones), summary, dataset),
     }
-    return context
 
 
-def limitations(n_seeds: int, n_val: int, accuracy: float, summary: dict, settings: dict) -> list[str]:
-    """Caveats computed from this run, not boilerplate."""
+def across_datasets(sections: list[dict]) -> pd.DataFrame:
+    """One row per dataset and backbone: the headline numbers side by side."""
+    rows = []
+    for section in sections:
+        for b in section["backbones"]:
+            rows.append({
+                "dataset": section["name"], "backbone": b["backbone"], "classes": len(section["labels"]),
+                "validation_sentences": section["validation_sentences"], "seeds": b["seeds"],
+                "selected_accuracy": b["selected_accuracy"], "selected_ci_low": b["selected_ci_low"],
+                "selected_ci_high": b["selected_ci_high"], "selected_macro_f1_mean": b["selected_macro_f1_mean"],
+                "best_accuracy_mean": b["best_accuracy_mean"], "last_accuracy_mean": b["last_accuracy_mean"],
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def collect(inputs: dict, datasets: list[str], settings: dict) -> dict:
+    """Everything the templates show, computed once so that HTML and LaTeX always agree."""
+    grouped = split_inputs(inputs, datasets)
+    sections = [collect_dataset(name, grouped[name], settings) for name in datasets]
+    metadata = [json.loads(Path(p).read_text()) for p in inputs["metadata"]]
+    hyperparameters = list(flatten(settings["training"]).items())
+    half = -(-len(hyperparameters) // 2)
+    return {
+        "title": settings["report"]["title"],
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "datasets": sections,
+        "across": across_datasets(sections).to_dict("records"),
+        # Two key-value columns side by side: a long list that still fits one page width.
+        "hyperparameters": [(hyperparameters[i], hyperparameters[i + half] if i + half < len(hyperparameters) else None)
+                            for i in range(half)],
+        "selected_epoch": settings["analysis"]["select_epoch"],
+        "bootstrap": settings["analysis"]["bootstrap"],
+        "versions": metadata[0]["versions"],
+        "devices": sorted({m["hardware"]["device_name"] for m in metadata}),
+        "total_hours": sum(m["total_seconds"] for m in metadata) / 3600,
+        "runs": len(metadata),
+        "figures": [dict(zip(("name", "caption"), f)) for f in FIGURES],
+        "llm_enabled": settings["llm_enabled"],
+        "epochs": settings["training"]["epochs"],
+    }
+
+
+def limitations(name: str, n_seeds: int, n_val: int, accuracy: float, summary: dict, dataset: dict) -> list[str]:
+    """Caveats computed from this dataset's runs, not boilerplate."""
     half_width = 1.96 * math.sqrt(accuracy * (1 - accuracy) / n_val)
     items = [
         f"{n_seeds} seed{'s' if n_seeds != 1 else ''} per backbone: the spread over seeds "
@@ -115,8 +177,8 @@ def limitations(n_seeds: int, n_val: int, accuracy: float, summary: dict, settin
     if summary["selected_epoch"] == "best":
         items.append("The best epoch is chosen on the validation set that also reports its accuracy, so best-epoch "
                      "accuracy is optimistic; last-epoch accuracy is the unbiased figure.")
-    if settings["dataset"].get("max_train_rows"):
-        items.append(f"Training used a random subset of {settings['dataset']['max_train_rows']:,} training sentences, not the full split.")
+    if dataset.get("max_train_rows"):
+        items.append(f"Training used a random subset of {dataset['max_train_rows']:,} training sentences, not the full split.")
     if summary["missing_runs"]:
         names = ", ".join(f"{m['backbone']} seed {m['seed']}" for m in summary["missing_runs"])
         items.append(f"Missing runs, excluded from every table: {names}.")
@@ -160,26 +222,48 @@ def _environment(folder: Path, latex: bool) -> jinja2.Environment:
     else:
         options["autoescape"] = True
     env = jinja2.Environment(**options)
-    env.filters.update(fmt=fmt, signed=signed, pvalue=pvalue, tex=latex_escape, pct=lambda v: fmt(100 * v, 1) if v is not None else "–")
+    env.filters.update(fmt=fmt, signed=signed, pvalue=pvalue, tex=latex_escape, basename=lambda path: Path(str(path)).name, pct=lambda v: fmt(100 * v, 1) if v is not None else "–")
     return env
 
 
-def render(inputs: dict, settings: dict, html_template, tex_template, *, html, tex, tex_figures: dict) -> dict:
-    """The report rule: HTML with figures embedded, LaTeX with figure PDFs beside it."""
-    context = collect(inputs, settings)
-    figures = {name: Path(inputs[f"{name}_png"]) for name, _, _ in FIGURES}
-    embedded = {name: "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() for name, path in figures.items()}
+def _numbering(env: jinja2.Environment) -> None:
+    """`number('table')`, `number('figure')`: the next number of that kind, so that a dataset's section never leaves a gap."""
+    counters: dict[str, int] = {}
 
-    page = _environment(Path(html_template).parent, latex=False).get_template(Path(html_template).name)
+    def number(kind: str) -> int:
+        counters[kind] = counters.get(kind, 0) + 1
+        return counters[kind]
+
+    env.globals["number"] = number
+
+
+def render(inputs: dict, datasets: list[str], settings: dict, html_template, tex_template, *, html, datasets_table, tex,
+           tex_figures: list) -> dict:
+    """The report rule: HTML with figures embedded, LaTeX with figure PDFs beside it, and the table across datasets."""
+    from sentiflow.atomic import write_csv
+
+    context = collect(inputs, datasets, settings)
+    grouped = split_inputs(inputs, datasets)
+    embedded = {
+        name: {figure: "data:image/png;base64," + base64.b64encode(Path(grouped[name][f"{figure}_png"]).read_bytes()).decode()
+               for figure, _ in FIGURES}
+        for name in datasets
+    }
+    page_env = _environment(Path(html_template).parent, latex=False)
+    _numbering(page_env)
+    page = page_env.get_template(Path(html_template).name)
     with atomic_path(html) as tmp:
         tmp.write_text(page.render(context | {"images": embedded}), encoding="utf-8")
 
-    document = _environment(Path(tex_template).parent, latex=True).get_template(Path(tex_template).name)
-    for name, _, _ in FIGURES:  # beside the .tex, where \includegraphics looks
-        with atomic_path(tex_figures[name]) as tmp:
-            shutil.copyfile(inputs[f"{name}_pdf"], tmp)
+    document_env = _environment(Path(tex_template).parent, latex=True)
+    _numbering(document_env)
+    document = document_env.get_template(Path(tex_template).name)
+    for target in map(Path, tex_figures):  # beside the .tex, where \includegraphics looks: figures/{dataset}/{figure}.pdf
+        with atomic_path(target) as tmp:
+            shutil.copyfile(grouped[target.parent.name][f"{target.stem}_pdf"], tmp)
     with atomic_path(tex) as tmp:
         tmp.write_text(document.render(context), encoding="utf-8")
+    write_csv(datasets_table, pd.DataFrame(context["across"]))
     return context
 
 

@@ -26,6 +26,7 @@ class Encoded:
     offsets: np.ndarray  # int64, len(rows) + 1
     labels: np.ndarray  # int64 class ids
     index: np.ndarray  # int64 row positions in the source split
+    cut: np.ndarray | None = None  # tokens truncation removed from each row (known right after encoding only)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -64,11 +65,15 @@ def resolve_max_length(tokenizer, model_config=None, requested: int | None = Non
 
 
 def encode(tokenizer, frame: pd.DataFrame, max_length: int) -> Encoded:
+    """Token ids of every text, truncated at `max_length`; how many tokens each row lost is kept in `cut`."""
     texts = frame["text"].tolist()
-    if texts:
-        rows = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
-    else:
-        rows = []
+    rows = tokenizer(texts, verbose=False)["input_ids"] if texts else []
+    full = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    long = np.flatnonzero(full > max_length)
+    if len(long):  # only these are tokenized again, with the tokenizer's own truncation (special tokens kept)
+        truncated = tokenizer([texts[i] for i in long], truncation=True, max_length=max_length)["input_ids"]
+        for i, ids in zip(long, truncated):
+            rows[i] = ids
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     ids = np.fromiter((t for r in rows for t in r), dtype=np.int32, count=int(offsets[-1]))
@@ -77,13 +82,15 @@ def encode(tokenizer, frame: pd.DataFrame, max_length: int) -> Encoded:
         offsets=offsets,
         labels=frame["label"].to_numpy(dtype=np.int64),
         index=frame["index"].to_numpy(dtype=np.int64),
+        cut=full - lengths,
     )
 
 
 def length_stats(encoded: Encoded, max_length: int) -> dict:
     lengths = encoded.lengths
     if len(lengths) == 0:
-        return {"rows": 0}
+        return {"rows": 0, "truncated": 0, "tokens_cut": 0}
+    cut = encoded.cut if encoded.cut is not None else np.zeros_like(lengths)
     return {
         "rows": int(len(lengths)),
         "tokens": int(lengths.sum()),
@@ -91,7 +98,9 @@ def length_stats(encoded: Encoded, max_length: int) -> dict:
         "median": float(np.median(lengths)),
         "p95": float(np.percentile(lengths, 95)),
         "max": int(lengths.max()),
-        "truncated": int((lengths >= max_length).sum()),
+        "truncated": int((cut > 0).sum()),
+        "tokens_cut": int(cut.sum()),
+        "max_cut": int(cut.max()),
     }
 
 

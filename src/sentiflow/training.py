@@ -23,37 +23,41 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from sentiflow import checkpoint, fast, runinfo
+from sentiflow import checkpoint, config, fast, runinfo
 from sentiflow.atomic import write_csv, write_json
 from sentiflow.modeling import count_parameters, load_classifier, load_tokenizer
 from sentiflow.tokens import Encoded
+
+
+# The config schema is the one source of defaults; these settings read theirs from it.
+_DEFAULT = config.defaults("training")
 
 
 @dataclass(frozen=True)
 class FastConfig:
     """Settings of the fast loop (`loop: fast`); the plain loop ignores them."""
 
-    precision: str = "auto"  # auto: bf16 autocast on a GPU that supports it, fp32 elsewhere
-    bucket_multiple: int | None = None  # None: 8 on a GPU (repeating shapes), 1 on the CPU (where padding only costs)
-    sync_every: int = 50
-    eval_batch_size: int = 512
-    cuda_graphs: bool = False
-    group_by_length: bool = True  # batches of similar-length sentences: a third of the padding of random ones
+    precision: str = _DEFAULT["fast"]["precision"]  # auto: bf16 autocast on a GPU that supports it, fp32 elsewhere
+    bucket_multiple: int | None = _DEFAULT["fast"]["bucket_multiple"]  # None: 8 on a GPU (repeating shapes), 1 on the CPU
+    sync_every: int = _DEFAULT["fast"]["sync_every"]
+    eval_batch_size: int = _DEFAULT["fast"]["eval_batch_size"]
+    cuda_graphs: bool = _DEFAULT["fast"]["cuda_graphs"]
+    group_by_length: bool = _DEFAULT["fast"]["group_by_length"]  # batches of similar-length sentences: a third of the padding
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 5
-    train_batch_size: int = 32
-    eval_batch_size: int = 64
-    learning_rate: float = 5e-5
-    weight_decay: float = 1e-4
-    warmup_ratio: float = 0.0
-    max_grad_norm: float = 1.0
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = None
-    loop: str = "plain"  # plain: the study's loop as written; fast: the same recipe without per-step overhead
+    epochs: int = _DEFAULT["epochs"]
+    train_batch_size: int = _DEFAULT["train_batch_size"]
+    eval_batch_size: int = _DEFAULT["eval_batch_size"]
+    learning_rate: float = _DEFAULT["learning_rate"]
+    weight_decay: float = _DEFAULT["weight_decay"]
+    warmup_ratio: float = _DEFAULT["warmup_ratio"]
+    max_grad_norm: float = _DEFAULT["max_grad_norm"]
+    seed: int = 0  # the run's seed: a wildcard of the workflow, not a training setting
+    device: str = _DEFAULT["device"]
+    threads: int | None = None  # the rule's `threads:`; None leaves torch's own choice
+    loop: str = _DEFAULT["loop"]  # plain: the study's loop as written; fast: the same recipe without per-step overhead
     fast: FastConfig = FastConfig()
 
     def __post_init__(self):
@@ -380,14 +384,15 @@ def fine_tune(
     return metadata
 
 
-def train_from_tokens(tokens_path, backbone: str, labels: Sequence[str], cfg: TrainConfig, out: RunOutputs, run_name: str | None = None) -> dict:
+def train_from_tokens(tokens_path, backbone: str, labels: Sequence[str], cfg: TrainConfig, out: RunOutputs, run_name: str | None = None,
+                      dataset: str | None = None) -> dict:
     """Fine-tune on a token cache written by `tokens.tokenize_dataset` (the train rule's entry point)."""
     from sentiflow.tokens import load_encoded
 
     splits, meta = load_encoded(tokens_path)
     if meta["model"] != backbone:
         raise ValueError(f"{tokens_path} was tokenized for {meta['model']!r}, not {backbone!r}; rerun tokenize")
-    extra = {"run_name": run_name or backbone, "tokens": meta}
+    extra = {"run_name": run_name or backbone, "dataset": dataset, "tokens": meta}
     return fine_tune(
         backbone, labels, splits["train"], splits["validation"], meta["pad_id"], cfg, out, extra, holdout=splits.get("holdout")
     )

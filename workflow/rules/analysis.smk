@@ -5,24 +5,33 @@ rule aggregate:
         # Read through the metadata's folder; listed so the DAG knows about them.
         tables=analysed_runs("history", "predictions"),
     output:
-        runs="results/analysis/runs.csv",
+        runs="results/{dataset}/analysis/runs.csv",
         summary=report(
-            "results/analysis/summary.csv",
+            "results/{dataset}/analysis/summary.csv",
             caption="../report/summary.rst",
             category="Tables",
+            subcategory="{dataset}",
         ),
-        summary_json="results/analysis/summary.json",
+        summary_json="results/{dataset}/analysis/summary.json",
+        per_class=report(
+            "results/{dataset}/analysis/per_class.csv",
+            caption="../report/per_class.rst",
+            category="Tables",
+            subcategory="{dataset}",
+        ),
         mcnemar=report(
-            "results/analysis/mcnemar.csv",
+            "results/{dataset}/analysis/mcnemar.csv",
             caption="../report/mcnemar.rst",
             category="Tables",
+            subcategory="{dataset}",
         ),
     log:
-        "logs/aggregate.log",
+        "logs/{dataset}/aggregate.log",
     conda:
         "../envs/sentiflow.yaml"
     params:
-        expected=EXPECTED_RUNS,
+        expected=expected_runs_of_dataset,
+        labels=dataset_setting("labels"),
         analysis=config["analysis"],
     script:
         "../../scripts/aggregate.py"
@@ -36,29 +45,27 @@ rule misclassified:
         tables=analysed_runs("history", "predictions"),
         validation=rules.prepare_data.output.validation,
     output:
-        per_backbone=expand(
-            "results/analysis/misclassified/{backbone}.csv", backbone=BACKBONES
-        ),
         combined=report(
-            "results/analysis/misclassified/all.csv",
+            "results/{dataset}/analysis/misclassified.csv",
             caption="../report/misclassified.rst",
             category="Errors",
+            subcategory="{dataset}",
         ),
-        cues="results/analysis/cues.csv",
+        cues="results/{dataset}/analysis/cues.csv",
         failure_modes=report(
-            "results/analysis/failure_modes.csv",
+            "results/{dataset}/analysis/failure_modes.csv",
             caption="../report/failure_modes.rst",
             category="Errors",
+            subcategory="{dataset}",
         ),
-        overconfidence="results/analysis/overconfidence.json",
+        overconfidence="results/{dataset}/analysis/overconfidence.json",
     log:
-        "logs/misclassified.log",
+        "logs/{dataset}/misclassified.log",
     conda:
         "../envs/sentiflow.yaml"
     params:
-        expected=EXPECTED_RUNS,
-        backbones=BACKBONES,
-        labels=config["dataset"]["labels"],
+        expected=expected_runs_of_dataset,
+        labels=dataset_setting("labels"),
         analysis=config["analysis"],
     script:
         "../../scripts/misclassified.py"
@@ -72,19 +79,20 @@ rule calibration:
         tables=analysed_runs("history", "predictions", "holdout_predictions"),
     output:
         table=report(
-            "results/analysis/calibration.csv",
+            "results/{dataset}/analysis/calibration.csv",
             caption="../report/calibration.rst",
             category="Calibration",
+            subcategory="{dataset}",
         ),
-        bins="results/analysis/reliability_bins.csv",
+        bins="results/{dataset}/analysis/reliability_bins.csv",
     log:
-        "logs/calibration.log",
+        "logs/{dataset}/calibration.log",
     conda:
         "../envs/sentiflow.yaml"
     params:
-        expected=EXPECTED_RUNS,
+        expected=expected_runs_of_dataset,
         analysis=config["analysis"],
-        holdout_rows=config["dataset"]["holdout_rows"],
+        holdout_rows=dataset_setting("holdout_rows"),
     script:
         "../../scripts/calibration.py"
 
@@ -97,23 +105,25 @@ rule plot_curves:
         tables=analysed_runs("history", "steps"),
     output:
         loss_png=report(
-            "results/figures/training_loss.png",
+            "results/{dataset}/figures/training_loss.png",
             caption="../report/training_loss.rst",
             category="Figures",
+            subcategory="{dataset}",
         ),
-        loss_pdf="results/figures/training_loss.pdf",
+        loss_pdf="results/{dataset}/figures/training_loss.pdf",
         curves_png=report(
-            "results/figures/validation_curves.png",
+            "results/{dataset}/figures/validation_curves.png",
             caption="../report/validation_curves.rst",
             category="Figures",
+            subcategory="{dataset}",
         ),
-        curves_pdf="results/figures/validation_curves.pdf",
+        curves_pdf="results/{dataset}/figures/validation_curves.pdf",
     log:
-        "logs/plot_curves.log",
+        "logs/{dataset}/plot_curves.log",
     conda:
         "../envs/sentiflow.yaml"
     params:
-        expected=EXPECTED_RUNS,
+        expected=expected_runs_of_dataset,
         analysis=config["analysis"],
     script:
         "../../scripts/plot_curves.py"
@@ -126,14 +136,41 @@ rule plot_reliability:
         table=rules.calibration.output.table,
     output:
         png=report(
-            "results/figures/reliability.png",
+            "results/{dataset}/figures/reliability.png",
             caption="../report/reliability.rst",
             category="Calibration",
+            subcategory="{dataset}",
         ),
-        pdf="results/figures/reliability.pdf",
+        pdf="results/{dataset}/figures/reliability.pdf",
     log:
-        "logs/plot_reliability.log",
+        "logs/{dataset}/plot_reliability.log",
     conda:
         "../envs/sentiflow.yaml"
     script:
         "../../scripts/plot_reliability.py"
+
+
+# Confusion matrices, one panel per backbone, pooled over seeds and normalised per gold class.
+rule plot_confusion:
+    input:
+        metadata=analysed_runs("metadata"),
+        # Read through the metadata's folder; listed so the DAG knows about them.
+        tables=analysed_runs("predictions"),
+    output:
+        png=report(
+            "results/{dataset}/figures/confusion.png",
+            caption="../report/confusion.rst",
+            category="Figures",
+            subcategory="{dataset}",
+        ),
+        pdf="results/{dataset}/figures/confusion.pdf",
+    log:
+        "logs/{dataset}/plot_confusion.log",
+    conda:
+        "../envs/sentiflow.yaml"
+    params:
+        expected=expected_runs_of_dataset,
+        labels=dataset_setting("labels"),
+        analysis=config["analysis"],
+    script:
+        "../../scripts/plot_confusion.py"

@@ -2,6 +2,8 @@ import os
 import re
 import shutil
 
+from sentiflow.config import dataset_backbones, dataset_prompt, dataset_seeds
+
 # Jobs import the library from this checkout (local, --use-conda or cluster jobs alike), never from a
 # stale copy installed elsewhere.
 os.environ.update(
@@ -12,23 +14,47 @@ os.environ.update(
     )
 )
 
+DATASETS = list(config["datasets"])
 BACKBONES = list(config["backbones"])
-SEEDS = [int(seed) for seed in config["seeds"]]
 
 
 wildcard_constraints:
+    dataset="|".join(re.escape(name) for name in DATASETS),
     backbone="|".join(re.escape(name) for name in BACKBONES),
     seed=r"\d+",
 
 
-def run_outputs(name):
-    """One output of the train rule for every configured backbone and seed."""
-    return expand(getattr(rules.train.output, name), backbone=BACKBONES, seed=SEEDS)
+def expected_runs(dataset):
+    """[backbone, seed] of every run configured for `dataset`."""
+    return [
+        [backbone, seed]
+        for backbone in dataset_backbones(config, dataset)
+        for seed in dataset_seeds(config, dataset)
+    ]
+
+
+def expected_runs_of_dataset(wildcards):
+    return expected_runs(wildcards.dataset)
+
+
+def run_outputs(name, datasets=None):
+    """One output of training for every configured run of `datasets` (by default of every dataset)."""
+    pattern = getattr(rules.train.output, name)
+    return [
+        pattern.format(dataset=dataset, backbone=backbone, seed=seed)
+        for dataset in datasets or DATASETS
+        for backbone, seed in expected_runs(dataset)
+    ]
+
+
+def dataset_setting(key):
+    """Params function: one key of the wildcard's dataset, so that other datasets' settings never rerun it."""
+    return lambda wildcards: config["datasets"][wildcards.dataset][key]
 
 
 def dataset_files(wildcards):
     """Local input files, so that editing them reruns data preparation; none for the hub."""
-    dataset = config["dataset"]
+    dataset = config["datasets"][wildcards.dataset]
     if dataset["source"] != "files":
         return {}
     return {split: dataset["files"][split] for split in ("train", "validation")}
@@ -38,22 +64,22 @@ def backbone_model(wildcards):
     return config["backbones"][wildcards.backbone]["model"]
 
 
-EXPECTED_RUNS = [[backbone, seed] for backbone in BACKBONES for seed in SEEDS]
+def finished_runs(dataset, *names):
+    """The named outputs of every run of `dataset`; with analysis.allow_partial, of its finished runs only."""
+    wanted = [path for name in names for path in run_outputs(name, [dataset])]
+    if not config["analysis"]["allow_partial"]:
+        return wanted
+    finished = {
+        os.path.dirname(p)
+        for p in run_outputs("metadata", [dataset])
+        if os.path.exists(p)
+    }
+    return [path for path in wanted if os.path.dirname(path) in finished]
 
 
 def analysed_runs(*names):
-    """Input function: the named outputs of every run; with analysis.allow_partial, of the finished runs only."""
-
-    def paths(wildcards):
-        wanted = [path for name in names for path in run_outputs(name)]
-        if not config["analysis"]["allow_partial"]:
-            return wanted
-        finished = {
-            os.path.dirname(p) for p in run_outputs("metadata") if os.path.exists(p)
-        }
-        return [path for path in wanted if os.path.dirname(path) in finished]
-
-    return paths
+    """Input function: `finished_runs` of the wildcard's dataset."""
+    return lambda wildcards: finished_runs(wildcards.dataset, *names)
 
 
 def llm_model_file(wildcards):
@@ -63,16 +89,19 @@ def llm_model_file(wildcards):
 
 
 def llm_outputs():
-    return rules.llm_compare.output if config["llm"]["enabled"] else []
+    if not config["llm"]["enabled"]:
+        return []
+    return expand(rules.llm_compare.output, dataset=DATASETS)
 
 
 def report_inputs(wildcards):
-    """Every stage output the report renders; the LLM's only when that stage is enabled."""
-    inputs = {
+    """Every stage output the report renders, per kind a list in the order of `datasets:`."""
+    per_dataset = {
         "summary": rules.aggregate.output.summary_json,
         "runs": rules.aggregate.output.runs,
+        "per_class": rules.aggregate.output.per_class,
         "data_card": rules.prepare_data.output.card,
-        "metadata": analysed_runs("metadata")(wildcards),
+        "token_stats": rules.tokenize.output.stats,
         "calibration": rules.calibration.output.table,
         "misclassified": rules.misclassified.output.combined,
         "overconfidence": rules.misclassified.output.overconfidence,
@@ -83,12 +112,29 @@ def report_inputs(wildcards):
         "validation_curves_pdf": rules.plot_curves.output.curves_pdf,
         "reliability_png": rules.plot_reliability.output.png,
         "reliability_pdf": rules.plot_reliability.output.pdf,
+        "confusion_png": rules.plot_confusion.output.png,
+        "confusion_pdf": rules.plot_confusion.output.pdf,
     }
     if config["llm"]["enabled"]:
-        inputs |= {
+        per_dataset |= {
             "llm_summary": rules.llm_compare.output.summary,
             "llm_table": rules.llm_compare.output.table,
         }
+    inputs = {}
+    for name, pattern in per_dataset.items():
+        if (
+            name == "token_stats"
+        ):  # one per backbone: the report reads each dataset's truncation counts
+            inputs[name] = [
+                pattern.format(dataset=d, backbone=b)
+                for d in DATASETS
+                for b in dataset_backbones(config, d)
+            ]
+        else:
+            inputs[name] = expand(pattern, dataset=DATASETS)
+    inputs["metadata"] = [
+        path for dataset in DATASETS for path in finished_runs(dataset, "metadata")
+    ]
     return inputs
 
 

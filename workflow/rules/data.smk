@@ -1,18 +1,18 @@
-# Validate the configured splits and write them as canonical Parquet plus a data card.
+# Validate (and, when asked, clean) a dataset's splits and write them as canonical Parquet plus a data card.
 rule prepare_data:
     input:
         unpack(dataset_files),
     output:
-        train="results/data/train.parquet",
-        validation="results/data/validation.parquet",
-        holdout="results/data/holdout.parquet",
-        card="results/data/data_card.json",
+        train="results/{dataset}/data/train.parquet",
+        validation="results/{dataset}/data/validation.parquet",
+        holdout="results/{dataset}/data/holdout.parquet",
+        card="results/{dataset}/data/data_card.json",
     log:
-        "logs/prepare_data.log",
+        "logs/{dataset}/prepare_data.log",
     conda:
         "../envs/sentiflow.yaml"
     params:
-        dataset=config["dataset"],
+        dataset=lambda wildcards: config["datasets"][wildcards.dataset],
     script:
         "../../scripts/prepare_data.py"
 
@@ -24,10 +24,10 @@ rule tokenize:
         validation=rules.prepare_data.output.validation,
         holdout=rules.prepare_data.output.holdout,
     output:
-        tokens="results/tokens/{backbone}.npz",
-        stats="results/tokens/{backbone}.json",
+        tokens="results/{dataset}/tokens/{backbone}.npz",
+        stats="results/{dataset}/tokens/{backbone}.json",
     log:
-        "logs/tokenize/{backbone}.log",
+        "logs/{dataset}/tokenize/{backbone}.log",
     conda:
         "../envs/sentiflow.yaml"
     params:

@@ -1,4 +1,4 @@
-# Ask a local quantized instruction LLM (llama.cpp) about the encoders' errors and a matched control set.
+# Per dataset: ask a local quantized instruction LLM (llama.cpp) about the encoders' errors and a matched control set.
 rule llm_compare:
     input:
         unpack(llm_model_file),
@@ -10,22 +10,25 @@ rule llm_compare:
         cues=rules.misclassified.output.cues,
     output:
         table=report(
-            "results/llm/predictions.csv", caption="../report/llm.rst", category="LLM"
+            "results/{dataset}/llm/predictions.csv",
+            caption="../report/llm.rst",
+            category="LLM",
+            subcategory="{dataset}",
         ),
-        summary="results/llm/summary.json",
+        summary="results/{dataset}/llm/summary.json",
     log:
-        "logs/llm_compare.log",
+        "logs/{dataset}/llm_compare.log",
     benchmark:
-        "benchmarks/llm_compare.tsv"
+        "benchmarks/{dataset}/llm_compare.tsv"
     conda:
         "../envs/sentiflow.yaml"
     threads: config["llm"]["threads"]
     params:
         model=config["llm"]["model"],
-        prompt=config["llm"]["prompt"],
+        prompt=lambda wildcards: dataset_prompt(config, wildcards.dataset),
         selection=config["llm"]["items"],
-        labels=config["dataset"]["labels"],
-        expected=EXPECTED_RUNS,
+        labels=dataset_setting("labels"),
+        expected=expected_runs_of_dataset,
         analysis=config["analysis"],
     script:
         "../../scripts/llm_compare.py"

@@ -1,4 +1,4 @@
-# Render the study as one self-contained HTML page and a LaTeX document from every stage's outputs.
+# Render the whole study, a section per dataset, as one self-contained HTML page and a LaTeX document.
 rule report:
     input:
         unpack(report_inputs),
@@ -11,20 +11,28 @@ rule report:
             caption="../report/report.rst",
             category="Report",
         ),
+        datasets=report(
+            "results/report/datasets.csv",
+            caption="../report/datasets.rst",
+            category="Tables",
+        ),
         tex="results/report/latex/report.tex",
         figures=expand(
-            "results/report/latex/figures/{name}.pdf",
-            name=["training_loss", "validation_curves", "reliability"],
+            "results/report/latex/figures/{dataset}/{name}.pdf",
+            dataset=DATASETS,
+            name=["training_loss", "validation_curves", "reliability", "confusion"],
         ),
     log:
         "logs/report.log",
     conda:
         "../envs/sentiflow.yaml"
     params:
+        datasets=DATASETS,
         settings={
             "report": config["report"],
             "training": config["training"],
-            "dataset": config["dataset"],
+            "analysis": config["analysis"],
+            "datasets": config["datasets"],
             "llm_enabled": config["llm"]["enabled"],
         },
     script:

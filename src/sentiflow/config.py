@@ -1,0 +1,96 @@
+"""The study's configuration: one schema holds every default, override files carry only what they change.
+
+A file given with `snakemake --configfile` is laid over `config/config.yaml`: nested settings are merged
+key by key, but the dimension maps (`datasets`, `backbones`) are replaced whole, so an override that names
+its own datasets or backbones never inherits the study's.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+SCHEMA = Path(__file__).with_name("config.schema.yaml")
+DIMENSIONS = ("datasets", "backbones")
+
+
+class ConfigError(ValueError):
+    """A configuration that validates against the schema but cannot be run; the message names the key."""
+
+
+@lru_cache(maxsize=None)
+def schema() -> dict:
+    return yaml.safe_load(SCHEMA.read_text())
+
+
+def _defaults_of(node: dict) -> dict:
+    values = {}
+    for key, sub in node.get("properties", {}).items():
+        if "default" in sub:
+            default = copy.deepcopy(sub["default"])
+            values[key] = overlay(_defaults_of(sub), default) if isinstance(default, dict) else default
+    return values
+
+
+def defaults(*path: str) -> dict:
+    """The schema's defaults below `path` (e.g. `defaults("training")`), nested objects filled in."""
+    node = schema()
+    for key in path:
+        node = node["properties"][key]
+    return _defaults_of(node)
+
+
+def overlay(base: dict, override: dict, replace: tuple[str, ...] = ()) -> dict:
+    """`override` laid over `base`: dictionaries merge key by key, everything else (and keys in `replace`) is replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if key not in replace and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = overlay(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def study_config(base: str | Path, override: dict) -> dict:
+    """`override` (the --configfile files and --config values) laid over the study's config file `base`."""
+    if "dataset" in override:
+        raise ConfigError(
+            "the config key `dataset:` was replaced by `datasets:`, a map from a name to a dataset: write "
+            "`datasets: {sst2: {...}}` with the old block's keys (less `name`) under the name"
+        )
+    return overlay(yaml.safe_load(Path(base).read_text()), override, replace=DIMENSIONS)
+
+
+def check_dimensions(config: dict) -> None:
+    """What the schema cannot say: datasets name only configured backbones, prompts cover every label."""
+    backbones = set(config["backbones"])
+    for name, dataset in config["datasets"].items():
+        unknown = sorted(set(dataset.get("backbones") or []) - backbones)
+        if unknown:
+            raise ConfigError(f"datasets.{name}.backbones names {unknown}, which are not keys of `backbones:` ({sorted(backbones)})")
+        if config.get("llm", {}).get("enabled", False):
+            verbalizers = dataset_prompt(config, name)["verbalizers"]
+            missing = [label for label in dataset["labels"] if label not in verbalizers]
+            if missing:
+                raise ConfigError(
+                    f"datasets.{name}: the LLM has no verbalizers for label(s) {missing}; set datasets.{name}.prompt.verbalizers "
+                    "(a list of words per label) or llm.enabled: false"
+                )
+
+
+def dataset_backbones(config: dict, name: str) -> list[str]:
+    """The backbones trained on dataset `name`, in the order of `backbones:`."""
+    chosen = config["datasets"][name].get("backbones")
+    return [b for b in config["backbones"] if chosen is None or b in chosen]
+
+
+def dataset_seeds(config: dict, name: str) -> list[int]:
+    return [int(s) for s in (config["datasets"][name].get("seeds") or config["seeds"])]
+
+
+def dataset_prompt(config: dict, name: str) -> dict:
+    """`llm.prompt` with this dataset's `prompt:` keys replacing the study-wide ones."""
+    return config["llm"]["prompt"] | config["datasets"][name].get("prompt", {})
