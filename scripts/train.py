@@ -12,6 +12,8 @@ with log_to(snakemake.log[0]):
             threads=snakemake.threads,
         ),
         RunOutputs(**snakemake.output, resume=snakemake.params.resume_dir),
-        run_name=snakemake.wildcards.backbone,
+        run_name=snakemake.params.run_name,
         dataset=snakemake.wildcards.dataset,
+        variant=snakemake.wildcards.variant,
+        backbone_key=snakemake.wildcards.backbone,
     )

@@ -100,7 +100,7 @@ def toy_tokens(tiny_bert):
     return encode(tokenizer, toy_frame(640, 1), 128), encode(tokenizer, toy_frame(200, 2), 128), tokenizer.pad_token_id
 
 
-def write_run(folder, backbone, seed, probs_by_epoch, gold, holdout=None):
+def write_run(folder, backbone, seed, probs_by_epoch, gold, holdout=None, variant="base", backbone_key=None):
     """A finished run's outputs as docs/outputs.md describes them."""
     folder.mkdir(parents=True)
     n_epochs = len(probs_by_epoch)
@@ -120,7 +120,8 @@ def write_run(folder, backbone, seed, probs_by_epoch, gold, holdout=None):
     pd.DataFrame({"epoch": np.repeat(range(1, n_epochs + 1), 3), "step": range(1, 3 * n_epochs + 1), "loss": 0.5,
                   "grad_norm": 1.0, "lr": 1e-5}).to_csv(folder / "steps.csv", index=False)
     (holdout if holdout is not None else predictions.iloc[:0]).to_csv(folder / "holdout_predictions.csv", index=False)
-    metadata = {"backbone": f"hub/{backbone}", "run_name": backbone, "seed": seed, "parameters": 1000,
+    metadata = {"backbone": f"hub/{backbone_key or backbone}", "run_name": backbone, "seed": seed, "parameters": 1000,
+                "variant": variant, "backbone_key": backbone_key or backbone,
                 "total_seconds": 120.0, "peak_memory": {"host_rss_mb": 500.0}, "hardware": {"device_name": "test CPU"}}
     (folder / "metadata.json").write_text(json.dumps(metadata))
     return folder / "metadata.json"
@@ -164,3 +165,81 @@ def smoke_run(tmp_path_factory):
     config = smoke_config()
     snakemake(workdir, config, "--cores", "2", "--resources", "gpu=1")
     return workdir, config
+
+
+FAMILIES = ["roberta", "deberta-v2", "electra", "modernbert"]
+
+
+def _trained_tokenizer(kind: str, specials: list[str]):
+    """A tokenizer of the family's own algorithm with a vocabulary for the toy sentences: byte-level BPE trained on
+    them (RoBERTa, ModernBERT), or a SentencePiece Unigram model (DeBERTa-v3) whose pieces are the toy words and
+    every letter. The families' pre-trained vocabularies cannot be had offline."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    texts = toy_frame(2000, 7)["text"].tolist()
+    if kind == "unigram":
+        words = sorted({word for text in texts for word in text.split()})
+        letters = sorted({letter for word in words for letter in word})
+        pieces = [(s, 0.0) for s in specials] + [("▁" + w, -2.0) for w in words] + [("▁", -4.0)] + [(c, -6.0) for c in letters]
+        tokenizer = Tokenizer(models.Unigram(pieces, unk_id=specials.index("[UNK]")))
+        tokenizer.normalizer = normalizers.NFKC()
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+        tokenizer.decoder = decoders.Metaspace()
+        return tokenizer
+    tokenizer = Tokenizer(models.BPE(unk_token=None))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    tokenizer.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=400, special_tokens=specials, initial_alphabet=alphabet))
+    return tokenizer
+
+
+def _cls_sep(tokenizer, cls: str, sep: str):
+    from tokenizers import processors
+
+    ids = [(cls, tokenizer.token_to_id(cls)), (sep, tokenizer.token_to_id(sep))]
+    tokenizer.post_processor = processors.TemplateProcessing(single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B {sep}", special_tokens=ids)
+    return tokenizer
+
+
+def build_tiny_backbone(family: str, folder: Path) -> Path:
+    """A randomly initialised model of `family` (2 layers, hidden 32) and its tokenizer, saved as a backbone folder."""
+    import torch
+    import transformers as hf
+    from tokenizers import processors
+
+    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    torch.manual_seed(0)
+    if family == "roberta":
+        inner = _trained_tokenizer("bpe", ["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+        inner.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), add_prefix_space=False)
+        tokenizer = hf.RobertaTokenizerFast(tokenizer_object=inner, bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
+                                            unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", model_max_length=128)  # fmt: skip
+        model = hf.RobertaForMaskedLM(hf.RobertaConfig(vocab_size=len(tokenizer), max_position_embeddings=130, pad_token_id=1, **small))
+    elif family == "deberta-v2":  # DeBERTa-v3 is the deberta-v2 architecture with a SentencePiece tokenizer
+        inner = _cls_sep(_trained_tokenizer("unigram", ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]), "[CLS]", "[SEP]")
+        tokenizer = hf.DebertaV2TokenizerFast(tokenizer_object=inner, bos_token="[CLS]", eos_token="[SEP]", unk_token="[UNK]", sep_token="[SEP]",
+                                              pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]", model_max_length=128)  # fmt: skip
+        model = hf.DebertaV2ForMaskedLM(hf.DebertaV2Config(vocab_size=len(tokenizer), max_position_embeddings=128, pad_token_id=0,
+                                                           relative_attention=True, pos_att_type=["p2c", "c2p"], position_buckets=16,
+                                                           type_vocab_size=0, **small))  # fmt: skip
+    elif family == "electra":  # the real uncased WordPiece vocabulary (ELECTRA's is BERT's) when ../shared has it
+        tokenizer = hf.ElectraTokenizer(vocab=_vocabulary(), do_lower_case=True, model_max_length=128)
+        model = hf.ElectraForPreTraining(hf.ElectraConfig(vocab_size=len(tokenizer), embedding_size=16, max_position_embeddings=128, **small))
+    elif family == "modernbert":
+        inner = _cls_sep(_trained_tokenizer("bpe", ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]), "[CLS]", "[SEP]")
+        tokenizer = hf.PreTrainedTokenizerFast(tokenizer_object=inner, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
+                                               pad_token="[PAD]", mask_token="[MASK]", model_max_length=128)  # fmt: skip
+        model = hf.ModernBertForMaskedLM(hf.ModernBertConfig(vocab_size=len(tokenizer), max_position_embeddings=128, pad_token_id=3,
+                                                             cls_token_id=1, sep_token_id=2, bos_token_id=1, eos_token_id=2,
+                                                             global_attn_every_n_layers=2, local_attention=16, **small))  # fmt: skip
+    else:
+        raise ValueError(family)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session", params=FAMILIES)
+def tiny_family(request, tmp_path_factory) -> tuple[str, Path]:
+    return request.param, build_tiny_backbone(request.param, tmp_path_factory.mktemp(request.param))

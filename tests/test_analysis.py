@@ -211,7 +211,7 @@ def test_missing_runs_are_an_error_unless_partial_results_are_allowed(two_backbo
 
 def test_aggregate_tables(two_backbones, tmp_path):
     folder, paths, expected = two_backbones
-    out = {name: tmp_path / f"out/{name}" for name in ("runs", "summary", "summary_json", "per_class", "mcnemar")}
+    out = {name: tmp_path / f"out/{name}" for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants")}
     result = aggregate(paths, expected, ["negative", "positive"], analysis_config(), **out)
     summary = pd.read_csv(out["summary"]).set_index("backbone")
     assert summary.loc["a", "best_accuracy_mean"] == pytest.approx(0.8) and summary.loc["a", "best_accuracy_std"] == 0
@@ -229,6 +229,37 @@ def test_aggregate_tables(two_backbones, tmp_path):
     assert classes.loc[("a", "negative"), ["precision_mean", "recall_mean", "f1_mean", "support"]].tolist() == pytest.approx([0.8, 0.8, 0.8, 50])
     assert classes.loc[("b", "positive"), "f1_mean"] == pytest.approx(0.9) and classes.loc[("b", "positive"), "seeds"] == 2
     assert summary.loc["a", "selected_macro_f1_mean"] == pytest.approx(0.8) and summary.loc["b", "selected_macro_f1_mean"] == pytest.approx(0.9)
+    assert pd.read_csv(out["variants"]).empty  # one variant per backbone: nothing to compare
+
+
+def test_variants_are_compared_with_their_base_over_seeds_and_sentences(tmp_path):
+    from scipy.stats import t as student
+
+    gold = np.array([0, 1] * 100)
+    right = np.where(np.eye(2)[gold] == 1, 0.8, 0.2)
+    paths, expected, accuracy = [], [], {}
+    wrong = {("base", 1): 40, ("base", 2): 44, ("base", 3): 38, ("lr", 1): 30, ("lr", 2): 36, ("lr", 3): 31}
+    for (variant, seed), n_wrong in wrong.items():
+        probs = right.copy()
+        probs[:n_wrong] = probs[:n_wrong, ::-1]  # the first n_wrong sentences wrong
+        label = "m" if variant == "base" else "m+lr"
+        paths.append(write_run(tmp_path / f"{variant}/seed{seed}", label, seed, [probs], gold, variant=variant, backbone_key="m"))
+        expected.append([label, seed])
+        accuracy[variant, seed] = 1 - n_wrong / 200
+    out = {name: tmp_path / f"out/{name}" for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants")}
+    aggregate(paths, expected, ["negative", "positive"], analysis_config(), **out)
+    row = pd.read_csv(out["variants"]).iloc[0]
+    assert (row["backbone"], row["variant"], row["reference"], row["seeds"]) == ("m", "lr", "base", 3)
+    diffs = np.array([accuracy["lr", s] - accuracy["base", s] for s in (1, 2, 3)])  # 0.05, 0.04, 0.035
+    assert row["difference"] == pytest.approx(diffs.mean())
+    # Paired t-test over seeds, by hand: t = mean / (sd / sqrt(n)), two-sided, n - 1 degrees of freedom.
+    t_value = diffs.mean() / (diffs.std(ddof=1) / np.sqrt(3))
+    assert row["seeds_p_value"] == pytest.approx(2 * student.sf(t_value, 2))
+    assert row["difference_ci_low"] < diffs.mean() < row["difference_ci_high"] and row["difference_ci_low"] > 0
+    # Per seed, lr is right on every sentence base is right on: McNemar on 10, 8 and 7 discordant sentences.
+    assert row["mcnemar_p_max"] == pytest.approx(mcnemar_exact(np.r_[np.ones(7), np.zeros(0)].astype(bool), np.zeros(7, bool))["p_value"])
+    # Backbones are compared by McNemar within a variant only; here there is one backbone.
+    assert pd.read_csv(out["mcnemar"]).empty
 
 
 def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):

@@ -269,3 +269,85 @@ def test_a_preempted_run_saves_mid_epoch_and_resumes_to_the_same_numbers(resumab
     metadata = json.loads((stopped / "metadata.json").read_text())
     assert [i["signal"] for i in metadata["interruptions"]] == [signal.Signals(send).name]
     assert_same_run(stopped, whole)
+
+
+def test_early_stopping_stops_after_patience_epochs_without_a_better_accuracy(tiny_bert, toy_tokens, tmp_path):
+    from sentiflow.training import patience_exhausted
+
+    metadata, out = train_toy(tiny_bert, toy_tokens, tmp_path / "run", epochs=8, early_stopping_patience=1)
+    history = pd.read_csv(out.history)
+    best, stopped = metadata["best_epoch"], metadata["stopped_early_after_epoch"]
+    # The toy task is learned within a few epochs; after that no epoch beats the best (ties keep the earlier).
+    assert stopped is not None and stopped < 8 and stopped == best + 1 == metadata["epochs_trained"]
+    assert history["epoch"].tolist() == list(range(1, stopped + 1))
+    assert history["val_accuracy"].iloc[-1] <= history["val_accuracy"].iloc[best - 1]
+    steps = pd.read_csv(out.steps)
+    assert len(steps) == stopped * 20 and steps["lr"].iloc[-1] > 0  # the schedule still spans all 8 epochs
+    assert not out.resume.exists()
+    # The decision is derived from the saved progress alone, so a resumed run stops at the same epoch.
+    assert patience_exhausted(TrainConfig(early_stopping_patience=2), {"epoch": 5, "best_epoch": 3})
+    assert not patience_exhausted(TrainConfig(early_stopping_patience=3), {"epoch": 5, "best_epoch": 3})
+    assert not patience_exhausted(TrainConfig(), {"epoch": 5, "best_epoch": 1})
+
+
+def test_classifier_dropout_reaches_the_head_of_each_architecture(tiny_bert, tmp_path):
+    from transformers import DistilBertConfig, DistilBertForMaskedLM
+
+    bert = load_classifier(str(tiny_bert), LABELS)
+    assert bert.dropout.p == pytest.approx(0.1)  # the checkpoint's own (hidden_dropout_prob)
+    assert load_classifier(str(tiny_bert), LABELS, classifier_dropout=0.37).dropout.p == pytest.approx(0.37)
+    # DistilBERT names the setting seq_classif_dropout.
+    folder = tmp_path / "tiny-distilbert"
+    DistilBertForMaskedLM(DistilBertConfig(vocab_size=64, dim=32, n_layers=1, n_heads=2, hidden_dim=64)).save_pretrained(folder)
+    assert load_classifier(str(folder), LABELS).dropout.p == pytest.approx(0.2)
+    assert load_classifier(str(folder), LABELS, classifier_dropout=0.45).dropout.p == pytest.approx(0.45)
+
+
+def test_every_encoder_family_tokenizes_trains_and_publishes_a_plain_transformers_checkpoint(tiny_family, tmp_path):
+    """RoBERTa (byte-level BPE, no token type ids), DeBERTa-v3 (SentencePiece), ELECTRA and ModernBERT, through the
+    workflow's own path: token cache, fine-tuning with three classes, the published checkpoint reloaded by plain
+    transformers with its own tokenizer."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from conftest import toy_frame
+    from sentiflow.tokens import tokenize_dataset
+    from sentiflow.training import train_from_tokens
+
+    family, folder = tiny_family
+    labels = ["negative", "positive", "unused"]  # a third class never seen: the head is sized by the labels
+    splits = {}
+    for name, frame in (("train", toy_frame(640, 1)), ("validation", toy_frame(200, 2))):
+        splits[name] = tmp_path / f"{name}.parquet"
+        frame.to_parquet(splits[name])
+    stats = tokenize_dataset(str(folder), splits, None, tmp_path / "tokens.npz", tmp_path / "tokens.json")
+    assert stats["max_length"] == 128 and stats["splits"]["train"]["truncated"] == 0
+    out = run_outputs(tmp_path / "run")
+    cfg = TrainConfig(epochs=4, learning_rate=5e-3, seed=1, threads=1)  # measured: every family reaches 1.0 by epoch 3
+    metadata = train_from_tokens(tmp_path / "tokens.npz", str(folder), labels, cfg, out)
+    assert metadata["best_val_accuracy"] >= 0.9, (family, metadata["best_val_accuracy"])
+
+    model = AutoModelForSequenceClassification.from_pretrained(out.model).eval()
+    tokenizer = AutoTokenizer.from_pretrained(out.model)
+    assert model.config.model_type == family and model.config.id2label == dict(enumerate(labels))
+    texts = toy_frame(200, 2)["text"].tolist()
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        probs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.softmax(-1)
+    saved = pd.read_csv(out.predictions).query("epoch == @metadata['best_epoch']")
+    np.testing.assert_allclose(probs.numpy(), saved[["prob_0", "prob_1", "prob_2"]].to_numpy(), atol=1e-4)
+
+
+def test_a_backbone_transformers_cannot_build_fails_before_training(tmp_path, tiny_bert):
+    from sentiflow.modeling import check_backbone
+
+    unknown = tmp_path / "unknown"
+    unknown.mkdir()
+    (unknown / "config.json").write_text(json.dumps({"model_type": "hyperbert-9000", "hidden_size": 8}))
+    with pytest.raises(BackboneUnavailable, match=r"model type 'hyperbert-9000'.*transformers \d+\.\d+.*cannot build"):
+        check_backbone(str(unknown))
+    no_head = tmp_path / "no-head"
+    no_head.mkdir()
+    (no_head / "config.json").write_text(json.dumps({"model_type": "vit"}))
+    with pytest.raises(BackboneUnavailable, match=r"model type 'vit' has no sequence-classification head"):
+        check_backbone(str(no_head))
+    assert check_backbone(str(tiny_bert)) == "bert"

@@ -14,14 +14,22 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, smoke_config, snakemake
+from conftest import REPO, SNAKEMAKE, SST2, SST5, require, smoke_config, snakemake
 
-def documented_paths(dataset: str, backbone: str, seed: int) -> list[str]:
+def documented_paths(dataset: str, backbone: str, variant: str, seed: int) -> list[str]:
     """Every path in the first column of docs/outputs.md, with the wildcards filled in."""
     text = (REPO / "docs" / "outputs.md").read_text()
     patterns = re.findall(r"^\| `([^`]+)` \|", text, flags=re.M)
     assert len(patterns) >= 25
-    return [p.format(dataset=dataset, backbone=backbone, seed=seed) for p in patterns]
+    return [p.format(dataset=dataset, backbone=backbone, variant=variant, seed=seed) for p in patterns]
+
+
+def smoke_runs(config: dict):
+    """(dataset, variant, seed, run folder) of every run of the smoke study."""
+    for name, dataset in config["datasets"].items():
+        for variant in dataset.get("variants") or config["variants"]:
+            for seed in config["seeds"]:
+                yield name, variant, seed, f"results/{name}/runs/minilm/{variant}/seed{seed}"
 
 
 def test_lint_and_format_are_clean():
@@ -47,8 +55,10 @@ def test_default_config_plans_the_study(tmp_path):
 def test_an_override_file_replaces_the_dimensions_and_keeps_the_rest(tmp_path):
     # The smoke config's datasets and single backbone replace the study's; nothing else is merged into them.
     result = snakemake(tmp_path, smoke_config(), "--dry-run", "--cores", "2")
-    assert planned_jobs(result)["train"] == "4" and planned_jobs(result)["prepare_data"] == "2"  # 2 datasets x 1 x 2 seeds
-    assert "distilbert" not in result.stdout and "results/sst5/runs/minilm/seed2/metadata.json" in result.stdout
+    # sst2: 1 backbone x 2 variants x 2 seeds; sst5: 1 x 1 x 2
+    assert planned_jobs(result)["train"] == "6" and planned_jobs(result)["prepare_data"] == "2"
+    assert "distilbert" not in result.stdout and "results/sst5/runs/minilm/base/seed2/metadata.json" in result.stdout
+    assert "results/sst5/runs/minilm/lr-1e-4" not in result.stdout
 
 
 def test_override_semantics_of_the_config_loader():
@@ -131,40 +141,46 @@ ACCURACY_BAR = {"sst2": 0.80, "sst5": 0.35}  # sst5: five classes, chance 0.20, 
 def test_smoke_run_reaches_the_accuracy_bar_for_every_seed(smoke_run):
     workdir, config = smoke_run
     assert config["training"]["epochs"] == 1 and set(config["datasets"]) == {"sst2", "sst5"}
-    for name, dataset in config["datasets"].items():
+    assert list(config["variants"]) == ["base", "lr-1e-4"] and config["datasets"]["sst5"]["variants"] == ["base"]
+    for name, variant, seed, run in smoke_runs(config):
+        dataset = config["datasets"][name]
         assert dataset["max_train_rows"] >= 4000
-        for seed in config["seeds"]:
-            metadata = json.loads((workdir / f"results/{name}/runs/minilm/seed{seed}/metadata.json").read_text())
-            assert metadata["best_val_accuracy"] >= ACCURACY_BAR[name], (name, seed, metadata["best_val_accuracy"])
-            assert metadata["data"] == {"train_rows": dataset["max_train_rows"], "validation_rows": VALIDATION[name]}
-            assert metadata["dataset"] == name and metadata["labels"] == dataset["labels"]
+        metadata = json.loads((workdir / run / "metadata.json").read_text())
+        assert metadata["best_val_accuracy"] >= ACCURACY_BAR[name], (name, variant, seed, metadata["best_val_accuracy"])
+        assert metadata["data"] == {"train_rows": dataset["max_train_rows"], "validation_rows": VALIDATION[name]}
+        assert metadata["dataset"] == name and metadata["labels"] == dataset["labels"] and metadata["variant"] == variant
+        expected_lr = config["variants"][variant].get("learning_rate", config["training"]["learning_rate"])
+        assert metadata["hyperparameters"]["learning_rate"] == expected_lr
+        assert metadata["run_name"] == ("minilm" if variant == "base" else f"minilm+{variant}")
 
 
 @pytest.mark.e2e
 def test_smoke_run_writes_every_documented_output_consistently(smoke_run):
     workdir, config = smoke_run
     assert len(config["seeds"]) == 2
-    for name, dataset in config["datasets"].items():
+    for name, variant, seed, run_folder in smoke_runs(config):
+        dataset = config["datasets"][name]
         classes = len(dataset["labels"])
-        for seed in config["seeds"]:
-            for path in documented_paths(name, "minilm", seed):
-                assert (workdir / path).exists(), path
-            run = workdir / f"results/{name}/runs/minilm/seed{seed}"
-            history = pd.read_csv(run / "history.csv")
-            predictions = pd.read_csv(run / "predictions.csv")
-            assert len(predictions) == VALIDATION[name] and set(predictions["index"]) == set(range(VALIDATION[name]))
-            assert [f"prob_{k}" for k in range(classes)] == [c for c in predictions.columns if c.startswith("prob_")]
-            assert set(predictions["pred"]) <= set(range(classes))
-            assert (predictions["pred"] == predictions["gold"]).mean() == history["val_accuracy"].iloc[0]
-            holdout = pd.read_csv(run / "holdout_predictions.csv")
-            assert len(holdout) == dataset["holdout_rows"] and holdout["epoch"].unique().tolist() == [1]
-            steps = pd.read_csv(run / "steps.csv")
-            assert len(steps) == -(-dataset["max_train_rows"] // 32)
-            assert (steps["grad_norm"] > 0).all() and steps["lr"].iloc[0] == config["training"]["learning_rate"]
-            metadata = json.loads((run / "metadata.json").read_text())
-            assert metadata["hardware"]["torch_threads"] == config["training"]["threads"]
-            assert "epoch 1/1" in (workdir / f"logs/{name}/train/minilm/seed{seed}.log").read_text()
-            assert not (workdir / f"results/{name}/resume/minilm/seed{seed}").exists()
+        for path in documented_paths(name, "minilm", variant, seed):
+            assert (workdir / path).exists(), path
+        run = workdir / run_folder
+        history = pd.read_csv(run / "history.csv")
+        predictions = pd.read_csv(run / "predictions.csv")
+        assert len(predictions) == VALIDATION[name] and set(predictions["index"]) == set(range(VALIDATION[name]))
+        assert [f"prob_{k}" for k in range(classes)] == [c for c in predictions.columns if c.startswith("prob_")]
+        assert set(predictions["pred"]) <= set(range(classes))
+        assert (predictions["pred"] == predictions["gold"]).mean() == history["val_accuracy"].iloc[0]
+        holdout = pd.read_csv(run / "holdout_predictions.csv")
+        assert len(holdout) == dataset["holdout_rows"] and holdout["epoch"].unique().tolist() == [1]
+        steps = pd.read_csv(run / "steps.csv")
+        assert len(steps) == -(-dataset["max_train_rows"] // 32)
+        expected_lr = config["variants"][variant].get("learning_rate", config["training"]["learning_rate"])
+        assert (steps["grad_norm"] > 0).all() and steps["lr"].iloc[0] == expected_lr
+        metadata = json.loads((run / "metadata.json").read_text())
+        assert metadata["hardware"]["torch_threads"] == config["training"]["threads"]
+        assert "epoch 1/1" in (workdir / f"logs/{name}/train/minilm/{variant}/seed{seed}.log").read_text()
+        assert not (workdir / f"results/{name}/resume/minilm/{variant}/seed{seed}").exists()
+    for name, dataset in config["datasets"].items():
         card = json.loads((workdir / f"results/{name}/data/data_card.json").read_text())
         assert card["name"] == name and card["splits"]["holdout"]["rows"] == dataset["holdout_rows"]
         holdout = pd.read_parquet(workdir / f"results/{name}/data/holdout.parquet")
@@ -187,20 +203,23 @@ def test_smoke_run_analysis_outputs(smoke_run):
         results = workdir / "results" / name
         summary = json.loads((results / "analysis/summary.json").read_text())
         runs = pd.read_csv(results / "analysis/runs.csv")
-        assert len(runs) == 2 and summary["missing_runs"] == [] and summary["validation_sentences"] == VALIDATION[name]
-        for seed in config["seeds"]:
-            metadata = json.loads((results / f"runs/minilm/seed{seed}/metadata.json").read_text())
-            assert runs.set_index("seed").loc[seed, "best_accuracy"] == metadata["best_val_accuracy"]
+        variants = dataset.get("variants") or list(config["variants"])
+        assert len(runs) == 2 * len(variants) and summary["missing_runs"] == [] and summary["validation_sentences"] == VALIDATION[name]
+        for _, variant, seed, run in smoke_runs({**config, "datasets": {name: dataset}}):
+            metadata = json.loads((workdir / run / "metadata.json").read_text())
+            assert runs.set_index(["variant", "seed"]).loc[(variant, seed), "best_accuracy"] == metadata["best_val_accuracy"]
+        runs = runs[runs["variant"] == "base"]
         backbone = summary["backbones"][0]
         assert backbone["best_accuracy_mean"] == pytest.approx(runs["best_accuracy"].mean())
         assert backbone["selected_ci_low"] < backbone["selected_accuracy"] < backbone["selected_ci_high"]
 
         # Per-class scores recomputed from the predictions, independently of scikit-learn.
         per_class = pd.read_csv(results / "analysis/per_class.csv")
+        per_class = per_class[per_class["backbone"] == "minilm"]
         assert per_class["class"].tolist() == dataset["labels"]
         recall, f1 = [], []
         for seed in config["seeds"]:
-            p = pd.read_csv(results / f"runs/minilm/seed{seed}/predictions.csv")
+            p = pd.read_csv(results / f"runs/minilm/base/seed{seed}/predictions.csv")
             p = p[p["epoch"] == runs.set_index("seed").loc[seed, "best_epoch"]]
             hits = [((p["pred"] == k) & (p["gold"] == k)).sum() for k in range(len(dataset["labels"]))]
             recall.append([h / (p["gold"] == k).sum() for k, h in enumerate(hits)])
@@ -210,18 +229,19 @@ def test_smoke_run_analysis_outputs(smoke_run):
         assert per_class["support"].tolist() == list(json.loads((results / "data/data_card.json").read_text())["splits"]["validation"]["label_counts"].values())
 
         errors = pd.read_csv(results / "analysis/misclassified.csv")
+        errors = errors[errors["backbone"] == "minilm"]
         assert len(errors) >= 20 and errors["confidence"].is_monotonic_decreasing
         assert set(errors["gold"]) | set(errors["predicted"]) <= set(dataset["labels"])
         wrong_somewhere = set()
         for seed in config["seeds"]:
-            p = pd.read_csv(results / f"runs/minilm/seed{seed}/predictions.csv")
+            p = pd.read_csv(results / f"runs/minilm/base/seed{seed}/predictions.csv")
             wrong_somewhere |= set(p.loc[p["pred"] != p["gold"], "index"])
         assert set(errors["index"]) == wrong_somewhere
         modes = pd.read_csv(results / "analysis/failure_modes.csv")
         assert set(modes["cue"]) == set(config["analysis"]["cues"]) and modes.loc[modes["cue"] == "negation", "sentences"].item() > 100
 
         calibration = pd.read_csv(results / "analysis/calibration.csv")
-        assert set(calibration["method"]) == {"holdout"} and len(calibration) == 4
+        assert set(calibration["method"]) == {"holdout"} and len(calibration) == 4 * len(variants)
         after = calibration[calibration["stage"] == "after"]
         assert (after["temperature"] > 0).all() and (after["temperature"] != 1.0).all()
         assert (calibration["classwise_ece"] > 0).all()
@@ -232,7 +252,15 @@ def test_smoke_run_analysis_outputs(smoke_run):
             pdf = (results / f"figures/{figure}.pdf").read_bytes()
             assert pdf.startswith(b"%PDF") and len(pdf) > 5000
     across = pd.read_csv(workdir / "results/report/datasets.csv")
-    assert across[["dataset", "backbone", "classes"]].values.tolist() == [["sst2", "minilm", 2], ["sst5", "minilm", 5]]
+    assert across[["dataset", "backbone", "classes"]].values.tolist() == [
+        ["sst2", "minilm", 2], ["sst2", "minilm+lr-1e-4", 2], ["sst5", "minilm", 5]]
+    # The second variant against base on SST-2, paired over the same two seeds and 872 sentences.
+    compared = pd.read_csv(workdir / "results/sst2/analysis/variants.csv").iloc[0]
+    runs = pd.read_csv(workdir / "results/sst2/analysis/runs.csv").set_index(["variant", "seed"])["selected_accuracy"]
+    assert (compared["backbone"], compared["variant"], compared["reference"], compared["seeds"]) == ("minilm", "lr-1e-4", "base", 2)
+    assert compared["difference"] == pytest.approx(np.mean([runs["lr-1e-4", s] - runs["base", s] for s in config["seeds"]]))
+    assert compared["difference_ci_low"] < compared["difference"] < compared["difference_ci_high"]
+    assert pd.read_csv(workdir / "results/sst5/analysis/variants.csv").empty
 
 
 @pytest.mark.e2e
@@ -243,7 +271,8 @@ def test_smoke_run_llm_comparison(smoke_run):
         summary = json.loads((workdir / f"results/{name}/llm/summary.json").read_text())
         errors = table[table["group"] == "error"]
         assert len(errors) == config["llm"]["items"]["max_errors"] and (table["group"] == "control").sum() == len(errors)
-        assert (errors["minilm_wrong_in_seeds"] > 0).all()
+        wrong = errors[[c for c in table.columns if c.endswith("_wrong_in_seeds")]].sum(axis=1)
+        assert (wrong > 0).all()  # every error item is some run group's error
         assert set(table["llm_predicted"]) <= set(dataset["labels"])
         probs = table[[f"llm_prob_{label}" for label in dataset["labels"]]].to_numpy()
         assert np.allclose(probs.sum(1), 1.0)  # one probability per label, a verbalizer for each
@@ -371,12 +400,12 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path, monkeypa
         "data_card": per("data/data_card.json"), "calibration": per("analysis/calibration.csv"),
         "misclassified": per("analysis/misclassified.csv"), "overconfidence": per("analysis/overconfidence.json"),
         "failure_modes": per("analysis/failure_modes.csv"),
-        "metadata": [p.relative_to(workdir) for p in sorted(workdir.glob("results/*/runs/minilm/seed*/metadata.json"))],
+        "metadata": [p.relative_to(workdir) for p in sorted(workdir.glob("results/*/runs/minilm/*/seed*/metadata.json"))],
         "token_stats": [p.relative_to(workdir) for p in sorted(workdir.glob("results/*/tokens/minilm.json"))],
     } | {f"{name}_{kind}": per(f"figures/{name}.{kind}") for name, _ in FIGURES for kind in ("png", "pdf")}
     settings = {"report": config["report"] | {"top_errors": 25}, "training": config["training"] | {"fast": {}},
                 "analysis": {"select_epoch": "best", "bootstrap": {"method": "BCa", "samples": 2000, "confidence": 0.95}},
-                "datasets": config["datasets"], "llm_enabled": False}
+                "datasets": config["datasets"], "variants": config["variants"], "llm_enabled": False}
     monkeypatch.chdir(workdir)  # run metadata and token statistics are grouped by their results/{dataset}/ folder
     render(inputs, names, settings, REPO / "report/report.html.j2", REPO / "report/report.tex.j2", html=tmp_path / "r.html",
            datasets_table=tmp_path / "d.csv", tex=tmp_path / "r.tex",
@@ -461,3 +490,42 @@ def test_every_documented_snakemake_command_dry_runs(tmp_path):
             assert result.returncode == 0, f"{part}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
             if "--unlock" not in words:
                 assert re.search(r"^train\s+\d+$", result.stdout, flags=re.M) or "Nothing to be done" in result.stdout, part
+
+
+def test_plan_lists_every_run_with_its_cost(tmp_path):
+    require(SST2)
+    require(SST5)
+    config = smoke_config()
+    (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run([sys.executable, "-m", "sentiflow.plan", "--configfile", str(tmp_path / "smoke.yaml"),
+                             "--directory", str(tmp_path), "--ms-per-step", "minilm=100", "--csv", str(tmp_path / "plan.csv")],
+                            capture_output=True, text=True, cwd=REPO)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(tmp_path / "plan.csv")
+    assert table[["dataset", "variant", "seeds", "train_rows", "steps_per_run"]].values.tolist() == [
+        ["sst2", "base", 2, 6000, 188], ["sst2", "lr-1e-4", 2, 6000, 188], ["sst5", "base", 2, 4000, 125]]
+    assert table["gpu_hours"].tolist() == pytest.approx([2 * 188 * 0.1 / 3600] * 2 + [2 * 125 * 0.1 / 3600])
+    assert "6 training runs" in result.stdout and "no step time" not in result.stdout
+    # Without a step time the runs are still listed, with what is missing said.
+    bare = subprocess.run([sys.executable, "-m", "sentiflow.plan", "--configfile", str(tmp_path / "smoke.yaml"),
+                           "--directory", str(tmp_path)], capture_output=True, text=True, cwd=REPO)  # fmt: skip
+    assert "no step time for minilm: finish one run of each, or pass --ms-per-step" in bare.stdout
+
+
+@pytest.mark.e2e
+def test_plan_uses_the_step_times_of_finished_runs(smoke_run):
+    workdir, config = smoke_run
+    result = subprocess.run([sys.executable, "-m", "sentiflow.plan", "--configfile", str(workdir / "config.yaml"),
+                             "--directory", str(workdir), "--csv", str(workdir / "plan.csv")],
+                            capture_output=True, text=True, cwd=REPO)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(workdir / "plan.csv").set_index(["dataset", "variant"])
+    seconds = []
+    for name, variant, seed, run in smoke_runs(config):
+        metadata = json.loads((workdir / run / "metadata.json").read_text())
+        history = pd.read_csv(workdir / run / "history.csv")
+        seconds.append(history["epoch_seconds"].mean() / metadata["hyperparameters"]["steps_per_epoch"])
+    # One model, loop and batch size in every run: one measured step time, the median over all six runs.
+    assert table["ms_per_step"].tolist() == pytest.approx([1000 * float(np.median(seconds))] * 3)
+    assert table.loc[("sst5", "base"), "train_rows"] == 4000 and table.loc[("sst5", "base"), "rows_from"] == "data card"
+    assert table["step_time_from"].str.startswith("measured: 6 run(s)").all()

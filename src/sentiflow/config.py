@@ -1,8 +1,8 @@
 """The study's configuration: one schema holds every default, override files carry only what they change.
 
 A file given with `snakemake --configfile` is laid over `config/config.yaml`: nested settings are merged
-key by key, but the dimension maps (`datasets`, `backbones`) are replaced whole, so an override that names
-its own datasets or backbones never inherits the study's.
+key by key, but the dimension maps (`datasets`, `backbones`, `variants`) are replaced whole, so an override
+that names its own datasets, backbones or variants never inherits the study's.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 import yaml
 
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
-DIMENSIONS = ("datasets", "backbones")
+DIMENSIONS = ("datasets", "backbones", "variants")
+BASE_VARIANT = "base"  # the study's recipe as configured; runs of other variants are compared with it
 
 
 class ConfigError(ValueError):
@@ -66,11 +67,12 @@ def study_config(base: str | Path, override: dict) -> dict:
 
 def check_dimensions(config: dict) -> None:
     """What the schema cannot say: datasets name only configured backbones, prompts cover every label."""
-    backbones = set(config["backbones"])
     for name, dataset in config["datasets"].items():
-        unknown = sorted(set(dataset.get("backbones") or []) - backbones)
-        if unknown:
-            raise ConfigError(f"datasets.{name}.backbones names {unknown}, which are not keys of `backbones:` ({sorted(backbones)})")
+        for dimension in ("backbones", "variants"):
+            known = set(config[dimension])
+            unknown = sorted(set(dataset.get(dimension) or []) - known)
+            if unknown:
+                raise ConfigError(f"datasets.{name}.{dimension} names {unknown}, which are not keys of `{dimension}:` ({sorted(known)})")
         if config.get("llm", {}).get("enabled", False):
             verbalizers = dataset_prompt(config, name)["verbalizers"]
             missing = [label for label in dataset["labels"] if label not in verbalizers]
@@ -85,6 +87,22 @@ def dataset_backbones(config: dict, name: str) -> list[str]:
     """The backbones trained on dataset `name`, in the order of `backbones:`."""
     chosen = config["datasets"][name].get("backbones")
     return [b for b in config["backbones"] if chosen is None or b in chosen]
+
+
+def dataset_variants(config: dict, name: str) -> list[str]:
+    """The variants trained on dataset `name`, in the order of `variants:`."""
+    chosen = config["datasets"][name].get("variants")
+    return [v for v in config["variants"] if chosen is None or v in chosen]
+
+
+def run_label(backbone: str, variant: str) -> str:
+    """How a run group is named in tables and figures: the backbone, plus `+variant` unless it is the base recipe."""
+    return backbone if variant == BASE_VARIANT else f"{backbone}+{variant}"
+
+
+def variant_training(config: dict, variant: str) -> dict:
+    """`training:` with the variant's keys replacing the study's."""
+    return config["training"] | config["variants"][variant]
 
 
 def dataset_seeds(config: dict, name: str) -> list[int]:

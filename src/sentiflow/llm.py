@@ -64,15 +64,16 @@ class PromptConfig:
     shots: list[tuple[str, str]]  # (sentence, label) examples shown before the item
 
 
-# The prompt of config/config.yaml, for callers outside the workflow (benchmarks, notebooks).
-DEFAULT_PROMPT = PromptConfig(
-    system="You are a careful annotator of movie-review sentiment.",
-    instruction="What is the sentiment of this sentence from a movie review?\n\nSentence: {sentence}\n\nAnswer with one word: positive or negative.",
-    answer_prefix="",
-    plain_template=None,
-    verbalizers={"negative": ["negative", "Negative"], "positive": ["positive", "Positive"]},
-    shots=[],
-)
+def _schema_prompt() -> PromptConfig:
+    from sentiflow.config import defaults
+
+    prompt = defaults("llm", "prompt")
+    return PromptConfig(system=prompt["system"], instruction=prompt["instruction"], answer_prefix=prompt["answer_prefix"],
+                        plain_template=prompt["plain_template"], verbalizers=prompt["verbalizers"], shots=[])
+
+
+# The schema's default prompt, for callers outside the workflow (benchmarks, notebooks).
+DEFAULT_PROMPT = _schema_prompt()
 
 
 class LabelScorer:

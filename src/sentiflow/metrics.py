@@ -74,6 +74,8 @@ def run_row(run: Run, which: str, n_classes: int) -> dict:
     peak = metadata["peak_memory"]
     return {
         "backbone": backbone,
+        "backbone_key": run.backbone_key,
+        "variant": run.variant,
         "seed": seed,
         "model": metadata["backbone"],
         "parameters": metadata["parameters"],
@@ -81,6 +83,7 @@ def run_row(run: Run, which: str, n_classes: int) -> dict:
         "best_accuracy": float(by_epoch.loc[best, "val_accuracy"]),
         "last_epoch": int(history["epoch"].max()),
         "last_accuracy": float(history["val_accuracy"].iloc[-1]),
+        "selected_accuracy": float((selected["pred"] == selected["gold"]).mean()),
         "selected_macro_f1": macro_f1(selected["gold"].to_numpy(), selected["pred"].to_numpy(), n_classes),
         "train_minutes": metadata["total_seconds"] / 60,
         "epoch_seconds": float(history["epoch_seconds"].mean()),
@@ -110,7 +113,8 @@ def summarise(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstrap: d
     for backbone, group in runs.groupby("backbone", sort=False):
         per_sentence = correct[backbone].mean(axis=1).to_numpy()
         low, high = bootstrap_ci(per_sentence, **ci_settings(bootstrap))
-        row = {"backbone": backbone, "model": group["model"].iloc[0], "parameters": int(group["parameters"].iloc[0]), "seeds": len(group)}
+        row = {"backbone": backbone, "backbone_key": group["backbone_key"].iloc[0], "variant": group["variant"].iloc[0],
+               "model": group["model"].iloc[0], "parameters": int(group["parameters"].iloc[0]), "seeds": len(group)}
         for metric in ("best_accuracy", "last_accuracy", "selected_macro_f1"):
             row |= {f"{metric}_{k}": v for k, v in describe(group[metric]).items()}
         row |= {
@@ -128,15 +132,57 @@ def summarise(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstrap: d
     return pd.DataFrame(rows)
 
 
-def mcnemar_table(correct: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """An exact McNemar test for every pair of backbones on every seed both ran."""
+def mcnemar_table(correct: dict[str, pd.DataFrame], variant_of: dict[str, str] | None = None) -> pd.DataFrame:
+    """An exact McNemar test for every pair of backbones trained with the same variant, on every seed both ran.
+
+    Variants of one backbone are compared in `variant_table`.
+    """
+    variant_of = variant_of or {}
     rows = []
     for a, b in combinations(correct, 2):
+        if variant_of.get(a) != variant_of.get(b):
+            continue
         for seed in sorted(set(correct[a].columns) & set(correct[b].columns)):
             test = mcnemar_exact(correct[a][seed].to_numpy(), correct[b][seed].to_numpy())
             rows.append({"backbone_a": a, "backbone_b": b, "seed": seed,
                          "accuracy_a": float(correct[a][seed].mean()), "accuracy_b": float(correct[b][seed].mean()), **test})
     return pd.DataFrame(rows, columns=["backbone_a", "backbone_b", "seed", "accuracy_a", "accuracy_b", "only_a_correct", "only_b_correct", "p_value"])
+
+
+def variant_table(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstrap: dict) -> pd.DataFrame:
+    """Every variant of a backbone against its reference (`base`, else the first variant), paired twice.
+
+    Over seeds: a paired t-test (scipy) on the per-seed accuracies of the seeds both ran. Over sentences: a
+    bootstrap interval of the accuracy difference that resamples sentences with both variants' per-sentence
+    correctness (averaged over the shared seeds) kept together, and exact McNemar tests per seed.
+    """
+    rows = []
+    for backbone, group in runs.groupby("backbone_key", sort=False):
+        labels = dict(zip(group["variant"], group["backbone"]))  # variant -> run label, in configured order
+        reference = "base" if "base" in labels else next(iter(labels))
+        for variant, label in labels.items():
+            if variant == reference:
+                continue
+            base_label = labels[reference]
+            seeds = sorted(set(correct[label].columns) & set(correct[base_label].columns))
+            by_seed = group.set_index(["backbone", "seed"])["selected_accuracy"]
+            ours = np.array([by_seed[label, s] for s in seeds])
+            theirs = np.array([by_seed[base_label, s] for s in seeds])
+            per_sentence = (correct[label][seeds].mean(axis=1) - correct[base_label][seeds].mean(axis=1)).to_numpy()
+            low, high = bootstrap_ci(per_sentence, **ci_settings(bootstrap))
+            tests = [mcnemar_exact(correct[label][s].to_numpy(), correct[base_label][s].to_numpy())["p_value"] for s in seeds]
+            rows.append({
+                "backbone": backbone, "variant": variant, "reference": reference, "seeds": len(seeds),
+                "accuracy": float(ours.mean()), "reference_accuracy": float(theirs.mean()),
+                "difference": float((ours - theirs).mean()), "difference_ci_low": low, "difference_ci_high": high,
+                "seeds_p_value": float(stats.ttest_rel(ours, theirs).pvalue) if len(seeds) > 1 and np.any(ours != theirs) else math.nan,
+                "mcnemar_p_min": min(tests) if tests else math.nan, "mcnemar_p_max": max(tests) if tests else math.nan,
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=VARIANT_COLUMNS)
+
+
+VARIANT_COLUMNS = ["backbone", "variant", "reference", "seeds", "accuracy", "reference_accuracy", "difference",
+                   "difference_ci_low", "difference_ci_high", "seeds_p_value", "mcnemar_p_min", "mcnemar_p_max"]
 
 
 def ci_settings(bootstrap: dict) -> dict:
@@ -165,7 +211,8 @@ def correctness(runs: list[Run], which: str) -> dict[str, pd.DataFrame]:
     return {backbone: correctness_matrix(predictions) for backbone, predictions in by_backbone.items()}
 
 
-def aggregate(metadata_paths, expected, labels: Sequence[str], analysis: dict, *, runs, summary, summary_json, per_class, mcnemar) -> dict:
+def aggregate(metadata_paths, expected, labels: Sequence[str], analysis: dict, *, runs, summary, summary_json, per_class, mcnemar,
+              variants) -> dict:
     """The aggregate rule: per-run, per-backbone and per-class tables, McNemar tests, and a JSON of it all for the report."""
     loaded, missing = load_runs(metadata_paths, expected, analysis["allow_partial"])
     which = analysis["select_epoch"]
@@ -173,7 +220,8 @@ def aggregate(metadata_paths, expected, labels: Sequence[str], analysis: dict, *
     correct = correctness(loaded, which)
     summary_table = summarise(run_table, correct, analysis["bootstrap"])
     classes = per_class_table(loaded, which, labels)
-    tests = mcnemar_table(correct)
+    tests = mcnemar_table(correct, dict(zip(run_table["backbone"], run_table["variant"])))
+    compared = variant_table(run_table, correct, analysis["bootstrap"])
     result = {
         "selected_epoch": which,
         "labels": list(labels),
@@ -185,10 +233,12 @@ def aggregate(metadata_paths, expected, labels: Sequence[str], analysis: dict, *
         "backbones": summary_table.to_dict("records"),
         "per_class": classes.to_dict("records"),
         "mcnemar": tests.to_dict("records"),
+        "variants": compared.to_dict("records"),
     }
     write_csv(runs, run_table)
     write_csv(summary, summary_table)
     write_csv(per_class, classes)
     write_csv(mcnemar, tests)
+    write_csv(variants, compared)
     write_json(summary_json, result)
     return result

@@ -32,6 +32,41 @@ def _hub_error(spec: str, what: str, err: Exception) -> BackboneUnavailable:
     )
 
 
+def check_backbone(spec: str) -> str:
+    """The backbone's model type, once it is known that the installed transformers can build it with a
+    sequence-classification head; else a message saying so (raised before any training starts)."""
+    import transformers
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+    where = _check_local(spec) if _looks_like_path(spec) else spec
+    try:
+        config = AutoConfig.from_pretrained(where)
+    except (KeyError, ValueError) as err:
+        model_type = _declared_model_type(where)
+        if model_type is None:
+            raise
+        raise BackboneUnavailable(
+            f"backbone {spec!r}: model type {model_type!r} is one the installed transformers {transformers.__version__} "
+            "cannot build; upgrade transformers (pip install -U transformers) or choose another backbone"
+        ) from err
+    except OSError as err:
+        raise _hub_error(spec, "config", err) from err
+    if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+        raise BackboneUnavailable(
+            f"backbone {spec!r}: model type {config.model_type!r} has no sequence-classification head in transformers "
+            f"{transformers.__version__}; choose an encoder (BERT, RoBERTa, DeBERTa, ELECTRA, ModernBERT, ...)"
+        )
+    return config.model_type
+
+
+def _declared_model_type(where) -> str | None:
+    import json
+
+    config = Path(where) / "config.json"
+    return json.loads(config.read_text()).get("model_type") if config.is_file() else None
+
+
 def load_tokenizer(spec: str):
     from transformers import AutoTokenizer
 
@@ -43,10 +78,28 @@ def load_tokenizer(spec: str):
         raise _hub_error(spec, "tokenizer", err) from err
 
 
-def load_classifier(spec: str, labels: Sequence[str]):
+# The config attribute that sets the dropout before the classification head, where it is not `classifier_dropout`.
+HEAD_DROPOUT = {"distilbert": "seq_classif_dropout", "deberta": "cls_dropout", "deberta-v2": "cls_dropout"}
+
+
+def head_dropout_setting(spec: str) -> str:
+    from transformers import AutoConfig
+
+    if _looks_like_path(spec):
+        model_type = AutoConfig.from_pretrained(_check_local(spec)).model_type
+    else:
+        try:
+            model_type = AutoConfig.from_pretrained(spec).model_type
+        except (OSError, ValueError) as err:
+            raise _hub_error(spec, "config", err) from err
+    return HEAD_DROPOUT.get(model_type, "classifier_dropout")
+
+
+def load_classifier(spec: str, labels: Sequence[str], classifier_dropout: float | None = None):
     """A pre-trained encoder with a new, randomly initialised classification head of len(labels) outputs.
 
-    The head is drawn from torch's global RNG, so seed before calling this.
+    The head is drawn from torch's global RNG, so seed before calling this. `classifier_dropout` replaces the
+    checkpoint's dropout before the head (None keeps it).
     """
     from transformers import AutoModelForSequenceClassification
 
@@ -57,6 +110,8 @@ def load_classifier(spec: str, labels: Sequence[str]):
         # A checkpoint saved with another head size (e.g. 3 classes) still loads: the head is new anyway.
         ignore_mismatched_sizes=True,
     )
+    if classifier_dropout is not None:
+        kwargs[head_dropout_setting(spec)] = classifier_dropout
     if _looks_like_path(spec):
         return AutoModelForSequenceClassification.from_pretrained(_check_local(spec), **kwargs)
     try:

@@ -68,7 +68,7 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
     reference = dataset.get("reference", {})
     backbones = []
     for row in summary["backbones"]:
-        study = _study_reference(row["model"], reference)
+        study = _study_reference(row["model"], reference) if row["variant"] == "base" else None  # the study's own recipe only
         backbones.append(row | {
             "study": study,
             "best_diff": row["best_accuracy_mean"] - study["best"] if study else None,
@@ -110,6 +110,7 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
         "per_class": _records(inputs["per_class"]),
         "missing_runs": summary["missing_runs"],
         "mcnemar": summary["mcnemar"],
+        "variants": summary["variants"],
         "validation_sentences": n_val,
         "top_errors": top_errors,
         "error_columns": [c for c in errors.columns if c.endswith("_predicted")],
@@ -152,6 +153,8 @@ def collect(inputs: dict, datasets: list[str], settings: dict) -> dict:
         # Two key-value columns side by side: a long list that still fits one page width.
         "hyperparameters": [(hyperparameters[i], hyperparameters[i + half] if i + half < len(hyperparameters) else None)
                             for i in range(half)],
+        "variants": [{"name": name, "changes": ", ".join(f"{k}={v}" for k, v in flatten(changes).items()) or "the settings above"}
+                     for name, changes in settings["variants"].items()],
         "selected_epoch": settings["analysis"]["select_epoch"],
         "bootstrap": settings["analysis"]["bootstrap"],
         "versions": metadata[0]["versions"],
@@ -211,6 +214,8 @@ def signed(value, digits: int = 3) -> str:
 
 
 def pvalue(value) -> str:
+    if value is None or math.isnan(value):  # e.g. a t-test over a single seed
+        return "–"
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 

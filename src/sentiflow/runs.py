@@ -31,6 +31,15 @@ class Run:
     metadata: dict
     _tables: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def variant(self) -> str:
+        return self.metadata.get("variant", "base")
+
+    @property
+    def backbone_key(self) -> str:
+        """The `backbones:` key; `backbone` is the run group's label, which adds the variant."""
+        return self.metadata.get("backbone_key", self.backbone)
+
     def table(self, name: str) -> pd.DataFrame:
         if name not in self._tables:
             self._tables[name] = pd.read_csv(self.folder / f"{name}.csv")

@@ -129,8 +129,9 @@ def load_encoded(path: str | Path) -> tuple[dict[str, Encoded], dict]:
 def tokenize_dataset(model: str, split_paths: dict, max_length: int | None, tokens_out, stats_out) -> dict:
     """Tokenize every canonical split with `model`'s tokenizer; write the cache and its length statistics."""
     from sentiflow.atomic import write_json
-    from sentiflow.modeling import load_tokenizer
+    from sentiflow.modeling import check_backbone, load_tokenizer
 
+    check_backbone(model)  # the first job that touches a backbone: fail here, before any training, if it cannot be built
     tokenizer = load_tokenizer(model)
     if tokenizer.pad_token_id is None:
         raise ValueError(f"the tokenizer of {model!r} has no padding token; dynamic padding needs one")

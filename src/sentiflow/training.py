@@ -54,6 +54,8 @@ class TrainConfig:
     weight_decay: float = _DEFAULT["weight_decay"]
     warmup_ratio: float = _DEFAULT["warmup_ratio"]
     max_grad_norm: float = _DEFAULT["max_grad_norm"]
+    classifier_dropout: float | None = _DEFAULT["classifier_dropout"]  # None: the checkpoint's own head dropout
+    early_stopping_patience: int | None = _DEFAULT["early_stopping_patience"]  # None: train every epoch
     seed: int = 0  # the run's seed: a wildcard of the workflow, not a training setting
     device: str = _DEFAULT["device"]
     threads: int | None = None  # the rule's `threads:`; None leaves torch's own choice
@@ -133,6 +135,15 @@ def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
             continue
         (plain if id(param) in no_decay or name.endswith("bias") else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
+
+
+def patience_exhausted(cfg: TrainConfig, progress: dict) -> bool:
+    """Early stopping: `early_stopping_patience` finished epochs in a row without a new best validation accuracy.
+
+    The schedule still decays over all configured epochs, as with Hugging Face's EarlyStoppingCallback.
+    """
+    patience = cfg.early_stopping_patience
+    return patience is not None and progress["best_epoch"] is not None and progress["epoch"] - progress["best_epoch"] >= patience
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -236,7 +247,7 @@ def fine_tune(
 
     set_seed(cfg.seed)  # before the model is built: the new head's initial weights come from this seed
     tokenizer = load_tokenizer(backbone)
-    model = load_classifier(backbone, labels).to(device)
+    model = load_classifier(backbone, labels, cfg.classifier_dropout).to(device)
     model.train()
     steps_per_epoch = math.ceil(len(train) / cfg.train_batch_size)
     total_steps = cfg.epochs * steps_per_epoch
@@ -277,6 +288,11 @@ def fine_tune(
 
     with stop_signals() as stop:
         for epoch in range(progress["epoch"] + 1, cfg.epochs + 1):
+            if patience_exhausted(cfg, progress):  # derived from the saved progress, so a resumed run stops alike
+                progress["stopped_early_after"] = progress["epoch"]
+                print(f"early stopping after epoch {progress['epoch']}: no better validation accuracy since epoch "
+                      f"{progress['best_epoch']} (patience {cfg.early_stopping_patience})", file=sys.stderr)
+                break
             epoch_start = time.time()
             order = batch_order(cfg, train.lengths, epoch)
             batches.set_order(order)
@@ -363,6 +379,8 @@ def fine_tune(
         "last_val_accuracy": float(tables["history"]["val_accuracy"].iloc[-1]),
         "total_seconds": progress["elapsed"],
         "process_seconds": time.time() - started,
+        "epochs_trained": progress["epoch"],
+        "stopped_early_after_epoch": progress.get("stopped_early_after"),
         "resumed_after_epochs": progress["resumed_after"],
         "interruptions": progress.get("interruptions", []),
         "peak_memory": runinfo.peak_memory_mb(device),
@@ -385,14 +403,15 @@ def fine_tune(
 
 
 def train_from_tokens(tokens_path, backbone: str, labels: Sequence[str], cfg: TrainConfig, out: RunOutputs, run_name: str | None = None,
-                      dataset: str | None = None) -> dict:
+                      dataset: str | None = None, variant: str = "base", backbone_key: str | None = None) -> dict:
     """Fine-tune on a token cache written by `tokens.tokenize_dataset` (the train rule's entry point)."""
     from sentiflow.tokens import load_encoded
 
     splits, meta = load_encoded(tokens_path)
     if meta["model"] != backbone:
         raise ValueError(f"{tokens_path} was tokenized for {meta['model']!r}, not {backbone!r}; rerun tokenize")
-    extra = {"run_name": run_name or backbone, "dataset": dataset, "tokens": meta}
+    extra = {"run_name": run_name or backbone, "dataset": dataset, "backbone_key": backbone_key or run_name or backbone,
+             "variant": variant, "tokens": meta}
     return fine_tune(
         backbone, labels, splits["train"], splits["validation"], meta["pad_id"], cfg, out, extra, holdout=splits.get("holdout")
     )

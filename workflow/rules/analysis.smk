@@ -25,6 +25,12 @@ rule aggregate:
             category="Tables",
             subcategory="{dataset}",
         ),
+        variants=report(
+            "results/{dataset}/analysis/variants.csv",
+            caption="../report/variants.rst",
+            category="Tables",
+            subcategory="{dataset}",
+        ),
     log:
         "logs/{dataset}/aggregate.log",
     conda:

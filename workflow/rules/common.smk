@@ -2,7 +2,14 @@ import os
 import re
 import shutil
 
-from sentiflow.config import dataset_backbones, dataset_prompt, dataset_seeds
+from sentiflow.config import (
+    dataset_backbones,
+    dataset_prompt,
+    dataset_seeds,
+    dataset_variants,
+    run_label,
+    variant_training,
+)
 
 # Jobs import the library from this checkout (local, --use-conda or cluster jobs alike), never from a
 # stale copy installed elsewhere.
@@ -16,20 +23,31 @@ os.environ.update(
 
 DATASETS = list(config["datasets"])
 BACKBONES = list(config["backbones"])
+VARIANTS = list(config["variants"])
 
 
 wildcard_constraints:
     dataset="|".join(re.escape(name) for name in DATASETS),
     backbone="|".join(re.escape(name) for name in BACKBONES),
+    variant="|".join(re.escape(name) for name in VARIANTS),
     seed=r"\d+",
 
 
-def expected_runs(dataset):
-    """[backbone, seed] of every run configured for `dataset`."""
+def run_keys(dataset):
+    """(backbone, variant, seed) of every run configured for `dataset`."""
     return [
-        [backbone, seed]
+        (backbone, variant, seed)
         for backbone in dataset_backbones(config, dataset)
+        for variant in dataset_variants(config, dataset)
         for seed in dataset_seeds(config, dataset)
+    ]
+
+
+def expected_runs(dataset):
+    """[run label, seed] of every run of `dataset`, as the analysis names them."""
+    return [
+        [run_label(backbone, variant), seed]
+        for backbone, variant, seed in run_keys(dataset)
     ]
 
 
@@ -41,9 +59,9 @@ def run_outputs(name, datasets=None):
     """One output of training for every configured run of `datasets` (by default of every dataset)."""
     pattern = getattr(rules.train.output, name)
     return [
-        pattern.format(dataset=dataset, backbone=backbone, seed=seed)
+        pattern.format(dataset=dataset, backbone=backbone, variant=variant, seed=seed)
         for dataset in datasets or DATASETS
-        for backbone, seed in expected_runs(dataset)
+        for backbone, variant, seed in run_keys(dataset)
     ]
 
 

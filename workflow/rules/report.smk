@@ -32,6 +32,7 @@ rule report:
             "report": config["report"],
             "training": config["training"],
             "analysis": config["analysis"],
+            "variants": config["variants"],
             "datasets": config["datasets"],
             "llm_enabled": config["llm"]["enabled"],
         },

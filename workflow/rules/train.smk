@@ -1,18 +1,18 @@
-# Fine-tune one backbone with one seed on one dataset (the study's recipe), resumable after every epoch.
+# Fine-tune one backbone with one variant of the recipe and one seed on one dataset, resumable after every epoch.
 rule train:
     input:
         tokens=rules.tokenize.output.tokens,
     output:
-        history="results/{dataset}/runs/{backbone}/seed{seed}/history.csv",
-        steps="results/{dataset}/runs/{backbone}/seed{seed}/steps.csv",
-        predictions="results/{dataset}/runs/{backbone}/seed{seed}/predictions.csv",
-        holdout_predictions="results/{dataset}/runs/{backbone}/seed{seed}/holdout_predictions.csv",
-        model=directory("results/{dataset}/runs/{backbone}/seed{seed}/model"),
-        metadata="results/{dataset}/runs/{backbone}/seed{seed}/metadata.json",
+        history="results/{dataset}/runs/{backbone}/{variant}/seed{seed}/history.csv",
+        steps="results/{dataset}/runs/{backbone}/{variant}/seed{seed}/steps.csv",
+        predictions="results/{dataset}/runs/{backbone}/{variant}/seed{seed}/predictions.csv",
+        holdout_predictions="results/{dataset}/runs/{backbone}/{variant}/seed{seed}/holdout_predictions.csv",
+        model=directory("results/{dataset}/runs/{backbone}/{variant}/seed{seed}/model"),
+        metadata="results/{dataset}/runs/{backbone}/{variant}/seed{seed}/metadata.json",
     log:
-        "logs/{dataset}/train/{backbone}/seed{seed}.log",
+        "logs/{dataset}/train/{backbone}/{variant}/seed{seed}.log",
     benchmark:
-        "benchmarks/{dataset}/train/{backbone}/seed{seed}.tsv"
+        "benchmarks/{dataset}/train/{backbone}/{variant}/seed{seed}.tsv"
     conda:
         "../envs/sentiflow.yaml"
     threads: config["training"]["threads"]
@@ -21,8 +21,9 @@ rule train:
     params:
         model=backbone_model,
         labels=dataset_setting("labels"),
-        training=config["training"],
+        training=lambda wildcards: variant_training(config, wildcards.variant),
+        run_name=lambda wildcards: run_label(wildcards.backbone, wildcards.variant),
         # Outside the outputs on purpose: Snakemake deletes a failed job's outputs, not this.
-        resume_dir=lambda wildcards: f"results/{wildcards.dataset}/resume/{wildcards.backbone}/seed{wildcards.seed}",
+        resume_dir=lambda wildcards: f"results/{wildcards.dataset}/resume/{wildcards.backbone}/{wildcards.variant}/seed{wildcards.seed}",
     script:
         "../../scripts/train.py"
