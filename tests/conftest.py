@@ -161,10 +161,13 @@ def smoke_run(tmp_path_factory):
     require(SHARED / "models" / "minilm-l6-h384-uncased")
     require(SST2)
     require(SST5)
+    from sentiflow.config import study_config, with_defaults
+
     workdir = tmp_path_factory.mktemp("smoke")
     config = smoke_config()
     snakemake(workdir, config, "--cores", "2", "--resources", "gpu=1")
-    return workdir, config
+    # The tests read every setting the run used: the smoke file laid over the study, with the schema's defaults.
+    return workdir, with_defaults(study_config(REPO / "config" / "config.yaml", config))
 
 
 FAMILIES = ["roberta", "deberta-v2", "electra", "modernbert"]

@@ -112,3 +112,18 @@ def dataset_seeds(config: dict, name: str) -> list[int]:
 def dataset_prompt(config: dict, name: str) -> dict:
     """`llm.prompt` with this dataset's `prompt:` keys replacing the study-wide ones."""
     return config["llm"]["prompt"] | config["datasets"][name].get("prompt", {})
+
+
+def with_defaults(config: dict) -> dict:
+    """`config` validated against the schema with its defaults filled in, as Snakemake's `validate` does."""
+    import jsonschema
+
+    def set_defaults(validator, properties, instance, node):
+        for key, sub in properties.items():
+            if isinstance(instance, dict) and "default" in sub:
+                instance.setdefault(key, copy.deepcopy(sub["default"]))
+        yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, node)
+
+    filled = copy.deepcopy(config)
+    jsonschema.validators.extend(jsonschema.Draft202012Validator, {"properties": set_defaults})(schema()).validate(filled)
+    return filled

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from itertools import combinations
-
 from typing import Sequence
 
 import numpy as np

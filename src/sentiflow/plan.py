@@ -124,13 +124,12 @@ def main(argv=None) -> int:
 
     import yaml
 
-    from sentiflow.config import check_dimensions, overlay
+    from sentiflow.config import DIMENSIONS, check_dimensions, overlay, with_defaults
 
     overrides = {}
     for path in args.configfile:
-        overrides = overlay(overrides, yaml.safe_load(Path(path).read_text()) or {}, replace=("datasets", "backbones", "variants"))
-    config = study_config(REPO / "config" / "config.yaml", overrides)
-    _fill_defaults(config)
+        overrides = overlay(overrides, yaml.safe_load(Path(path).read_text()) or {}, replace=DIMENSIONS)
+    config = with_defaults(study_config(REPO / "config" / "config.yaml", overrides))
     check_dimensions(config)
     given = {}
     for item in args.ms_per_step:
@@ -144,22 +143,6 @@ def main(argv=None) -> int:
     if args.csv:
         table.to_csv(args.csv, index=False)
     return 0
-
-
-def _fill_defaults(config: dict) -> None:
-    """Validate against the schema and fill its defaults in, as Snakemake does before the workflow runs."""
-    import jsonschema
-
-    from sentiflow.config import schema
-
-    def set_defaults(validator, properties, instance, node):
-        for key, sub in properties.items():
-            if isinstance(instance, dict) and "default" in sub:
-                instance.setdefault(key, sub["default"])
-        yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, node)
-
-    validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"properties": set_defaults})
-    validator(schema()).validate(config)
 
 
 if __name__ == "__main__":
