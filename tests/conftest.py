@@ -121,7 +121,7 @@ def write_run(folder, backbone, seed, probs_by_epoch, gold, holdout=None, varian
                   "grad_norm": 1.0, "lr": 1e-5}).to_csv(folder / "steps.csv", index=False)
     (holdout if holdout is not None else predictions.iloc[:0]).to_csv(folder / "holdout_predictions.csv", index=False)
     metadata = {"backbone": f"hub/{backbone_key or backbone}", "run_name": backbone, "seed": seed, "parameters": 1000,
-                "variant": variant, "backbone_key": backbone_key or backbone,
+                "variant": variant, "backbone_key": backbone_key or backbone, "loop": {"name": "plain"},
                 "total_seconds": 120.0, "peak_memory": {"host_rss_mb": 500.0}, "hardware": {"device_name": "test CPU"}}
     (folder / "metadata.json").write_text(json.dumps(metadata))
     return folder / "metadata.json"

@@ -13,7 +13,8 @@ from conftest import MINILM, SST2, require
 from sentiflow.fast import GROUP_CHUNK_BATCHES, DeviceBatches, HostBatches, StepLog, bucket_width, evaluate_by_length, group_by_length
 from sentiflow.modeling import load_classifier
 from sentiflow.tokens import Encoded
-from sentiflow.training import TrainConfig, batch_order, epoch_order, evaluate
+from sentiflow.loops import batch_order, epoch_order, evaluate
+from sentiflow.training import TrainConfig
 from test_training import LABELS, train_toy
 
 CPU = torch.device("cpu")
@@ -86,7 +87,7 @@ def test_grouping_by_length_keeps_every_row_once_and_cuts_padding():
 
 def test_the_epoch_order_is_grouped_only_in_the_fast_loop_when_asked():
     lengths = sst2_like_lengths(700)
-    plain = batch_order(TrainConfig(seed=2), lengths, epoch=3)
+    plain = batch_order(TrainConfig(seed=2, loop="plain"), lengths, epoch=3)
     assert np.array_equal(plain, epoch_order(700, 2, 3))
     assert np.array_equal(batch_order(TrainConfig(seed=2, loop="fast", fast={"group_by_length": False}), lengths, 3), plain)
     grouped = batch_order(TrainConfig(seed=2, loop="fast"), lengths, epoch=3)
@@ -214,7 +215,7 @@ def test_a_device_learning_rate_follows_the_schedule_and_trains_the_same(tiny_be
     # the same optimizer with that tensor must take the steps it takes with a float rate (up to the float32
     # rounding of the rate itself).
     from sentiflow.fast import EagerStep, scheduled_lr, tensor_learning_rate
-    from sentiflow.training import make_optimizer
+    from sentiflow.loops import make_loop, make_optimizer
 
     train, _, pad_id = toy_tokens
     cfg = TrainConfig(loop="fast", learning_rate=3e-3, warmup_ratio=0.25)
@@ -223,7 +224,7 @@ def test_a_device_learning_rate_follows_the_schedule_and_trains_the_same(tiny_be
         torch.manual_seed(0)
         model = load_classifier(str(tiny_bert), LABELS)
         model.eval()  # no dropout, so the two runs differ only by the rate's rounding
-        optimizer, scheduler = make_optimizer(model, cfg, CPU, total_steps=8)
+        optimizer, scheduler = make_optimizer(model, cfg, 8, make_loop(cfg, CPU))
         if mode == "tensor":
             tensor_learning_rate(optimizer, CPU)
             shared = optimizer.param_groups[0]["lr"]
@@ -253,3 +254,17 @@ def test_the_config_schema_describes_every_fast_setting_with_the_code_default():
     assert {name: spec["default"] for name, spec in described.items()} == {f.name: f.default for f in dataclasses.fields(FastConfig)}
     documented = (REPO / "config" / "README.md").read_text()
     assert all(f"| `fast.{name}` |" in documented for name in described)
+
+
+def test_the_fast_loop_is_the_default_with_cuda_graphs_on_cuda_only():
+    from sentiflow.loops import FastLoop, PlainLoop, make_loop
+
+    cfg = TrainConfig()
+    assert cfg.loop == "fast" and cfg.fast.cuda_graphs == "auto"
+    loop = make_loop(cfg, torch.device("cpu"))
+    assert isinstance(loop, FastLoop) and not loop.cuda_graphs and loop.multiple == 1
+    assert loop.optimizer_options() == {"fused": True}
+    assert loop.describe() == {"name": "fast", "cuda_graphs": False, "autocast": None, "bucket_multiple": 1, "group_by_length": True}
+    assert type(make_loop(TrainConfig(loop="plain"), torch.device("cpu"))) is PlainLoop  # the study's loop, one key away
+    with pytest.raises(ValueError, match=r"cuda_graphs is true but the device is cpu; use auto"):
+        make_loop(TrainConfig(fast={"cuda_graphs": True}), torch.device("cpu"))

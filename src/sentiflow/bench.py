@@ -33,14 +33,15 @@ from sentiflow.data import Columns, load_file_split
 from sentiflow.fast import scheduled_lr
 from sentiflow.modeling import load_classifier, load_tokenizer
 from sentiflow.tokens import Encoded, encode, resolve_max_length
-from sentiflow.training import FastConfig, TrainConfig, batch_order, evaluate_with, make_loop, make_optimizer
+from sentiflow.loops import make_loop, make_optimizer
+from sentiflow.training import FastConfig, TrainConfig
 
 LABELS = ("negative", "positive")
 LOOPS = {
     # name: (training.loop, fast settings that differ from the defaults)
-    "fast": ("fast", {}),
-    "fast-ungrouped": ("fast", {"group_by_length": False}),  # what grouping by length pays
-    "fast-graphs": ("fast", {"cuda_graphs": True}),  # on CUDA; elsewhere the same as fast
+    "fast": ("fast", {"cuda_graphs": False}),  # eager steps, also on CUDA
+    "fast-ungrouped": ("fast", {"cuda_graphs": False, "group_by_length": False}),  # what grouping by length pays
+    "fast-graphs": ("fast", {"cuda_graphs": "auto"}),  # the default: CUDA graphs on CUDA; elsewhere the same as fast
     "plain": ("plain", {}),
 }
 SHAPES = {
@@ -75,9 +76,11 @@ def time_our_loop(model, cfg: TrainConfig, train: Encoded, validation: Encoded |
     """ms/step of one of our loops: `steps` timed steps after `warmup`, or a whole epoch (+ evaluation) if steps == 0."""
     steps_per_epoch = math.ceil(len(train) / cfg.train_batch_size)
     total = steps_per_epoch if steps == 0 else warmup + steps
-    optimizer, scheduler = make_optimizer(model, cfg, device, max(total, steps_per_epoch))
-    batches, step, log, dtype = make_loop(model, optimizer, scheduler, train, pad_id, cfg, device)
-    order = np.concatenate([batch_order(cfg, train.lengths, e) for e in range(1, 2 + total // steps_per_epoch)])
+    loop = make_loop(cfg, device)
+    optimizer, scheduler = make_optimizer(model, cfg, max(total, steps_per_epoch), loop)
+    loop.start(model, optimizer, scheduler, train, pad_id)
+    batches, step, log = loop.batches, loop.step, loop.log
+    order = np.concatenate([loop.epoch_order(train.lengths, e) for e in range(1, 2 + total // steps_per_epoch)])
     batches.set_order(order)
     model.train()
     spans = [step_span(i, steps_per_epoch, cfg.train_batch_size, len(train)) for i in range(total)]
@@ -97,7 +100,7 @@ def time_our_loop(model, cfg: TrainConfig, train: Encoded, validation: Encoded |
     eval_seconds = 0.0
     if steps == 0 and validation is not None:
         eval_start = time.perf_counter()
-        evaluate_with(cfg, model, validation, pad_id, device, dtype)
+        loop.evaluate(model, validation, pad_id)
         eval_seconds = time.perf_counter() - eval_start
     synchronize(device)
     seconds = time.perf_counter() - started

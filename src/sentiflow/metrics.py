@@ -89,7 +89,14 @@ def run_row(run: Run, which: str, n_classes: int) -> dict:
         "sentences_per_s": float(history["train_sentences_per_s"].mean()),
         "peak_memory_mb": peak.get("gpu_allocated_mb", peak["host_rss_mb"]),
         "device": metadata["hardware"]["device_name"],
+        "loop": loop_name(metadata),
     }
+
+
+def loop_name(metadata: dict) -> str:
+    """Which training loop a run used, as the report prints it: plain, fast, or fast with CUDA graphs."""
+    loop = metadata.get("loop") or {"name": metadata["hyperparameters"]["loop"]}
+    return loop["name"] + (" + CUDA graphs" if loop.get("cuda_graphs") else "")
 
 
 def describe(values: pd.Series) -> dict:
@@ -126,6 +133,7 @@ def summarise(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstrap: d
             "sentences_per_s_mean": float(group["sentences_per_s"].mean()),
             "peak_memory_mb_max": float(group["peak_memory_mb"].max()),
             "device": ", ".join(sorted(set(group["device"]))),
+            "loop": ", ".join(sorted(set(group["loop"]))),
         }
         rows.append(row)
     return pd.DataFrame(rows)

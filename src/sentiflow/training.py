@@ -20,11 +20,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from sentiflow import checkpoint, config, fast, runinfo
 from sentiflow.atomic import write_csv, write_json
+from sentiflow.loops import make_loop, make_optimizer
 from sentiflow.modeling import count_parameters, load_classifier, load_tokenizer
 from sentiflow.tokens import Encoded
 
@@ -41,7 +41,7 @@ class FastConfig:
     bucket_multiple: int | None = _DEFAULT["fast"]["bucket_multiple"]  # None: 8 on a GPU (repeating shapes), 1 on the CPU
     sync_every: int = _DEFAULT["fast"]["sync_every"]
     eval_batch_size: int = _DEFAULT["fast"]["eval_batch_size"]
-    cuda_graphs: bool = _DEFAULT["fast"]["cuda_graphs"]
+    cuda_graphs: str | bool = _DEFAULT["fast"]["cuda_graphs"]  # auto: on with CUDA, off on the CPU
     group_by_length: bool = _DEFAULT["fast"]["group_by_length"]  # batches of similar-length sentences: a third of the padding
 
 
@@ -146,75 +146,6 @@ def patience_exhausted(cfg: TrainConfig, progress: dict) -> bool:
     return patience is not None and progress["best_epoch"] is not None and progress["epoch"] - progress["best_epoch"] >= patience
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    # Derived from (seed, epoch) alone, so a resumed run shuffles exactly like an uninterrupted one.
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def batch_order(cfg: TrainConfig, lengths: np.ndarray, epoch: int) -> np.ndarray:
-    """The row order of one epoch: the shuffled order, grouped by length in the fast loop when configured."""
-    order = epoch_order(len(lengths), cfg.seed, epoch)
-    if cfg.loop == "fast" and cfg.fast.group_by_length:
-        order = fast.group_by_length(order, lengths, cfg.train_batch_size, np.random.default_rng([cfg.seed, epoch, 1]))
-    return order
-
-
-@torch.inference_mode()
-def evaluate(model, data: Encoded, pad_id: int, batch_size: int, device) -> tuple[float, np.ndarray]:
-    """Mean validation cross-entropy and the softmax probabilities of every row, in data order."""
-    model.eval()
-    total_loss, probs, batches = 0.0, [], fast.HostBatches(data, pad_id, device)
-    for start in range(0, len(data), batch_size):
-        batch = batches.batch(start, min(start + batch_size, len(data)))
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
-        total_loss += F.cross_entropy(logits, batch["labels"], reduction="sum").item()
-        probs.append(torch.softmax(logits, dim=-1).cpu().numpy())
-    model.train()
-    return total_loss / len(data), np.concatenate(probs)
-
-
-def evaluate_with(cfg: TrainConfig, model, data: Encoded, pad_id: int, device, dtype) -> tuple[float, np.ndarray]:
-    """The configured loop's evaluation: the study's in-order batches, or length-sorted ones in the fast loop."""
-    if cfg.loop == "fast":
-        return fast.evaluate_by_length(model, data, pad_id, cfg.fast.eval_batch_size, device, dtype, bucket_multiple(cfg, device))
-    return evaluate(model, data, pad_id, cfg.eval_batch_size, device)
-
-
-def uses_cuda_graphs(cfg: TrainConfig, device: torch.device) -> bool:
-    return cfg.loop == "fast" and cfg.fast.cuda_graphs and device.type == "cuda"
-
-
-def bucket_multiple(cfg: TrainConfig, device: torch.device) -> int:
-    return cfg.fast.bucket_multiple or (8 if device.type == "cuda" else 1)
-
-
-def make_optimizer(model, cfg: TrainConfig, device: torch.device, total_steps: int):
-    """AdamW (decay on weight matrices only) and the linear schedule; fused in the fast loop."""
-    from transformers import get_linear_schedule_with_warmup
-
-    optimizer = torch.optim.AdamW(
-        decay_groups(model, cfg.weight_decay), lr=cfg.learning_rate,
-        # One fused kernel instead of a few per parameter tensor; capturable keeps its state on the device.
-        **({"fused": True} if cfg.loop == "fast" else {}), **({"capturable": True} if uses_cuda_graphs(cfg, device) else {}),
-    )  # fmt: skip
-    scheduler = get_linear_schedule_with_warmup(optimizer, round(cfg.warmup_ratio * total_steps), total_steps)
-    return optimizer, scheduler
-
-
-def make_loop(model, optimizer, scheduler, train: Encoded, pad_id: int, cfg: TrainConfig, device: torch.device):
-    """The batches, the step and the step log of the configured loop (call after any resume state is loaded)."""
-    if cfg.loop == "plain":
-        return fast.HostBatches(train, pad_id, device), fast.EagerStep(model, optimizer, scheduler, cfg.max_grad_norm), fast.StepLog(device, 1), None
-    dtype = fast.autocast_dtype(cfg.fast.precision, device)
-    batches = fast.DeviceBatches(train, pad_id, device, bucket_multiple(cfg, device))
-    if uses_cuda_graphs(cfg, device):
-        fast.tensor_learning_rate(optimizer, device)
-        step = fast.GraphedStep(model, optimizer, scheduler, cfg.max_grad_norm, dtype, cfg.train_batch_size)
-    else:
-        step = fast.EagerStep(model, optimizer, scheduler, cfg.max_grad_norm, dtype)
-    return batches, step, fast.StepLog(device, cfg.fast.sync_every), dtype
-
-
 def prediction_table(epoch: int, data: Encoded, probs: np.ndarray) -> pd.DataFrame:
     table = pd.DataFrame({"epoch": epoch, "index": data.index, "gold": data.labels, "pred": probs.argmax(1)})
     for k in range(probs.shape[1]):
@@ -251,7 +182,8 @@ def fine_tune(
     model.train()
     steps_per_epoch = math.ceil(len(train) / cfg.train_batch_size)
     total_steps = cfg.epochs * steps_per_epoch
-    optimizer, scheduler = make_optimizer(model, cfg, device, total_steps)
+    loop = make_loop(cfg, device)
+    optimizer, scheduler = make_optimizer(model, cfg, total_steps, loop)
 
     settings = dataclasses.asdict(cfg) | {"backbone": backbone, "labels": list(labels), "train_rows": len(train)}
     settings.pop("threads")
@@ -284,7 +216,8 @@ def fine_tune(
         checkpoint.save_resume_state(out.resume, model=model, optimizer=optimizer, scheduler=scheduler,
                                      progress=progress, tables=tables, tokenizer=tokenizer, new_best=new_best)
 
-    batches, step, log, dtype = make_loop(model, optimizer, scheduler, train, pad_id, cfg, device)
+    loop.start(model, optimizer, scheduler, train, pad_id)
+    batches, step, log = loop.batches, loop.step, loop.log
 
     with stop_signals() as stop:
         for epoch in range(progress["epoch"] + 1, cfg.epochs + 1):
@@ -294,7 +227,7 @@ def fine_tune(
                       f"{progress['best_epoch']} (patience {cfg.early_stopping_patience})", file=sys.stderr)
                 break
             epoch_start = time.time()
-            order = batch_order(cfg, train.lengths, epoch)
+            order = loop.epoch_order(train.lengths, epoch)
             batches.set_order(order)
             # A run stopped by a signal mid-epoch continues at the next batch with the epoch's partial sums.
             partial = progress.pop("partial", None) or {"batch": 0, "step_rows": [], "loss_sum": 0.0, "tokens": 0, "seconds": 0.0}
@@ -338,7 +271,7 @@ def fine_tune(
             train_seconds = partial["seconds"] + time.time() - epoch_start
 
             eval_start = time.time()
-            val_loss, probs = evaluate_with(cfg, model, validation, pad_id, device, dtype)
+            val_loss, probs = loop.evaluate(model, validation, pad_id)
             accuracy = float((probs.argmax(1) == validation.labels).mean())
             epoch_seconds = partial["seconds"] + time.time() - epoch_start
             print(f"epoch {epoch}: train loss {loss_sum / len(train):.4f}, val loss {val_loss:.4f}, "
@@ -358,7 +291,7 @@ def fine_tune(
             steps = pd.DataFrame(step_rows, columns=["epoch", "step", "loss", "grad_norm", "lr"])
             new_rows = {"history": pd.DataFrame([row]), "steps": steps, "predictions": prediction_table(epoch, validation, probs)}
             if holdout is not None and len(holdout):
-                new_rows["holdout_predictions"] = prediction_table(epoch, holdout, evaluate_with(cfg, model, holdout, pad_id, device, dtype)[1])
+                new_rows["holdout_predictions"] = prediction_table(epoch, holdout, loop.evaluate(model, holdout, pad_id)[1])
             tables = {name: pd.concat([tables[name], new_rows.get(name)], ignore_index=True) for name in checkpoint.TABLES}
             new_best = accuracy > progress["best_accuracy"]  # ties keep the earlier epoch
             if new_best:
@@ -372,6 +305,7 @@ def fine_tune(
         "seed": cfg.seed,
         "labels": list(labels),
         "hyperparameters": dataclasses.asdict(cfg) | {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch},
+        "loop": loop.describe(),
         "data": {"train_rows": len(train), "validation_rows": len(validation)},
         "parameters": count_parameters(model),
         "best_epoch": progress["best_epoch"],
