@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from sentiflow import checkpoint, config, fast, runinfo
+from sentiflow import checkpoint, config, fast, gpus, runinfo
 from sentiflow.atomic import write_csv, write_json
 from sentiflow.loops import make_loop, make_optimizer
 from sentiflow.modeling import count_parameters, load_classifier, load_tokenizer
@@ -59,6 +59,7 @@ class TrainConfig:
     seed: int = 0  # the run's seed: a wildcard of the workflow, not a training setting
     device: str = _DEFAULT["device"]
     threads: int | None = None  # the rule's `threads:`; None leaves torch's own choice
+    runs_per_gpu: int = _DEFAULT["runs_per_gpu"]  # runs packed on one device (its slots; see sentiflow.gpus)
     loop: str = _DEFAULT["loop"]  # plain: the study's loop as written; fast: the same recipe without per-step overhead
     fast: FastConfig = FastConfig()
 
@@ -174,11 +175,19 @@ def fine_tune(
         # One OpenMP pool sized to the rule's `threads:`; a second busy-waiting pool would halve throughput.
         torch.set_num_threads(runinfo.torch_threads(cfg.threads))
     device = runinfo.pick_device(cfg.device)
+    slot = None
+    if device.type == "cuda" and device.index is None:  # no device named: take a free slot of the visible GPUs
+        slot = gpus.acquire(gpus.visible_devices(torch.cuda.device_count()), cfg.runs_per_gpu)
+        device = torch.device("cuda", slot.index)
+        print(f"training on {device} ({slot.record()})", file=sys.stderr)
     from transformers import set_seed
 
     set_seed(cfg.seed)  # before the model is built: the new head's initial weights come from this seed
     tokenizer = load_tokenizer(backbone)
-    model = load_classifier(backbone, labels, cfg.classifier_dropout).to(device)
+    model = load_classifier(backbone, labels, cfg.classifier_dropout)
+    if device.type == "cuda":
+        gpus.check_fits(torch.cuda.mem_get_info(device)[0], count_parameters(model), torch.cuda.get_device_name(device), cfg.runs_per_gpu)
+    model = model.to(device)
     model.train()
     steps_per_epoch = math.ceil(len(train) / cfg.train_batch_size)
     total_steps = cfg.epochs * steps_per_epoch
@@ -186,8 +195,8 @@ def fine_tune(
     optimizer, scheduler = make_optimizer(model, cfg, total_steps, loop)
 
     settings = dataclasses.asdict(cfg) | {"backbone": backbone, "labels": list(labels), "train_rows": len(train)}
-    settings.pop("threads")
-    settings.pop("device")
+    for machine_setting in ("threads", "device", "runs_per_gpu"):  # where a run trains, not what it computes
+        settings.pop(machine_setting)
     tables = {name: pd.DataFrame() for name in checkpoint.TABLES}
     progress = {"epoch": 0, "step": 0, "best_epoch": None, "best_accuracy": -1.0, "elapsed": 0.0, "resumed_after": []}
     resumed = checkpoint.load_resume_state(out.resume)
@@ -318,7 +327,7 @@ def fine_tune(
         "resumed_after_epochs": progress["resumed_after"],
         "interruptions": progress.get("interruptions", []),
         "peak_memory": runinfo.peak_memory_mb(device),
-        "hardware": runinfo.hardware(device),
+        "hardware": runinfo.hardware(device) | {"gpu_slot": slot.record() if slot else None},
         "versions": runinfo.package_versions(),
         **(extra_metadata or {}),
     }
@@ -333,6 +342,8 @@ def fine_tune(
     (out.resume / checkpoint.BEST).rename(out.model)
     write_json(out.metadata, metadata)
     shutil.rmtree(out.resume)
+    if slot is not None:  # the process may go on (tests, notebooks): let the next run have the device
+        slot.release()
     return metadata
 
 

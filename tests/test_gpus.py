@@ -1,0 +1,94 @@
+"""Device slots with real concurrent processes: distinct devices, waiting when full, no slot lost to a killed job."""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sentiflow.gpus import DoesNotFit, acquire, check_fits, try_slot, visible_devices
+
+# A training job's slot handling, as a process of its own: take a slot, report it, hold it until killed.
+HOLDER = """
+import json, sys, time
+from pathlib import Path
+from sentiflow.gpus import acquire
+slot = acquire(sys.argv[1].split(","), int(sys.argv[2]), Path(sys.argv[3]), poll_seconds=0.1)
+print(json.dumps(slot.record()), flush=True)
+time.sleep(600)
+"""
+
+
+def hold(devices: str, runs_per_gpu: int, folder) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", HOLDER, devices, str(runs_per_gpu), str(folder)], stdout=subprocess.PIPE, text=True)
+
+
+def granted(process: subprocess.Popen, timeout: float = 30) -> dict:
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, f"process {process.pid} got no slot within {timeout} s"
+    os.set_blocking(process.stdout.fileno(), True)
+    return json.loads(process.stdout.readline())
+
+
+def waiting(process: subprocess.Popen, seconds: float = 1.5) -> bool:
+    """True when the process is alive and has printed nothing (still waiting for a slot) after `seconds`."""
+    time.sleep(seconds)
+    os.set_blocking(process.stdout.fileno(), False)
+    return process.poll() is None and not process.stdout.readline()
+
+
+@pytest.fixture
+def processes():
+    started = []
+    yield started
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+def test_jobs_get_distinct_devices_wait_when_full_and_a_killed_job_frees_its_slot(tmp_path, processes):
+    first, second = hold("0,1", 1, tmp_path), hold("0,1", 1, tmp_path)
+    processes += [first, second]
+    slots = [granted(first), granted(second)]
+    assert sorted(s["device_index"] for s in slots) == [0, 1]  # one job per GPU
+    third = hold("0,1", 1, tmp_path)
+    processes.append(third)
+    assert waiting(third)  # two GPUs, two jobs: the third waits instead of crowding a device
+    first.send_signal(signal.SIGKILL)  # a crashed job: the kernel drops its lock
+    first.wait()
+    assert granted(third)["device_index"] == slots[0]["device_index"]
+
+
+def test_runs_per_gpu_packs_after_spreading(tmp_path, processes):
+    holders = [hold("GPU-aaa,GPU-bbb", 2, tmp_path) for _ in range(4)]
+    processes += holders
+    slots = sorted((s["device"], s["place"]) for s in map(granted, holders))
+    assert slots == [("GPU-aaa", 0), ("GPU-aaa", 1), ("GPU-bbb", 0), ("GPU-bbb", 1)]
+    # In process too: with every place held, there is no slot.
+    assert try_slot(["GPU-aaa", "GPU-bbb"], 2, tmp_path) is None
+
+
+def test_a_slot_is_released_and_taken_again_in_process(tmp_path):
+    slot = acquire(["0"], 1, tmp_path)
+    assert try_slot(["0"], 1, tmp_path) is None
+    slot.release()
+    again = try_slot(["0"], 1, tmp_path)
+    assert again is not None and again.index == 0
+    again.release()
+
+
+def test_visible_devices_follow_the_scheduler(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3, 5")
+    assert visible_devices(2) == ["3", "5"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert visible_devices(3) == ["0", "1", "2"]
+
+
+def test_a_run_that_does_not_fit_is_refused_with_what_to_change():
+    check_fits(free_bytes=8 * 2**30, parameters=110_000_000, device_name="GPU", runs_per_gpu=2)  # 2.5 GiB: fits
+    with pytest.raises(DoesNotFit, match=r"GPU has 1\.0 GiB free, and this run needs about 2\.5 GiB \(110M parameters.*Lower training\.runs_per_gpu"):
+        check_fits(free_bytes=2**30, parameters=110_000_000, device_name="GPU", runs_per_gpu=4)
