@@ -1,4 +1,4 @@
-"""The study's configuration: one schema holds every default, override files carry only what they change.
+"""The study's configuration: one schema holds every default, override files hold only what they change.
 
 A file given with `snakemake --configfile` is laid over `config/config.yaml`: nested settings are merged
 key by key, but the dimension maps (`datasets`, `backbones`, `variants`) are replaced whole, so an override

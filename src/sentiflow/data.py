@@ -71,7 +71,7 @@ def read_table(path: str | Path, fmt: str | None = None) -> tuple[pd.DataFrame, 
         raise DataError(f"{path}: {_invalid_utf8(path)}") from err
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path}: empty file (no header)") from err
-    except Exception as err:  # parser errors carry the line number in their text
+    except Exception as err:  # parser errors give the line number in their text
         raise DataError(f"{path}: unreadable {fmt}: {err}") from err
     raise DataError(f"{path}: unknown format {fmt!r}; use one of tsv, csv, parquet, jsonl")
 
