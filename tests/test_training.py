@@ -352,3 +352,33 @@ def test_a_backbone_transformers_cannot_build_fails_before_training(tmp_path, ti
     with pytest.raises(BackboneUnavailable, match=r"model type 'vit' has no sequence-classification head"):
         check_backbone(str(no_head))
     assert check_backbone(str(tiny_bert)) == "bert"
+
+
+def test_resume_states_are_written_in_the_background_as_they_were_at_the_epoch_end(tiny_bert, tmp_path):
+    from sentiflow import checkpoint
+
+    torch.manual_seed(0)
+    model = load_classifier(str(tiny_bert), LABELS)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    at_epoch_end = {k: v.clone() for k, v in model.state_dict().items()}
+    writer = checkpoint.StateWriter()
+    tables = {name: pd.DataFrame({"epoch": [1]}) for name in checkpoint.TABLES}
+    writer.submit(tmp_path / "resume", model=model, optimizer=optimizer, scheduler=scheduler, progress={"epoch": 1},
+                  tables=tables, tokenizer=load_tokenizer(str(tiny_bert)), new_best=True)
+    with torch.no_grad():  # the next epoch trains while the state is being written
+        for p in model.parameters():
+            p.add_(1.0)
+    writer.wait()
+    state, saved_tables = checkpoint.load_resume_state(tmp_path / "resume")
+    assert all(torch.equal(state["model"][k], at_epoch_end[k]) for k in at_epoch_end)
+    assert state["progress"] == {"epoch": 1} and saved_tables["history"]["epoch"].tolist() == [1]
+    best = load_file(tmp_path / "resume" / checkpoint.BEST / "model.safetensors")
+    assert all(torch.equal(best[k], at_epoch_end[k]) for k in best)  # the best checkpoint from the snapshot too
+    assert writer.seconds["snapshot"] > 0 and writer.seconds["write"] > 0
+
+
+def test_a_run_records_what_its_resume_states_cost(toy_run):
+    metadata, _ = toy_run
+    cost = metadata["resume_state_seconds"]
+    assert set(cost) == {"snapshot", "write", "waited"} and cost["write"] > 0 and cost["snapshot"] > 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,31 +36,88 @@ def restore_rng(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_resume_state(folder: str | Path, *, model, optimizer, scheduler, progress: dict, tables: dict[str, pd.DataFrame], tokenizer, new_best: bool) -> None:
-    """Everything needed to continue after the epoch in `progress['epoch']`, swapped in as one folder.
+def _to_cpu(value):
+    """A copy of a state (nested dicts, lists, tensors) with every tensor on the CPU, detached from training."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return copy.deepcopy(value)
+
+
+def snapshot(*, model, optimizer, scheduler, progress: dict, tables: dict[str, pd.DataFrame]) -> dict:
+    """Everything a resume state holds, copied off the device now, so training may go on while it is written."""
+    return {
+        "model": _to_cpu(model.state_dict()),
+        "optimizer": _to_cpu(optimizer.state_dict()),
+        "scheduler": copy.deepcopy(scheduler.state_dict()),
+        "rng": rng_state(),
+        "progress": copy.deepcopy(progress),
+        "tables": {name: frame.copy() for name, frame in tables.items()},
+    }
+
+
+def write_resume_state(folder: str | Path, state: dict, *, model, tokenizer, new_best: bool) -> None:
+    """Write a snapshot as the resume state, swapped in as one folder.
 
     The best-epoch checkpoint lives in the same folder so that state and checkpoint always agree: it is
-    written afresh when this epoch is the new best, and hard-linked (no copy) from the previous state otherwise.
+    written afresh (from the snapshot's weights) when this epoch is the new best, and hard-linked (no copy)
+    from the previous state otherwise.
     """
     folder = Path(folder)
     with atomic_path(folder, directory=True) as tmp:
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "rng": rng_state(),
-                "progress": progress,
-            },
-            tmp / STATE_FILE,
-        )
+        torch.save({key: state[key] for key in ("model", "optimizer", "scheduler", "rng", "progress")}, tmp / STATE_FILE)
         for name in TABLES:
-            tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
+            state["tables"][name].to_parquet(tmp / f"{name}.parquet", index=False)
         if new_best:
-            model.save_pretrained(tmp / BEST, safe_serialization=True)
+            model.save_pretrained(tmp / BEST, state_dict=state["model"], safe_serialization=True)
             tokenizer.save_pretrained(tmp / BEST)
         elif (folder / BEST).exists():  # absent only when stopped before the first epoch ended
             shutil.copytree(folder / BEST, tmp / BEST, copy_function=os.link)
+
+
+class StateWriter:
+    """Writes epoch-end resume states on a background thread, one at a time, while the next epoch trains.
+
+    The snapshot is taken on the training thread (a device-to-host copy), so what is written is exactly the
+    state at the end of the epoch. A kill during a write leaves the previous complete state (the folder swap is
+    atomic), from which a rerun repeats one epoch and ends with the same numbers. `wait()` before anything
+    that needs the state on disk: a mid-epoch save on a signal, and publishing the best checkpoint.
+    """
+
+    def __init__(self):
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.seconds = {"snapshot": 0.0, "write": 0.0, "waited": 0.0}  # the training thread pays snapshot + waited
+
+    def submit(self, folder, *, model, optimizer, scheduler, progress: dict, tables: dict, tokenizer, new_best: bool) -> None:
+        self.wait()
+        started = time.perf_counter()
+        state = snapshot(model=model, optimizer=optimizer, scheduler=scheduler, progress=progress, tables=tables)
+        self.seconds["snapshot"] += time.perf_counter() - started
+
+        def write():
+            began = time.perf_counter()
+            try:
+                write_resume_state(folder, state, model=model, tokenizer=tokenizer, new_best=new_best)
+            except BaseException as err:  # raised on the training thread by the next wait()
+                self._error = err
+            self.seconds["write"] += time.perf_counter() - began
+
+        self._thread = threading.Thread(target=write, name="resume-state-writer", daemon=False)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            started = time.perf_counter()
+            self._thread.join()
+            self.seconds["waited"] += time.perf_counter() - started
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 def load_resume_state(folder: str | Path):

@@ -2,10 +2,11 @@
 with N GPUs trains N runs at once, each on its own device (and `training.runs_per_gpu` runs per device).
 
 A slot is an exclusive `flock` on a small file in a machine-wide folder. The kernel drops the lock when the
-process ends, however it ends (a crash, SIGKILL, a node reboot), so a slot can never leak. Devices are named
-by their entry in CUDA_VISIBLE_DEVICES when a scheduler set one, so jobs only ever choose among the GPUs they
-were given. Slots are handed out spreading over devices first: with two GPUs and two runs per GPU, the first two
-jobs land on different GPUs.
+process ends, however it ends (a crash, SIGKILL, a node reboot), so a slot can never leak. A job chooses only
+among the GPUs it can see (CUDA_VISIBLE_DEVICES, when a scheduler set it), and a GPU is known by its UUID, so
+jobs that a scheduler confined to different GPUs (each seeing its own as device 0) never wait for each other.
+Slots are handed out spreading over devices first: with two GPUs and two runs per GPU, the first two jobs land
+on different GPUs.
 """
 
 from __future__ import annotations
@@ -32,7 +33,16 @@ def slots_folder() -> Path:
 
 
 def visible_devices(count: int) -> list[str]:
-    """The devices this process may use, as CUDA_VISIBLE_DEVICES names them (or 0..count-1 when it is unset)."""
+    """A machine-wide name for each device this process may use, in torch's order (cuda:0, cuda:1, ...).
+
+    With CUDA, the GPU's UUID: a scheduler that confines each job to its GPUs renumbers them all as device 0,
+    and two jobs on two different GPUs must not wait for each other. Without it, the CUDA_VISIBLE_DEVICES
+    entries (or 0..count-1 when it is unset).
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return [str(torch.cuda.get_device_properties(i).uuid) for i in range(count)]
     names = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
     return names[:count] if names else [str(i) for i in range(count)]
 
