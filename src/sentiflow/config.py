@@ -114,6 +114,16 @@ def dataset_prompt(config: dict, name: str) -> dict:
     return config["llm"]["prompt"] | config["datasets"][name].get("prompt", {})
 
 
+def canonical(value):
+    """`value` with every mapping's keys in sorted order: how a rule's settings are compared between runs, so that
+    reordering keys in a config file reruns nothing (dimension order is passed as lists where it matters)."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
 def with_defaults(config: dict) -> dict:
     """`config` validated against the schema with its defaults filled in, as Snakemake's `validate` does."""
     import jsonschema

@@ -153,8 +153,8 @@ def collect(inputs: dict, datasets: list[str], settings: dict) -> dict:
         # Two key-value columns side by side: a long list that still fits one page width.
         "hyperparameters": [(hyperparameters[i], hyperparameters[i + half] if i + half < len(hyperparameters) else None)
                             for i in range(half)],
-        "variants": [{"name": name, "changes": ", ".join(f"{k}={v}" for k, v in flatten(changes).items()) or "the settings above"}
-                     for name, changes in settings["variants"].items()],
+        "variants": [{"name": name, "changes": ", ".join(f"{k}={v}" for k, v in flatten(settings["variants"][name]).items())
+                      or "the settings above"} for name in settings.get("variant_order", settings["variants"])],
         "selected_epoch": settings["analysis"]["select_epoch"],
         "bootstrap": settings["analysis"]["bootstrap"],
         "versions": metadata[0]["versions"],

@@ -38,7 +38,7 @@ rule aggregate:
     params:
         expected=expected_runs_of_dataset,
         labels=dataset_setting("labels"),
-        analysis=config["analysis"],
+        analysis=canonical(config["analysis"]),
     script:
         "../../scripts/aggregate.py"
 
@@ -72,7 +72,7 @@ rule misclassified:
     params:
         expected=expected_runs_of_dataset,
         labels=dataset_setting("labels"),
-        analysis=config["analysis"],
+        analysis=canonical(config["analysis"]),
     script:
         "../../scripts/misclassified.py"
 
@@ -97,7 +97,7 @@ rule calibration:
         "../envs/sentiflow.yaml"
     params:
         expected=expected_runs_of_dataset,
-        analysis=config["analysis"],
+        analysis=canonical(config["analysis"]),
         holdout_rows=dataset_setting("holdout_rows"),
     script:
         "../../scripts/calibration.py"
@@ -130,7 +130,7 @@ rule plot_curves:
         "../envs/sentiflow.yaml"
     params:
         expected=expected_runs_of_dataset,
-        analysis=config["analysis"],
+        analysis=canonical(config["analysis"]),
     script:
         "../../scripts/plot_curves.py"
 
@@ -177,6 +177,6 @@ rule plot_confusion:
     params:
         expected=expected_runs_of_dataset,
         labels=dataset_setting("labels"),
-        analysis=config["analysis"],
+        analysis=canonical(config["analysis"]),
     script:
         "../../scripts/plot_confusion.py"

@@ -3,6 +3,7 @@ import re
 import shutil
 
 from sentiflow.config import (
+    canonical,
     dataset_backbones,
     dataset_prompt,
     dataset_seeds,

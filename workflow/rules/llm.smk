@@ -24,11 +24,11 @@ rule llm_compare:
         "../envs/sentiflow.yaml"
     threads: config["llm"]["threads"]
     params:
-        model=config["llm"]["model"],
-        prompt=lambda wildcards: dataset_prompt(config, wildcards.dataset),
-        selection=config["llm"]["items"],
+        model=canonical(config["llm"]["model"]),
+        prompt=lambda wildcards: canonical(dataset_prompt(config, wildcards.dataset)),
+        selection=canonical(config["llm"]["items"]),
         labels=dataset_setting("labels"),
         expected=expected_runs_of_dataset,
-        analysis=config["analysis"],
+        analysis=canonical(config["analysis"]),
     script:
         "../../scripts/llm_compare.py"

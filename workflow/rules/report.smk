@@ -28,14 +28,17 @@ rule report:
         "../envs/sentiflow.yaml"
     params:
         datasets=DATASETS,
-        settings={
-            "report": config["report"],
-            "training": config["training"],
-            "analysis": config["analysis"],
-            "variants": config["variants"],
-            "datasets": config["datasets"],
-            "llm_enabled": config["llm"]["enabled"],
-        },
+        settings=canonical(
+            {
+                "report": config["report"],
+                "training": config["training"],
+                "analysis": config["analysis"],
+                "variants": config["variants"],
+                "variant_order": list(config["variants"]),
+                "datasets": config["datasets"],
+                "llm_enabled": config["llm"]["enabled"],
+            }
+        ),
     script:
         "../../scripts/report.py"
 

@@ -21,7 +21,9 @@ rule train:
     params:
         model=backbone_model,
         labels=dataset_setting("labels"),
-        training=lambda wildcards: variant_training(config, wildcards.variant),
+        training=lambda wildcards: canonical(
+            variant_training(config, wildcards.variant)
+        ),
         run_name=lambda wildcards: run_label(wildcards.backbone, wildcards.variant),
         # Outside the outputs on purpose: Snakemake deletes a failed job's outputs, not this.
         resume_dir=lambda wildcards: f"results/{wildcards.dataset}/resume/{wildcards.backbone}/{wildcards.variant}/seed{wildcards.seed}",
