@@ -397,7 +397,7 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path, monkeypa
     names = list(config["datasets"])
     per = lambda path: [workdir / "results" / name / path for name in names]  # noqa: E731
     inputs = {
-        "summary": per("analysis/summary.json"), "runs": per("analysis/runs.csv"), "per_class": per("analysis/per_class.csv"),
+        "summary": per("analysis/summary.json"), "per_class": per("analysis/per_class.csv"),
         "data_card": per("data/data_card.json"), "calibration": per("analysis/calibration.csv"),
         "misclassified": per("analysis/misclassified.csv"), "overconfidence": per("analysis/overconfidence.json"),
         "failure_modes": per("analysis/failure_modes.csv"),

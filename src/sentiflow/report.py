@@ -22,7 +22,7 @@ FIGURES = [
     ("confusion", "Confusion matrices of the selected epoch, summed over seeds; rows are gold classes, normalised to 100%."),
 ]
 # The report rule's inputs that exist once per dataset (the rest, run metadata and token statistics, per run or backbone).
-PER_DATASET = ["summary", "runs", "per_class", "data_card", "calibration", "misclassified", "overconfidence",
+PER_DATASET = ["summary", "per_class", "data_card", "calibration", "misclassified", "overconfidence",
                "failure_modes", "llm_summary", "llm_table"] + [f"{name}_{kind}" for name, _ in FIGURES for kind in ("png", "pdf")]
 
 
@@ -106,7 +106,6 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
         "truncation": truncation,
         "seeds": seeds,
         "backbones": backbones,
-        "runs": _records(inputs["runs"]),
         "per_class": _records(inputs["per_class"]),
         "missing_runs": summary["missing_runs"],
         "mcnemar": summary["mcnemar"],
@@ -138,11 +137,10 @@ def across_datasets(sections: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def collect(inputs: dict, datasets: list[str], settings: dict) -> dict:
-    """Everything the templates show, computed once so that HTML and LaTeX always agree."""
-    grouped = split_inputs(inputs, datasets)
-    sections = [collect_dataset(name, grouped[name], settings) for name in datasets]
-    metadata = [json.loads(Path(p).read_text()) for p in inputs["metadata"]]
+def collect(grouped: dict[str, dict], metadata_paths: list, settings: dict) -> dict:
+    """Everything the templates show, computed once so that HTML and LaTeX always agree (inputs as split_inputs gives them)."""
+    sections = [collect_dataset(name, inputs, settings) for name, inputs in grouped.items()]
+    metadata = [json.loads(Path(p).read_text()) for p in metadata_paths]
     hyperparameters = list(flatten(settings["training"]).items())
     half = -(-len(hyperparameters) // 2)
     return {
@@ -247,8 +245,8 @@ def render(inputs: dict, datasets: list[str], settings: dict, html_template, tex
     """The report rule: HTML with figures embedded, LaTeX with figure PDFs beside it, and the table across datasets."""
     from sentiflow.atomic import write_csv
 
-    context = collect(inputs, datasets, settings)
     grouped = split_inputs(inputs, datasets)
+    context = collect(grouped, inputs["metadata"], settings)
     embedded = {
         name: {figure: "data:image/png;base64," + base64.b64encode(Path(grouped[name][f"{figure}_png"]).read_bytes()).decode()
                for figure, _ in FIGURES}

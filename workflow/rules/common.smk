@@ -117,7 +117,6 @@ def report_inputs(wildcards):
     """Every stage output the report renders, per kind a list in the order of `datasets:`."""
     per_dataset = {
         "summary": rules.aggregate.output.summary_json,
-        "runs": rules.aggregate.output.runs,
         "per_class": rules.aggregate.output.per_class,
         "data_card": rules.prepare_data.output.card,
         "token_stats": rules.tokenize.output.stats,
