@@ -83,16 +83,18 @@ def check_dimensions(config: dict) -> None:
                 )
 
 
+def dataset_keys(config: dict, name: str, dimension: str) -> list[str]:
+    """The keys of `dimension` (`backbones` or `variants`) trained on dataset `name`, in their configured order."""
+    chosen = config["datasets"][name].get(dimension)
+    return [key for key in config[dimension] if chosen is None or key in chosen]
+
+
 def dataset_backbones(config: dict, name: str) -> list[str]:
-    """The backbones trained on dataset `name`, in the order of `backbones:`."""
-    chosen = config["datasets"][name].get("backbones")
-    return [b for b in config["backbones"] if chosen is None or b in chosen]
+    return dataset_keys(config, name, "backbones")
 
 
 def dataset_variants(config: dict, name: str) -> list[str]:
-    """The variants trained on dataset `name`, in the order of `variants:`."""
-    chosen = config["datasets"][name].get("variants")
-    return [v for v in config["variants"] if chosen is None or v in chosen]
+    return dataset_keys(config, name, "variants")
 
 
 def run_label(backbone: str, variant: str) -> str:

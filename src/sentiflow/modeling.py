@@ -32,19 +32,20 @@ def _hub_error(spec: str, what: str, err: Exception) -> BackboneUnavailable:
     )
 
 
-def check_backbone(spec: str) -> str:
-    """The backbone's model type, once it is known that the installed transformers can build it with a
-    sequence-classification head; else a message saying so (raised before any training starts)."""
+def load_config(spec: str):
+    """The backbone's transformers config. A model type the installed transformers does not know, and a hub id
+    that cannot be loaded, each fail with a message saying what to do."""
     import transformers
     from transformers import AutoConfig
-    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
     where = _check_local(spec) if _looks_like_path(spec) else spec
     try:
-        config = AutoConfig.from_pretrained(where)
+        return AutoConfig.from_pretrained(where)
     except (KeyError, ValueError) as err:
         model_type = _declared_model_type(where)
         if model_type is None:
+            if where is spec:
+                raise _hub_error(spec, "config", err) from err
             raise
         raise BackboneUnavailable(
             f"backbone {spec!r}: model type {model_type!r} is one the installed transformers {transformers.__version__} "
@@ -52,6 +53,15 @@ def check_backbone(spec: str) -> str:
         ) from err
     except OSError as err:
         raise _hub_error(spec, "config", err) from err
+
+
+def check_backbone(spec: str) -> str:
+    """The backbone's model type, once it is known that the installed transformers can build it with a
+    sequence-classification head; else a message saying so (raised before any training starts)."""
+    import transformers
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+    config = load_config(spec)
     if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
         raise BackboneUnavailable(
             f"backbone {spec!r}: model type {config.model_type!r} has no sequence-classification head in transformers "
@@ -83,16 +93,7 @@ HEAD_DROPOUT = {"distilbert": "seq_classif_dropout", "deberta": "cls_dropout", "
 
 
 def head_dropout_setting(spec: str) -> str:
-    from transformers import AutoConfig
-
-    if _looks_like_path(spec):
-        model_type = AutoConfig.from_pretrained(_check_local(spec)).model_type
-    else:
-        try:
-            model_type = AutoConfig.from_pretrained(spec).model_type
-        except (OSError, ValueError) as err:
-            raise _hub_error(spec, "config", err) from err
-    return HEAD_DROPOUT.get(model_type, "classifier_dropout")
+    return HEAD_DROPOUT.get(load_config(spec).model_type, "classifier_dropout")
 
 
 def load_classifier(spec: str, labels: Sequence[str], classifier_dropout: float | None = None):

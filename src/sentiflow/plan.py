@@ -124,11 +124,12 @@ def main(argv=None) -> int:
 
     import yaml
 
-    from sentiflow.config import DIMENSIONS, check_dimensions, overlay, with_defaults
+    from sentiflow.config import check_dimensions, overlay, with_defaults
 
     overrides = {}
     for path in args.configfile:
-        overrides = overlay(overrides, yaml.safe_load(Path(path).read_text()) or {}, replace=DIMENSIONS)
+        # Merged among themselves as Snakemake merges several --configfile files, then laid over the study.
+        overrides = overlay(overrides, yaml.safe_load(Path(path).read_text()) or {})
     config = with_defaults(study_config(REPO / "config" / "config.yaml", overrides))
     check_dimensions(config)
     given = {}

@@ -129,7 +129,7 @@ def load_encoded(path: str | Path) -> tuple[dict[str, Encoded], dict]:
 def tokenize_dataset(model: str, split_paths: dict, max_length: int | None, tokens_out, stats_out) -> dict:
     """Tokenize every canonical split with `model`'s tokenizer; write the cache and its length statistics."""
     from sentiflow.atomic import write_json
-    from sentiflow.modeling import check_backbone, load_tokenizer
+    from sentiflow.modeling import check_backbone, load_config, load_tokenizer
 
     check_backbone(model)  # the first job that touches a backbone: fail here, before any training, if it cannot be built
     tokenizer = load_tokenizer(model)
@@ -137,9 +137,7 @@ def tokenize_dataset(model: str, split_paths: dict, max_length: int | None, toke
         raise ValueError(f"the tokenizer of {model!r} has no padding token; dynamic padding needs one")
     model_config = None
     if max_length is None and (getattr(tokenizer, "model_max_length", None) or _NO_LIMIT) >= _NO_LIMIT:
-        from transformers import AutoConfig
-
-        model_config = AutoConfig.from_pretrained(model)
+        model_config = load_config(model)
     limit = resolve_max_length(tokenizer, model_config, max_length)
     splits = {name: encode(tokenizer, pd.read_parquet(path), limit) for name, path in split_paths.items()}
     meta = {"model": model, "pad_id": int(tokenizer.pad_token_id), "max_length": limit,
