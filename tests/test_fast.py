@@ -264,7 +264,24 @@ def test_the_fast_loop_is_the_default_with_cuda_graphs_on_cuda_only():
     loop = make_loop(cfg, torch.device("cpu"))
     assert isinstance(loop, FastLoop) and not loop.cuda_graphs and loop.multiple == 1
     assert loop.optimizer_options() == {"fused": True}
-    assert loop.describe() == {"name": "fast", "cuda_graphs": False, "autocast": None, "bucket_multiple": 1, "group_by_length": True}
+    assert loop.describe() == {"name": "fast", "cuda_graphs": False, "autocast": None, "tf32": False, "bucket_multiple": 1, "group_by_length": True}
     assert type(make_loop(TrainConfig(loop="plain"), torch.device("cpu"))) is PlainLoop  # the study's loop, one key away
     with pytest.raises(ValueError, match=r"cuda_graphs is true but the device is cpu; use auto"):
         make_loop(TrainConfig(fast={"cuda_graphs": True}), torch.device("cpu"))
+    with pytest.raises(ValueError, match=r"training.fast.precision is tf32 .* but the device is cpu"):
+        make_loop(TrainConfig(fast={"precision": "tf32"}), torch.device("cpu"))
+
+
+def test_autocast_is_bf16_only_where_steps_replay_as_graphs():
+    """Eager GPU steps are launch-bound and autocast adds a cast per weight: `auto` keeps them in fp32."""
+    from sentiflow.fast import autocast_dtype, matmul_precision
+
+    cuda = torch.device("cuda")
+    assert autocast_dtype("auto", cuda, cuda_graphs=False) is None
+    assert autocast_dtype("auto", torch.device("cpu"), cuda_graphs=False) is None
+    assert autocast_dtype("bf16", torch.device("cpu"), cuda_graphs=False) == torch.bfloat16  # asked for: given
+    assert autocast_dtype("tf32", cuda, cuda_graphs=True) is None and autocast_dtype("fp32", cuda, cuda_graphs=True) is None
+    before = torch.backends.cuda.matmul.fp32_precision
+    with matmul_precision(True):
+        assert torch.backends.cuda.matmul.fp32_precision == "tf32"
+    assert torch.backends.cuda.matmul.fp32_precision == before  # the rest of the process keeps its setting

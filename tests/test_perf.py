@@ -18,8 +18,9 @@ def test_the_gpu_benchmark_script_works_on_the_cpu(tmp_path):
     require(SST2)
     out = tmp_path / "out"
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "MODEL": str(MINILM), "DATA": str(SST2),
-                        "OUT": str(out), "SHAPES": "tiny", "ROWS": "320", "PARITY_EPOCHS": "1"}  # fmt: skip
-    for part in ("speed", "parity"):
+                        "OUT": str(out), "SHAPES": "tiny", "ROWS": "320", "PARITY_EPOCHS": "1", "EPOCHS": "1",
+                        "RUNS_PER_GPU": "1 2"}  # fmt: skip
+    for part in ("speed", "parity", "study"):
         run = subprocess.run(["bash", str(REPO / "perf" / "gpu.sh"), part], env=env, capture_output=True, text=True, timeout=900)
         assert run.returncode == 0, run.stdout + run.stderr
         assert "exit" not in run.stdout and not (out / "failures.txt").exists(), run.stdout
@@ -44,4 +45,16 @@ def test_the_gpu_benchmark_script_works_on_the_cpu(tmp_path):
     # On the CPU fast-graphs is the fast loop (graphs are CUDA only): same batches, same result.
     assert parity["fast-graphs"]["val_accuracy_by_epoch"] == parity["fast"]["val_accuracy_by_epoch"]
     metadata = json.loads((out / "parity" / "fast-graphs" / "metadata.json").read_text())
-    assert metadata["loop"] == {"name": "fast", "cuda_graphs": False, "autocast": None, "bucket_multiple": 1, "group_by_length": True}
+    assert metadata["loop"] == {"name": "fast", "cuda_graphs": False, "autocast": None, "tf32": False, "bucket_multiple": 1, "group_by_length": True}
+
+    # The study's 6 runs (2 backbones x 3 seeds) trained once per packing, each in its own process.
+    study = json.loads((out / "study" / "study.json").read_text())
+    assert [r["runs_per_gpu"] for r in study["results"]] == [1, 2]
+    for result in study["results"]:
+        assert not result["failed"] and result["wall_seconds"] > 0
+        runs = pd.DataFrame(result["runs"])
+        assert sorted(zip(runs["backbone"], runs["seed"])) == sorted((b, s) for b in ("bert-base-uncased", "distilbert-base-uncased") for s in (1, 2, 3))
+        assert (runs["train_seconds"] > 0).all() and runs["best_val_accuracy"].between(0, 1).all()
+    # Same seed, same data, same code: packing changes when runs train, not what they compute.
+    first, second = (pd.DataFrame(r["runs"]).set_index(["backbone", "seed"])["best_val_accuracy"] for r in study["results"])
+    assert first.sort_index().tolist() == second.sort_index().tolist()

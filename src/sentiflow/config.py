@@ -65,6 +65,17 @@ def study_config(base: str | Path, override: dict) -> dict:
     return overlay(yaml.safe_load(Path(base).read_text()), override, replace=DIMENSIONS)
 
 
+def load_study(configfiles=(), base: str | Path | None = None) -> dict:
+    """The study as Snakemake sees it: the --configfile files merged in order, laid over config/config.yaml,
+    validated with defaults filled in, dimensions checked."""
+    overrides = {}
+    for path in configfiles:  # merged among themselves as Snakemake merges several --configfile files
+        overrides = overlay(overrides, yaml.safe_load(Path(path).read_text()) or {})
+    config = with_defaults(study_config(base or Path(__file__).resolve().parents[2] / "config" / "config.yaml", overrides))
+    check_dimensions(config)
+    return config
+
+
 def check_dimensions(config: dict) -> None:
     """What the schema cannot say: datasets name only configured backbones, prompts cover every label."""
     for name, dataset in config["datasets"].items():

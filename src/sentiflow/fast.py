@@ -12,6 +12,9 @@ masked; clipping, AdamW and the schedule are the plain loop's, and so are the ba
 
 from __future__ import annotations
 
+import contextlib
+import time
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -23,15 +26,40 @@ def bucket_width(longest: int, multiple: int) -> int:
     return -(-int(longest) // multiple) * multiple
 
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """bf16 on a GPU that has it when `auto`; never on the CPU unless asked (it is slower there)."""
-    if precision == "fp32":
+def autocast_dtype(precision: str, device: torch.device, cuda_graphs: bool) -> torch.dtype | None:
+    """The autocast type of the forward: `auto` is bf16 when whole steps replay as CUDA graphs on a GPU that has it.
+
+    Eager steps at these sizes are bound by kernel launches, not arithmetic, and autocast adds a cast kernel
+    per weight to the forward and per gradient to the backward, so `auto` keeps eager steps in fp32; on the
+    CPU bf16 is slower as well.
+    """
+    if precision in ("fp32", "tf32"):
         return None
     if precision == "bf16":
         return torch.bfloat16
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+    if cuda_graphs and device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return None
+
+
+@contextlib.contextmanager
+def matmul_precision(tf32: bool):
+    """fp32 matrix products on TF32 tensor cores inside the block, and the process's setting restored after it.
+
+    A switch of the whole process, so it is set around each step and evaluation rather than once: other code in
+    the process (the plain loop, a benchmark's other loops) keeps full fp32.
+    """
+    if not tf32:
+        yield
+        return
+    settings = torch.backends.cuda.matmul
+    name, value = ("fp32_precision", "tf32") if hasattr(settings, "fp32_precision") else ("allow_tf32", True)
+    before = getattr(settings, name)
+    setattr(settings, name, value)
+    try:
+        yield
+    finally:
+        setattr(settings, name, before)
 
 
 # Sentences are sorted by length within chunks of this many batches: small enough that every chunk is a
@@ -142,9 +170,9 @@ class StepLog:
 class EagerStep:
     """Forward, cross-entropy, backward, clipping, AdamW and the schedule for one batch, op by op."""
 
-    def __init__(self, model, optimizer, scheduler, max_grad_norm: float, dtype: torch.dtype | None = None):
+    def __init__(self, model, optimizer, scheduler, max_grad_norm: float, dtype: torch.dtype | None = None, tf32: bool = False):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
-        self.max_grad_norm, self.dtype = max_grad_norm, dtype
+        self.max_grad_norm, self.dtype, self.tf32 = max_grad_norm, dtype, tf32
 
     def loss(self, batch: dict) -> torch.Tensor:
         device_type = batch["input_ids"].device.type
@@ -155,8 +183,9 @@ class EagerStep:
 
     def backward_and_clip(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and gradients of one batch, gradients clipped; returns (loss, gradient norm before clipping)."""
-        loss = self.loss(batch)
-        loss.backward()
+        with matmul_precision(self.tf32):  # the backward's products too
+            loss = self.loss(batch)
+            loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
         return loss.detach(), grad_norm.detach()
 
@@ -177,9 +206,13 @@ class GraphedStep(EagerStep):
     so capturing changes no number. Odd-sized batches (the last of an epoch) run eagerly.
     """
 
-    def __init__(self, model, optimizer, scheduler, max_grad_norm: float, dtype, batch_size: int):
-        super().__init__(model, optimizer, scheduler, max_grad_norm, dtype)
+    FIRST_WARMUP, LATER_WARMUP = 3, 1  # eager steps before capturing the first width, and each later one
+
+    def __init__(self, model, optimizer, scheduler, max_grad_norm: float, dtype, batch_size: int, tf32: bool = False):
+        super().__init__(model, optimizer, scheduler, max_grad_norm, dtype, tf32)
         self.batch_size = batch_size
+        self.capture_seconds = 0.0  # warm-up, capture and restore of every width, device synchronised
+        self.side = torch.cuda.Stream()
         self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, dict, torch.Tensor, torch.Tensor]] = {}
         if not all(isinstance(group["lr"], torch.Tensor) for group in optimizer.param_groups):
             raise ValueError("GraphedStep needs AdamW with a device tensor learning rate (see tensor_learning_rate)")
@@ -188,21 +221,23 @@ class GraphedStep(EagerStep):
     def _eager_update(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         loss, grad_norm = self.backward_and_clip(batch)
         self.optimizer.step()
-        for p in self.params:
-            if p.grad is not None:
-                p.grad.zero_()  # zeroed, never None: the captured graph accumulates into these very tensors
+        # Zeroed, never None: the captured graph accumulates into these very tensors. One multi-tensor kernel, not
+        # one per parameter (each is a node of the graph and a few microseconds of every replay).
+        self.optimizer.zero_grad(set_to_none=False)
         return loss, grad_norm
 
     def _capture(self, batch: dict) -> tuple:
+        started = time.perf_counter()
         static = {k: v.clone() for k, v in batch.items()}
         saved_rng = torch.cuda.get_rng_state(batch["labels"].device)
         saved_params = [p.detach().clone() for p in self.params]
         saved_state = {id(p): {k: v.clone() for k, v in self.optimizer.state[p].items()} for p in self.params
                        if p in self.optimizer.state}  # fmt: skip
-        side = torch.cuda.Stream()
+        side = self.side
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            for _ in range(3):  # warm-up: allocator, cuBLAS workspaces, optimizer state
+            # Warm-up: allocator, cuBLAS workspaces, optimizer state; later widths find most of it ready.
+            for _ in range(self.FIRST_WARMUP if not self.graphs else self.LATER_WARMUP):
                 self._eager_update(static)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
@@ -223,6 +258,8 @@ class GraphedStep(EagerStep):
                     for v in self.optimizer.state[p].values():
                         v.zero_()
         torch.cuda.set_rng_state(saved_rng, batch["labels"].device)
+        torch.cuda.synchronize(batch["labels"].device)
+        self.capture_seconds += time.perf_counter() - started
         return graph, static, loss, grad_norm
 
     def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -258,7 +295,7 @@ def scheduled_lr(scheduler) -> float:
 
 
 @torch.inference_mode()
-def evaluate_by_length(model, data: Encoded, pad_id: int, batch_size: int, device, dtype=None, multiple: int = 8):
+def evaluate_by_length(model, data: Encoded, pad_id: int, batch_size: int, device, dtype=None, multiple: int = 8, tf32: bool = False):
     """Mean cross-entropy and softmax probabilities in data order, computed on length-sorted bucketed batches.
 
     Sorting by length removes most padding; the loss is summed on the device and read once.
@@ -272,7 +309,7 @@ def evaluate_by_length(model, data: Encoded, pad_id: int, batch_size: int, devic
     for start in range(0, len(data), batch_size):
         stop = min(start + batch_size, len(data))
         batch = split.batch(start, stop)
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None), matmul_precision(tf32):
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         logits = logits.float()
         total += F.cross_entropy(logits, batch["labels"], reduction="sum").double()

@@ -87,8 +87,11 @@ class FastLoop(PlainLoop):
         settings = cfg.fast
         if settings.cuda_graphs is True and device.type != "cuda":
             raise ValueError(f"training.fast.cuda_graphs is true but the device is {device}; use auto (graphs on CUDA only)")
+        if settings.precision == "tf32" and device.type != "cuda":
+            raise ValueError(f"training.fast.precision is tf32 (TF32 tensor cores) but the device is {device}; use auto or fp32")
         self.cuda_graphs = device.type == "cuda" and settings.cuda_graphs in ("auto", True)
-        self.dtype = fast.autocast_dtype(settings.precision, device)
+        self.dtype = fast.autocast_dtype(settings.precision, device, self.cuda_graphs)
+        self.tf32 = settings.precision == "tf32"
         # Rounded widths repeat shapes on a GPU; on the CPU extra width only costs time (measured: 10% slower with 8).
         self.multiple = settings.bucket_multiple or (8 if device.type == "cuda" else 1)
 
@@ -106,17 +109,20 @@ class FastLoop(PlainLoop):
         self.batches = fast.DeviceBatches(train, pad_id, self.device, self.multiple)
         if self.cuda_graphs:
             fast.tensor_learning_rate(optimizer, self.device)
-            self.step = fast.GraphedStep(model, optimizer, scheduler, self.cfg.max_grad_norm, self.dtype, self.cfg.train_batch_size)
+            self.step = fast.GraphedStep(model, optimizer, scheduler, self.cfg.max_grad_norm, self.dtype, self.cfg.train_batch_size, self.tf32)
         else:
-            self.step = fast.EagerStep(model, optimizer, scheduler, self.cfg.max_grad_norm, self.dtype)
+            self.step = fast.EagerStep(model, optimizer, scheduler, self.cfg.max_grad_norm, self.dtype, self.tf32)
         self.log = fast.StepLog(self.device, self.cfg.fast.sync_every)
 
     def evaluate(self, model, data: Encoded, pad_id: int) -> tuple[float, np.ndarray]:
-        return fast.evaluate_by_length(model, data, pad_id, self.cfg.fast.eval_batch_size, self.device, self.dtype, self.multiple)
+        return fast.evaluate_by_length(model, data, pad_id, self.cfg.fast.eval_batch_size, self.device, self.dtype, self.multiple, self.tf32)
 
     def describe(self) -> dict:
-        return {"name": self.name, "cuda_graphs": self.cuda_graphs, "autocast": str(self.dtype).removeprefix("torch.") if self.dtype else None,
-                "bucket_multiple": self.multiple, "group_by_length": self.cfg.fast.group_by_length}  # fmt: skip
+        described = {"name": self.name, "cuda_graphs": self.cuda_graphs, "autocast": str(self.dtype).removeprefix("torch.") if self.dtype else None,
+                     "tf32": self.tf32, "bucket_multiple": self.multiple, "group_by_length": self.cfg.fast.group_by_length}  # fmt: skip
+        if isinstance(self.step, fast.GraphedStep):  # what capturing cost this run: one graph per batch width
+            described |= {"graph_widths": sorted(self.step.graphs), "capture_seconds": round(self.step.capture_seconds, 3)}
+        return described
 
 
 LOOPS = {"plain": PlainLoop, "fast": FastLoop}

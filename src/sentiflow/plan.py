@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiflow.config import dataset_backbones, dataset_seeds, dataset_variants, study_config, variant_training
+from sentiflow.config import dataset_backbones, dataset_seeds, dataset_variants, variant_training
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -122,16 +122,9 @@ def main(argv=None) -> int:
     parser.add_argument("--csv", help="also write the table here")
     args = parser.parse_args(argv)
 
-    import yaml
+    from sentiflow.config import load_study
 
-    from sentiflow.config import check_dimensions, overlay, with_defaults
-
-    overrides = {}
-    for path in args.configfile:
-        # Merged among themselves as Snakemake merges several --configfile files, then laid over the study.
-        overrides = overlay(overrides, yaml.safe_load(Path(path).read_text()) or {})
-    config = with_defaults(study_config(REPO / "config" / "config.yaml", overrides))
-    check_dimensions(config)
+    config = load_study(args.configfile, REPO / "config" / "config.yaml")
     given = {}
     for item in args.ms_per_step:
         key, _, value = item.partition("=")
