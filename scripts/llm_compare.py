@@ -3,9 +3,12 @@ from sentiflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     compare(
-        snakemake.params.model,
+        snakemake.wildcards.llm,
+        snakemake.params.entry,
         snakemake.params.prompt,
         snakemake.params.selection,
+        snakemake.params.sample,
+        snakemake.params.cache,
         snakemake.params.labels,
         snakemake.input.metadata,
         snakemake.params.expected,

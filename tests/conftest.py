@@ -139,7 +139,8 @@ def smoke_config(**changes) -> dict:
             dataset["files"][split] = str((REPO / dataset["files"][split]).resolve())
     for spec in config["backbones"].values():
         spec["model"] = str((REPO / spec["model"]).resolve())
-    config["llm"]["model"]["path"] = str((REPO / config["llm"]["model"]["path"]).resolve())
+    for entry in config["llm"]["models"].values():
+        entry["path"] = str((REPO / entry["path"]).resolve())
     for section, values in changes.items():
         config[section] = config[section] | values if isinstance(values, dict) else values
     return config

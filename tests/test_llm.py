@@ -75,18 +75,22 @@ def test_the_prompt_uses_the_models_chat_template(scorer):
     assert text.endswith("<|im_start|>assistant\n") and "Sentence: a fine film" in text
 
 
-def test_bad_model_files(gguf, tmp_path):
-    with pytest.raises(LLMError, match=r"missing\.gguf: GGUF model file not found"):
-        resolve_model({"path": str(tmp_path / "missing.gguf")})
+def test_bad_model_files_name_the_entry_and_the_key(gguf, tmp_path):
+    with pytest.raises(LLMError, match=r"^llm\.models\.m\.path: .*missing\.gguf: GGUF model file not found"):
+        resolve_model({"path": str(tmp_path / "missing.gguf")}, "llm.models.m")
     (tmp_path / "text.gguf").write_text("not a model")
-    with pytest.raises(LLMError, match=r"text\.gguf: not a GGUF file"):
-        resolve_model({"path": str(tmp_path / "text.gguf")})
+    with pytest.raises(LLMError, match=r"^llm\.models\.m\.path: .*text\.gguf is not a GGUF file"):
+        resolve_model({"path": str(tmp_path / "text.gguf")}, "llm.models.m")
     truncated = tmp_path / "truncated.gguf"
     truncated.write_bytes(gguf.read_bytes()[: 4 << 20])
-    with pytest.raises(LLMError, match=r"truncated\.gguf: llama\.cpp could not load this GGUF file.*complete"):
-        LabelScorer(resolve_model({"path": str(truncated)}), prompt(), LABELS, n_ctx=512, threads=1)
-    with pytest.raises(LLMError, match=r"Hugging Face hub.*llm\.model\.path"):
-        resolve_model({"hub_repo": "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "hub_file": "qwen2.5-1.5b-instruct-q4_k_m.gguf"})
+    with pytest.raises(LLMError, match=r"^llm\.models\.m: llama\.cpp could not load .*truncated\.gguf.*complete"):
+        LabelScorer(resolve_model({"path": str(truncated)}, "llm.models.m"), prompt(), LABELS, n_ctx=512, threads=1, where="llm.models.m")
+    with pytest.raises(LLMError, match=r"^llm\.models\.m: could not download .*Hugging Face hub.*llm\.models\.m\.hub_repo.*llm\.models\.m\.path"):
+        resolve_model({"hub_repo": "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "hub_file": "qwen2.5-1.5b-instruct-q4_k_m.gguf"}, "llm.models.m")
+    with pytest.raises(LLMError, match=r"^llm\.models\.m: set path"):
+        resolve_model({"path": None, "hub_repo": None}, "llm.models.m")
+    with pytest.raises(LLMError, match=r"^llm\.models\.m: the verbalizer '' of label 'positive' is no token at all"):
+        LabelScorer(gguf, prompt(verbalizers={"negative": ["negative"], "positive": [""]}), LABELS, n_ctx=512, threads=1, where="llm.models.m")
 
 
 def test_a_model_without_chat_template_needs_a_plain_template(gguf, tmp_path):
@@ -95,7 +99,7 @@ def test_a_model_without_chat_template_needs_a_plain_template(gguf, tmp_path):
     key = b"tokenizer.chat_template"
     assert data.count(key) == 1
     (tmp_path / "bare.gguf").write_bytes(data.replace(key, b"tokenizer.chat_templatX"))
-    with pytest.raises(LLMError, match=r"no chat template; set llm\.plain_template"):
+    with pytest.raises(LLMError, match=r"no chat template; set llm\.prompt\.plain_template"):
         LabelScorer(tmp_path / "bare.gguf", prompt(), LABELS, n_ctx=512, threads=1)
     plain = LabelScorer(tmp_path / "bare.gguf", prompt(plain_template="{system}\n\n{prompt}\nAnswer:", answer_prefix=" "),
                         LABELS, n_ctx=512, threads=1)
@@ -118,7 +122,8 @@ def compare_args(folder, gold, probs_per_backbone):
     return paths, expected, analysis
 
 
-MODEL = {"path": str(GGUF), "n_ctx": 1024}
+MODEL = {"path": str(GGUF), "n_ctx": 1024, "n_gpu_layers": 0}
+NO_CASCADE = {"enabled": False, "sentences": None, "seed": 0}
 PROMPT = {"system": "You are a careful annotator of movie-review sentiment.",
           "instruction": "What is the sentiment of this sentence from a movie review?\n\nSentence: {sentence}\n\nAnswer with one word: positive or negative.",
           "verbalizers": {"negative": ["negative"], "positive": ["positive"]}, "shots": 1, "seed": 0}
@@ -132,7 +137,7 @@ def test_compare_scores_errors_and_a_matched_control_set(gguf, tmp_path):
     b[[2, 3]] = b[[2, 3], ::-1]
     paths, expected, analysis = compare_args(tmp_path, gold, {"a": a, "b": b})
     items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
-    summary = compare(MODEL, PROMPT, items, LABELS, paths, expected, analysis, tmp_path / "validation.parquet",
+    summary = compare("m", MODEL, PROMPT, items, NO_CASCADE, tmp_path / "cache", LABELS, paths, expected, analysis, tmp_path / "validation.parquet",
                       tmp_path / "train.parquet", tmp_path / "cues.csv", 2, table=tmp_path / "llm.csv", summary=tmp_path / "llm.json")
     table = pd.read_csv(tmp_path / "llm.csv")
     assert sorted(table.loc[table["group"] == "error", "index"]) == [0, 1, 2, 3]
@@ -155,7 +160,8 @@ def test_no_errors_gives_an_empty_result(tmp_path):
     right = np.where(np.eye(2)[gold] == 1, 0.9, 0.1)
     paths, expected, analysis = compare_args(tmp_path, gold, {"a": right})
     items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
-    summary = compare({"path": str(tmp_path / "never-loaded.gguf"), "n_ctx": 512}, PROMPT, items, LABELS, paths, expected, analysis,
+    summary = compare("m", {"path": str(tmp_path / "never-loaded.gguf"), "n_ctx": 512, "n_gpu_layers": 0}, PROMPT, items, NO_CASCADE,
+                      tmp_path / "cache", LABELS, paths, expected, analysis,
                       tmp_path / "validation.parquet", tmp_path / "train.parquet", tmp_path / "cues.csv", 1,
                       table=tmp_path / "llm.csv", summary=tmp_path / "llm.json")
     assert summary["no_errors"] and summary["items"] == 0 and summary["groups"] == {}
@@ -200,3 +206,43 @@ def test_errors_of_one_backbone_only(tmp_path):
     assert len(everything) == 6 and (everything["group"] == "other").sum() == 2
     with pytest.raises(LLMError, match=r"errors_of names backbones that are not configured: \['c'\]"):
         select_items(validation, votes, items | {"errors_of": ["c"]}, seed=0)
+
+
+def test_scores_are_cached_per_model_prompt_and_sentence(gguf, tmp_path):
+    """A second job with the same model and prompt reads every score back (the model is not even loaded); another
+    prompt is scored anew; threads and the entry's name are not part of a score."""
+    from sentiflow.llm import score_sentences
+
+    entry = {"n_ctx": 1024, "n_gpu_layers": 0}
+    first, session = score_sentences(SENTENCES, gguf, entry, prompt(), LABELS, 2, 0, True, tmp_path, "llm.models.a")
+    assert session["scored_now"] == 6 and session["from_cache"] == 0 and session["load_seconds"] > 0
+    again, session = score_sentences(SENTENCES[::-1], gguf, entry, prompt(), LABELS, 1, 0, True, tmp_path, "llm.models.b")
+    assert session == {"scored_now": 0, "from_cache": 6, "load_seconds": 0.0, "score_seconds": 0.0}
+    assert again == first[::-1]  # the very numbers, and each sentence's measured seconds and prompt tokens
+    assert all(r["seconds"] > 0 and r["prompt_tokens"] > 0 for r in first)
+    other, session = score_sentences(SENTENCES[:2], gguf, entry, prompt(shots=[]), LABELS, 2, 0, True, tmp_path, "llm.models.a")
+    assert session["scored_now"] == 2 and other[0]["probs"] != first[0]["probs"]
+    direct = LabelScorer(gguf, prompt(), LABELS, n_ctx=1024, threads=2).score(SENTENCES[3])
+    assert first[3]["probs"] == pytest.approx([direct[label] for label in LABELS], abs=1e-6)
+
+
+def test_compare_scores_the_cascade_sample_and_reuses_the_cache(gguf, tmp_path):
+    gold = np.array([0, 1] * 15)
+    right = np.where(np.eye(2)[gold] == 1, 0.8, 0.2)
+    right[[0, 5]] = right[[0, 5], ::-1]
+    paths, expected, analysis = compare_args(tmp_path, gold, {"a": right})
+    items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
+    sample = {"enabled": True, "sentences": 20, "seed": 3}
+    args = ("m", MODEL, PROMPT, items, sample, tmp_path / "cache", LABELS, paths, expected, analysis, tmp_path / "validation.parquet",
+            tmp_path / "train.parquet", tmp_path / "cues.csv", 2)
+    summary = compare(*args, table=tmp_path / "llm.csv", summary=tmp_path / "llm.json")
+    table = pd.read_csv(tmp_path / "llm.csv")
+    assert table["in_cascade"].sum() == 20 == summary["validation_items"] and not summary["validation_is_complete"]
+    assert {0, 5} <= set(table.loc[table["group"] == "error", "index"])
+    assert summary["validation_llm_accuracy"] == pytest.approx(table.loc[table["in_cascade"], "llm_correct"].mean())
+    assert summary["session"]["scored_now"] == len(table) and summary["session"]["from_cache"] == 0
+    again = compare(*args[:4], {"enabled": True, "sentences": None, "seed": 3}, *args[5:], table=tmp_path / "all.csv", summary=tmp_path / "all.json")
+    assert again["validation_items"] == 30 and again["validation_is_complete"]
+    assert again["session"]["from_cache"] == len(table) and again["session"]["scored_now"] == 30 - len(table)
+    merged = pd.read_csv(tmp_path / "all.csv").set_index("index").loc[table["index"]]
+    np.testing.assert_array_equal(merged["llm_prob_positive"].to_numpy(), table["llm_prob_positive"].to_numpy())

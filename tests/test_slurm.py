@@ -52,14 +52,17 @@ def _steps_done(log: Path) -> int:
 @pytest.fixture(scope="module")
 def slurm_run(smoke_run, tmp_path_factory):
     _require_slurm()
-    _, local_config = smoke_run
+    local_workdir, local_config = smoke_run
     root = tmp_path_factory.mktemp("slurm")
     workdir = root / "run"
     workdir.mkdir()
     # The cluster has no GPUs to grant; everything else is the local smoke run's config, for its SST-2 dataset
     # and the base recipe.
+    # One LLM entry, reading the local run's score cache: the cluster's jobs ask the model nothing it has answered.
     config = local_config | {"datasets": {"sst2": local_config["datasets"]["sst2"]}, "variants": {"base": {}},
-                             "training": local_config["training"] | {"gpus_per_run": 0}}
+                             "training": local_config["training"] | {"gpus_per_run": 0},
+                             "llm": local_config["llm"] | {"models": {"smollm2": local_config["llm"]["models"]["smollm2"]},
+                                                           "cache": str(local_workdir / "results/llm_cache")}}
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     command = SNAKEMAKE + [
         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),

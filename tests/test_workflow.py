@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ def test_default_config_plans_the_study(tmp_path):
     counts.pop("total")
     assert counts == {
         "prepare_data": "1", "tokenize": "2", "train": "6", "aggregate": "1", "misclassified": "1",
-        "calibration": "1", "plot_curves": "1", "plot_reliability": "1", "plot_confusion": "1", "llm_compare": "1", "report": "1",
+        "calibration": "1", "plot_curves": "1", "plot_reliability": "1", "plot_confusion": "1", "llm_compare": "1", "cascade": "1", "report": "1",
         **({"report_pdf": "1"} if shutil.which("pdflatex") else {}), "all": "1",
     }
 
@@ -82,7 +83,8 @@ def test_override_semantics_of_the_config_loader():
     fields = {f.name for f in dataclasses.fields(TrainConfig)} & set(schema) - {"fast", "threads"}
     assert fields >= {"epochs", "learning_rate", "weight_decay", "loop", "device"}
     assert {k: schema[k] for k in fields} == {k: getattr(TrainConfig(), k) for k in fields}
-    assert len(smoke) < 70 and len((REPO / "config" / "smoke.yaml").read_text().splitlines()) < 75
+    # Only differences: two datasets' blocks, two LLM entries and a handful of settings.
+    assert len(smoke) < 70 and len((REPO / "config" / "smoke.yaml").read_text().splitlines()) < 85
 
 
 @pytest.mark.parametrize(
@@ -97,7 +99,12 @@ def test_override_semantics_of_the_config_loader():
         ({"datasets": {"x": {"source": "hub", "text_column": "s", "label_column": "l", "labels": ["a", "b"], "backbones": ["bert"]}}},
          r"datasets\.x\.backbones names \['bert'\], which are not keys of `backbones:`"),
         ({"datasets": {"x": {"source": "hub", "text_column": "s", "label_column": "l", "labels": ["a", "b", "neutral"]}}},
-         r"datasets\.x: the LLM has no verbalizers for label\(s\) \['a', 'b', 'neutral'\]; set datasets\.x\.prompt\.verbalizers"),
+         r"datasets\.x with llm\.models\.smollm2: no verbalizers for label\(s\) \['a', 'b', 'neutral'\]; set datasets\.x\.prompt\.verbalizers"),
+        ({"llm": {"model": {"path": "m.gguf", "n_ctx": 1024}}},
+         r"`llm\.model` was replaced by `llm\.models`, a map from a name to a model: write `llm: \{models: \{my-model: \{\.\.\.\}\}\}` with the old block's keys \(n_ctx, path\)"),
+        ({"datasets": {"x": {"source": "hub", "text_column": "s", "label_column": "l", "labels": ["negative", "positive"], "llm_models": ["gpt"]}}},
+         r"datasets\.x\.llm_models names \['gpt'\], which are not keys of `llm\.models:`"),
+        ({"llm": {"models": {"bad name!": {"path": "m.gguf"}}}}, r"'bad name!' does not match"),
     ],
 )
 def test_invalid_config_is_refused_with_the_key_named(tmp_path, change, message):
@@ -264,22 +271,71 @@ def test_smoke_run_analysis_outputs(smoke_run):
     assert pd.read_csv(workdir / "results/sst5/analysis/variants.csv").empty
 
 
+def llm_entries(config: dict, name: str) -> list[str]:
+    return config["datasets"][name].get("llm_models") or list(config["llm"]["models"])
+
+
 @pytest.mark.e2e
 def test_smoke_run_llm_comparison(smoke_run):
     workdir, config = smoke_run
+    assert llm_entries(config, "sst2") == ["smollm2", "smollm2-swapped"] and llm_entries(config, "sst5") == ["smollm2"]
     for name, dataset in config["datasets"].items():
-        table = pd.read_csv(workdir / f"results/{name}/llm/predictions.csv")
-        summary = json.loads((workdir / f"results/{name}/llm/summary.json").read_text())
-        errors = table[table["group"] == "error"]
-        assert len(errors) == config["llm"]["items"]["max_errors"] and (table["group"] == "control").sum() == len(errors)
-        wrong = errors[[c for c in table.columns if c.endswith("_wrong_in_seeds")]].sum(axis=1)
-        assert (wrong > 0).all()  # every error item is some run group's error
-        assert set(table["llm_predicted"]) <= set(dataset["labels"])
-        probs = table[[f"llm_prob_{label}" for label in dataset["labels"]]].to_numpy()
-        assert np.allclose(probs.sum(1), 1.0)  # one probability per label, a verbalizer for each
-        assert summary["items"] == len(table) and summary["seconds_per_item"] > 0
-        assert summary["reused_prompt_tokens"] > 0.3 * summary["prompt_tokens"]
-        assert summary["backbones"]["minilm"]["llm_fixes"] == int(((table["minilm_predicted"] != table["gold"]) & table["llm_correct"]).sum())
+        for entry in llm_entries(config, name):
+            table = pd.read_csv(workdir / f"results/{name}/llm/{entry}/predictions.csv")
+            summary = json.loads((workdir / f"results/{name}/llm/{entry}/summary.json").read_text())
+            errors = table[table["group"] == "error"]
+            assert len(errors) == config["llm"]["items"]["max_errors"] and (table["group"] == "control").sum() == len(errors)
+            wrong = errors[[c for c in table.columns if c.endswith("_wrong_in_seeds")]].sum(axis=1)
+            assert (wrong > 0).all()  # every error item is some run group's error
+            assert table["in_cascade"].sum() == config["llm"]["cascade"]["sentences"] == summary["validation_items"]
+            assert set(table["llm_predicted"]) <= set(dataset["labels"])
+            probs = table[[f"llm_prob_{label}" for label in dataset["labels"]]].to_numpy()
+            assert np.allclose(probs.sum(1), 1.0)  # one probability per label, a verbalizer for each
+            assert summary["entry"] == entry and summary["items"] == len(table) and summary["seconds_per_item"] > 0
+            assert summary["reused_prompt_tokens"] > 0.3 * summary["prompt_tokens"]
+            assert summary["backbones"]["minilm"]["llm_fixes"] == int(((table["minilm_predicted"] != table["gold"]) & table["llm_correct"]).sum())
+    # Two entries that differ only in the instruction's label order: the same sentences, other answers.
+    a, b = (pd.read_csv(workdir / f"results/sst2/llm/{e}/predictions.csv") for e in ("smollm2", "smollm2-swapped"))
+    assert a["index"].tolist() == b["index"].tolist() and not np.allclose(a["llm_prob_positive"], b["llm_prob_positive"])
+
+
+@pytest.mark.e2e
+def test_smoke_run_cascade(smoke_run):
+    """The cascade's curves, checked against the runs' and the LLM's predictions counted independently."""
+    workdir, config = smoke_run
+    for name, dataset in config["datasets"].items():
+        for entry in llm_entries(config, name):
+            folder = workdir / f"results/{name}/llm/{entry}"
+            llm = pd.read_csv(folder / "predictions.csv")
+            llm = llm[llm["in_cascade"]].set_index("index").sort_index()
+            curves = pd.read_csv(folder / "cascade_curves.csv")
+            points = pd.read_csv(folder / "cascade.csv")
+            summary = json.loads((folder / "cascade.json").read_text())
+            assert summary["sentences"] == len(llm) == config["llm"]["cascade"]["sentences"]
+            seeds = config["datasets"][name].get("seeds") or config["seeds"]
+            for variant in dataset.get("variants") or config["variants"]:
+                group = "minilm" if variant == "base" else f"minilm+{variant}"
+                for seed in seeds:
+                    runs = pd.read_csv(workdir / f"results/{name}/runs/minilm/{variant}/seed{seed}/predictions.csv")
+                    history = pd.read_csv(workdir / f"results/{name}/runs/minilm/{variant}/seed{seed}/history.csv")
+                    best = int(history.loc[history["val_accuracy"].idxmax(), "epoch"])
+                    runs = runs[runs["epoch"] == best].set_index("index").loc[llm.index]
+                    encoder_right = (runs["pred"] == runs["gold"]).to_numpy()
+                    llm_right = llm["llm_correct"].to_numpy()
+                    curve = curves[(curves["backbone"] == group) & (curves["encoder"] == f"seed {seed}")]
+                    assert len(curve) == 101
+                    # 0%: the encoder alone; 100%: the LLM alone, on the same sentences.
+                    assert curve["confidence"].iloc[0] == pytest.approx(encoder_right.mean())
+                    assert curve["confidence"].iloc[-1] == pytest.approx(llm_right.mean())
+                    point = points[(points["backbone"] == group) & (points["encoder"] == f"seed {seed}")].iloc[0]
+                    fixes = int((~encoder_right & llm_right).sum())
+                    assert point["oracle_accuracy"] == pytest.approx((encoder_right.sum() + fixes) / len(llm))
+                    assert point["oracle_share"] == pytest.approx((~encoder_right).mean())
+                    assert point["llm_calls"] == round(point["deferred_share"] * len(llm))
+                    assert point["cascade_ci_low"] <= point["cascade_accuracy"] <= point["cascade_ci_high"]
+                majority = summary["backbones"][group]
+                assert majority["encoder"] == "seed majority" and len(str(majority["thresholds"]).split(",")) == config["llm"]["cascade"]["folds"]
+            assert (folder / "cascade.png").stat().st_size > 10_000 and (folder / "cascade.pdf").exists()
 
 
 def planned_jobs(result) -> dict:
@@ -294,17 +350,62 @@ REPORT_JOBS = {"report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which
 
 
 @pytest.mark.e2e
-def test_changing_only_llm_settings_reruns_only_the_llm_rule(smoke_run):
+def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     workdir, config = smoke_run
     changed = json.loads(json.dumps(config))
     changed["llm"]["prompt"]["instruction"] = "Sentence: {sentence}\nIs this review positive or negative?"
-    # The LLM rule and what reads it (the report), never data preparation, tokenization, training or analysis;
-    # and only for sst2: sst5 has an instruction of its own.
+    # The LLM rule and what reads it (the cascade, the report), never data preparation, tokenization, training or
+    # analysis; and only sst2's smollm2: the swapped entry and sst5 have instructions of their own.
     result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
-    assert jobs_besides_total(result) == {"llm_compare": "1"} | REPORT_JOBS, result.stdout
-    assert re.findall(r"rule llm_compare:.*?wildcards: dataset=(\w+)", result.stdout, flags=re.S) == ["sst2"]
+    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | REPORT_JOBS, result.stdout
+    assert re.findall(r"rule llm_compare:.*?wildcards: dataset=(\w+), llm=([\w.-]+)", result.stdout, flags=re.S) == [("sst2", "smollm2")]
+    # Editing one entry reruns that entry's jobs only.
+    one = json.loads(json.dumps(config))
+    one["llm"]["models"]["smollm2-swapped"]["prompt"]["shots"] = 1
+    result = snakemake(workdir, one, "--dry-run", "--cores", "2")
+    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | REPORT_JOBS, result.stdout
+    assert "llm=smollm2-swapped" in result.stdout and "llm=smollm2\n" not in result.stdout
+    # The cascade's folds are the cascade's alone.
+    folds = json.loads(json.dumps(config))
+    folds["llm"]["cascade"]["folds"] = 3
+    assert jobs_besides_total(snakemake(workdir, folds, "--dry-run", "--cores", "2")) == {"cascade": "3"} | REPORT_JOBS
     forced = snakemake(workdir, config, "--dry-run", "--cores", "2", "--forcerun", "llm_compare")
-    assert jobs_besides_total(forced) == {"llm_compare": "2"} | REPORT_JOBS, forced.stdout
+    assert jobs_besides_total(forced) == {"llm_compare": "3", "cascade": "3"} | REPORT_JOBS, forced.stdout
+
+
+@pytest.mark.e2e
+def test_a_forced_rerun_reads_every_score_from_the_cache(smoke_run):
+    workdir, config = smoke_run
+    target = "results/sst5/llm/smollm2/summary.json"
+    before = json.loads((workdir / target).read_text())
+    table = (workdir / "results/sst5/llm/smollm2/predictions.csv").read_text()
+    snakemake(workdir, config, target, "--cores", "2", "--forcerun", "llm_compare")
+    after = json.loads((workdir / target).read_text())
+    assert after["session"]["scored_now"] == 0 and after["session"]["from_cache"] == before["items"] and after["session"]["load_seconds"] == 0
+    assert (workdir / "results/sst5/llm/smollm2/predictions.csv").read_text() == table  # the very same numbers
+    assert {k: v for k, v in after.items() if k != "session"} == {k: v for k, v in before.items() if k != "session"}
+    snakemake(workdir, config, "--cores", "2")  # the cascade and the report catch up, as a user's next run would
+
+
+@pytest.mark.e2e
+def test_a_bad_llm_entry_fails_alone_and_the_rest_is_reported(smoke_run, tmp_path):
+    smoke, config = smoke_run
+    workdir = tmp_path / "study"
+    shutil.copytree(smoke, workdir, symlinks=True)  # times kept: only what the change reaches reruns
+    broken = json.loads(json.dumps(config))
+    broken["llm"]["models"]["truncated"] = {"path": str(tmp_path / "truncated.gguf"), "n_ctx": 1024}
+    (tmp_path / "truncated.gguf").write_bytes(Path(config["llm"]["models"]["smollm2"]["path"]).read_bytes()[: 4 << 20])
+    broken["datasets"]["sst5"]["llm_models"] = ["smollm2", "truncated"]
+    broken["analysis"]["allow_partial"] = True
+    result = snakemake(workdir, broken, "--cores", "2", "--keep-going", check=False)
+    assert result.returncode != 0
+    log = (workdir / "logs/sst5/llm_compare/truncated.log").read_text()
+    assert "llm.models.truncated: llama.cpp could not load" in log and "is the file complete?" in log
+    # The working entries' outputs are untouched; with allow_partial the report is rendered from them and names
+    # the entry that did not finish.
+    html = (workdir / "results/report/report.html").read_text()
+    assert "Not shown, their comparison did not finish: truncated" in html and 'id="sst5-cascade"' in html
+    assert json.loads((workdir / "results/sst5/llm/smollm2/summary.json").read_text())["session"]["scored_now"] == 0
 
 
 @pytest.mark.e2e
@@ -314,7 +415,7 @@ def test_changing_one_dataset_reruns_only_that_dataset(smoke_run):
     changed["datasets"]["sst5"]["max_train_rows"] = 3000
     result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
     per_dataset = ["prepare_data", "tokenize", "aggregate", "misclassified", "calibration", "plot_curves", "plot_reliability",
-                   "plot_confusion", "llm_compare"]
+                   "plot_confusion", "llm_compare", "cascade"]
     assert jobs_besides_total(result) == {name: "1" for name in per_dataset} | {"train": "2"} | REPORT_JOBS, result.stdout
     assert "dataset=sst5" in result.stdout and "dataset=sst2" not in result.stdout
 
@@ -343,7 +444,7 @@ def test_html_report_in_a_real_browser(smoke_run, tmp_path):
     assert image.shape[:2] == (3000, 1300) and image.std() > 0.05
     dom = chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", page).stdout
     loaded = re.search(r'data-images-loaded="(\d+)" data-images-total="(\d+)"', dom)
-    assert loaded and loaded.group(1) == loaded.group(2) == "8", dom[:500]  # four figures per dataset, every one decoded
+    assert loaded and loaded.group(1) == loaded.group(2) == "11", dom[:500]  # four per dataset and a cascade per LLM entry, all decoded
     assert "http://" not in dom.split("<script>")[0] and "https://" not in dom.split("<script>")[0]  # self-contained
 
     for name in config["datasets"]:
@@ -355,12 +456,18 @@ def test_html_report_in_a_real_browser(smoke_run, tmp_path):
         assert cells[6] == f"{summary['selected_ci_low']:.3f}–{summary['selected_ci_high']:.3f}"
         assert cells[7] == f"{summary['selected_macro_f1_mean']:.3f}"
         assert f'href="#{name}-calibration"' in dom and f'id="{name}-per-class"' in dom  # contents link, per-class table
-        llm = json.loads((workdir / f"results/{name}/llm/summary.json").read_text())
-        assert f"smollm2-135m-instruct-q4_1.gguf</code>, {llm['items']} sentences" in dom
+        models = re.search(rf'<table id="{name}-llm-models".*?</table>', dom, flags=re.S).group(0)
+        for entry in llm_entries(config, name):
+            llm = json.loads((workdir / f"results/{name}/llm/{entry}/summary.json").read_text())
+            row = re.search(rf'<tr><td class="text">{re.escape(entry)}</td>.*?</tr>', models, flags=re.S).group(0)
+            cells = re.findall(r"<td[^>]*>(?:<code[^>]*>)?([^<]*)", row)
+            assert cells[2] == f"{llm['groups']['error']['llm_accuracy']:.3f}" and cells[4] == f"{llm['validation_llm_accuracy']:.3f}"
+            cascade = json.loads((workdir / f"results/{name}/llm/{entry}/cascade.json").read_text())["backbones"]["minilm"]
+            assert f"<td><b>{cascade['cascade_accuracy']:.3f}</b></td>" in dom
     # Tables and figures are numbered without gaps across both datasets' sections.
     tables = [int(n) for n in re.findall(r"<caption>Table (\d+)\.", dom)]
     figures = [int(n) for n in re.findall(r"<b>Figure (\d+)\.</b>", dom)]
-    assert tables == list(range(1, len(tables) + 1)) and figures == list(range(1, 9))
+    assert tables == list(range(1, len(tables) + 1)) and figures == list(range(1, 12))
     assert "sst5: hard cases" in dom and "Limitations" in dom
     assert "{'precision'" not in dom and "<code>fast.precision</code>" in dom  # settings as keys, never a dict
     # The SST-5 section names all five classes in its per-class table.

@@ -8,6 +8,7 @@ that names its own datasets, backbones or variants never inherits the study's.
 from __future__ import annotations
 
 import copy
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,11 +46,11 @@ def defaults(*path: str) -> dict:
 
 
 def overlay(base: dict, override: dict, replace: tuple[str, ...] = ()) -> dict:
-    """`override` laid over `base`: dictionaries merge key by key, everything else (and keys in `replace`) is replaced."""
+    """`override` laid over `base`: dictionaries merge key by key, everything else (and keys in `replace`, at any depth) is replaced."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if key not in replace and isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = overlay(merged[key], value)
+            merged[key] = overlay(merged[key], value, replace)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
@@ -62,7 +63,13 @@ def study_config(base: str | Path, override: dict) -> dict:
             "the config key `dataset:` was replaced by `datasets:`, a map from a name to a dataset: write "
             "`datasets: {sst2: {...}}` with the old block's keys (less `name`) under the name"
         )
-    return overlay(yaml.safe_load(Path(base).read_text()), override, replace=DIMENSIONS)
+    model = override.get("llm", {}).get("model") if isinstance(override.get("llm"), dict) else None
+    if model is not None:
+        raise ConfigError(
+            "the config key `llm.model` was replaced by `llm.models`, a map from a name to a model: write "
+            f"`llm: {{models: {{my-model: {{...}}}}}}` with the old block's keys ({', '.join(sorted(model)) or 'path, n_ctx'}) under the name"
+        )
+    return overlay(yaml.safe_load(Path(base).read_text()), override, replace=DIMENSIONS + ("models",))
 
 
 def load_study(configfiles=(), base: str | Path | None = None) -> dict:
@@ -84,12 +91,17 @@ def check_dimensions(config: dict) -> None:
             unknown = sorted(set(dataset.get(dimension) or []) - known)
             if unknown:
                 raise ConfigError(f"datasets.{name}.{dimension} names {unknown}, which are not keys of `{dimension}:` ({sorted(known)})")
-        if config.get("llm", {}).get("enabled", False):
-            verbalizers = dataset_prompt(config, name)["verbalizers"]
+        if not config.get("llm", {}).get("enabled", False):
+            continue
+        unknown = sorted(set(dataset.get("llm_models") or []) - set(config["llm"]["models"]))
+        if unknown:
+            raise ConfigError(f"datasets.{name}.llm_models names {unknown}, which are not keys of `llm.models:` ({sorted(config['llm']['models'])})")
+        for entry in dataset_llm_models(config, name):
+            verbalizers = llm_prompt(config, name, entry)["verbalizers"]
             missing = [label for label in dataset["labels"] if label not in verbalizers]
             if missing:
                 raise ConfigError(
-                    f"datasets.{name}: the LLM has no verbalizers for label(s) {missing}; set datasets.{name}.prompt.verbalizers "
+                    f"datasets.{name} with llm.models.{entry}: no verbalizers for label(s) {missing}; set datasets.{name}.prompt.verbalizers "
                     "(a list of words per label) or llm.enabled: false"
                 )
 
@@ -122,9 +134,21 @@ def dataset_seeds(config: dict, name: str) -> list[int]:
     return [int(s) for s in (config["datasets"][name].get("seeds") or config["seeds"])]
 
 
-def dataset_prompt(config: dict, name: str) -> dict:
-    """`llm.prompt` with this dataset's `prompt:` keys replacing the study-wide ones."""
-    return config["llm"]["prompt"] | config["datasets"][name].get("prompt", {})
+def dataset_llm_models(config: dict, name: str) -> list[str]:
+    """The keys of `llm.models` asked on dataset `name`, in their configured order."""
+    chosen = config["datasets"][name].get("llm_models")
+    return [key for key in config["llm"]["models"] if chosen is None or key in chosen]
+
+
+def llm_prompt(config: dict, name: str, entry: str) -> dict:
+    """`llm.prompt`, then the model entry's `prompt:` keys, then the dataset's: a dataset's keys describe its labels
+    (their words, the question), so they win over an entry's."""
+    return config["llm"]["prompt"] | (config["llm"]["models"][entry].get("prompt") or {}) | (config["datasets"][name].get("prompt") or {})
+
+
+def cascade_stem(entry: str) -> str:
+    """The LaTeX figure's file name of an LLM entry's cascade: no dots, which \\includegraphics takes for an extension."""
+    return "cascade-" + re.sub(r"[^A-Za-z0-9-]", "-", entry)
 
 
 def canonical(value):

@@ -26,32 +26,34 @@ class LLMError(RuntimeError):
     """The LLM cannot be used as configured; the message says what is wrong and what to set."""
 
 
-def resolve_model(model: dict) -> Path:
-    """A local .gguf path, or a file downloaded from a hub repository (online users)."""
-    if model.get("path"):
-        path = Path(model["path"]).expanduser()
-    elif model.get("hub_repo") and model.get("hub_file"):
+def resolve_model(entry: dict, where: str = "llm.models.NAME") -> Path:
+    """A model entry's local .gguf path, or its file downloaded from a hub repository (online users)."""
+    if entry.get("path"):
+        path = Path(entry["path"]).expanduser()
+        check_gguf(path, f"{where}.path")
+        return path
+    if entry.get("hub_repo") and entry.get("hub_file"):
         try:
             from huggingface_hub import hf_hub_download
 
-            path = Path(hf_hub_download(model["hub_repo"], model["hub_file"], revision=model.get("revision")))
+            path = Path(hf_hub_download(entry["hub_repo"], entry["hub_file"], revision=entry.get("revision")))
         except Exception as err:
             raise LLMError(
-                f"could not download {model['hub_file']} from {model['hub_repo']} on the Hugging Face hub "
-                f"({type(err).__name__}: {' '.join(str(err).split())}). Offline, copy the .gguf file here and set llm.model.path"
+                f"{where}: could not download {entry['hub_file']} from {entry['hub_repo']} on the Hugging Face hub "
+                f"({type(err).__name__}: {' '.join(str(err).split())}); check {where}.hub_repo and {where}.hub_file, or, "
+                f"offline, copy the .gguf file here and set {where}.path"
             ) from err
-    else:
-        raise LLMError("set llm.model.path (a local .gguf file) or llm.model.hub_repo and llm.model.hub_file")
-    check_gguf(path)
-    return path
+        check_gguf(path, f"{where}.hub_file")
+        return path
+    raise LLMError(f"{where}: set path (a local .gguf file) or hub_repo and hub_file")
 
 
-def check_gguf(path: Path) -> None:
+def check_gguf(path: Path, key: str = "path") -> None:
     if not path.is_file():
-        raise LLMError(f"{path}: GGUF model file not found")
+        raise LLMError(f"{key}: {path}: GGUF model file not found")
     with path.open("rb") as handle:
         if handle.read(4) != GGUF_MAGIC:
-            raise LLMError(f"{path}: not a GGUF file (wrong magic bytes)")
+            raise LLMError(f"{key}: {path} is not a GGUF file (wrong magic bytes)")
 
 
 @dataclass
@@ -79,7 +81,8 @@ DEFAULT_PROMPT = _schema_prompt()
 class LabelScorer:
     """Scores labels for sentences with one llama.cpp model, reusing the KV cache of the shared prompt prefix."""
 
-    def __init__(self, model_path: Path, prompt: PromptConfig, labels: Sequence[str], n_ctx: int, threads: int, seed: int = 0, reuse_prefix: bool = True):
+    def __init__(self, model_path: Path, prompt: PromptConfig, labels: Sequence[str], n_ctx: int, threads: int, seed: int = 0,
+                 reuse_prefix: bool = True, n_gpu_layers: int = 0, where: str = "llm"):  # fmt: skip
         import llama_cpp
 
         self.labels = list(labels)
@@ -87,21 +90,24 @@ class LabelScorer:
         self.reuse_prefix = reuse_prefix
         missing = [label for label in self.labels if not prompt.verbalizers.get(label)]
         if missing:
-            raise LLMError(f"llm.verbalizers has no words for label(s) {missing}")
+            raise LLMError(f"{where}: the prompt's verbalizers have no words for label(s) {missing}")
         try:
             self.llm = llama_cpp.Llama(
-                model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_gpu_layers=n_gpu_layers,
                 n_batch=min(512, n_ctx), seed=seed, verbose=False, logits_all=False,
             )
         except Exception as err:  # llama.cpp says only "failed to load model" for truncated files
-            raise LLMError(f"{model_path}: llama.cpp could not load this GGUF file ({err}); is it complete?") from err
+            raise LLMError(f"{where}: llama.cpp could not load {model_path} ({err}); is the file complete?") from err
         self.template = self.llm.metadata.get("tokenizer.chat_template")
         if self.template is None and prompt.plain_template is None:
-            raise LLMError(f"{model_path}: the model has no chat template; set llm.plain_template")
+            raise LLMError(f"{where}: {model_path} has no chat template; set {where}.prompt.plain_template (with {{prompt}})")
         self.reused_tokens = self.prompt_tokens = 0
-        self.continuations = {
-            label: [self._tokens(word, special=False) for word in prompt.verbalizers[label]] for label in self.labels
-        }
+        self.continuations = {label: [self._tokens(word, special=False) for word in prompt.verbalizers[label]] for label in self.labels}
+        for label, words in self.continuations.items():
+            for word, tokens in zip(prompt.verbalizers[label], words):
+                if not tokens:
+                    raise LLMError(f"{where}: the verbalizer {word!r} of label {label!r} is no token at all for this model; "
+                                   "give the label a word in the prompt's verbalizers")  # fmt: skip
 
     def _tokens(self, text: str, special: bool = True, bos: bool = False) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=special)
@@ -116,18 +122,23 @@ class LabelScorer:
             messages.append({"role": "assistant", "content": self.prompt.verbalizers[label][0]})
         messages.append({"role": "user", "content": self.prompt.instruction.format(sentence=sentence)})
         if self.template is not None:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            formatter = Jinja2ChatFormatter(
-                template=self.template,
-                eos_token=self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "replace"),
-                bos_token=self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "replace"),
-            )
-            text = formatter(messages=messages).prompt
+            text = self._formatter()(messages=messages).prompt
         else:
             turns = "\n\n".join(m["content"] if m["role"] == "user" else f"{self.prompt.answer_prefix}{m['content']}" for m in messages if m["role"] != "system")
             text = self.prompt.plain_template.format(system=self.prompt.system or "", prompt=turns)
         return text + self.prompt.answer_prefix
+
+    def _formatter(self):
+        """The chat template compiled once (compiling it took 3% of a 1.5B model's time per sentence)."""
+        if getattr(self, "_chat_formatter", None) is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            self._chat_formatter = Jinja2ChatFormatter(
+                template=self.template,
+                eos_token=self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "replace"),
+                bos_token=self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "replace"),
+            )
+        return self._chat_formatter
 
     def score(self, sentence: str) -> dict[str, float]:
         """Probability of each label (normalised over the labels), from the verbalizers' token log-probabilities."""
@@ -232,58 +243,135 @@ def select_items(validation, votes: dict, items: dict, seed: int):
     return chosen[chosen["group"] != ""].reset_index(drop=True)
 
 
-def compare(model: dict, prompt: dict, items_config: dict, labels: Sequence[str], metadata_paths, expected, analysis: dict,
-            validation_path, train_path, cues_path, threads: int, *, table, summary) -> dict:
-    """The llm_compare rule: score the selected sentences with the LLM and compare with the encoders."""
-    import pandas as pd
+def cascade_sample(n: int, cascade: dict) -> np.ndarray:
+    """Positions of the validation sentences the cascade is studied on: all of them, or a seeded sample."""
+    if not cascade["enabled"]:
+        return np.array([], dtype=int)
+    if cascade.get("sentences") is None or cascade["sentences"] >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(cascade["seed"]).choice(n, cascade["sentences"], replace=False))
+
+
+def score_identity(model_path: Path, entry: dict, prompt: PromptConfig, labels: Sequence[str], cache_folder: Path) -> dict:
+    """Everything that changes a sentence's scores (and nothing that does not: threads, n_ctx, the entry's name)."""
+    import llama_cpp
+
+    from sentiflow.llm_cache import file_sha256
+
+    return {"model_sha256": file_sha256(model_path, cache_folder), "labels": list(labels), "system": prompt.system,
+            "instruction": prompt.instruction, "answer_prefix": prompt.answer_prefix, "plain_template": prompt.plain_template,
+            "verbalizers": {label: prompt.verbalizers[label] for label in labels}, "shots": [list(s) for s in prompt.shots],
+            "n_gpu_layers": entry["n_gpu_layers"], "llama_cpp": llama_cpp.__version__}  # fmt: skip
+
+
+def score_sentences(sentences: Sequence[str], model_path: Path, entry: dict, prompt: PromptConfig, labels: Sequence[str], threads: int,
+                    seed: int, reuse_prefix: bool, cache_folder: Path, where: str) -> tuple[list[dict], dict]:
+    """Each sentence's label probabilities, its scoring seconds and prompt tokens, from the cache or from the model.
+
+    The model is loaded only if some sentence is not cached yet; new scores are committed every 20 sentences.
+    """
     from tqdm.auto import tqdm
+
+    from sentiflow.llm_cache import ScoreCache, sentence_key
+
+    cache = ScoreCache(cache_folder)
+    identity = score_identity(model_path, entry, prompt, labels, cache_folder)
+    keys = [sentence_key(identity, s) for s in sentences]
+    found = cache.get(sorted(set(keys)))
+    todo = list(dict.fromkeys(k for k in keys if k not in found))  # each distinct sentence once
+    text_of = dict(zip(keys, sentences))
+    session = {"scored_now": len(todo), "from_cache": len(set(keys)) - len(todo), "load_seconds": 0.0, "score_seconds": 0.0}
+    if todo:
+        started = time.perf_counter()
+        scorer = LabelScorer(model_path, prompt, labels, n_ctx=entry["n_ctx"], threads=threads, seed=seed, reuse_prefix=reuse_prefix,
+                             n_gpu_layers=entry["n_gpu_layers"], where=where)  # fmt: skip
+        session["load_seconds"] = time.perf_counter() - started
+        fresh = {}
+        for key in tqdm(todo, desc=f"{where}: scoring", mininterval=5.0):
+            tokens, reused, started = scorer.prompt_tokens, scorer.reused_tokens, time.perf_counter()
+            probs = scorer.score(text_of[key])
+            fresh[key] = {"probs": [probs[label] for label in labels], "seconds": time.perf_counter() - started,
+                          "prompt_tokens": scorer.prompt_tokens - tokens, "reused_tokens": scorer.reused_tokens - reused}  # fmt: skip
+            if len(fresh) == 20:
+                cache.put(fresh)
+                found |= fresh
+                fresh = {}
+        cache.put(fresh)
+        found |= fresh
+        session["score_seconds"] = sum(found[k]["seconds"] for k in todo)
+    cache.close()
+    return [found[k] for k in keys], session
+
+
+def compare(name: str, entry: dict, prompt: dict, items_config: dict, cascade: dict, cache_folder, labels: Sequence[str], metadata_paths,
+            expected, analysis: dict, validation_path, train_path, cues_path, threads: int, *, table, summary) -> dict:
+    """The llm_compare rule for one model entry: score the encoders' errors, a matched control set and the cascade's
+    sentences with the LLM (through the score cache) and compare with the encoders."""
+    import pandas as pd
 
     from sentiflow.atomic import write_csv, write_json
     from sentiflow.data import read_split
     from sentiflow.runs import by_backbone, load_runs
 
+    where = f"llm.models.{name}"
     loaded, missing = load_runs(metadata_paths, expected, analysis["allow_partial"])
     validation = read_split(validation_path)
     votes = encoder_votes(by_backbone(loaded), analysis["select_epoch"], labels)
     chosen = select_items(validation, votes, items_config, prompt["seed"])
+    in_cascade = np.zeros(len(validation), dtype=bool)
+    in_cascade[cascade_sample(len(validation), cascade)] = True
+    group = pd.Series("", index=validation["index"].to_numpy(), dtype=object)
+    group[chosen["index"].to_numpy()] = chosen["group"].to_numpy()
+    group[(group == "").to_numpy() & in_cascade] = "other"
+    scored = validation.assign(group=group.to_numpy(), in_cascade=in_cascade)
+    scored = scored[scored["group"] != ""].reset_index(drop=True)
 
-    rows, started = [], time.time()
-    scorer, model_path = None, None
-    if len(chosen):  # with nothing to ask, the model is not even loaded
-        model_path = resolve_model(model)
+    records, session, model_path = [], {"scored_now": 0, "from_cache": 0, "load_seconds": 0.0, "score_seconds": 0.0}, None
+    if len(scored):  # with nothing to ask, the model is not even looked for
+        model_path = resolve_model(entry, where)
         shots = _shots(pd.read_parquet(train_path), prompt["shots"], labels, prompt["seed"])
-        scorer = LabelScorer(model_path, PromptConfig(
-            system=prompt.get("system"), instruction=prompt["instruction"], answer_prefix=prompt.get("answer_prefix", ""),
-            plain_template=prompt.get("plain_template"), verbalizers=prompt["verbalizers"], shots=shots,
-        ), labels, n_ctx=model["n_ctx"], threads=threads, seed=prompt["seed"], reuse_prefix=prompt.get("reuse_prefix", True))
-        for sentence in tqdm(chosen["text"], desc="llm", mininterval=5.0):
-            rows.append(scorer.score(sentence))
-    seconds = time.time() - started
+        config = PromptConfig(system=prompt.get("system"), instruction=prompt["instruction"], answer_prefix=prompt.get("answer_prefix", ""),
+                              plain_template=prompt.get("plain_template"), verbalizers=prompt["verbalizers"], shots=shots)  # fmt: skip
+        records, session = score_sentences(scored["text"].tolist(), model_path, entry, config, labels, threads, prompt["seed"],
+                                           prompt.get("reuse_prefix", True), Path(cache_folder), where)  # fmt: skip
 
-    out = chosen.rename(columns={"text": "sentence", "label": "gold_id"})[["index", "sentence", "gold_id", "group"]]
+    out = scored.rename(columns={"text": "sentence", "label": "gold_id"})[["index", "sentence", "gold_id", "group", "in_cascade"]]
     out.insert(2, "gold", [labels[g] for g in out["gold_id"]])
     position = out["index"].map(dict(zip(validation["index"], range(len(validation))))).to_numpy()
     for backbone, vote in votes.items():
         out[f"{backbone}_predicted"] = [labels[k] for k in vote["predicted"].to_numpy()[position]]
         out[f"{backbone}_confidence"] = vote["confidence"].to_numpy()[position]
         out[f"{backbone}_wrong_in_seeds"] = vote["wrong_in_seeds"].to_numpy()[position]
-    probs = np.array([[row[label] for label in labels] for row in rows]).reshape(len(out), len(labels))
+    probs = np.array([r["probs"] for r in records], dtype=float).reshape(len(out), len(labels))
     for k, label in enumerate(labels):
         out[f"llm_prob_{label}"] = probs[:, k]
     out["llm_predicted"] = [labels[k] for k in probs.argmax(1)] if len(out) else []
     out["llm_correct"] = out["llm_predicted"] == out["gold"]
+    out["llm_seconds"] = [r["seconds"] for r in records]
     out = out.drop(columns="gold_id")
 
     result = _summarise(out, votes, cues_path)
+    # The LLM alone on validation sentences drawn without regard to the encoders: the cascade's sample, or every
+    # sentence when items.all_validation asked for them.
+    sample = out["in_cascade"] if cascade["enabled"] else pd.Series(bool(items_config["all_validation"]), index=out.index)
+    prompt_tokens = sum(r["prompt_tokens"] for r in records)
     result |= {
-        "model": str(model_path or model.get("path") or model.get("hub_file")),
+        "entry": name,
+        "model": str(model_path or entry.get("path") or entry.get("hub_file")),
         "threads": threads,
+        "n_gpu_layers": entry["n_gpu_layers"],
         "items": int(len(out)),
         "no_errors": bool((out["group"] == "error").sum() == 0),
-        "seconds": seconds,
-        "seconds_per_item": seconds / len(out) if len(out) else None,
-        "prompt_tokens": scorer.prompt_tokens if scorer else 0,
-        "reused_prompt_tokens": scorer.reused_tokens if scorer else 0,
+        "validation_items": int(sample.sum()),
+        "validation_is_complete": bool(sample.sum() == len(validation)),
+        "validation_llm_accuracy": float(out.loc[sample, "llm_correct"].mean()) if sample.any() else None,
+        # Seconds the model took per sentence when it scored them, whether in this job or an earlier one.
+        "seconds_per_item": float(out["llm_seconds"].mean()) if len(out) else None,
+        "seconds": float(out["llm_seconds"].sum()),
+        "prompt_tokens": int(prompt_tokens),
+        "reused_prompt_tokens": int(sum(r["reused_tokens"] for r in records)),
+        "reused_prompt_share": sum(r["reused_tokens"] for r in records) / prompt_tokens if prompt_tokens else None,
+        "session": session,
         "missing_runs": missing,
     }
     write_csv(table, out)
@@ -310,8 +398,6 @@ def _summarise(out, votes: dict, cues_path) -> dict:
 
     groups = {name: {"items": int(len(g)), "llm_accuracy": float(g["llm_correct"].mean())} for name, g in out.groupby("group")}
     scored = {"groups": groups}
-    if "other" in groups:  # the whole validation set was asked: the LLM's own accuracy on it
-        scored["all_validation_llm_accuracy"] = float(out["llm_correct"].mean())
     per_backbone = {}
     for backbone in votes:
         encoder_right = out[f"{backbone}_predicted"] == out["gold"]

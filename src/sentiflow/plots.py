@@ -158,3 +158,29 @@ def plot_reliability(bins_path, table_path, *, png, pdf) -> None:
     diagrams = {b: {s: g for s, g in group.groupby("stage")} for b, group in bins.groupby("backbone", sort=False)}
     ece = table.groupby(["backbone", "stage"])["ece"].mean()
     reliability(diagrams, {b: {s: float(ece[b, s]) for s in ("before", "after")} for b in diagrams}, png, pdf)
+
+
+def cascade_figure(curves: pd.DataFrame, points: dict[str, dict], llm: str, png, pdf) -> None:
+    """Per run group: accuracy against the share of sentences sent to the LLM (seed majority), with random and
+    oracle deferral, the cross-fitted operating point, and the probability mean (which asks the LLM everywhere)."""
+    groups = list(points) or ["(no runs)"]
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False, sharey=True)
+    for ax, group in zip(axes[0], groups):
+        rows = curves[(curves["backbone"] == group) & (curves["encoder"] == "seed majority")] if len(curves) else curves
+        if len(rows):
+            share = 100 * rows["share"]
+            ax.plot(share, rows["oracle"], color="0.35", linestyle=":", label="oracle (errors first)")
+            ax.plot(share, rows["random"], color="0.55", linestyle="--", label="random")
+            ax.plot(share, rows["confidence"], color="tab:blue", label="least confident first")
+            p = points[group]
+            ax.errorbar([100 * p["deferred_share"]], [p["cascade_accuracy"]], yerr=[[p["cascade_accuracy"] - p["cascade_ci_low"]],
+                        [p["cascade_ci_high"] - p["cascade_accuracy"]]], fmt="o", color="tab:red", capsize=3, label="fitted threshold")  # fmt: skip
+            ax.errorbar([100.0], [p["combined_accuracy"]], yerr=[[p["combined_accuracy"] - p["combined_ci_low"]],
+                        [p["combined_ci_high"] - p["combined_accuracy"]]], fmt="s", color="tab:green", capsize=3, label="probability mean")  # fmt: skip
+        ax.set_title(group, fontsize=10)
+        ax.set_xlabel(f"sentences sent to {llm} (%)")
+        ax.set_xlim(-2, 102)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("validation accuracy")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    save(fig, png, pdf)

@@ -14,6 +14,7 @@ import jinja2
 import pandas as pd
 
 from sentiflow.atomic import atomic_path
+from sentiflow.config import cascade_stem
 
 FIGURES = [
     ("training_loss", "Training loss per step (rolling mean) and per epoch; the band spans the seeds."),
@@ -23,7 +24,9 @@ FIGURES = [
 ]
 # The report rule's inputs that exist once per dataset (the rest, run metadata and token statistics, per run or backbone).
 PER_DATASET = ["summary", "per_class", "data_card", "calibration", "misclassified", "overconfidence",
-               "failure_modes", "llm_summary", "llm_table"] + [f"{name}_{kind}" for name, _ in FIGURES for kind in ("png", "pdf")]
+               "failure_modes"] + [f"{name}_{kind}" for name, _ in FIGURES for kind in ("png", "pdf")]
+# Once per dataset and LLM entry, in results/{dataset}/llm/{entry}/.
+PER_ENTRY = ["llm_summary", "llm_table", "cascade_points", "cascade_summary", "cascade_png", "cascade_pdf"]
 
 
 def _records(path) -> list[dict]:
@@ -46,6 +49,10 @@ def split_inputs(inputs: dict, datasets: list[str]) -> dict[str, dict]:
         elif key in ("metadata", "token_stats"):
             for name in datasets:
                 grouped[name][key] = [p for p in value if Path(p).parts[1:2] == (name,)]
+        elif key in PER_ENTRY:
+            for path in value:
+                _, dataset, _, entry = Path(path).parts[:4]
+                grouped[dataset].setdefault("llm", {}).setdefault(entry, {})[key] = path
     return grouped
 
 
@@ -83,11 +90,25 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
     )
     errors = pd.read_csv(inputs["misclassified"])
     top_errors = errors.sort_values("confidence", ascending=False).head(settings["report"]["top_errors"]).to_dict("records")
-    llm = None
-    if inputs.get("llm_summary"):
-        table = pd.read_csv(inputs["llm_table"])
+    llm = []
+    for entry, files in inputs.get("llm", {}).items():
+        table = pd.read_csv(files["llm_table"])
         hard = table[table["group"] == "error"].head(settings["report"]["top_errors"])
-        llm = {"summary": json.loads(Path(inputs["llm_summary"]).read_text()), "hard_cases": hard.to_dict("records")}
+        cascade = json.loads(Path(files["cascade_summary"]).read_text()) if files.get("cascade_summary") else None
+        answers = json.loads(Path(files["llm_summary"]).read_text())
+        groups = {name: answers["groups"].get(name, {}).get("llm_accuracy") for name in ("error", "control")}
+        llm.append({"name": entry, "summary": answers, "hard_cases": hard.to_dict("records"), "cascade": cascade,
+                    "stem": cascade_stem(entry), "errors_accuracy": groups["error"], "control_accuracy": groups["control"]})  # fmt: skip
+    configured = settings.get("llm_models", {}).get(name, [])
+    # The hard cases once, with every entry's answer beside the encoders' (the error set does not depend on the entry).
+    hard_cases = []
+    if llm:
+        answers = {e["name"]: pd.read_csv(inputs["llm"][e["name"]]["llm_table"]).set_index("index") for e in llm}
+        for case in llm[0]["hard_cases"]:
+            case = dict(case)
+            case["llm"] = {entry: (table.loc[case["index"], "llm_predicted"], table.loc[case["index"], f"llm_prob_{case['gold']}"])
+                           if case["index"] in table.index else ("–", None) for entry, table in answers.items()}  # fmt: skip
+            hard_cases.append(case)
     truncation = []
     for path in inputs.get("token_stats", []):
         stats = json.loads(Path(path).read_text())
@@ -118,6 +139,8 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
         "calibration": cal_rows,
         "calibration_method": calibration["method"].iloc[0] if len(calibration) else None,
         "llm": llm,
+        "llm_missing": [e for e in configured if e not in {x["name"] for x in llm}],
+        "llm_hard_cases": hard_cases,
         "limitations": limitations(name, len(seeds), n_val, max(b["selected_accuracy"] for b in backbones), summary, dataset),
     }
 
@@ -247,11 +270,14 @@ def render(inputs: dict, datasets: list[str], settings: dict, html_template, tex
 
     grouped = split_inputs(inputs, datasets)
     context = collect(grouped, inputs["metadata"], settings)
-    embedded = {
-        name: {figure: "data:image/png;base64," + base64.b64encode(Path(grouped[name][f"{figure}_png"]).read_bytes()).decode()
-               for figure, _ in FIGURES}
-        for name in datasets
-    }
+    def inline(path) -> str:
+        return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+
+    embedded = {name: {figure: inline(grouped[name][f"{figure}_png"]) for figure, _ in FIGURES} for name in datasets}
+    for name in datasets:
+        for entry, files in grouped[name].get("llm", {}).items():
+            if files.get("cascade_png"):
+                embedded[name][cascade_stem(entry)] = inline(files["cascade_png"])
     page_env = _environment(Path(html_template).parent, latex=False)
     _numbering(page_env)
     page = page_env.get_template(Path(html_template).name)
@@ -262,8 +288,11 @@ def render(inputs: dict, datasets: list[str], settings: dict, html_template, tex
     _numbering(document_env)
     document = document_env.get_template(Path(tex_template).name)
     for target in map(Path, tex_figures):  # beside the .tex, where \includegraphics looks: figures/{dataset}/{figure}.pdf
+        files = grouped[target.parent.name]
+        entries = {cascade_stem(entry): entry for entry in files.get("llm", {})}
+        source = files["llm"][entries[target.stem]]["cascade_pdf"] if target.stem in entries else files[f"{target.stem}_pdf"]
         with atomic_path(target) as tmp:
-            shutil.copyfile(grouped[target.parent.name][f"{target.stem}_pdf"], tmp)
+            shutil.copyfile(source, tmp)
     with atomic_path(tex) as tmp:
         tmp.write_text(document.render(context), encoding="utf-8")
     write_csv(datasets_table, pd.DataFrame(context["across"]))

@@ -3,11 +3,13 @@ import re
 import shutil
 
 from sentiflow.config import (
+    cascade_stem,
     canonical,
     dataset_backbones,
-    dataset_prompt,
+    dataset_llm_models,
     dataset_seeds,
     dataset_variants,
+    llm_prompt,
     run_label,
     variant_training,
 )
@@ -25,6 +27,7 @@ os.environ.update(
 DATASETS = list(config["datasets"])
 BACKBONES = list(config["backbones"])
 VARIANTS = list(config["variants"])
+LLMS = list(config["llm"]["models"])
 
 
 wildcard_constraints:
@@ -32,6 +35,7 @@ wildcard_constraints:
     backbone="|".join(re.escape(name) for name in BACKBONES),
     variant="|".join(re.escape(name) for name in VARIANTS),
     seed=r"\d+",
+    llm="|".join(re.escape(name) for name in LLMS),
 
 
 def run_keys(dataset):
@@ -103,14 +107,53 @@ def analysed_runs(*names):
 
 def llm_model_file(wildcards):
     """A local GGUF file is an input, so replacing it reruns the comparison; a hub file is fetched by the job."""
-    path = config["llm"]["model"]["path"]
+    path = config["llm"]["models"][wildcards.llm]["path"]
     return {"gguf": path} if path else {}
+
+
+def llm_threads(wildcards):
+    return config["llm"]["models"][wildcards.llm]["threads"] or config["llm"]["threads"]
+
+
+def llm_keys(dataset):
+    """The LLM entries asked on `dataset`; with analysis.allow_partial, those whose comparison has finished."""
+    entries = llm_entries(dataset)
+    if not config["analysis"]["allow_partial"]:
+        return entries
+    return [
+        entry
+        for entry in entries
+        if os.path.exists(
+            rules.llm_compare.output.summary.format(dataset=dataset, llm=entry)
+        )
+    ]
+
+
+def llm_entries(dataset):
+    return dataset_llm_models(config, dataset) if config["llm"]["enabled"] else []
+
+
+def cascade_figures():
+    """The cascade figures the LaTeX report includes, one per dataset and finished LLM entry."""
+    if not config["llm"]["cascade"]["enabled"]:
+        return []
+    return [
+        f"results/report/latex/figures/{d}/{cascade_stem(entry)}.pdf"
+        for d in DATASETS
+        for entry in llm_keys(d)
+    ]
 
 
 def llm_outputs():
     if not config["llm"]["enabled"]:
         return []
-    return expand(rules.llm_compare.output, dataset=DATASETS)
+    wanted = []
+    for dataset in DATASETS:
+        for entry in dataset_llm_models(config, dataset):
+            wanted += expand(rules.llm_compare.output, dataset=dataset, llm=entry)
+            if config["llm"]["cascade"]["enabled"]:
+                wanted += expand(rules.cascade.output, dataset=dataset, llm=entry)
+    return wanted
 
 
 def report_inputs(wildcards):
@@ -133,10 +176,16 @@ def report_inputs(wildcards):
         "confusion_png": rules.plot_confusion.output.png,
         "confusion_pdf": rules.plot_confusion.output.pdf,
     }
-    if config["llm"]["enabled"]:
-        per_dataset |= {
-            "llm_summary": rules.llm_compare.output.summary,
-            "llm_table": rules.llm_compare.output.table,
+    per_entry = {
+        "llm_summary": rules.llm_compare.output.summary,
+        "llm_table": rules.llm_compare.output.table,
+    }
+    if config["llm"]["cascade"]["enabled"]:
+        per_entry |= {
+            "cascade_points": rules.cascade.output.points_out,
+            "cascade_summary": rules.cascade.output.summary_out,
+            "cascade_png": rules.cascade.output.png,
+            "cascade_pdf": rules.cascade.output.pdf,
         }
     inputs = {}
     for name, pattern in per_dataset.items():
@@ -153,6 +202,13 @@ def report_inputs(wildcards):
     inputs["metadata"] = [
         path for dataset in DATASETS for path in finished_runs(dataset, "metadata")
     ]
+    # One per dataset and LLM entry; the report assigns them by folder, results/{dataset}/llm/{entry}/.
+    for name, pattern in per_entry.items():
+        inputs[name] = [
+            pattern.format(dataset=d, llm=entry)
+            for d in DATASETS
+            for entry in llm_keys(d)
+        ]
     return inputs
 
 

@@ -1,4 +1,5 @@
-# Per dataset: ask a local quantized instruction LLM (llama.cpp) about the encoders' errors and a matched control set.
+# Per dataset and LLM entry: ask a local quantized instruction LLM (llama.cpp) about the encoders' errors, a matched
+# control set and the cascade's validation sentences; scores come from a cache shared by every job.
 rule llm_compare:
     input:
         unpack(llm_model_file),
@@ -10,25 +11,70 @@ rule llm_compare:
         cues=rules.misclassified.output.cues,
     output:
         table=report(
-            "results/{dataset}/llm/predictions.csv",
+            "results/{dataset}/llm/{llm}/predictions.csv",
             caption="../report/llm.rst",
             category="LLM",
             subcategory="{dataset}",
+            labels={"model": "{llm}", "table": "predictions"},
         ),
-        summary="results/{dataset}/llm/summary.json",
+        summary="results/{dataset}/llm/{llm}/summary.json",
     log:
-        "logs/{dataset}/llm_compare.log",
+        "logs/{dataset}/llm_compare/{llm}.log",
     benchmark:
-        "benchmarks/{dataset}/llm_compare.tsv"
+        "benchmarks/{dataset}/llm_compare/{llm}.tsv"
     conda:
         "../envs/sentiflow.yaml"
-    threads: config["llm"]["threads"]
+    threads: llm_threads
     params:
-        model=canonical(config["llm"]["model"]),
-        prompt=lambda wildcards: canonical(dataset_prompt(config, wildcards.dataset)),
+        entry=lambda wildcards: canonical(config["llm"]["models"][wildcards.llm]),
+        prompt=lambda wildcards: canonical(
+            llm_prompt(config, wildcards.dataset, wildcards.llm)
+        ),
         selection=canonical(config["llm"]["items"]),
+        # Which sentences the cascade studies; its folds are the cascade rule's business.
+        sample={
+            k: config["llm"]["cascade"][k] for k in ("enabled", "sentences", "seed")
+        },
+        cache=config["llm"]["cache"],
         labels=dataset_setting("labels"),
         expected=expected_runs_of_dataset,
         analysis=canonical(config["analysis"]),
     script:
         "../../scripts/llm_compare.py"
+
+
+# Per dataset and LLM entry: accuracy against the share of sentences sent to the LLM, and fitted operating points.
+rule cascade:
+    input:
+        llm=rules.llm_compare.output.table,
+        metadata=analysed_runs("metadata"),
+        tables=analysed_runs("history", "predictions"),
+    output:
+        curves_out="results/{dataset}/llm/{llm}/cascade_curves.csv",
+        points_out=report(
+            "results/{dataset}/llm/{llm}/cascade.csv",
+            caption="../report/cascade.rst",
+            category="LLM",
+            subcategory="{dataset}",
+            labels={"model": "{llm}", "table": "cascade"},
+        ),
+        summary_out="results/{dataset}/llm/{llm}/cascade.json",
+        png=report(
+            "results/{dataset}/llm/{llm}/cascade.png",
+            caption="../report/cascade_figure.rst",
+            category="Figures",
+            subcategory="{dataset}",
+            labels={"figure": "cascade", "model": "{llm}"},
+        ),
+        pdf="results/{dataset}/llm/{llm}/cascade.pdf",
+    log:
+        "logs/{dataset}/cascade/{llm}.log",
+    conda:
+        "../envs/sentiflow.yaml"
+    params:
+        settings=canonical(config["llm"]["cascade"]),
+        labels=dataset_setting("labels"),
+        expected=expected_runs_of_dataset,
+        analysis=canonical(config["analysis"]),
+    script:
+        "../../scripts/cascade.py"

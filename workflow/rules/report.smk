@@ -21,7 +21,8 @@ rule report:
             "results/report/latex/figures/{dataset}/{name}.pdf",
             dataset=DATASETS,
             name=["training_loss", "validation_curves", "reliability", "confusion"],
-        ),
+        )
+        + cascade_figures(),
     log:
         "logs/report.log",
     conda:
@@ -37,6 +38,8 @@ rule report:
                 "variant_order": list(config["variants"]),
                 "datasets": config["datasets"],
                 "llm_enabled": config["llm"]["enabled"],
+                "llm_models": {d: llm_entries(d) for d in DATASETS},
+                "llm_cascade": config["llm"]["cascade"],
             }
         ),
     script:
