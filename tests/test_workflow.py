@@ -22,7 +22,7 @@ def documented_paths(dataset: str, backbone: str, variant: str, seed: int) -> li
     text = (REPO / "docs" / "outputs.md").read_text()
     patterns = re.findall(r"^\| `([^`]+)` \|", text, flags=re.M)
     assert len(patterns) >= 25
-    return [p.format(dataset=dataset, backbone=backbone, variant=variant, seed=seed) for p in patterns]
+    return [p.format(dataset=dataset, backbone=backbone, variant=variant, seed=seed, llm="smollm2") for p in patterns]
 
 
 def smoke_runs(config: dict):
@@ -530,6 +530,7 @@ def test_snakemake_native_report(smoke_run):
     names = "\n".join(archive.namelist())
     assert "report.html" in names and "training_loss.png" in names and "summary.csv" in names, result.stderr[-2000:]
     assert "confusion.png" in names and "per_class.csv" in names and "datasets.csv" in names
+    assert "cascade.png" in names and "cascade.csv" in names
 
 
 @pytest.mark.e2e
