@@ -67,10 +67,15 @@ def main(argv=None) -> None:
         predictions = pd.read_csv(out.predictions)
         predictions = predictions[predictions["epoch"] == metadata["best_epoch"]].sort_values("index")
         correct[loop] = (predictions["pred"] == predictions["gold"]).to_numpy()
-        print(f"{loop}: best {metadata['best_val_accuracy']:.4f}, last {metadata['last_val_accuracy']:.4f}, "
-              f"{results[loop]['seconds']:.1f} s", file=sys.stderr)
+        print(
+            f"{loop}: best {metadata['best_val_accuracy']:.4f}, last {metadata['last_val_accuracy']:.4f}, "
+            f"{results[loop]['seconds']:.1f} s",
+            file=sys.stderr,
+        )
     for loop in args.loops[1:]:
-        results[loop]["best_minus_plain_points"] = 100 * (results[loop]["best_val_accuracy"] - results["plain"]["best_val_accuracy"])
+        results[loop]["best_minus_plain_points"] = 100 * (
+            results[loop]["best_val_accuracy"] - results["plain"]["best_val_accuracy"]
+        )
         # Paired on the same sentences (best epochs): is the difference more than two runs' noise?
         results[loop]["mcnemar_vs_plain"] = mcnemar_exact(correct["plain"], correct[loop])
     (args.out / "parity.json").write_text(json.dumps(results, indent=2))

@@ -84,11 +84,15 @@ def run_packed(runs: list[dict], runs_per_gpu: int, gpus: int, out: Path) -> dic
     while pending or running:
         while pending and len(running) < at_once:
             run = pending.pop(0)
-            folder = out / f"packed{runs_per_gpu}" / run["dataset"] / run["backbone"] / run["variant"] / f"seed{run['seed']}"
+            folder = (
+                out / f"packed{runs_per_gpu}" / run["dataset"] / run["backbone"] / run["variant"] / f"seed{run['seed']}"
+            )
             folder.mkdir(parents=True, exist_ok=True)
             spec = run | {"folder": str(folder), "runs_per_gpu": runs_per_gpu}
-            log = open(folder / "train.log", "w")
-            process = subprocess.Popen([sys.executable, __file__, "--one-run", json.dumps(spec)], stdout=log, stderr=subprocess.STDOUT)
+            log = open(folder / "train.log", "w")  # noqa: SIM115 (closed when the run ends)
+            process = subprocess.Popen(
+                [sys.executable, __file__, "--one-run", json.dumps(spec)], stdout=log, stderr=subprocess.STDOUT
+            )
             running.append((process, spec, log))
         time.sleep(0.5)
         for item in list(running):
@@ -101,7 +105,9 @@ def run_packed(runs: list[dict], runs_per_gpu: int, gpus: int, out: Path) -> dic
     wall = time.perf_counter() - started
     rows = []
     for run in runs:
-        folder = out / f"packed{runs_per_gpu}" / run["dataset"] / run["backbone"] / run["variant"] / f"seed{run['seed']}"
+        folder = (
+            out / f"packed{runs_per_gpu}" / run["dataset"] / run["backbone"] / run["variant"] / f"seed{run['seed']}"
+        )
         if not (folder / "metadata.json").exists():
             continue
         meta = json.loads((folder / "metadata.json").read_text())
@@ -119,8 +125,10 @@ def describe(result: dict) -> str:
     for r in result["runs"]:
         memory = r["peak_memory_mb"]
         peak = memory.get("gpu_allocated_mb")
-        lines.append(f"  {r['dataset']}/{r['backbone']}/{r['variant']}/seed{r['seed']}: train {r['train_seconds']} s, process "
-                     f"{r['process_seconds']} s, best {r['best_val_accuracy']:.4f}, peak {peak} MB, cuda:{r['device']} place {r['place']}")
+        lines.append(
+            f"  {r['dataset']}/{r['backbone']}/{r['variant']}/seed{r['seed']}: train {r['train_seconds']} s, process "
+            f"{r['process_seconds']} s, best {r['best_val_accuracy']:.4f}, peak {peak} MB, cuda:{r['device']} place {r['place']}"
+        )
     lines += [f"  FAILED {f}" for f in result["failed"]]
     return "\n".join(lines)
 
@@ -129,8 +137,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", nargs="?", help="folder for data, tokens, runs and study.json")
     parser.add_argument("--runs-per-gpu", type=int, nargs="+", default=[1], help="one study per value, in this order")
-    parser.add_argument("--configfile", nargs="*", default=[], help="override files laid over config/config.yaml, in order")
-    parser.add_argument("--random", action="append", default=[], metavar="KEY=SHAPE", help="train backbone KEY from random weights")
+    parser.add_argument(
+        "--configfile", nargs="*", default=[], help="override files laid over config/config.yaml, in order"
+    )
+    parser.add_argument(
+        "--random", action="append", default=[], metavar="KEY=SHAPE", help="train backbone KEY from random weights"
+    )
     parser.add_argument("--tokenizer", help="the tokenizer folder of --random backbones")
     parser.add_argument("--one-run", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -1,11 +1,8 @@
 from sentiflow.calibration import analyse_calibration
 from sentiflow.logs import log_to
+from sentiflow.runs import RunSet
 
 with log_to(snakemake.log[0]):
-    analyse_calibration(
-        snakemake.input.metadata,
-        snakemake.params.expected,
-        snakemake.params.analysis,
-        snakemake.params.holdout_rows,
-        **snakemake.output,
-    )
+    analysis = snakemake.params.analysis
+    runs = RunSet.load(snakemake.input.metadata, snakemake.params.expected, analysis["allow_partial"])
+    analyse_calibration(runs, analysis, snakemake.params.holdout_rows, snakemake.output)

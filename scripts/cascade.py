@@ -1,14 +1,16 @@
 from sentiflow.cascade import run_cascade
 from sentiflow.logs import log_to
+from sentiflow.runs import RunSet
 
 with log_to(snakemake.log[0]):
+    analysis = snakemake.params.analysis
+    runs = RunSet.load(snakemake.input.metadata, snakemake.params.expected, analysis["allow_partial"])
     run_cascade(
         snakemake.wildcards.llm,
         snakemake.input.llm,
-        snakemake.input.metadata,
-        snakemake.params.expected,
+        runs,
         snakemake.params.labels,
-        snakemake.params.analysis,
+        analysis["bootstrap"],
         snakemake.params.settings,
-        **snakemake.output,
+        snakemake.output,
     )

@@ -1,21 +1,11 @@
-from sentiflow.llm import compare
+from sentiflow.llm import LLMJob, compare
 from sentiflow.logs import log_to
+from sentiflow.runs import RunSet
 
 with log_to(snakemake.log[0]):
-    compare(
-        snakemake.wildcards.llm,
-        snakemake.params.entry,
-        snakemake.params.prompt,
-        snakemake.params.selection,
-        snakemake.params.sample,
-        snakemake.params.cache,
-        snakemake.params.labels,
-        snakemake.input.metadata,
-        snakemake.params.expected,
-        snakemake.params.analysis,
-        snakemake.input.validation,
-        snakemake.input.train,
-        snakemake.input.cues,
-        snakemake.threads,
-        **snakemake.output,
-    )
+    analysis = snakemake.params.analysis
+    runs = RunSet.load(snakemake.input.metadata, snakemake.params.expected, analysis["allow_partial"])
+    params = snakemake.params
+    job = LLMJob(snakemake.wildcards.llm, params.entry, params.prompt, params.cache, snakemake.threads)
+    data = {name: snakemake.input[name] for name in ("validation", "train", "cues")}
+    compare(job, runs, params.labels, data, params.selection, params.sample, snakemake.output)

@@ -1,11 +1,8 @@
 from sentiflow.logs import log_to
 from sentiflow.plots import plot_confusion
+from sentiflow.runs import RunSet
 
 with log_to(snakemake.log[0]):
-    plot_confusion(
-        snakemake.input.metadata,
-        snakemake.params.expected,
-        snakemake.params.labels,
-        snakemake.params.analysis,
-        **snakemake.output,
-    )
+    analysis = snakemake.params.analysis
+    runs = RunSet.load(snakemake.input.metadata, snakemake.params.expected, analysis["allow_partial"])
+    plot_confusion(runs, snakemake.params.labels, snakemake.output)

@@ -1,5 +1,8 @@
 from sentiflow.logs import log_to
 from sentiflow.plots import plot_curves
+from sentiflow.runs import RunSet
 
 with log_to(snakemake.log[0]):
-    plot_curves(snakemake.input.metadata, snakemake.params.expected, snakemake.params.analysis, **snakemake.output)
+    analysis = snakemake.params.analysis
+    runs = RunSet.load(snakemake.input.metadata, snakemake.params.expected, analysis["allow_partial"])
+    plot_curves(runs, analysis["loss_smoothing"], snakemake.output)

@@ -25,9 +25,9 @@ MINILM = SHARED / "models" / "minilm-l6-h384-uncased"
 SST2 = SHARED / "data" / "sst2"
 SST5 = SHARED / "data" / "sst5"
 
-POSITIVE = "good great excellent wonderful fine lovely best happy brilliant superb".split()
-NEGATIVE = "bad awful terrible poor worst boring dull sad horrible ugly".split()
-FILLER = "the movie film story was is a an and of it this plot acting".split()
+POSITIVE = ["good", "great", "excellent", "wonderful", "fine", "lovely", "best", "happy", "brilliant", "superb"]
+NEGATIVE = ["bad", "awful", "terrible", "poor", "worst", "boring", "dull", "sad", "horrible", "ugly"]
+FILLER = ["the", "movie", "film", "story", "was", "is", "a", "an", "and", "of", "it", "this", "plot", "acting"]
 
 
 def require(path: Path) -> Path:
@@ -100,29 +100,60 @@ def toy_tokens(tiny_bert):
     return encode(tokenizer, toy_frame(640, 1), 128), encode(tokenizer, toy_frame(200, 2), 128), tokenizer.pad_token_id
 
 
-def write_run(folder, backbone, seed, probs_by_epoch, gold, holdout=None, variant="base", backbone_key=None):
-    """A finished run's outputs as docs/outputs.md describes them."""
+def write_run(
+    folder, backbone, seed, probs_by_epoch, gold, holdout=None, variant="base", backbone_key=None, selected=None
+):
+    """A finished run's outputs as docs/outputs.md describes them. `selected`: the epoch of its checkpoint (by
+    default the best on validation, earliest on ties, as `select_epoch: best` chooses)."""
     folder.mkdir(parents=True)
     n_epochs = len(probs_by_epoch)
     rows = []
     for epoch, probs in enumerate(probs_by_epoch, start=1):
         table = pd.DataFrame({"epoch": epoch, "index": np.arange(len(gold)), "gold": gold, "pred": probs.argmax(1)})
-        table["prob_0"], table["prob_1"] = probs[:, 0], probs[:, 1]
+        for k in range(probs.shape[1]):
+            table[f"prob_{k}"] = probs[:, k]
         rows.append(table)
     predictions = pd.concat(rows)
     predictions.to_csv(folder / "predictions.csv", index=False)
     accuracy = [float((p.argmax(1) == gold).mean()) for p in probs_by_epoch]
-    pd.DataFrame({
-        "epoch": range(1, n_epochs + 1), "train_loss": np.linspace(0.5, 0.2, n_epochs), "val_loss": np.linspace(0.4, 0.5, n_epochs),
-        "val_accuracy": accuracy, "train_seconds": 10.0, "eval_seconds": 1.0, "epoch_seconds": 11.0,
-        "train_tokens_per_s": 1000.0, "train_sentences_per_s": 100.0,
-    }).to_csv(folder / "history.csv", index=False)
-    pd.DataFrame({"epoch": np.repeat(range(1, n_epochs + 1), 3), "step": range(1, 3 * n_epochs + 1), "loss": 0.5,
-                  "grad_norm": 1.0, "lr": 1e-5}).to_csv(folder / "steps.csv", index=False)
+    pd.DataFrame(
+        {
+            "epoch": range(1, n_epochs + 1),
+            "train_loss": np.linspace(0.5, 0.2, n_epochs),
+            "val_loss": np.linspace(0.4, 0.5, n_epochs),
+            "val_accuracy": accuracy,
+            "train_seconds": 10.0,
+            "eval_seconds": 1.0,
+            "epoch_seconds": 11.0,
+            "train_tokens_per_s": 1000.0,
+            "train_sentences_per_s": 100.0,
+        }
+    ).to_csv(folder / "history.csv", index=False)
+    pd.DataFrame(
+        {
+            "epoch": np.repeat(range(1, n_epochs + 1), 3),
+            "step": range(1, 3 * n_epochs + 1),
+            "loss": 0.5,
+            "grad_norm": 1.0,
+            "lr": 1e-5,
+        }
+    ).to_csv(folder / "steps.csv", index=False)
     (holdout if holdout is not None else predictions.iloc[:0]).to_csv(folder / "holdout_predictions.csv", index=False)
-    metadata = {"backbone": f"hub/{backbone_key or backbone}", "run_name": backbone, "seed": seed, "parameters": 1000,
-                "variant": variant, "backbone_key": backbone_key or backbone, "loop": {"name": "plain"},
-                "total_seconds": 120.0, "peak_memory": {"host_rss_mb": 500.0}, "hardware": {"device_name": "test CPU"}}
+    metadata = {
+        "select_epoch": "best" if selected is None else "holdout",
+        "selected_epoch": int(np.argmax(accuracy)) + 1 if selected is None else selected,
+        "epochs_trained": n_epochs,
+        "backbone": f"hub/{backbone_key or backbone}",
+        "run_name": backbone,
+        "seed": seed,
+        "parameters": 1000,
+        "variant": variant,
+        "backbone_key": backbone_key or backbone,
+        "loop": {"name": "plain"},
+        "total_seconds": 120.0,
+        "peak_memory": {"host_rss_mb": 500.0},
+        "hardware": {"device_name": "test CPU"},
+    }
     (folder / "metadata.json").write_text(json.dumps(metadata))
     return folder / "metadata.json"
 
@@ -146,14 +177,18 @@ def smoke_config(**changes) -> dict:
     return config
 
 
-def snakemake(workdir: Path, config: dict, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, config: dict, *args: str, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     # Targets and options first: --configfile takes several values and would swallow a target after it.
     command = SNAKEMAKE + [*args, "--directory", str(workdir), "--configfile", str(workdir / "config.yaml")]
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+        )
     return result
 
 
@@ -184,7 +219,12 @@ def _trained_tokenizer(kind: str, specials: list[str]):
     if kind == "unigram":
         words = sorted({word for text in texts for word in text.split()})
         letters = sorted({letter for word in words for letter in word})
-        pieces = [(s, 0.0) for s in specials] + [("▁" + w, -2.0) for w in words] + [("▁", -4.0)] + [(c, -6.0) for c in letters]
+        pieces = (
+            [(s, 0.0) for s in specials]
+            + [("▁" + w, -2.0) for w in words]
+            + [("▁", -4.0)]
+            + [(c, -6.0) for c in letters]
+        )
         tokenizer = Tokenizer(models.Unigram(pieces, unk_id=specials.index("[UNK]")))
         tokenizer.normalizer = normalizers.NFKC()
         tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
@@ -194,7 +234,9 @@ def _trained_tokenizer(kind: str, specials: list[str]):
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     alphabet = pre_tokenizers.ByteLevel.alphabet()
-    tokenizer.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=400, special_tokens=specials, initial_alphabet=alphabet))
+    tokenizer.train_from_iterator(
+        texts, trainers.BpeTrainer(vocab_size=400, special_tokens=specials, initial_alphabet=alphabet)
+    )
     return tokenizer
 
 
@@ -202,7 +244,9 @@ def _cls_sep(tokenizer, cls: str, sep: str):
     from tokenizers import processors
 
     ids = [(cls, tokenizer.token_to_id(cls)), (sep, tokenizer.token_to_id(sep))]
-    tokenizer.post_processor = processors.TemplateProcessing(single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B {sep}", special_tokens=ids)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B {sep}", special_tokens=ids
+    )
     return tokenizer
 
 
@@ -212,16 +256,20 @@ def build_tiny_backbone(family: str, folder: Path) -> Path:
     import transformers as hf
     from tokenizers import processors
 
-    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    small = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
     torch.manual_seed(0)
     if family == "roberta":
         inner = _trained_tokenizer("bpe", ["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
         inner.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), add_prefix_space=False)
         tokenizer = hf.RobertaTokenizerFast(tokenizer_object=inner, bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
                                             unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", model_max_length=128)  # fmt: skip
-        model = hf.RobertaForMaskedLM(hf.RobertaConfig(vocab_size=len(tokenizer), max_position_embeddings=130, pad_token_id=1, **small))
+        model = hf.RobertaForMaskedLM(
+            hf.RobertaConfig(vocab_size=len(tokenizer), max_position_embeddings=130, pad_token_id=1, **small)
+        )
     elif family == "deberta-v2":  # DeBERTa-v3 is the deberta-v2 architecture with a SentencePiece tokenizer
-        inner = _cls_sep(_trained_tokenizer("unigram", ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]), "[CLS]", "[SEP]")
+        inner = _cls_sep(
+            _trained_tokenizer("unigram", ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]), "[CLS]", "[SEP]"
+        )
         tokenizer = hf.DebertaV2TokenizerFast(tokenizer_object=inner, bos_token="[CLS]", eos_token="[SEP]", unk_token="[UNK]", sep_token="[SEP]",
                                               pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]", model_max_length=128)  # fmt: skip
         model = hf.DebertaV2ForMaskedLM(hf.DebertaV2Config(vocab_size=len(tokenizer), max_position_embeddings=128, pad_token_id=0,
@@ -229,7 +277,9 @@ def build_tiny_backbone(family: str, folder: Path) -> Path:
                                                            type_vocab_size=0, **small))  # fmt: skip
     elif family == "electra":  # the real uncased WordPiece vocabulary (ELECTRA's is BERT's) when ../shared has it
         tokenizer = hf.ElectraTokenizer(vocab=_vocabulary(), do_lower_case=True, model_max_length=128)
-        model = hf.ElectraForPreTraining(hf.ElectraConfig(vocab_size=len(tokenizer), embedding_size=16, max_position_embeddings=128, **small))
+        model = hf.ElectraForPreTraining(
+            hf.ElectraConfig(vocab_size=len(tokenizer), embedding_size=16, max_position_embeddings=128, **small)
+        )
     elif family == "modernbert":
         inner = _cls_sep(_trained_tokenizer("bpe", ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]), "[CLS]", "[SEP]")
         tokenizer = hf.PreTrainedTokenizerFast(tokenizer_object=inner, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",

@@ -115,14 +115,28 @@ PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         if private_etc:
             # unshare and sh both exec, so the Popen pid is the daemon's own.
             bind = 'mount --bind "$0" /etc/slurm && exec "$@"'
-            command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", bind, str(self.conf.parent), *command]
+            command = [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                bind,
+                str(self.conf.parent),
+                *command,
+            ]
         with open(self.root / "log" / f"{name}.out", "w") as log:
             self.processes[name] = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
 
-    def start(self, timeout: float = 60) -> "SlurmCluster":
+    def start(self, timeout: float = 60) -> SlurmCluster:
         if not SYSTEM_CONF.is_dir():
             raise RuntimeError(f"{SYSTEM_CONF} is missing: install Debian's slurm-client (slurm-wlm) first")
         self._write_config()
@@ -134,7 +148,9 @@ PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         )  # fmt: skip
         self._wait(lambda: (munge / "munge.socket").exists(), timeout, "munged to open its socket")
         self._start("slurmctld", "-D", "-i", "-f", str(self.conf))
-        self._wait(lambda: self.scontrol("ping").returncode == 0 and "UP" in self.scontrol("ping").stdout, timeout, "slurmctld")
+        self._wait(
+            lambda: self.scontrol("ping").returncode == 0 and "UP" in self.scontrol("ping").stdout, timeout, "slurmctld"
+        )
         self._start("slurmd", "-D", "-f", str(self.conf), "-N", self.host, private_etc=True)
         self._wait(lambda: self.node_state() in ("IDLE", "MIXED", "ALLOCATED"), timeout, "the node to become idle")
         return self
@@ -148,14 +164,18 @@ PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         return match.group(1).split("+")[0] if match else ""
 
     def squeue(self, *args: str) -> str:
-        return subprocess.run([_program("squeue"), *args], capture_output=True, text=True, env=self.env, check=True).stdout
+        return subprocess.run(
+            [_program("squeue"), *args], capture_output=True, text=True, env=self.env, check=True
+        ).stdout
 
     def _wait(self, ready, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for name, process in self.processes.items():
                 if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {process.returncode} while waiting for {what}:\n{self.logs()}")
+                    raise RuntimeError(
+                        f"{name} exited with {process.returncode} while waiting for {what}:\n{self.logs()}"
+                    )
             if ready():
                 return
             time.sleep(0.5)
@@ -163,7 +183,8 @@ PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
     def logs(self) -> str:
         return "\n".join(
-            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}" for path in sorted((self.root / "log").glob("*"))
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
+            for path in sorted((self.root / "log").glob("*"))
         )
 
     def completed_jobs(self) -> list[dict[str, str]]:
@@ -179,7 +200,9 @@ PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
             # Cancel what is left and let slurmd reap its step daemons before the daemons go.
             subprocess.run([_program("scancel"), "--full", "--user", "root"], env=self.env, capture_output=True)
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and self.squeue("--noheader", "--states=RUNNING,COMPLETING,PENDING").strip():
+            while (
+                time.monotonic() < deadline and self.squeue("--noheader", "--states=RUNNING,COMPLETING,PENDING").strip()
+            ):
                 time.sleep(1)
         for name in reversed(list(self.processes)):
             process = self.processes[name]
@@ -191,7 +214,7 @@ PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
 
-    def __enter__(self) -> "SlurmCluster":
+    def __enter__(self) -> SlurmCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_run
 
 from sentiflow.calibration import (
     analyse_calibration,
@@ -14,11 +15,9 @@ from sentiflow.calibration import (
     reliability_bins,
     softmax,
 )
-from sentiflow.errors import analyse_errors, cue_tags, failure_modes, words
 from sentiflow.metrics import aggregate, bootstrap_ci, class_scores, difference_ci, macro_f1, mcnemar_exact
-from sentiflow.runs import MissingRuns, load_runs
-
-from conftest import write_run
+from sentiflow.misclassified import analyse_errors, cue_tags, failure_modes, words
+from sentiflow.runs import MissingRuns, RunSet
 
 BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0, "method": "BCa"}
 CUES = {"negation": ["not", "n't", "no", "never"], "contrast": ["but", "even though"], "question": ["?"]}
@@ -37,6 +36,7 @@ def analysis_config(**changes):
 
 
 # --- statistics against hand-computed values ---------------------------------------------------------------
+
 
 def test_mcnemar_exact_on_a_known_table():
     # 10 sentences only A gets right, 2 only B: p = 2 * P(X <= 2 | n=12, 1/2) = 2 * (1 + 12 + 66) / 4096.
@@ -75,7 +75,9 @@ def test_bca_interval_follows_a_skewed_statistic_where_percentile_lags():
     bca = bootstrap_ci(values, samples=20_000, seed=1, method="BCa")
     percentile = bootstrap_ci(values, samples=20_000, seed=1, method="percentile")
     assert bca[1] - mean > mean - bca[0]  # the long upper tail of a skewed statistic
-    assert abs(bca[0] - exact[0]) + abs(bca[1] - exact[1]) < abs(percentile[0] - exact[0]) + abs(percentile[1] - exact[1])
+    assert abs(bca[0] - exact[0]) + abs(bca[1] - exact[1]) < abs(percentile[0] - exact[0]) + abs(
+        percentile[1] - exact[1]
+    )
     assert bca == (pytest.approx(exact[0], rel=0.03), pytest.approx(exact[1], rel=0.03))
 
 
@@ -155,11 +157,20 @@ def test_crossfitting_never_uses_a_sentences_own_label():
 
 # --- cues and failure modes ----------------------------------------------------------------------------------
 
+
 def test_cue_words_match_whole_words_in_raw_and_ptb_text():
     assert words("It doesn't work, does it?") == ["it", "does", "n't", "work", ",", "does", "it", "?"]
     tags = cue_tags(
-        ["it 's not funny", "the film does n't work", "it doesn't work", "a notable , nothing-like film",
-         "funny but long", "good even though long", "even good though", "is it good ?"],
+        [
+            "it 's not funny",
+            "the film does n't work",
+            "it doesn't work",
+            "a notable , nothing-like film",
+            "funny but long",
+            "good even though long",
+            "even good though",
+            "is it good ?",
+        ],
         CUES,
     )
     assert tags["negation"].tolist() == [True, True, True, False, False, False, False, False]
@@ -180,6 +191,7 @@ def test_failure_mode_rates_and_shares():
 
 # --- the analysis stages on run folders in the documented format ---------------------------------------------
 
+
 @pytest.fixture
 def two_backbones(tmp_path):
     """Backbone 'a' right on 80 of 100 sentences in both seeds, 'b' on 90 (epoch 1) then 85 (epoch 2)."""
@@ -196,39 +208,86 @@ def two_backbones(tmp_path):
         b2[50:55] = b2[50:55, ::-1]
         paths.append(write_run(tmp_path / f"a/seed{seed}", "a", seed, [a, a], gold))
         paths.append(write_run(tmp_path / f"b/seed{seed}", "b", seed, [b1, b2], gold))
-    validation = pd.DataFrame({"index": range(100), "text": [f"it is not film {i}" if i < 10 else f"film {i}" for i in range(100)], "label": gold})
+    validation = pd.DataFrame(
+        {
+            "index": range(100),
+            "text": [f"it is not film {i}" if i < 10 else f"film {i}" for i in range(100)],
+            "label": gold,
+        }
+    )
     validation.to_parquet(tmp_path / "validation.parquet")
     return tmp_path, paths, [["a", 1], ["a", 2], ["b", 1], ["b", 2]]
 
 
 def test_missing_runs_are_an_error_unless_partial_results_are_allowed(two_backbones):
-    folder, paths, expected = two_backbones
+    _folder, paths, expected = two_backbones
     with pytest.raises(MissingRuns, match=r"1 of 5 configured runs are missing \(c seed 1\).*allow_partial"):
-        load_runs(paths, expected + [["c", 1]])
-    runs, missing = load_runs(paths, expected + [["c", 1]], allow_partial=True)
-    assert len(runs) == 4 and missing == [{"backbone": "c", "seed": 1}]
+        RunSet.load(paths, expected + [["c", 1]])
+    runs = RunSet.load(paths, expected + [["c", 1]], allow_partial=True)
+    assert len(runs.runs) == 4 and runs.missing == [{"backbone": "c", "seed": 1}] and list(runs.groups) == ["a", "b"]
+
+
+def test_a_run_group_reads_each_seed_at_its_selected_epoch_and_votes(tmp_path):
+    gold = np.array([0, 1, 2, 2])
+    epoch1 = np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]])
+    epoch2 = np.array([[0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.1, 0.7, 0.2]])
+    paths = [
+        write_run(tmp_path / "s1", "m", 1, [epoch1, epoch2], gold, selected=2),  # chosen on a holdout: epoch 2
+        write_run(tmp_path / "s2", "m", 2, [epoch1, epoch2], gold, selected=1),
+    ]
+    shuffled = pd.read_csv(tmp_path / "s1/predictions.csv").sample(frac=1, random_state=0)
+    shuffled.to_csv(tmp_path / "s1/predictions.csv", index=False)  # the group orders sentences by index
+    group = RunSet.load(paths, [["m", 1], ["m", 2]]).groups["m"]
+    assert group.seeds == [1, 2] and group.index.tolist() == [0, 1, 2, 3] and group.gold.tolist() == [0, 1, 2, 2]
+    np.testing.assert_allclose(group.probs(), np.stack([epoch2, epoch1]))
+    # Sentence 0: seed 1 says 1, seed 2 says 0: a tie, to the lower class. Sentence 2: 2 and 0, a tie again.
+    assert group.predictions().tolist() == [[1, 1, 2, 1], [0, 1, 0, 2]]
+    assert group.majority().tolist() == [0, 1, 0, 1]
+    assert group.wrong_in_seeds().tolist() == [1, 0, 1, 1]
+    assert group.correct().to_numpy().tolist() == [[False, True], [True, True], [True, False], [False, True]]
+    assert group.runs[0].epoch() == 2 and group.runs[0].epoch("best") == 1 and group.runs[0].epoch("last") == 2
 
 
 def test_aggregate_tables(two_backbones, tmp_path):
-    folder, paths, expected = two_backbones
-    out = {name: tmp_path / f"out/{name}" for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants")}
-    result = aggregate(paths, expected, ["negative", "positive"], analysis_config(), **out)
+    _folder, paths, expected = two_backbones
+    out = {
+        name: tmp_path / f"out/{name}"
+        for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants")
+    }
+    result = aggregate(RunSet.load(paths, expected), ["negative", "positive"], analysis_config(), out)
     summary = pd.read_csv(out["summary"]).set_index("backbone")
     assert summary.loc["a", "best_accuracy_mean"] == pytest.approx(0.8) and summary.loc["a", "best_accuracy_std"] == 0
-    assert summary.loc["b", "best_accuracy_mean"] == pytest.approx(0.9) and summary.loc["b", "last_accuracy_mean"] == pytest.approx(0.85)
+    assert summary.loc["b", "best_accuracy_mean"] == pytest.approx(0.9) and summary.loc[
+        "b", "last_accuracy_mean"
+    ] == pytest.approx(0.85)
     assert summary.loc["b", "best_epoch_mode"] == 1 and summary.loc["b", "seeds"] == 2
+    assert summary.loc["b", "selected_epoch_mode"] == 1 and summary.loc["b", "epochs_max"] == 2
+    assert (
+        summary.loc["b", "selected_accuracy_mean"] == pytest.approx(0.9)
+        and summary.loc["b", "selected_accuracy_std"] == 0
+    )
     assert summary.loc["a", "selected_ci_low"] < 0.8 < summary.loc["a", "selected_ci_high"]
     tests = pd.read_csv(out["mcnemar"])
     assert tests[["backbone_a", "backbone_b", "seed"]].values.tolist() == [["a", "b", 1], ["a", "b", 2]]
     first = tests.iloc[0]  # seed 1: a wrong on 0-19, b wrong on 11-20
     assert (first["only_a_correct"], first["only_b_correct"]) == (1, 11)
-    assert first["p_value"] == pytest.approx(mcnemar_exact(np.r_[np.ones(1), np.zeros(11)].astype(bool), np.r_[np.zeros(1), np.ones(11)].astype(bool))["p_value"])
+    assert first["p_value"] == pytest.approx(
+        mcnemar_exact(np.r_[np.ones(1), np.zeros(11)].astype(bool), np.r_[np.zeros(1), np.ones(11)].astype(bool))[
+            "p_value"
+        ]
+    )
     assert json.loads(out["summary_json"].read_text())["missing_runs"] == [] and result["validation_sentences"] == 100
     # a: 10 of each class wrong in both seeds; b (best epoch 1): 5 of each class wrong.
     classes = pd.read_csv(out["per_class"]).set_index(["backbone", "class"])
-    assert classes.loc[("a", "negative"), ["precision_mean", "recall_mean", "f1_mean", "support"]].tolist() == pytest.approx([0.8, 0.8, 0.8, 50])
-    assert classes.loc[("b", "positive"), "f1_mean"] == pytest.approx(0.9) and classes.loc[("b", "positive"), "seeds"] == 2
-    assert summary.loc["a", "selected_macro_f1_mean"] == pytest.approx(0.8) and summary.loc["b", "selected_macro_f1_mean"] == pytest.approx(0.9)
+    assert classes.loc[
+        ("a", "negative"), ["precision_mean", "recall_mean", "f1_mean", "support"]
+    ].tolist() == pytest.approx([0.8, 0.8, 0.8, 50])
+    assert (
+        classes.loc[("b", "positive"), "f1_mean"] == pytest.approx(0.9) and classes.loc[("b", "positive"), "seeds"] == 2
+    )
+    assert summary.loc["a", "selected_macro_f1_mean"] == pytest.approx(0.8) and summary.loc[
+        "b", "selected_macro_f1_mean"
+    ] == pytest.approx(0.9)
     assert pd.read_csv(out["variants"]).empty  # one variant per backbone: nothing to compare
 
 
@@ -243,11 +302,16 @@ def test_variants_are_compared_with_their_base_over_seeds_and_sentences(tmp_path
         probs = right.copy()
         probs[:n_wrong] = probs[:n_wrong, ::-1]  # the first n_wrong sentences wrong
         label = "m" if variant == "base" else "m+lr"
-        paths.append(write_run(tmp_path / f"{variant}/seed{seed}", label, seed, [probs], gold, variant=variant, backbone_key="m"))
+        paths.append(
+            write_run(tmp_path / f"{variant}/seed{seed}", label, seed, [probs], gold, variant=variant, backbone_key="m")
+        )
         expected.append([label, seed])
         accuracy[variant, seed] = 1 - n_wrong / 200
-    out = {name: tmp_path / f"out/{name}" for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants")}
-    aggregate(paths, expected, ["negative", "positive"], analysis_config(), **out)
+    out = {
+        name: tmp_path / f"out/{name}"
+        for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants")
+    }
+    aggregate(RunSet.load(paths, expected), ["negative", "positive"], analysis_config(), out)
     row = pd.read_csv(out["variants"]).iloc[0]
     assert (row["backbone"], row["variant"], row["reference"], row["seeds"]) == ("m", "lr", "base", 3)
     diffs = np.array([accuracy["lr", s] - accuracy["base", s] for s in (1, 2, 3)])  # 0.05, 0.04, 0.035
@@ -257,7 +321,9 @@ def test_variants_are_compared_with_their_base_over_seeds_and_sentences(tmp_path
     assert row["seeds_p_value"] == pytest.approx(2 * student.sf(t_value, 2))
     assert row["difference_ci_low"] < diffs.mean() < row["difference_ci_high"] and row["difference_ci_low"] > 0
     # Per seed, lr is right on every sentence base is right on: McNemar on 10, 8 and 7 discordant sentences.
-    assert row["mcnemar_p_max"] == pytest.approx(mcnemar_exact(np.r_[np.ones(7), np.zeros(0)].astype(bool), np.zeros(7, bool))["p_value"])
+    assert row["mcnemar_p_max"] == pytest.approx(
+        mcnemar_exact(np.r_[np.ones(7), np.zeros(0)].astype(bool), np.zeros(7, bool))["p_value"]
+    )
     # Backbones are compared by McNemar within a variant only; here there is one backbone.
     assert pd.read_csv(out["mcnemar"]).empty
 
@@ -265,16 +331,20 @@ def test_variants_are_compared_with_their_base_over_seeds_and_sentences(tmp_path
 def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
     folder, paths, expected = two_backbones
     out = tmp_path / "out"
+    outputs = {"combined": out / "all.csv", "cues": out / "cues.csv", "failure_modes": out / "modes.csv",
+               "overconfidence": out / "over.json"}  # fmt: skip
+    runs = RunSet.load(paths, expected)
     confident = analyse_errors(
-        paths, expected, folder / "validation.parquet", ["negative", "positive"], analysis_config(),
-        combined=out / "all.csv", cues=out / "cues.csv", failure_modes_out=out / "modes.csv", overconfidence_out=out / "over.json",
+        runs, folder / "validation.parquet", ["negative", "positive"], analysis_config(), outputs
     )
     table = pd.read_csv(out / "all.csv")
     a = table[table["backbone"] == "a"].reset_index(drop=True)
     assert len(a) == 20 and a["index"].tolist()[:5] == [0, 1, 2, 3, 4]  # the 0.95 errors first
     assert a["confidence"].is_monotonic_decreasing and a["confidence"].iloc[0] == pytest.approx(0.95)
     assert (a["wrong_in_seeds"] == 2).all() and (a["seeds"] == 2).all()
-    assert a.loc[a["index"] == 0, "gold"].item() == "negative" and a.loc[a["index"] == 0, "predicted"].item() == "positive"
+    assert (
+        a.loc[a["index"] == 0, "gold"].item() == "negative" and a.loc[a["index"] == 0, "predicted"].item() == "positive"
+    )
     assert a.loc[a["index"] == 0, "prob_gold"].item() == pytest.approx(0.05)
     # Sentence 12 is wrong for b in both seeds, sentence 11 in seed 1 only, sentence 0 in neither.
     assert a.set_index("index").loc[[0, 11, 12], "b_wrong_in_seeds"].tolist() == [0, 1, 2]
@@ -292,14 +362,21 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
 
 def test_calibration_with_crossfitting_and_with_a_holdout(two_backbones, tmp_path):
     folder, paths, expected = two_backbones
-    result = analyse_calibration(paths, expected, analysis_config(), 0, table=tmp_path / "c.csv", bins=tmp_path / "bins.csv")
+    runs = RunSet.load(paths, expected)
+    result = analyse_calibration(
+        runs, analysis_config(), 0, {"table": tmp_path / "c.csv", "bins": tmp_path / "bins.csv"}
+    )
     assert set(result["method"]) == {"crossfit"} and len(result) == 8
     before = result.query("stage == 'before' and backbone == 'a'").iloc[0]
     assert before["temperature"] == 1.0 and before["accuracy"] == pytest.approx(0.8)
-    assert 0 < before["classwise_ece"] and before["ece"] == pytest.approx(calibration_metrics(
-        pd.read_csv(folder / "a/seed1/predictions.csv").query("epoch == 1")[["prob_0", "prob_1"]].to_numpy(), np.array([0, 1] * 50))["ece"])
+    assert before["classwise_ece"] > 0 and before["ece"] == pytest.approx(
+        calibration_metrics(
+            pd.read_csv(folder / "a/seed1/predictions.csv").query("epoch == 1")[["prob_0", "prob_1"]].to_numpy(),
+            np.array([0, 1] * 50),
+        )["ece"]
+    )
     bins = pd.read_csv(tmp_path / "bins.csv")
     assert bins.groupby(["backbone", "stage"])["count"].sum().eq(200).all()  # 2 seeds x 100 sentences, pooled
     with pytest.raises(ValueError, match="holdout_rows is 0"):
-        analyse_calibration(paths, expected, analysis_config(calibration={"method": "holdout", "bins": 15, "folds": 2, "seed": 0}), 0,
-                            table=tmp_path / "x.csv", bins=tmp_path / "y.csv")
+        settings = analysis_config(calibration={"method": "holdout", "bins": 15, "folds": 2, "seed": 0})
+        analyse_calibration(runs, settings, 0, {"table": tmp_path / "x.csv", "bins": tmp_path / "y.csv"})

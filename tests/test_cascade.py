@@ -32,14 +32,20 @@ def test_curves_run_from_the_encoder_to_the_llm_with_random_and_oracle_baselines
     encoder_right, llm_right = encoder_pred == gold, llm_probs.argmax(1) == gold
     table = curves(encoder_probs.max(1), encoder_right, llm_right)
     first, last = table.iloc[0], table.iloc[-1]
-    assert first["share"] == 0 and first["confidence"] == first["random"] == first["oracle"] == pytest.approx(encoder_right.mean())
-    assert last["share"] == 1 and last["confidence"] == last["random"] == last["oracle"] == pytest.approx(llm_right.mean())
-    np.testing.assert_allclose(np.diff(table["random"]) / np.diff(table["share"]), llm_right.mean() - encoder_right.mean())
+    assert first["share"] == 0 and first["confidence"] == first["random"] == first["oracle"] == pytest.approx(
+        encoder_right.mean()
+    )
+    assert last["share"] == 1 and last["confidence"] == last["random"] == last["oracle"] == pytest.approx(
+        llm_right.mean()
+    )
+    np.testing.assert_allclose(
+        np.diff(table["random"]) / np.diff(table["share"]), llm_right.mean() - encoder_right.mean()
+    )
     assert (table["oracle"] >= table["confidence"] - 1e-12).all() and (table["oracle"] >= table["random"] - 1e-12).all()
     # The oracle at the encoder's error rate: the encoder's right answers plus the LLM's fixes, counted by hand.
     errors = int((~encoder_right).sum())
     at_errors = curves(encoder_probs.max(1), encoder_right, llm_right, shares=[errors / len(gold)])
-    fixes = sum(1 for e, l in zip(encoder_right, llm_right) if not e and l)
+    fixes = sum(1 for enc, llm in zip(encoder_right, llm_right) if not enc and llm)
     assert at_errors["oracle"].iloc[0] == pytest.approx((encoder_right.sum() + fixes) / len(gold))
     # Deferring least confident first beats chance here: the encoder is surer when it is right.
     assert table["confidence"].iloc[10:90].mean() > table["random"].iloc[10:90].mean()
@@ -83,7 +89,9 @@ def test_an_operating_point_reports_its_interval_calls_and_seconds():
     table, point = analyse(encoder_probs, llm_probs, seconds, gold, encoder_pred, {"folds": 2, "seed": 0}, BOOTSTRAP)
     assert point["sentences"] == 500 and len(table) == 101
     assert point["cascade_ci_low"] <= point["cascade_accuracy"] <= point["cascade_ci_high"]
-    assert point["llm_calls"] == round(point["deferred_share"] * 500) and point["llm_seconds"] == pytest.approx(0.25 * point["llm_calls"])
+    assert point["llm_calls"] == round(point["deferred_share"] * 500) and point["llm_seconds"] == pytest.approx(
+        0.25 * point["llm_calls"]
+    )
     # An encoder 80% right that is surer when right, an independent LLM 85% right: the cascade beats both.
     assert point["cascade_accuracy"] > max(point["encoder_accuracy"], point["llm_accuracy"])
     assert point["gain_ci_low"] > 0

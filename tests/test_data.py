@@ -2,8 +2,8 @@ import json
 
 import pandas as pd
 import pytest
-
 from conftest import SST5, require
+
 from sentiflow.data import Columns, DataError, load_file_split, load_hub_split, prepare, read_split, take_rows
 
 COLUMNS = Columns("sentence", "label", ("negative", "positive"))
@@ -24,13 +24,17 @@ def dataset_config(train, validation, **extra):
 
 
 def outputs(folder):
-    return {name: folder / f"{name}.parquet" for name in ("train", "validation", "holdout")} | {"card": folder / "card.json"}
+    return {name: folder / f"{name}.parquet" for name in ("train", "validation", "holdout")} | {
+        "card": folder / "card.json"
+    }
 
 
 def test_glue_tsv_loads_unquoted_text_verbatim(tmp_path):
     # GLUE rows: no quoting, a lone '"' is text, and every sentence ends in a space before the tab.
     path = tmp_path / "dev.tsv"
-    path.write_text('sentence\tlabel\nit \'s a " charming " film \t1\nnull \t0\nthe plot is n\'t , well , anything \t0\n')
+    path.write_text(
+        "sentence\tlabel\nit 's a \" charming \" film \t1\nnull \t0\nthe plot is n't , well , anything \t0\n"
+    )
     frame = load_file_split(path, COLUMNS)
     assert frame["text"].tolist() == ['it \'s a " charming " film', "null", "the plot is n't , well , anything"]
     assert frame["label"].tolist() == [1, 0, 0]
@@ -63,7 +67,10 @@ def test_other_formats_give_the_same_canonical_split(tmp_path, suffix):
     "content, message",
     [
         ("sentence\tlabel\ngood \t1\n \t0\n", r"bad\.tsv: line 3: empty text"),
-        ("sentence\tlabel\ngood \t1\nfine \t2\n", r"bad\.tsv: line 3: label '2' is not in the label set: 0 \(negative\), 1 \(positive\)"),
+        (
+            "sentence\tlabel\ngood \t1\nfine \t2\n",
+            r"bad\.tsv: line 3: label '2' is not in the label set: 0 \(negative\), 1 \(positive\)",
+        ),
         ("sentence\tlabel\ngood \t1\nfine \t\n", r"bad\.tsv: line 3: missing label"),
         ("sentence\tscore\ngood \t1\n", r"bad\.tsv: missing label column 'label' \(columns found: sentence, score\)"),
         ("sentence\tlabel\n", r"bad\.tsv: no data rows"),
@@ -88,7 +95,9 @@ def test_missing_and_undecodable_files(tmp_path):
         load_file_split(path, COLUMNS)
     later = tmp_path / "later.tsv"
     later.write_bytes(b"sentence\tlabel\n" + b"fine \t1\n" * 5000 + b"bad \xff\t0\n")
-    with pytest.raises(DataError, match=rf"later\.tsv: line 5002: not valid UTF-8 \(byte 0xff at file offset {15 + 8 * 5000 + 4}\)"):
+    with pytest.raises(
+        DataError, match=rf"later\.tsv: line 5002: not valid UTF-8 \(byte 0xff at file offset {15 + 8 * 5000 + 4}\)"
+    ):
         load_file_split(later, COLUMNS)
 
 
@@ -103,7 +112,9 @@ def test_jsonl_errors_name_the_line(tmp_path):
 
 
 def test_take_rows_is_seeded_and_disjoint():
-    frame = pd.DataFrame({"index": range(100), "text": [f"t{i}" for i in range(100)], "label": [i % 2 for i in range(100)]})
+    frame = pd.DataFrame(
+        {"index": range(100), "text": [f"t{i}" for i in range(100)], "label": [i % 2 for i in range(100)]}
+    )
     taken, rest = take_rows(frame, 10, seed=3)
     again, _ = take_rows(frame, 10, seed=3)
     other, _ = take_rows(frame, 10, seed=4)
@@ -115,7 +126,9 @@ def test_take_rows_is_seeded_and_disjoint():
 def test_a_split_is_read_back_in_index_order(tmp_path):
     # Predictions are joined to sentences by position after sorting both by index; a split stored in another
     # order (a hand-made or older file) must not pair sentences with other sentences' predictions.
-    stored = pd.DataFrame({"index": [7, 2, 5], "text": ["seven", "two", "five"], "label": [1, 0, 1]}, index=[10, 11, 12])
+    stored = pd.DataFrame(
+        {"index": [7, 2, 5], "text": ["seven", "two", "five"], "label": [1, 0, 1]}, index=[10, 11, 12]
+    )
     stored.to_parquet(tmp_path / "validation.parquet")
     split = read_split(tmp_path / "validation.parquet")
     assert split["index"].tolist() == [2, 5, 7] and split["text"].tolist() == ["two", "five", "seven"]
@@ -124,13 +137,21 @@ def test_a_split_is_read_back_in_index_order(tmp_path):
 
 def test_prepare_writes_splits_holdout_and_card(sst2_dir, tmp_path):
     out = outputs(tmp_path)
-    card = prepare(dataset_config(sst2_dir / "train.tsv", sst2_dir / "dev.tsv", max_train_rows=3000, holdout_rows=200), "sst2", **out)
+    card = prepare(
+        dataset_config(sst2_dir / "train.tsv", sst2_dir / "dev.tsv", max_train_rows=3000, holdout_rows=200),
+        "sst2",
+        **out,
+    )
     train, holdout = pd.read_parquet(out["train"]), pd.read_parquet(out["holdout"])
     assert (len(train), len(holdout)) == (3000, 200)
     assert set(train["index"]).isdisjoint(holdout["index"])
     # The holdout does not depend on how much of the rest is used for training.
     bigger = outputs(tmp_path / "bigger")
-    prepare(dataset_config(sst2_dir / "train.tsv", sst2_dir / "dev.tsv", max_train_rows=5000, holdout_rows=200), "sst2", **bigger)
+    prepare(
+        dataset_config(sst2_dir / "train.tsv", sst2_dir / "dev.tsv", max_train_rows=5000, holdout_rows=200),
+        "sst2",
+        **bigger,
+    )
     assert pd.read_parquet(bigger["holdout"])["index"].tolist() == holdout["index"].tolist()
 
     assert json.loads(out["card"].read_text()) == card
@@ -168,13 +189,18 @@ def test_hub_loader_reads_a_local_dataset_folder(tmp_path):
 
 
 def test_unreachable_hub_dataset_says_how_to_use_local_files():
-    with pytest.raises(DataError, match=r"hub dataset glue/sst2 split 'train': could not be loaded.*source: files and point its files\.train"):
+    with pytest.raises(
+        DataError,
+        match=r"hub dataset glue/sst2 split 'train': could not be loaded.*source: files and point its files\.train",
+    ):
         load_hub_split("glue", "sst2", "train", COLUMNS)
 
 
 def test_cleaning_is_off_unless_asked_and_counts_what_it_changed(tmp_path):
     train = tmp_path / "train.tsv"
-    train.write_text("sentence\tlabel\nA -LRB- good -RRB- film<br />Really .\t1\nwriter\\/director ``  fine  ''\t1\nbad\t0\n")
+    train.write_text(
+        "sentence\tlabel\nA -LRB- good -RRB- film<br />Really .\t1\nwriter\\/director ``  fine  ''\t1\nbad\t0\n"
+    )
     validation = tmp_path / "dev.tsv"
     validation.write_text("sentence\tlabel\nnice<BR/>one\t1\n")
     raw = prepare(dataset_config(train, validation), "raw", **outputs(tmp_path / "raw"))
@@ -188,8 +214,10 @@ def test_cleaning_is_off_unless_asked_and_counts_what_it_changed(tmp_path):
     assert pd.read_parquet(tmp_path / "clean" / "validation.parquet")["text"].tolist() == ["nice one"]
     assert card["cleaning"] == {
         "steps": ["html_breaks", "ptb_escapes", "whitespace"],
-        "texts_changed": {"train": {"html_breaks": 1, "ptb_escapes": 2, "whitespace": 1},
-                          "validation": {"html_breaks": 1, "ptb_escapes": 0, "whitespace": 0}},
+        "texts_changed": {
+            "train": {"html_breaks": 1, "ptb_escapes": 2, "whitespace": 1},
+            "validation": {"html_breaks": 1, "ptb_escapes": 0, "whitespace": 0},
+        },
     }
 
 
@@ -205,8 +233,11 @@ def test_a_text_that_cleaning_empties_is_named_with_file_and_line(tmp_path):
 def test_sst5_five_classes_with_the_treebank_escapes_cleaned(tmp_path):
     sst5 = require(SST5)
     columns = {"labels": ["very negative", "negative", "neutral", "positive", "very positive"]}
-    card = prepare(dataset_config(sst5 / "train.tsv", sst5 / "dev.tsv", clean={"ptb_escapes": True}, **columns), "sst5",
-                   **outputs(tmp_path))
+    card = prepare(
+        dataset_config(sst5 / "train.tsv", sst5 / "dev.tsv", clean={"ptb_escapes": True}, **columns),
+        "sst5",
+        **outputs(tmp_path),
+    )
     # The published split sizes and class counts (../shared/data/sst5/SOURCE.md)
     assert card["splits"]["train"]["rows"] == 8544 and card["splits"]["validation"]["rows"] == 1101
     assert list(card["splits"]["validation"]["label_counts"].values()) == [139, 289, 229, 279, 165]

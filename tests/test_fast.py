@@ -1,5 +1,6 @@
 """The fast training loop against the plain one, on real (tiny and pre-trained) models, on the CPU."""
 
+import dataclasses
 import json
 import re
 import shutil
@@ -8,14 +9,23 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import MINILM, SST2, require
-from sentiflow.fast import GROUP_CHUNK_BATCHES, DeviceBatches, HostBatches, StepLog, bucket_width, evaluate_by_length, group_by_length
-from sentiflow.modeling import load_classifier
-from sentiflow.tokens import Encoded
-from sentiflow.loops import batch_order, epoch_order, evaluate
-from sentiflow.training import TrainConfig
 from test_training import LABELS, train_toy
+
+from sentiflow.batches import (
+    GROUP_CHUNK_BATCHES,
+    DeviceBatches,
+    HostBatches,
+    bucket_width,
+    epoch_order,
+    group_by_length,
+)
+from sentiflow.evaluation import evaluate, evaluate_by_length
+from sentiflow.loops import batch_order
+from sentiflow.modeling import load_classifier
+from sentiflow.steps import StepLog
+from sentiflow.tokens import Encoded
+from sentiflow.train_config import TrainConfig
 
 CPU = torch.device("cpu")
 
@@ -50,7 +60,10 @@ def test_device_batches_hold_the_host_batches_sentences_padded_to_a_bucket():
         widths.add(bucket)
         assert bucket % 8 == 0 and width <= bucket < width + 8
         assert torch.equal(b["input_ids"][:, :width], a["input_ids"]) and not b["input_ids"][:, width:].any()
-        assert torch.equal(b["attention_mask"][:, :width], a["attention_mask"]) and not b["attention_mask"][:, width:].any()
+        assert (
+            torch.equal(b["attention_mask"][:, :width], a["attention_mask"])
+            and not b["attention_mask"][:, width:].any()
+        )
         assert torch.equal(b["labels"], a["labels"])
     assert len(widths) >= 3  # several buckets were exercised
 
@@ -62,7 +75,10 @@ def sst2_like_lengths(n: int, seed: int = 1) -> np.ndarray:
 
 def padding(order: np.ndarray, lengths: np.ndarray, batch_size: int = 32) -> float:
     """Tokens computed on (each batch padded to its longest) per real token."""
-    widths = [lengths[order[i : i + batch_size]].max() * len(order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
+    widths = [
+        lengths[order[i : i + batch_size]].max() * len(order[i : i + batch_size])
+        for i in range(0, len(order), batch_size)
+    ]
     return sum(widths) / lengths.sum()
 
 
@@ -89,7 +105,9 @@ def test_the_epoch_order_is_grouped_only_in_the_fast_loop_when_asked():
     lengths = sst2_like_lengths(700)
     plain = batch_order(TrainConfig(seed=2, loop="plain"), lengths, epoch=3)
     assert np.array_equal(plain, epoch_order(700, 2, 3))
-    assert np.array_equal(batch_order(TrainConfig(seed=2, loop="fast", fast={"group_by_length": False}), lengths, 3), plain)
+    assert np.array_equal(
+        batch_order(TrainConfig(seed=2, loop="fast", fast={"group_by_length": False}), lengths, 3), plain
+    )
     grouped = batch_order(TrainConfig(seed=2, loop="fast"), lengths, epoch=3)
     assert sorted(grouped.tolist()) == list(range(700)) and padding(grouped, lengths) < 0.5 * padding(plain, lengths)
     # A resumed run recomputes its epoch's order from (seed, epoch): it must come out the same.
@@ -122,7 +140,10 @@ def test_length_sorted_evaluation_equals_the_plain_evaluation(tiny_bert, toy_tok
 def train_both(backbone, toy_tokens, folder, group_by_length: bool) -> dict:
     # bucket_multiple 8 as on a GPU (the CPU default, 1, pads exactly like the plain loop)
     fast = {"sync_every": 7, "bucket_multiple": 8, "group_by_length": group_by_length}
-    return {loop: train_toy(backbone, toy_tokens, folder / loop, epochs=3, loop=loop, fast=fast)[1] for loop in ("plain", "fast")}
+    return {
+        loop: train_toy(backbone, toy_tokens, folder / loop, epochs=3, loop=loop, fast=fast)[1]
+        for loop in ("plain", "fast")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +182,7 @@ def test_the_fast_loop_reaches_the_plain_loops_accuracy(tiny_bert, toy_tokens, t
 
 
 def test_fast_settings_are_validated():
-    with pytest.raises(ValueError, match="training.loop must be 'plain' or 'fast', not 'turbo'"):
+    with pytest.raises(ValueError, match=r"training\.loop must be 'plain' or 'fast', not 'turbo'"):
         TrainConfig(loop="turbo")
     with pytest.raises(TypeError, match="unexpected keyword argument 'graphs'"):
         TrainConfig(loop="fast", fast={"graphs": True})
@@ -190,13 +211,31 @@ def test_the_benchmark_times_every_loop_on_the_same_data(tmp_path, capsys):
     assert re.search(r"^hf\s+[\d.]+\s+[\d.]+x\s+1\.00x\s+[\d.]+\s+-$", table, flags=re.M), table
 
 
-def test_benchmark_steps_walk_every_epoch_in_order_with_a_short_last_batch():
-    from sentiflow.bench import step_span
+def test_the_benchmark_times_training_s_own_epoch_function_across_epochs(tiny_bert, toy_tokens, tmp_path):
+    """The benchmark's steps are training's steps: `take_steps` drives `loops.train_epoch` into the next epoch when
+    one ends (its last batch short), and the losses equal those of a run of the same loop and seed."""
+    from transformers import set_seed
 
-    # 70 rows in batches of 32: three steps an epoch, the third of 6 rows; epoch 2 reads the second order.
-    spans = [step_span(i, 3, 32, 70) for i in range(6)]
-    assert spans == [(0, 32), (32, 64), (64, 70), (70, 102), (102, 134), (134, 140)]
-    assert [step_span(i, 2, 32, 64) for i in range(4)] == [(0, 32), (32, 64), (64, 96), (96, 128)]
+    from sentiflow.bench import take_steps
+    from sentiflow.loops import make_loop, make_optimizer
+
+    train, validation, pad_id = toy_tokens
+    rows = dataclasses.replace(
+        train, ids=train.ids, offsets=train.offsets[:71], labels=train.labels[:70], index=train.index[:70]
+    )
+    cfg = TrainConfig(epochs=2, learning_rate=3e-3, seed=1, threads=1, loop="plain")  # 70 rows: 3 steps an epoch
+    set_seed(cfg.seed)  # as training seeds before building the model
+    model = load_classifier(str(tiny_bert), LABELS).train()
+    loop = make_loop(cfg, CPU)
+    optimizer, scheduler = make_optimizer(model, cfg, 6, loop)
+    loop.start(model, optimizer, scheduler, rows, pad_id)
+    stretches = take_steps(loop, rows, 0, 2) + take_steps(loop, rows, 2, 4)
+    assert [(epoch, start, sums.batch) for epoch, sums, start in stretches] == [(1, 0, 2), (1, 2, 3), (2, 0, 3)]
+    steps = [row[1] for _, sums, _ in stretches for row in sums.steps]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    train_toy(tiny_bert, (rows, validation, pad_id), tmp_path / "run", epochs=2)
+    losses = [row[2] for _, sums, _ in stretches for row in sums.steps]
+    np.testing.assert_allclose(losses, pd.read_csv(tmp_path / "run/steps.csv")["loss"], rtol=1e-6)
 
 
 def test_the_benchmark_refuses_unknown_loops_and_shapes(capsys):
@@ -214,8 +253,8 @@ def test_a_device_learning_rate_follows_the_schedule_and_trains_the_same(tiny_be
     # The CUDA-graph step reads the rate from one shared tensor that the schedule fills in place; on the CPU
     # the same optimizer with that tensor must take the steps it takes with a float rate (up to the float32
     # rounding of the rate itself).
-    from sentiflow.fast import EagerStep, scheduled_lr, tensor_learning_rate
     from sentiflow.loops import make_loop, make_optimizer
+    from sentiflow.steps import EagerStep, scheduled_lr, tensor_learning_rate
 
     train, _, pad_id = toy_tokens
     cfg = TrainConfig(loop="fast", learning_rate=3e-3, warmup_ratio=0.25)
@@ -236,7 +275,9 @@ def test_a_device_learning_rate_follows_the_schedule_and_trains_the_same(tiny_be
             step(batches.batch(32 * k, 32 * (k + 1)))
             if mode == "tensor":
                 assert float(shared) == pytest.approx(scheduled_lr(scheduler), rel=1e-6)
-        np.testing.assert_allclose(rates, [3e-3 * k / 2 for k in range(3)] + [3e-3 * (8 - k) / 6 for k in range(3, 8)], rtol=1e-12)
+        np.testing.assert_allclose(
+            rates, [3e-3 * k / 2 for k in range(3)] + [3e-3 * (8 - k) / 6 for k in range(3, 8)], rtol=1e-12
+        )
         weights[mode] = {k: v.detach().clone() for k, v in model.state_dict().items()}
     assert all(torch.allclose(weights["float"][k], weights["tensor"][k], rtol=0, atol=1e-7) for k in weights["float"])
 
@@ -245,13 +286,15 @@ def test_the_config_schema_describes_every_fast_setting_with_the_code_default():
     import dataclasses
 
     import yaml
-
     from conftest import REPO
-    from sentiflow.training import FastConfig
+
+    from sentiflow.train_config import FastConfig
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     described = schema["properties"]["training"]["properties"]["fast"]["properties"]
-    assert {name: spec["default"] for name, spec in described.items()} == {f.name: f.default for f in dataclasses.fields(FastConfig)}
+    assert {name: spec["default"] for name, spec in described.items()} == {
+        f.name: f.default for f in dataclasses.fields(FastConfig)
+    }
     documented = (REPO / "config" / "README.md").read_text()
     assert all(f"| `fast.{name}` |" in documented for name in described)
 
@@ -264,8 +307,17 @@ def test_the_fast_loop_is_the_default_with_cuda_graphs_on_cuda_only():
     loop = make_loop(cfg, torch.device("cpu"))
     assert isinstance(loop, FastLoop) and not loop.cuda_graphs and loop.multiple == 1
     assert loop.optimizer_options() == {"fused": True}
-    assert loop.describe() == {"name": "fast", "cuda_graphs": False, "autocast": None, "tf32": False, "bucket_multiple": 1, "group_by_length": True}
-    assert type(make_loop(TrainConfig(loop="plain"), torch.device("cpu"))) is PlainLoop  # the study's loop, one key away
+    assert loop.describe() == {
+        "name": "fast",
+        "cuda_graphs": False,
+        "autocast": None,
+        "tf32": False,
+        "bucket_multiple": 1,
+        "group_by_length": True,
+    }
+    assert (
+        type(make_loop(TrainConfig(loop="plain"), torch.device("cpu"))) is PlainLoop
+    )  # the study's loop, one key away
     with pytest.raises(ValueError, match=r"cuda_graphs is true but the device is cpu; use auto"):
         make_loop(TrainConfig(fast={"cuda_graphs": True}), torch.device("cpu"))
     with pytest.raises(ValueError, match=r"training.fast.precision is tf32 .* but the device is cpu"):
@@ -274,13 +326,16 @@ def test_the_fast_loop_is_the_default_with_cuda_graphs_on_cuda_only():
 
 def test_autocast_is_bf16_only_where_steps_replay_as_graphs():
     """Eager GPU steps are launch-bound and autocast adds a cast per weight: `auto` keeps them in fp32."""
-    from sentiflow.fast import autocast_dtype, matmul_precision
+    from sentiflow.steps import autocast_dtype, matmul_precision
 
     cuda = torch.device("cuda")
     assert autocast_dtype("auto", cuda, cuda_graphs=False) is None
     assert autocast_dtype("auto", torch.device("cpu"), cuda_graphs=False) is None
     assert autocast_dtype("bf16", torch.device("cpu"), cuda_graphs=False) == torch.bfloat16  # asked for: given
-    assert autocast_dtype("tf32", cuda, cuda_graphs=True) is None and autocast_dtype("fp32", cuda, cuda_graphs=True) is None
+    assert (
+        autocast_dtype("tf32", cuda, cuda_graphs=True) is None
+        and autocast_dtype("fp32", cuda, cuda_graphs=True) is None
+    )
     before = torch.backends.cuda.matmul.fp32_precision
     with matmul_precision(True):
         assert torch.backends.cuda.matmul.fp32_precision == "tf32"

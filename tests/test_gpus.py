@@ -24,7 +24,9 @@ time.sleep(600)
 
 
 def hold(devices: str, runs_per_gpu: int, folder) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", HOLDER, devices, str(runs_per_gpu), str(folder)], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLDER, devices, str(runs_per_gpu), str(folder)], stdout=subprocess.PIPE, text=True
+    )
 
 
 def granted(process: subprocess.Popen, timeout: float = 30) -> dict:
@@ -91,7 +93,10 @@ def test_visible_devices_follow_the_scheduler(monkeypatch):
 def test_a_run_that_does_not_fit_is_refused_with_what_to_change():
     check_fits(free_bytes=8 * 2**30, parameters=110_000_000, device_name="GPU", runs_per_gpu=2)  # 4.5 GiB: fits
     # BERT-base measured 4.26 GB at its peak (fast loop, CUDA graphs): 4 GiB free must not pass.
-    with pytest.raises(DoesNotFit, match=r"GPU has 4\.0 GiB free, and this run needs about 4\.5 GiB \(110M parameters.*Lower training\.runs_per_gpu"):
+    with pytest.raises(
+        DoesNotFit,
+        match=r"GPU has 4\.0 GiB free, and this run needs about 4\.5 GiB \(110M parameters.*Lower training\.runs_per_gpu",
+    ):
         check_fits(free_bytes=4 * 2**30, parameters=110_000_000, device_name="GPU", runs_per_gpu=4)
     with pytest.raises(DoesNotFit):
         check_fits(free_bytes=2**30, parameters=110_000_000, device_name="GPU", runs_per_gpu=4)

@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SHARED, require, write_run
-from sentiflow.llm import DEFAULT_PROMPT, LabelScorer, LLMError, PromptConfig, compare, resolve_model
+
+from sentiflow.llm import DEFAULT_PROMPT, LabelScorer, LLMError, LLMJob, PromptConfig, compare, resolve_model
+from sentiflow.runs import RunSet
 
 GGUF = SHARED / "models" / "smollm2-135m-instruct" / "smollm2-135m-instruct-q4_1.gguf"
 LABELS = ["negative", "positive"]
@@ -84,13 +85,33 @@ def test_bad_model_files_name_the_entry_and_the_key(gguf, tmp_path):
     truncated = tmp_path / "truncated.gguf"
     truncated.write_bytes(gguf.read_bytes()[: 4 << 20])
     with pytest.raises(LLMError, match=r"^llm\.models\.m: llama\.cpp could not load .*truncated\.gguf.*complete"):
-        LabelScorer(resolve_model({"path": str(truncated)}, "llm.models.m"), prompt(), LABELS, n_ctx=512, threads=1, where="llm.models.m")
-    with pytest.raises(LLMError, match=r"^llm\.models\.m: could not download .*Hugging Face hub.*llm\.models\.m\.hub_repo.*llm\.models\.m\.path"):
-        resolve_model({"hub_repo": "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "hub_file": "qwen2.5-1.5b-instruct-q4_k_m.gguf"}, "llm.models.m")
+        LabelScorer(
+            resolve_model({"path": str(truncated)}, "llm.models.m"),
+            prompt(),
+            LABELS,
+            n_ctx=512,
+            threads=1,
+            where="llm.models.m",
+        )
+    with pytest.raises(
+        LLMError,
+        match=r"^llm\.models\.m: could not download .*Hugging Face hub.*llm\.models\.m\.hub_repo.*llm\.models\.m\.path",
+    ):
+        resolve_model(
+            {"hub_repo": "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "hub_file": "qwen2.5-1.5b-instruct-q4_k_m.gguf"},
+            "llm.models.m",
+        )
     with pytest.raises(LLMError, match=r"^llm\.models\.m: set path"):
         resolve_model({"path": None, "hub_repo": None}, "llm.models.m")
     with pytest.raises(LLMError, match=r"^llm\.models\.m: the verbalizer '' of label 'positive' is no token at all"):
-        LabelScorer(gguf, prompt(verbalizers={"negative": ["negative"], "positive": [""]}), LABELS, n_ctx=512, threads=1, where="llm.models.m")
+        LabelScorer(
+            gguf,
+            prompt(verbalizers={"negative": ["negative"], "positive": [""]}),
+            LABELS,
+            n_ctx=512,
+            threads=1,
+            where="llm.models.m",
+        )
 
 
 def test_a_model_without_chat_template_needs_a_plain_template(gguf, tmp_path):
@@ -101,8 +122,13 @@ def test_a_model_without_chat_template_needs_a_plain_template(gguf, tmp_path):
     (tmp_path / "bare.gguf").write_bytes(data.replace(key, b"tokenizer.chat_templatX"))
     with pytest.raises(LLMError, match=r"no chat template; set llm\.prompt\.plain_template"):
         LabelScorer(tmp_path / "bare.gguf", prompt(), LABELS, n_ctx=512, threads=1)
-    plain = LabelScorer(tmp_path / "bare.gguf", prompt(plain_template="{system}\n\n{prompt}\nAnswer:", answer_prefix=" "),
-                        LABELS, n_ctx=512, threads=1)
+    plain = LabelScorer(
+        tmp_path / "bare.gguf",
+        prompt(plain_template="{system}\n\n{prompt}\nAnswer:", answer_prefix=" "),
+        LABELS,
+        n_ctx=512,
+        threads=1,
+    )
     assert plain.render("nice").endswith("Sentence: nice\n\nAnswer with one word: positive or negative.\nAnswer: ")
     assert sum(plain.score("nice").values()) == pytest.approx(1.0)
 
@@ -113,20 +139,33 @@ def compare_args(folder, gold, probs_per_backbone):
         for seed in (1, 2):
             paths.append(write_run(folder / f"{backbone}/seed{seed}", backbone, seed, [probs], gold))
             expected.append([backbone, seed])
-    validation = pd.DataFrame({"index": range(len(gold)), "text": [SENTENCES[i % 6] + f" ({i})" for i in range(len(gold))], "label": gold})
+    validation = pd.DataFrame(
+        {"index": range(len(gold)), "text": [SENTENCES[i % 6] + f" ({i})" for i in range(len(gold))], "label": gold}
+    )
     validation.to_parquet(folder / "validation.parquet")
     validation.to_parquet(folder / "train.parquet")
     cues = validation.assign(negation=[i % 3 == 0 for i in range(len(gold))])
     cues.to_csv(folder / "cues.csv", index=False)
-    analysis = {"select_epoch": "best", "allow_partial": False}
-    return paths, expected, analysis
+    data = {
+        name: folder / f"{name}.{kind}"
+        for name, kind in (("validation", "parquet"), ("train", "parquet"), ("cues", "csv"))
+    }
+    return RunSet.load(paths, expected), data
+
+
+def outputs(folder, stem="llm"):
+    return {"table": folder / f"{stem}.csv", "summary": folder / f"{stem}.json"}
 
 
 MODEL = {"path": str(GGUF), "n_ctx": 1024, "n_gpu_layers": 0}
 NO_CASCADE = {"enabled": False, "sentences": None, "seed": 0}
-PROMPT = {"system": "You are a careful annotator of movie-review sentiment.",
-          "instruction": "What is the sentiment of this sentence from a movie review?\n\nSentence: {sentence}\n\nAnswer with one word: positive or negative.",
-          "verbalizers": {"negative": ["negative"], "positive": ["positive"]}, "shots": 1, "seed": 0}
+PROMPT = {
+    "system": "You are a careful annotator of movie-review sentiment.",
+    "instruction": "What is the sentiment of this sentence from a movie review?\n\nSentence: {sentence}\n\nAnswer with one word: positive or negative.",
+    "verbalizers": {"negative": ["negative"], "positive": ["positive"]},
+    "shots": 1,
+    "seed": 0,
+}
 
 
 def test_compare_scores_errors_and_a_matched_control_set(gguf, tmp_path):
@@ -135,21 +174,26 @@ def test_compare_scores_errors_and_a_matched_control_set(gguf, tmp_path):
     a, b = right.copy(), right.copy()
     a[[0, 1, 2]] = a[[0, 1, 2], ::-1]  # a wrong on 0-2, b wrong on 2-3
     b[[2, 3]] = b[[2, 3], ::-1]
-    paths, expected, analysis = compare_args(tmp_path, gold, {"a": a, "b": b})
+    runs, data = compare_args(tmp_path, gold, {"a": a, "b": b})
     items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
-    summary = compare("m", MODEL, PROMPT, items, NO_CASCADE, tmp_path / "cache", LABELS, paths, expected, analysis, tmp_path / "validation.parquet",
-                      tmp_path / "train.parquet", tmp_path / "cues.csv", 2, table=tmp_path / "llm.csv", summary=tmp_path / "llm.json")
+    job = LLMJob("m", MODEL, PROMPT, tmp_path / "cache", 2)
+    summary = compare(job, runs, LABELS, data, items, NO_CASCADE, outputs(tmp_path))
     table = pd.read_csv(tmp_path / "llm.csv")
     assert sorted(table.loc[table["group"] == "error", "index"]) == [0, 1, 2, 3]
     assert (table["group"] == "control").sum() == 4
     assert set(table["llm_predicted"]) <= set(LABELS)
     np.testing.assert_allclose(table["llm_prob_negative"] + table["llm_prob_positive"], 1.0)
-    assert table.set_index("index").loc[0, "a_predicted"] == "positive" and table.set_index("index").loc[0, "b_predicted"] == "negative"
+    assert (
+        table.set_index("index").loc[0, "a_predicted"] == "positive"
+        and table.set_index("index").loc[0, "b_predicted"] == "negative"
+    )
     wrong_a = table["a_predicted"] != table["gold"]
     assert summary["backbones"]["a"]["encoder_wrong_items"] == 3
     assert summary["backbones"]["a"]["llm_fixes"] == int((wrong_a & table["llm_correct"]).sum())
     assert summary["backbones"]["a"]["llm_breaks"] == int((~wrong_a & ~table["llm_correct"]).sum())
-    assert summary["groups"]["error"]["llm_accuracy"] == pytest.approx(table.loc[table["group"] == "error", "llm_correct"].mean())
+    assert summary["groups"]["error"]["llm_accuracy"] == pytest.approx(
+        table.loc[table["group"] == "error", "llm_correct"].mean()
+    )
     assert summary["by_cue"]["negation"]["error"]["items"] == 2  # indices 0 and 3
     assert json.loads((tmp_path / "llm.json").read_text()) == json.loads(json.dumps(summary))
     assert summary["seconds_per_item"] > 0 and not summary["no_errors"]
@@ -158,12 +202,12 @@ def test_compare_scores_errors_and_a_matched_control_set(gguf, tmp_path):
 def test_no_errors_gives_an_empty_result(tmp_path):
     gold = np.array([0, 1] * 5)
     right = np.where(np.eye(2)[gold] == 1, 0.9, 0.1)
-    paths, expected, analysis = compare_args(tmp_path, gold, {"a": right})
+    runs, data = compare_args(tmp_path, gold, {"a": right})
     items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
-    summary = compare("m", {"path": str(tmp_path / "never-loaded.gguf"), "n_ctx": 512, "n_gpu_layers": 0}, PROMPT, items, NO_CASCADE,
-                      tmp_path / "cache", LABELS, paths, expected, analysis,
-                      tmp_path / "validation.parquet", tmp_path / "train.parquet", tmp_path / "cues.csv", 1,
-                      table=tmp_path / "llm.csv", summary=tmp_path / "llm.json")
+    never = {"path": str(tmp_path / "never-loaded.gguf"), "n_ctx": 512, "n_gpu_layers": 0}
+    summary = compare(
+        LLMJob("m", never, PROMPT, tmp_path / "cache", 1), runs, LABELS, data, items, NO_CASCADE, outputs(tmp_path)
+    )
     assert summary["no_errors"] and summary["items"] == 0 and summary["groups"] == {}
     table = pd.read_csv(tmp_path / "llm.csv")
     assert table.empty and {"index", "sentence", "gold", "group", "llm_predicted", "llm_correct"} <= set(table.columns)
@@ -181,7 +225,6 @@ def test_benchmark_compares_cached_and_uncached_scoring(gguf, tmp_path):
 
 def test_default_prompt_is_the_configured_one():
     import yaml
-
     from conftest import REPO
 
     configured = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["llm"]["prompt"]
@@ -214,13 +257,16 @@ def test_scores_are_cached_per_model_prompt_and_sentence(gguf, tmp_path):
     from sentiflow.llm import score_sentences
 
     entry = {"n_ctx": 1024, "n_gpu_layers": 0}
-    first, session = score_sentences(SENTENCES, gguf, entry, prompt(), LABELS, 2, 0, True, tmp_path, "llm.models.a")
+    job = LLMJob("a", entry, {"seed": 0, "reuse_prefix": True}, tmp_path, 2)
+    first, session = score_sentences(SENTENCES, gguf, job, prompt(), LABELS)
     assert session["scored_now"] == 6 and session["from_cache"] == 0 and session["load_seconds"] > 0
-    again, session = score_sentences(SENTENCES[::-1], gguf, entry, prompt(), LABELS, 1, 0, True, tmp_path, "llm.models.b")
+    again, session = score_sentences(
+        SENTENCES[::-1], gguf, dataclasses.replace(job, name="b", threads=1), prompt(), LABELS
+    )
     assert session == {"scored_now": 0, "from_cache": 6, "load_seconds": 0.0, "score_seconds": 0.0}
     assert again == first[::-1]  # the very numbers, and each sentence's measured seconds and prompt tokens
     assert all(r["seconds"] > 0 and r["prompt_tokens"] > 0 for r in first)
-    other, session = score_sentences(SENTENCES[:2], gguf, entry, prompt(shots=[]), LABELS, 2, 0, True, tmp_path, "llm.models.a")
+    other, session = score_sentences(SENTENCES[:2], gguf, job, prompt(shots=[]), LABELS)
     assert session["scored_now"] == 2 and other[0]["probs"] != first[0]["probs"]
     direct = LabelScorer(gguf, prompt(), LABELS, n_ctx=1024, threads=2).score(SENTENCES[3])
     assert first[3]["probs"] == pytest.approx([direct[label] for label in LABELS], abs=1e-6)
@@ -230,18 +276,17 @@ def test_compare_scores_the_cascade_sample_and_reuses_the_cache(gguf, tmp_path):
     gold = np.array([0, 1] * 15)
     right = np.where(np.eye(2)[gold] == 1, 0.8, 0.2)
     right[[0, 5]] = right[[0, 5], ::-1]
-    paths, expected, analysis = compare_args(tmp_path, gold, {"a": right})
+    runs, data = compare_args(tmp_path, gold, {"a": right})
     items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
-    sample = {"enabled": True, "sentences": 20, "seed": 3}
-    args = ("m", MODEL, PROMPT, items, sample, tmp_path / "cache", LABELS, paths, expected, analysis, tmp_path / "validation.parquet",
-            tmp_path / "train.parquet", tmp_path / "cues.csv", 2)
-    summary = compare(*args, table=tmp_path / "llm.csv", summary=tmp_path / "llm.json")
+    job = LLMJob("m", MODEL, PROMPT, tmp_path / "cache", 2)
+    summary = compare(job, runs, LABELS, data, items, {"enabled": True, "sentences": 20, "seed": 3}, outputs(tmp_path))
     table = pd.read_csv(tmp_path / "llm.csv")
     assert table["in_cascade"].sum() == 20 == summary["validation_items"] and not summary["validation_is_complete"]
     assert {0, 5} <= set(table.loc[table["group"] == "error", "index"])
     assert summary["validation_llm_accuracy"] == pytest.approx(table.loc[table["in_cascade"], "llm_correct"].mean())
     assert summary["session"]["scored_now"] == len(table) and summary["session"]["from_cache"] == 0
-    again = compare(*args[:4], {"enabled": True, "sentences": None, "seed": 3}, *args[5:], table=tmp_path / "all.csv", summary=tmp_path / "all.json")
+    everything = {"enabled": True, "sentences": None, "seed": 3}
+    again = compare(job, runs, LABELS, data, items, everything, outputs(tmp_path, "all"))
     assert again["validation_items"] == 30 and again["validation_is_complete"]
     assert again["session"]["from_cache"] == len(table) and again["session"]["scored_now"] == 30 - len(table)
     merged = pd.read_csv(tmp_path / "all.csv").set_index("index").loc[table["index"]]

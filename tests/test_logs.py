@@ -21,7 +21,9 @@ def test_log_to_captures_python_and_c_level_output_and_appends(tmp_path):
         assert result.stdout == result.stderr == ""
     text = log.read_text()
     assert text.count("=== ") == 2 and "shell line 2" in text
-    assert text.index("python line 1") < text.index("python line 2") and text.index("shell line 1") < text.index("shell line 2")
+    assert text.index("python line 1") < text.index("python line 2") and text.index("shell line 1") < text.index(
+        "shell line 2"
+    )
 
 
 def test_a_failure_reaches_the_log_and_the_terminal(tmp_path):
@@ -37,8 +39,7 @@ def test_a_failure_reaches_the_log_and_the_terminal(tmp_path):
 
 
 def test_nothing_is_redirected_after_the_block(tmp_path, capfd):
-    with pytest.raises(RuntimeError):
-        with log_to(tmp_path / "x.log"):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), log_to(tmp_path / "x.log"):
+        raise RuntimeError("boom")
     os.write(1, b"after\n")
     assert "after" in capfd.readouterr().out

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import MINILM, REPO, SST2, require
 
 
@@ -21,7 +20,9 @@ def test_the_gpu_benchmark_script_works_on_the_cpu(tmp_path):
                         "OUT": str(out), "SHAPES": "tiny", "ROWS": "320", "PARITY_EPOCHS": "1", "EPOCHS": "1",
                         "RUNS_PER_GPU": "1 2"}  # fmt: skip
     for part in ("speed", "parity", "study"):
-        run = subprocess.run(["bash", str(REPO / "perf" / "gpu.sh"), part], env=env, capture_output=True, text=True, timeout=900)
+        run = subprocess.run(
+            ["bash", str(REPO / "perf" / "gpu.sh"), part], env=env, capture_output=True, text=True, timeout=900
+        )
         assert run.returncode == 0, run.stdout + run.stderr
         assert "exit" not in run.stdout and not (out / "failures.txt").exists(), run.stdout
     assert (out / "versions.txt").read_text().split()[2] == __import__("transformers").__version__
@@ -38,14 +39,25 @@ def test_the_gpu_benchmark_script_works_on_the_cpu(tmp_path):
         assert result["val_accuracy_by_epoch"] == history["val_accuracy"].round(4).tolist() and len(history) == 1
         predictions = pd.read_csv(out / "parity" / loop / "predictions.csv")
         assert result["best_val_accuracy"] == pytest.approx((predictions["gold"] == predictions["pred"]).mean())
-    assert parity["fast"]["best_minus_plain_points"] == 100 * (parity["fast"]["best_val_accuracy"] - parity["plain"]["best_val_accuracy"])
+    assert parity["fast"]["best_minus_plain_points"] == 100 * (
+        parity["fast"]["best_val_accuracy"] - parity["plain"]["best_val_accuracy"]
+    )
     test = parity["fast"]["mcnemar_vs_plain"]
-    assert (test["only_b_correct"] - test["only_a_correct"]) / 872 == pytest.approx(parity["fast"]["best_minus_plain_points"] / 100)
+    assert (test["only_b_correct"] - test["only_a_correct"]) / 872 == pytest.approx(
+        parity["fast"]["best_minus_plain_points"] / 100
+    )
     assert 0 < test["p_value"] <= 1
     # On the CPU fast-graphs is the fast loop (graphs are CUDA only): same batches, same result.
     assert parity["fast-graphs"]["val_accuracy_by_epoch"] == parity["fast"]["val_accuracy_by_epoch"]
     metadata = json.loads((out / "parity" / "fast-graphs" / "metadata.json").read_text())
-    assert metadata["loop"] == {"name": "fast", "cuda_graphs": False, "autocast": None, "tf32": False, "bucket_multiple": 1, "group_by_length": True}
+    assert metadata["loop"] == {
+        "name": "fast",
+        "cuda_graphs": False,
+        "autocast": None,
+        "tf32": False,
+        "bucket_multiple": 1,
+        "group_by_length": True,
+    }
 
     # The study's 6 runs (2 backbones x 3 seeds) trained once per packing, each in its own process.
     study = json.loads((out / "study" / "study.json").read_text())
@@ -53,8 +65,12 @@ def test_the_gpu_benchmark_script_works_on_the_cpu(tmp_path):
     for result in study["results"]:
         assert not result["failed"] and result["wall_seconds"] > 0
         runs = pd.DataFrame(result["runs"])
-        assert sorted(zip(runs["backbone"], runs["seed"])) == sorted((b, s) for b in ("bert-base-uncased", "distilbert-base-uncased") for s in (1, 2, 3))
+        assert sorted(zip(runs["backbone"], runs["seed"])) == sorted(
+            (b, s) for b in ("bert-base-uncased", "distilbert-base-uncased") for s in (1, 2, 3)
+        )
         assert (runs["train_seconds"] > 0).all() and runs["best_val_accuracy"].between(0, 1).all()
     # Same seed, same data, same code: packing changes when runs train, not what they compute.
-    first, second = (pd.DataFrame(r["runs"]).set_index(["backbone", "seed"])["best_val_accuracy"] for r in study["results"])
+    first, second = (
+        pd.DataFrame(r["runs"]).set_index(["backbone", "seed"])["best_val_accuracy"] for r in study["results"]
+    )
     assert first.sort_index().tolist() == second.sort_index().tolist()

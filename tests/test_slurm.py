@@ -4,6 +4,7 @@ One training job is preempted with SIGTERM (what Slurm sends at a time limit or 
 through its epoch; the profile's retry must resume it, and every number must still equal the local run.
 """
 
+import contextlib
 import importlib.util
 import json
 import re
@@ -14,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, SNAKEMAKE
 from slurm_cluster import SlurmCluster, missing_programs
 
@@ -37,10 +37,8 @@ def _require_slurm() -> None:
 def _command_lines() -> list[str]:
     lines = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
+        with contextlib.suppress(OSError):  # the process ended while we looked
             lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-        except OSError:  # the process ended while we looked
-            pass
     return lines
 
 
@@ -59,10 +57,16 @@ def slurm_run(smoke_run, tmp_path_factory):
     # The cluster has no GPUs to grant; everything else is the local smoke run's config, for its SST-2 dataset
     # and the base recipe.
     # One LLM entry, reading the local run's score cache: the cluster's jobs ask the model nothing it has answered.
-    config = local_config | {"datasets": {"sst2": local_config["datasets"]["sst2"]}, "variants": {"base": {}},
-                             "training": local_config["training"] | {"gpus_per_run": 0},
-                             "llm": local_config["llm"] | {"models": {"smollm2": local_config["llm"]["models"]["smollm2"]},
-                                                           "cache": str(local_workdir / "results/llm_cache")}}
+    config = local_config | {
+        "datasets": {"sst2": local_config["datasets"]["sst2"]},
+        "variants": {"base": {}},
+        "training": local_config["training"] | {"gpus_per_run": 0},
+        "llm": local_config["llm"]
+        | {
+            "models": {"smollm2": local_config["llm"]["models"]["smollm2"]},
+            "cache": str(local_workdir / "results/llm_cache"),
+        },
+    }
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     command = SNAKEMAKE + [
         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
@@ -80,9 +84,14 @@ def slurm_run(smoke_run, tmp_path_factory):
             try:
                 while process.poll() is None:
                     assert time.monotonic() < deadline, "the Slurm run took over 40 minutes"
-                    if preempted is None and _steps_done(workdir / "logs/sst2/train/minilm/base/seed1.log") >= PREEMPT_AFTER_STEP:
+                    if (
+                        preempted is None
+                        and _steps_done(workdir / "logs/sst2/train/minilm/base/seed1.log") >= PREEMPT_AFTER_STEP
+                    ):
                         # The executor plugin puts the rule and its wildcards in the job's comment.
-                        running = dict(line.split() for line in cluster.squeue("--noheader", "--format=%k %i").splitlines())
+                        running = dict(
+                            line.split() for line in cluster.squeue("--noheader", "--format=%k %i").splitlines()
+                        )
                         job = running["rule_train_wildcards_sst2_minilm_base_1"]
                         subprocess.run(["scancel", "--signal=TERM", job], env=cluster.env, check=True)
                         preempted = job

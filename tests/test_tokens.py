@@ -9,7 +9,9 @@ from sentiflow.tokens import encode, length_stats, load_encoded, resolve_max_len
 
 def test_batches_pad_to_their_longest_row_only(tiny_bert):
     tokenizer = load_tokenizer(str(tiny_bert))
-    frame = pd.DataFrame({"index": [5, 6, 7], "text": ["good", "the movie was awful and dull", "fine film"], "label": [1, 0, 1]})
+    frame = pd.DataFrame(
+        {"index": [5, 6, 7], "text": ["good", "the movie was awful and dull", "fine film"], "label": [1, 0, 1]}
+    )
     enc = encode(tokenizer, frame, max_length=128)
     assert enc.lengths.tolist() == [3, 8, 4]  # [CLS] ... [SEP]
     batch = enc.batch(np.array([0, 2]), tokenizer.pad_token_id)

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import signal
@@ -10,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from sentiflow.loops import decay_groups
 from sentiflow.modeling import BackboneUnavailable, load_classifier, load_tokenizer
-from sentiflow.fast import EagerStep
-from sentiflow.training import NonFiniteLoss, RunOutputs, TrainConfig, decay_groups, fine_tune
+from sentiflow.steps import EagerStep
+from sentiflow.training import NonFiniteLoss, RunOutputs, TrainConfig, fine_tune
 
 LABELS = ["negative", "positive"]
 LR = 3e-3  # a tiny random model needs a larger step than a pre-trained one
@@ -32,12 +35,12 @@ def run_outputs(folder: Path) -> RunOutputs:
     )
 
 
-def train_toy(tiny_bert, toy_tokens, folder, **overrides):
+def train_toy(tiny_bert, toy_tokens, folder, holdout=None, **overrides):
     train, validation, pad_id = toy_tokens
     # The study's loop as written unless a test asks for another; the fast loop is compared with it in test_fast.
     cfg = TrainConfig(**({"epochs": 2, "learning_rate": LR, "seed": 1, "threads": 1, "loop": "plain"} | overrides))
     out = run_outputs(folder)
-    return fine_tune(str(tiny_bert), LABELS, train, validation, pad_id, cfg, out), out
+    return fine_tune(str(tiny_bert), LABELS, train, validation, pad_id, cfg, out, holdout=holdout), out
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,7 @@ def toy_run(tiny_bert, toy_tokens, tmp_path_factory):
 
 
 def test_loss_goes_down_and_the_toy_task_is_learned(toy_run):
-    metadata, out = toy_run
+    _metadata, out = toy_run
     history = pd.read_csv(out.history)
     assert history["epoch"].tolist() == [1, 2, 3]
     assert history["train_loss"].iloc[-1] < 0.5 * history["train_loss"].iloc[0]
@@ -68,6 +71,10 @@ def test_outputs_agree_with_each_other(toy_run, toy_tokens):
         assert (group["pred"] == group[["prob_0", "prob_1"]].to_numpy().argmax(1)).all()
     best = history.loc[history["val_accuracy"].idxmax()]
     assert metadata["best_epoch"] == best["epoch"] and metadata["best_val_accuracy"] == best["val_accuracy"]
+    # No holdout: the epoch is chosen on validation, as the study did (select_epoch auto), and said so.
+    assert metadata["select_epoch"] == "best" and metadata["selected_epoch"] == metadata["best_epoch"]
+    assert metadata["selected_val_accuracy"] == best["val_accuracy"] and metadata["selected_holdout_accuracy"] is None
+    assert history["holdout_accuracy"].isna().all() and metadata["data"]["holdout_rows"] == 0
     saved = json.loads(out.metadata.read_text())
     assert saved["hardware"]["device"] == "cpu" and saved["versions"]["transformers"]
     assert saved["hyperparameters"]["learning_rate"] == LR and saved["seed"] == 1
@@ -87,9 +94,12 @@ def test_best_checkpoint_reloads_and_reproduces_its_predictions(toy_run, toy_tok
     batch = validation.batch(np.arange(len(validation)), pad_id)
     with torch.no_grad():
         probs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.softmax(-1)
-    saved = pd.read_csv(out.predictions).query("epoch == @metadata['best_epoch']")
+    saved = pd.read_csv(out.predictions).query(f"epoch == {metadata['selected_epoch']}")
     np.testing.assert_allclose(probs.numpy(), saved[["prob_0", "prob_1"]].to_numpy(), atol=1e-5)
-    assert load_tokenizer(str(out.model))("good film")["input_ids"] == load_tokenizer(str(tiny_bert))("good film")["input_ids"]
+    assert (
+        load_tokenizer(str(out.model))("good film")["input_ids"]
+        == load_tokenizer(str(tiny_bert))("good film")["input_ids"]
+    )
 
 
 def test_schedule_is_linear_with_and_without_warmup(toy_run, tiny_bert, toy_tokens, tmp_path):
@@ -109,8 +119,12 @@ def test_clipping_bounds_the_gradient_norm(tiny_bert, toy_tokens):
     with torch.no_grad():  # large head weights give large logits, a large loss and a large gradient
         model.classifier.weight.mul_(300)
     train, _, pad_id = toy_tokens
-    loss, norm_before = EagerStep(model, None, None, max_grad_norm=1.0).backward_and_clip(train.batch(np.arange(32), pad_id))
-    norm_after = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None]))
+    _loss, norm_before = EagerStep(model, None, None, max_grad_norm=1.0).backward_and_clip(
+        train.batch(np.arange(32), pad_id)
+    )
+    norm_after = torch.linalg.vector_norm(
+        torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None])
+    )
     assert norm_before > 10
     assert norm_after == pytest.approx(1.0, rel=1e-4)
 
@@ -233,12 +247,18 @@ def start_and_interrupt(command, out, send) -> subprocess.Popen:
 def assert_same_run(resumed: Path, whole: Path):
     timing = ["train_seconds", "eval_seconds", "epoch_seconds", "train_tokens_per_s", "train_sentences_per_s"]
     pd.testing.assert_frame_equal(
-        pd.read_csv(resumed / "history.csv").drop(columns=timing), pd.read_csv(whole / "history.csv").drop(columns=timing)
+        pd.read_csv(resumed / "history.csv").drop(columns=timing),
+        pd.read_csv(whole / "history.csv").drop(columns=timing),
     )
     for name in ("steps.csv", "predictions.csv", "holdout.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(resumed / name), pd.read_csv(whole / name))
     a, b = load_file(resumed / "model" / "model.safetensors"), load_file(whole / "model" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in b)
+    # The epoch is chosen on the holdout in both, and the same one: the resumed run's choice spans its sessions.
+    chosen = ("select_epoch", "selected_epoch", "selected_holdout_accuracy", "best_epoch")
+    resumed_metadata, whole_metadata = (json.loads((run / "metadata.json").read_text()) for run in (resumed, whole))
+    assert whole_metadata["select_epoch"] == "holdout"
+    assert {k: resumed_metadata[k] for k in chosen} == {k: whole_metadata[k] for k in chosen}
 
 
 def test_a_killed_run_resumes_to_the_same_numbers(resumable, tmp_path):
@@ -273,7 +293,7 @@ def test_a_preempted_run_saves_mid_epoch_and_resumes_to_the_same_numbers(resumab
 
 
 def test_early_stopping_stops_after_patience_epochs_without_a_better_accuracy(tiny_bert, toy_tokens, tmp_path):
-    from sentiflow.training import patience_exhausted
+    from sentiflow.training import Progress, patience_exhausted
 
     metadata, out = train_toy(tiny_bert, toy_tokens, tmp_path / "run", epochs=8, early_stopping_patience=1)
     history = pd.read_csv(out.history)
@@ -286,9 +306,12 @@ def test_early_stopping_stops_after_patience_epochs_without_a_better_accuracy(ti
     assert len(steps) == stopped * 20 and steps["lr"].iloc[-1] > 0  # the schedule still spans all 8 epochs
     assert not out.resume.exists()
     # The decision is derived from the saved progress alone, so a resumed run stops at the same epoch.
-    assert patience_exhausted(TrainConfig(early_stopping_patience=2), {"epoch": 5, "best_epoch": 3})
-    assert not patience_exhausted(TrainConfig(early_stopping_patience=3), {"epoch": 5, "best_epoch": 3})
-    assert not patience_exhausted(TrainConfig(), {"epoch": 5, "best_epoch": 1})
+    after = Progress(settings={}, selection="best", monitor="val_accuracy", epoch=5, best_epoch=3)
+    assert patience_exhausted(TrainConfig(early_stopping_patience=2), after)
+    assert not patience_exhausted(TrainConfig(early_stopping_patience=3), after)
+    assert not patience_exhausted(
+        TrainConfig(), Progress(settings={}, selection="best", monitor="val_accuracy", epoch=5, best_epoch=1)
+    )
 
 
 def test_classifier_dropout_reaches_the_head_of_each_architecture(tiny_bert, tmp_path):
@@ -299,7 +322,9 @@ def test_classifier_dropout_reaches_the_head_of_each_architecture(tiny_bert, tmp
     assert load_classifier(str(tiny_bert), LABELS, classifier_dropout=0.37).dropout.p == pytest.approx(0.37)
     # DistilBERT names the setting seq_classif_dropout.
     folder = tmp_path / "tiny-distilbert"
-    DistilBertForMaskedLM(DistilBertConfig(vocab_size=64, dim=32, n_layers=1, n_heads=2, hidden_dim=64)).save_pretrained(folder)
+    DistilBertForMaskedLM(
+        DistilBertConfig(vocab_size=64, dim=32, n_layers=1, n_heads=2, hidden_dim=64)
+    ).save_pretrained(folder)
     assert load_classifier(str(folder), LABELS).dropout.p == pytest.approx(0.2)
     assert load_classifier(str(folder), LABELS, classifier_dropout=0.45).dropout.p == pytest.approx(0.45)
 
@@ -308,9 +333,9 @@ def test_every_encoder_family_tokenizes_trains_and_publishes_a_plain_transformer
     """RoBERTa (byte-level BPE, no token type ids), DeBERTa-v3 (SentencePiece), ELECTRA and ModernBERT, through the
     workflow's own path: token cache, fine-tuning with three classes, the published checkpoint reloaded by plain
     transformers with its own tokenizer."""
+    from conftest import toy_frame
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from conftest import toy_frame
     from sentiflow.tokens import tokenize_dataset
     from sentiflow.training import train_from_tokens
 
@@ -334,7 +359,7 @@ def test_every_encoder_family_tokenizes_trains_and_publishes_a_plain_transformer
     batch = tokenizer(texts, padding=True, return_tensors="pt")
     with torch.no_grad():
         probs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.softmax(-1)
-    saved = pd.read_csv(out.predictions).query("epoch == @metadata['best_epoch']")
+    saved = pd.read_csv(out.predictions).query(f"epoch == {metadata['selected_epoch']}")
     np.testing.assert_allclose(probs.numpy(), saved[["prob_0", "prob_1", "prob_2"]].to_numpy(), atol=1e-4)
 
 
@@ -364,8 +389,16 @@ def test_resume_states_are_written_in_the_background_as_they_were_at_the_epoch_e
     at_epoch_end = {k: v.clone() for k, v in model.state_dict().items()}
     writer = checkpoint.StateWriter()
     tables = {name: pd.DataFrame({"epoch": [1]}) for name in checkpoint.TABLES}
-    writer.submit(tmp_path / "resume", model=model, optimizer=optimizer, scheduler=scheduler, progress={"epoch": 1},
-                  tables=tables, tokenizer=load_tokenizer(str(tiny_bert)), new_best=True)
+    writer.submit(
+        tmp_path / "resume",
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        progress={"epoch": 1},
+        tables=tables,
+        tokenizer=load_tokenizer(str(tiny_bert)),
+        new_best=True,
+    )
     with torch.no_grad():  # the next epoch trains while the state is being written
         for p in model.parameters():
             p.add_(1.0)
@@ -382,3 +415,75 @@ def test_a_run_records_what_its_resume_states_cost(toy_run):
     metadata, _ = toy_run
     cost = metadata["resume_state_seconds"]
     assert set(cost) == {"snapshot", "write", "waited"} and cost["write"] > 0 and cost["snapshot"] > 0
+
+
+def test_the_epoch_is_chosen_on_the_holdout_never_on_the_validation_sentences(tiny_bert, toy_tokens, tmp_path):
+    """Validation whose labels are flipped peaks where the model is worst; the holdout (the toy task's own labels)
+    where it is best. The published checkpoint is the holdout's choice, the study's best-on-validation beside it."""
+    train, validation, pad_id = toy_tokens
+    flipped = dataclasses.replace(validation, labels=1 - validation.labels)
+    metadata, out = train_toy(tiny_bert, (train, flipped, pad_id), tmp_path / "run", holdout=validation, epochs=3)
+    history = pd.read_csv(out.history).set_index("epoch")
+    on_holdout, on_validation = int(history["holdout_accuracy"].idxmax()), int(history["val_accuracy"].idxmax())
+    assert on_holdout != on_validation, history
+    assert metadata["select_epoch"] == "holdout" and metadata["selected_epoch"] == on_holdout
+    assert metadata["best_epoch"] == on_validation and metadata["best_val_accuracy"] == history["val_accuracy"].max()
+    assert metadata["selected_val_accuracy"] == history.loc[on_holdout, "val_accuracy"] < metadata["best_val_accuracy"]
+    # The published checkpoint is that epoch's: it reproduces the epoch's holdout predictions.
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(out.model).eval()
+    batch = validation.batch(np.arange(len(validation)), pad_id)
+    with torch.no_grad():
+        probs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.softmax(-1)
+    saved = pd.read_csv(out.holdout_predictions).query("epoch == @on_holdout")
+    np.testing.assert_allclose(probs.numpy(), saved[["prob_0", "prob_1"]].to_numpy(), atol=1e-5)
+    # Asked to choose as the study did, the same run publishes the best epoch on validation instead.
+    study, _ = train_toy(tiny_bert, (train, flipped, pad_id), tmp_path / "study", holdout=validation, epochs=3,
+                         select_epoch="best")  # fmt: skip
+    assert study["select_epoch"] == "best" and study["selected_epoch"] == on_validation
+    with pytest.raises(ValueError, match="select_epoch is 'holdout' but this run has no holdout"):
+        train_toy(tiny_bert, toy_tokens, tmp_path / "none", select_epoch="holdout")
+
+
+def test_early_stopping_watches_the_holdout(tiny_bert, toy_tokens, tmp_path):
+    train, validation, pad_id = toy_tokens
+    flipped = dataclasses.replace(validation, labels=1 - validation.labels)
+    metadata, out = train_toy(tiny_bert, (train, flipped, pad_id), tmp_path / "run", holdout=validation, epochs=8,
+                              early_stopping_patience=1)  # fmt: skip
+    history = pd.read_csv(out.history).set_index("epoch")
+    # On flipped validation every epoch after the first is "worse"; the holdout keeps improving for a while.
+    assert metadata["stopped_early_after_epoch"] == metadata["selected_epoch"] + 1 == metadata["epochs_trained"]
+    assert metadata["selected_epoch"] == int(history["holdout_accuracy"].idxmax()) > 1
+
+
+@pytest.mark.parametrize("stored", ["float16", "bfloat16"])
+def test_a_half_precision_checkpoint_fine_tunes_fp32_master_weights(tiny_bert, toy_tokens, tmp_path, stored):
+    """transformers loads weights in their stored dtype; training must hold fp32 weights anyway, and end exactly
+    where the same weights stored in fp32 end."""
+    from transformers import AutoTokenizer, BertForMaskedLM
+
+    half = tmp_path / stored
+    BertForMaskedLM.from_pretrained(tiny_bert).to(getattr(torch, stored)).save_pretrained(half)
+    widened = tmp_path / "fp32-copy"  # the same (rounded) values, stored in fp32
+    BertForMaskedLM.from_pretrained(half, dtype=torch.float32).save_pretrained(widened)
+    for folder in (half, widened):
+        AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(folder)
+    with safe_open(str(half / "model.safetensors"), framework="pt") as weights:
+        assert {weights.get_slice(k).get_dtype() for k in weights.keys()} == {"F16" if stored == "float16" else "BF16"}  # noqa: SIM118
+
+    runs = {}
+    for name, folder in ((stored, half), ("float32", widened)):
+        metadata, out = train_toy(folder, toy_tokens, tmp_path / f"run-{name}", epochs=1, loop="fast")
+        runs[name] = (metadata, out)
+        assert metadata["stored_dtype"] == name and metadata["trained_dtype"] == "float32"
+        assert np.isfinite(pd.read_csv(out.steps)["loss"]).all()
+        with safe_open(str(out.model / "model.safetensors"), framework="pt") as weights:
+            assert {weights.get_slice(k).get_dtype() for k in weights.keys()} == {"F32"}  # noqa: SIM118
+    a_out, b_out = runs[stored][1], runs["float32"][1]
+    for table in ("steps", "predictions", "history"):
+        timing = ["train_seconds", "eval_seconds", "epoch_seconds", "train_tokens_per_s", "train_sentences_per_s"]
+        left, right = pd.read_csv(getattr(a_out, table)), pd.read_csv(getattr(b_out, table))
+        pd.testing.assert_frame_equal(
+            left.drop(columns=timing, errors="ignore"), right.drop(columns=timing, errors="ignore")
+        )

@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, SNAKEMAKE, SST2, SST5, require, smoke_config, snakemake
+
+import sentiflow
+
 
 def documented_paths(dataset: str, backbone: str, variant: str, seed: int) -> list[str]:
     """Every path in the first column of docs/outputs.md, with the wildcards filled in."""
@@ -36,20 +38,39 @@ def smoke_runs(config: dict):
 def test_lint_and_format_are_clean():
     lint = subprocess.run(SNAKEMAKE + ["--lint"], capture_output=True, text=True, cwd=REPO)
     assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
-    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], capture_output=True, text=True, cwd=REPO)
+    fmt = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], capture_output=True, text=True, cwd=REPO
+    )
     assert fmt.returncode == 0, fmt.stderr
+    # The Python: ruff's lint rules and formatter, as configured in pyproject.toml.
+    for check in (["check", "."], ["format", "--check", "."]):
+        ruff = subprocess.run([sys.executable, "-m", "ruff", *check], capture_output=True, text=True, cwd=REPO)
+        assert ruff.returncode == 0, ruff.stdout + ruff.stderr
 
 
 def test_default_config_plans_the_study(tmp_path):
     # No --configfile: config/config.yaml, two backbones times three seeds.
-    result = subprocess.run(SNAKEMAKE + ["--dry-run", "--cores", "4", "--resources", "gpu=1"], capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        SNAKEMAKE + ["--dry-run", "--cores", "4", "--resources", "gpu=1"], capture_output=True, text=True, cwd=REPO
+    )
     assert result.returncode == 0, result.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
     counts.pop("total")
     assert counts == {
-        "prepare_data": "1", "tokenize": "2", "train": "6", "aggregate": "1", "misclassified": "1",
-        "calibration": "1", "plot_curves": "1", "plot_reliability": "1", "plot_confusion": "1", "llm_compare": "1", "cascade": "1", "report": "1",
-        **({"report_pdf": "1"} if shutil.which("pdflatex") else {}), "all": "1",
+        "prepare_data": "1",
+        "tokenize": "2",
+        "train": "6",
+        "aggregate": "1",
+        "misclassified": "1",
+        "calibration": "1",
+        "plot_curves": "1",
+        "plot_reliability": "1",
+        "plot_confusion": "1",
+        "llm_compare": "1",
+        "cascade": "1",
+        "report": "1",
+        **({"report_pdf": "1"} if shutil.which("pdflatex") else {}),
+        "all": "1",
     }
 
 
@@ -71,8 +92,13 @@ def test_override_semantics_of_the_config_loader():
     assert list(config["datasets"]) == ["sst2", "sst5"] and list(config["backbones"]) == ["minilm"]
     assert "reference" not in config["datasets"]["sst2"]  # replaced whole, not merged with the study's sst2
     # Nested settings merge key by key: the smoke run changes epochs, keeps the study's learning rate.
-    assert config["training"]["epochs"] == 1 and config["training"]["learning_rate"] == study["training"]["learning_rate"]
-    assert config["llm"]["prompt"]["shots"] == 2 and config["llm"]["prompt"]["instruction"] == study["llm"]["prompt"]["instruction"]
+    assert (
+        config["training"]["epochs"] == 1 and config["training"]["learning_rate"] == study["training"]["learning_rate"]
+    )
+    assert (
+        config["llm"]["prompt"]["shots"] == 2
+        and config["llm"]["prompt"]["instruction"] == study["llm"]["prompt"]["instruction"]
+    )
     assert config["analysis"]["bootstrap"] == study["analysis"]["bootstrap"] | {"samples": 2000}
     # The schema is the one source of defaults, and the library's settings are built from it.
     from sentiflow.training import FastConfig, TrainConfig
@@ -93,17 +119,61 @@ def test_override_semantics_of_the_config_loader():
         ({"training": {"learning_rate": -1}}, r"-1 is less than or equal to the minimum of 0"),
         ({"seeds": []}, r"\[\] should be non-empty"),
         ({"training": {"optimiser": "sgd"}}, r"Additional properties are not allowed \('optimiser' was unexpected\)"),
-        ({"datasets": {"sst2": {"source": "files", "files": {"train": "x.tsv"}, "text_column": "s", "label_column": "l",
-                                "labels": ["a", "b"]}}}, r"'validation' is a required property"),
+        (
+            {
+                "datasets": {
+                    "sst2": {
+                        "source": "files",
+                        "files": {"train": "x.tsv"},
+                        "text_column": "s",
+                        "label_column": "l",
+                        "labels": ["a", "b"],
+                    }
+                }
+            },
+            r"'validation' is a required property",
+        ),
         ({"dataset": {"source": "hub"}}, r"`dataset:` was replaced by `datasets:`, a map from a name to a dataset"),
-        ({"datasets": {"x": {"source": "hub", "text_column": "s", "label_column": "l", "labels": ["a", "b"], "backbones": ["bert"]}}},
-         r"datasets\.x\.backbones names \['bert'\], which are not keys of `backbones:`"),
-        ({"datasets": {"x": {"source": "hub", "text_column": "s", "label_column": "l", "labels": ["a", "b", "neutral"]}}},
-         r"datasets\.x with llm\.models\.smollm2: no verbalizers for label\(s\) \['a', 'b', 'neutral'\]; set datasets\.x\.prompt\.verbalizers"),
-        ({"llm": {"model": {"path": "m.gguf", "n_ctx": 1024}}},
-         r"`llm\.model` was replaced by `llm\.models`, a map from a name to a model: write `llm: \{models: \{my-model: \{\.\.\.\}\}\}` with the old block's keys \(n_ctx, path\)"),
-        ({"datasets": {"x": {"source": "hub", "text_column": "s", "label_column": "l", "labels": ["negative", "positive"], "llm_models": ["gpt"]}}},
-         r"datasets\.x\.llm_models names \['gpt'\], which are not keys of `llm\.models:`"),
+        (
+            {
+                "datasets": {
+                    "x": {
+                        "source": "hub",
+                        "text_column": "s",
+                        "label_column": "l",
+                        "labels": ["a", "b"],
+                        "backbones": ["bert"],
+                    }
+                }
+            },
+            r"datasets\.x\.backbones names \['bert'\], which are not keys of `backbones:`",
+        ),
+        (
+            {
+                "datasets": {
+                    "x": {"source": "hub", "text_column": "s", "label_column": "l", "labels": ["a", "b", "neutral"]}
+                }
+            },
+            r"datasets\.x with llm\.models\.smollm2: no verbalizers for label\(s\) \['a', 'b', 'neutral'\]; set datasets\.x\.prompt\.verbalizers",
+        ),
+        (
+            {"llm": {"model": {"path": "m.gguf", "n_ctx": 1024}}},
+            r"`llm\.model` was replaced by `llm\.models`, a map from a name to a model: write `llm: \{models: \{my-model: \{\.\.\.\}\}\}` with the old block's keys \(n_ctx, path\)",
+        ),
+        (
+            {
+                "datasets": {
+                    "x": {
+                        "source": "hub",
+                        "text_column": "s",
+                        "label_column": "l",
+                        "labels": ["negative", "positive"],
+                        "llm_models": ["gpt"],
+                    }
+                }
+            },
+            r"datasets\.x\.llm_models names \['gpt'\], which are not keys of `llm\.models:`",
+        ),
         ({"llm": {"models": {"bad name!": {"path": "m.gguf"}}}}, r"'bad name!' does not match"),
     ],
 )
@@ -131,11 +201,15 @@ def test_bad_data_fails_the_rule_with_file_and_line(tmp_path):
     validation = tmp_path / "dev.tsv"
     validation.write_text("sentence\tlabel\nnice \t1\n \t0\n")
     config = smoke_config()
-    config["datasets"] = {"tiny": config["datasets"]["sst2"] | {"files": {"train": str(train), "validation": str(validation)},
-                                                                "max_train_rows": None, "holdout_rows": 0}}
+    config["datasets"] = {
+        "tiny": config["datasets"]["sst2"]
+        | {"files": {"train": str(train), "validation": str(validation)}, "max_train_rows": None, "holdout_rows": 0}
+    }
     result = snakemake(tmp_path / "run", config, "results/tiny/data/data_card.json", "--cores", "1", check=False)
     assert result.returncode != 0
-    assert f"{validation}: line 3: empty text" in result.stderr + (tmp_path / "run/logs/tiny/prepare_data.log").read_text()
+    assert (
+        f"{validation}: line 3: empty text" in result.stderr + (tmp_path / "run/logs/tiny/prepare_data.log").read_text()
+    )
     data = tmp_path / "run" / "results" / "tiny" / "data"
     assert not data.exists() or not any(data.iterdir())
 
@@ -155,7 +229,9 @@ def test_smoke_run_reaches_the_accuracy_bar_for_every_seed(smoke_run):
         metadata = json.loads((workdir / run / "metadata.json").read_text())
         assert metadata["best_val_accuracy"] >= ACCURACY_BAR[name], (name, variant, seed, metadata["best_val_accuracy"])
         assert metadata["data"] == {"train_rows": dataset["max_train_rows"], "validation_rows": VALIDATION[name]}
-        assert metadata["dataset"] == name and metadata["labels"] == dataset["labels"] and metadata["variant"] == variant
+        assert (
+            metadata["dataset"] == name and metadata["labels"] == dataset["labels"] and metadata["variant"] == variant
+        )
         expected_lr = config["variants"][variant].get("learning_rate", config["training"]["learning_rate"])
         assert metadata["hyperparameters"]["learning_rate"] == expected_lr
         assert metadata["run_name"] == ("minilm" if variant == "base" else f"minilm+{variant}")
@@ -211,10 +287,17 @@ def test_smoke_run_analysis_outputs(smoke_run):
         summary = json.loads((results / "analysis/summary.json").read_text())
         runs = pd.read_csv(results / "analysis/runs.csv")
         variants = dataset.get("variants") or list(config["variants"])
-        assert len(runs) == 2 * len(variants) and summary["missing_runs"] == [] and summary["validation_sentences"] == VALIDATION[name]
+        assert (
+            len(runs) == 2 * len(variants)
+            and summary["missing_runs"] == []
+            and summary["validation_sentences"] == VALIDATION[name]
+        )
         for _, variant, seed, run in smoke_runs({**config, "datasets": {name: dataset}}):
             metadata = json.loads((workdir / run / "metadata.json").read_text())
-            assert runs.set_index(["variant", "seed"]).loc[(variant, seed), "best_accuracy"] == metadata["best_val_accuracy"]
+            assert (
+                runs.set_index(["variant", "seed"]).loc[(variant, seed), "best_accuracy"]
+                == metadata["best_val_accuracy"]
+            )
         runs = runs[runs["variant"] == "base"]
         backbone = summary["backbones"][0]
         assert backbone["best_accuracy_mean"] == pytest.approx(runs["best_accuracy"].mean())
@@ -227,13 +310,15 @@ def test_smoke_run_analysis_outputs(smoke_run):
         recall, f1 = [], []
         for seed in config["seeds"]:
             p = pd.read_csv(results / f"runs/minilm/base/seed{seed}/predictions.csv")
-            p = p[p["epoch"] == runs.set_index("seed").loc[seed, "best_epoch"]]
+            p = p[p["epoch"] == runs.set_index("seed").loc[seed, "selected_epoch"]]
             hits = [((p["pred"] == k) & (p["gold"] == k)).sum() for k in range(len(dataset["labels"]))]
             recall.append([h / (p["gold"] == k).sum() for k, h in enumerate(hits)])
             f1.append([2 * h / ((p["gold"] == k).sum() + (p["pred"] == k).sum()) for k, h in enumerate(hits)])
         assert per_class["recall_mean"].tolist() == pytest.approx(np.mean(recall, axis=0).tolist())
         assert backbone["selected_macro_f1_mean"] == pytest.approx(np.mean(f1))
-        assert per_class["support"].tolist() == list(json.loads((results / "data/data_card.json").read_text())["splits"]["validation"]["label_counts"].values())
+        assert per_class["support"].tolist() == list(
+            json.loads((results / "data/data_card.json").read_text())["splits"]["validation"]["label_counts"].values()
+        )
 
         errors = pd.read_csv(results / "analysis/misclassified.csv")
         errors = errors[errors["backbone"] == "minilm"]
@@ -246,7 +331,10 @@ def test_smoke_run_analysis_outputs(smoke_run):
         assert set(errors["index"]) == wrong_somewhere
         modes = pd.read_csv(results / "analysis/failure_modes.csv")
         modes = modes[modes["backbone"] == "minilm"]
-        assert set(modes["cue"]) == set(config["analysis"]["cues"]) and modes.loc[modes["cue"] == "negation", "sentences"].item() > 100
+        assert (
+            set(modes["cue"]) == set(config["analysis"]["cues"])
+            and modes.loc[modes["cue"] == "negation", "sentences"].item() > 100
+        )
 
         calibration = pd.read_csv(results / "analysis/calibration.csv")
         assert set(calibration["method"]) == {"holdout"} and len(calibration) == 4 * len(variants)
@@ -261,12 +349,22 @@ def test_smoke_run_analysis_outputs(smoke_run):
             assert pdf.startswith(b"%PDF") and len(pdf) > 5000
     across = pd.read_csv(workdir / "results/report/datasets.csv")
     assert across[["dataset", "backbone", "classes"]].values.tolist() == [
-        ["sst2", "minilm", 2], ["sst2", "minilm+lr-1e-4", 2], ["sst5", "minilm", 5]]
+        ["sst2", "minilm", 2],
+        ["sst2", "minilm+lr-1e-4", 2],
+        ["sst5", "minilm", 5],
+    ]
     # The second variant against base on SST-2, paired over the same two seeds and 872 sentences.
     compared = pd.read_csv(workdir / "results/sst2/analysis/variants.csv").iloc[0]
     runs = pd.read_csv(workdir / "results/sst2/analysis/runs.csv").set_index(["variant", "seed"])["selected_accuracy"]
-    assert (compared["backbone"], compared["variant"], compared["reference"], compared["seeds"]) == ("minilm", "lr-1e-4", "base", 2)
-    assert compared["difference"] == pytest.approx(np.mean([runs["lr-1e-4", s] - runs["base", s] for s in config["seeds"]]))
+    assert (compared["backbone"], compared["variant"], compared["reference"], compared["seeds"]) == (
+        "minilm",
+        "lr-1e-4",
+        "base",
+        2,
+    )
+    assert compared["difference"] == pytest.approx(
+        np.mean([runs["lr-1e-4", s] - runs["base", s] for s in config["seeds"]])
+    )
     assert compared["difference_ci_low"] < compared["difference"] < compared["difference_ci_high"]
     assert pd.read_csv(workdir / "results/sst5/analysis/variants.csv").empty
 
@@ -284,7 +382,9 @@ def test_smoke_run_llm_comparison(smoke_run):
             table = pd.read_csv(workdir / f"results/{name}/llm/{entry}/predictions.csv")
             summary = json.loads((workdir / f"results/{name}/llm/{entry}/summary.json").read_text())
             errors = table[table["group"] == "error"]
-            assert len(errors) == config["llm"]["items"]["max_errors"] and (table["group"] == "control").sum() == len(errors)
+            assert len(errors) == config["llm"]["items"]["max_errors"] and (table["group"] == "control").sum() == len(
+                errors
+            )
             wrong = errors[[c for c in table.columns if c.endswith("_wrong_in_seeds")]].sum(axis=1)
             assert (wrong > 0).all()  # every error item is some run group's error
             assert table["in_cascade"].sum() == config["llm"]["cascade"]["sentences"] == summary["validation_items"]
@@ -293,10 +393,14 @@ def test_smoke_run_llm_comparison(smoke_run):
             assert np.allclose(probs.sum(1), 1.0)  # one probability per label, a verbalizer for each
             assert summary["entry"] == entry and summary["items"] == len(table) and summary["seconds_per_item"] > 0
             assert summary["reused_prompt_tokens"] > 0.3 * summary["prompt_tokens"]
-            assert summary["backbones"]["minilm"]["llm_fixes"] == int(((table["minilm_predicted"] != table["gold"]) & table["llm_correct"]).sum())
+            assert summary["backbones"]["minilm"]["llm_fixes"] == int(
+                ((table["minilm_predicted"] != table["gold"]) & table["llm_correct"]).sum()
+            )
     # Two entries that differ only in the instruction's label order: the same sentences, other answers.
     a, b = (pd.read_csv(workdir / f"results/sst2/llm/{e}/predictions.csv") for e in ("smollm2", "smollm2-swapped"))
-    assert a["index"].tolist() == b["index"].tolist() and not np.allclose(a["llm_prob_positive"], b["llm_prob_positive"])
+    assert a["index"].tolist() == b["index"].tolist() and not np.allclose(
+        a["llm_prob_positive"], b["llm_prob_positive"]
+    )
 
 
 @pytest.mark.e2e
@@ -317,8 +421,8 @@ def test_smoke_run_cascade(smoke_run):
                 group = "minilm" if variant == "base" else f"minilm+{variant}"
                 for seed in seeds:
                     runs = pd.read_csv(workdir / f"results/{name}/runs/minilm/{variant}/seed{seed}/predictions.csv")
-                    history = pd.read_csv(workdir / f"results/{name}/runs/minilm/{variant}/seed{seed}/history.csv")
-                    best = int(history.loc[history["val_accuracy"].idxmax(), "epoch"])
+                    metadata = json.loads((workdir / f"results/{name}/runs/minilm/{variant}/seed{seed}/metadata.json").read_text())
+                    best = metadata["selected_epoch"]
                     runs = runs[runs["epoch"] == best].set_index("index").loc[llm.index]
                     encoder_right = (runs["pred"] == runs["gold"]).to_numpy()
                     llm_right = llm["llm_correct"].to_numpy()
@@ -334,7 +438,10 @@ def test_smoke_run_cascade(smoke_run):
                     assert point["llm_calls"] == round(point["deferred_share"] * len(llm))
                     assert point["cascade_ci_low"] <= point["cascade_accuracy"] <= point["cascade_ci_high"]
                 majority = summary["backbones"][group]
-                assert majority["encoder"] == "seed majority" and len(str(majority["thresholds"]).split(",")) == config["llm"]["cascade"]["folds"]
+                assert (
+                    majority["encoder"] == "seed majority"
+                    and len(str(majority["thresholds"]).split(",")) == config["llm"]["cascade"]["folds"]
+                )
             assert (folder / "cascade.png").stat().st_size > 10_000 and (folder / "cascade.pdf").exists()
 
 
@@ -358,7 +465,9 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     # analysis; and only sst2's smollm2: the swapped entry and sst5 have instructions of their own.
     result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
     assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | REPORT_JOBS, result.stdout
-    assert re.findall(r"rule llm_compare:.*?wildcards: dataset=(\w+), llm=([\w.-]+)", result.stdout, flags=re.S) == [("sst2", "smollm2")]
+    assert re.findall(r"rule llm_compare:.*?wildcards: dataset=(\w+), llm=([\w.-]+)", result.stdout, flags=re.S) == [
+        ("sst2", "smollm2")
+    ]
     # Editing one entry reruns that entry's jobs only.
     one = json.loads(json.dumps(config))
     one["llm"]["models"]["smollm2-swapped"]["prompt"]["shots"] = 1
@@ -381,7 +490,11 @@ def test_a_forced_rerun_reads_every_score_from_the_cache(smoke_run):
     table = (workdir / "results/sst5/llm/smollm2/predictions.csv").read_text()
     snakemake(workdir, config, target, "--cores", "2", "--forcerun", "llm_compare")
     after = json.loads((workdir / target).read_text())
-    assert after["session"]["scored_now"] == 0 and after["session"]["from_cache"] == before["items"] and after["session"]["load_seconds"] == 0
+    assert (
+        after["session"]["scored_now"] == 0
+        and after["session"]["from_cache"] == before["items"]
+        and after["session"]["load_seconds"] == 0
+    )
     assert (workdir / "results/sst5/llm/smollm2/predictions.csv").read_text() == table  # the very same numbers
     assert {k: v for k, v in after.items() if k != "session"} == {k: v for k, v in before.items() if k != "session"}
     snakemake(workdir, config, "--cores", "2")  # the cascade and the report catch up, as a user's next run would
@@ -414,22 +527,45 @@ def test_changing_one_dataset_reruns_only_that_dataset(smoke_run):
     changed = json.loads(json.dumps(config))
     changed["datasets"]["sst5"]["max_train_rows"] = 3000
     result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
-    per_dataset = ["prepare_data", "tokenize", "aggregate", "misclassified", "calibration", "plot_curves", "plot_reliability",
-                   "plot_confusion", "llm_compare", "cascade"]
-    assert jobs_besides_total(result) == {name: "1" for name in per_dataset} | {"train": "2"} | REPORT_JOBS, result.stdout
+    per_dataset = [
+        "prepare_data",
+        "tokenize",
+        "aggregate",
+        "misclassified",
+        "calibration",
+        "plot_curves",
+        "plot_reliability",
+        "plot_confusion",
+        "llm_compare",
+        "cascade",
+    ]
+    assert jobs_besides_total(result) == dict.fromkeys(per_dataset, "1") | {"train": "2"} | REPORT_JOBS, result.stdout
     assert "dataset=sst5" in result.stdout and "dataset=sst2" not in result.stdout
 
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def chromium(tmp_path, *args) -> subprocess.CompletedProcess:
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
         pytest.skip("needs Chromium (Debian package chromium; .ci/run installs it)")
-    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.e2e
@@ -444,31 +580,48 @@ def test_html_report_in_a_real_browser(smoke_run, tmp_path):
     assert image.shape[:2] == (3000, 1300) and image.std() > 0.05
     dom = chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", page).stdout
     loaded = re.search(r'data-images-loaded="(\d+)" data-images-total="(\d+)"', dom)
-    assert loaded and loaded.group(1) == loaded.group(2) == "11", dom[:500]  # four per dataset and a cascade per LLM entry, all decoded
+    assert loaded and loaded.group(1) == loaded.group(2) == "11", dom[
+        :500
+    ]  # four per dataset and a cascade per LLM entry, all decoded
     assert "http://" not in dom.split("<script>")[0] and "https://" not in dom.split("<script>")[0]  # self-contained
 
     for name in config["datasets"]:
         summary = json.loads((workdir / f"results/{name}/analysis/summary.json").read_text())["backbones"][0]
         table = re.search(rf'<table id="{name}-accuracy-table".*?</table>', dom, flags=re.S).group(0)
         row = re.search(r"<tr><td class=\"text\">minilm</td>.*?</tr>", table, flags=re.S).group(0)
-        cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
-        assert cells[2] == f"{summary['best_accuracy_mean']:.3f}" and cells[4] == f"{summary['last_accuracy_mean']:.3f}"
-        assert cells[6] == f"{summary['selected_ci_low']:.3f}–{summary['selected_ci_high']:.3f}"
-        assert cells[7] == f"{summary['selected_macro_f1_mean']:.3f}"
-        assert f'href="#{name}-calibration"' in dom and f'id="{name}-per-class"' in dom  # contents link, per-class table
+        cells = [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        # The headline: the selected epoch (chosen on the holdout), then the best on validation and the last.
+        assert cells[2] == f"{summary['selected_accuracy']:.3f}" and "<b>" in row
+        assert cells[4] == f"{summary['selected_ci_low']:.3f}–{summary['selected_ci_high']:.3f}"
+        assert cells[5] == f"{summary['selected_macro_f1_mean']:.3f}" and cells[6] == str(
+            summary["selected_epoch_mode"]
+        )
+        assert (
+            cells[7] == f"{summary['best_accuracy_mean']:.3f}" and cells[10] == f"{summary['last_accuracy_mean']:.3f}"
+        )
+        assert "held-out slice of train" in table and "optimistic" in table
+        assert (
+            f'href="#{name}-calibration"' in dom and f'id="{name}-per-class"' in dom
+        )  # contents link, per-class table
         models = re.search(rf'<table id="{name}-llm-models".*?</table>', dom, flags=re.S).group(0)
         for entry in llm_entries(config, name):
             llm = json.loads((workdir / f"results/{name}/llm/{entry}/summary.json").read_text())
             row = re.search(rf'<tr><td class="text">{re.escape(entry)}</td>.*?</tr>', models, flags=re.S).group(0)
             cells = re.findall(r"<td[^>]*>(?:<code[^>]*>)?([^<]*)", row)
-            assert cells[2] == f"{llm['groups']['error']['llm_accuracy']:.3f}" and cells[4] == f"{llm['validation_llm_accuracy']:.3f}"
-            cascade = json.loads((workdir / f"results/{name}/llm/{entry}/cascade.json").read_text())["backbones"]["minilm"]
+            assert (
+                cells[2] == f"{llm['groups']['error']['llm_accuracy']:.3f}"
+                and cells[4] == f"{llm['validation_llm_accuracy']:.3f}"
+            )
+            cascade = json.loads((workdir / f"results/{name}/llm/{entry}/cascade.json").read_text())["backbones"][
+                "minilm"
+            ]
             assert f"<td><b>{cascade['cascade_accuracy']:.3f}</b></td>" in dom
     # Tables and figures are numbered without gaps across both datasets' sections.
     tables = [int(n) for n in re.findall(r"<caption>Table (\d+)\.", dom)]
     figures = [int(n) for n in re.findall(r"<b>Figure (\d+)\.</b>", dom)]
     assert tables == list(range(1, len(tables) + 1)) and figures == list(range(1, 12))
     assert "sst5: hard cases" in dom and "Limitations" in dom
+    assert f"by sentiflow {sentiflow.__version__} " in dom  # the checkout's version, installed or not
     assert "{'precision'" not in dom and "<code>fast.precision</code>" in dom  # settings as keys, never a dict
     # The SST-5 section names all five classes in its per-class table.
     per_class = re.search(r'<table id="sst5-per-class".*?</table>', dom, flags=re.S).group(0)
@@ -478,10 +631,16 @@ def test_html_report_in_a_real_browser(smoke_run, tmp_path):
 @pytest.mark.e2e
 def test_latex_report_compiles_to_a_pdf_with_the_numbers(smoke_run):
     if shutil.which("pdflatex") is None or shutil.which("pdftotext") is None:
-        pytest.skip("needs pdflatex and pdftotext (Debian texlive-latex-recommended, poppler-utils; .ci/run installs them)")
+        pytest.skip(
+            "needs pdflatex and pdftotext (Debian texlive-latex-recommended, poppler-utils; .ci/run installs them)"
+        )
     workdir, config = smoke_run
     pdf = workdir / "results/report/latex/report.pdf"
-    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout).group(1))
+    pages = int(
+        re.search(
+            r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+        ).group(1)
+    )
     assert pages >= 8
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
     for name in config["datasets"]:
@@ -504,22 +663,43 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path, monkeypa
     names = list(config["datasets"])
     per = lambda path: [workdir / "results" / name / path for name in names]  # noqa: E731
     inputs = {
-        "summary": per("analysis/summary.json"), "per_class": per("analysis/per_class.csv"),
-        "data_card": per("data/data_card.json"), "calibration": per("analysis/calibration.csv"),
-        "misclassified": per("analysis/misclassified.csv"), "overconfidence": per("analysis/overconfidence.json"),
+        "summary": per("analysis/summary.json"),
+        "per_class": per("analysis/per_class.csv"),
+        "data_card": per("data/data_card.json"),
+        "calibration": per("analysis/calibration.csv"),
+        "misclassified": per("analysis/misclassified.csv"),
+        "overconfidence": per("analysis/overconfidence.json"),
         "failure_modes": per("analysis/failure_modes.csv"),
-        "metadata": [p.relative_to(workdir) for p in sorted(workdir.glob("results/*/runs/minilm/*/seed*/metadata.json"))],
+        "metadata": [
+            p.relative_to(workdir) for p in sorted(workdir.glob("results/*/runs/minilm/*/seed*/metadata.json"))
+        ],
         "token_stats": [p.relative_to(workdir) for p in sorted(workdir.glob("results/*/tokens/minilm.json"))],
     } | {f"{name}_{kind}": per(f"figures/{name}.{kind}") for name, _ in FIGURES for kind in ("png", "pdf")}
-    settings = {"report": config["report"], "training": config["training"], "analysis": config["analysis"],
-                "datasets": config["datasets"], "variants": config["variants"], "llm_enabled": False}
+    settings = {
+        "report": config["report"],
+        "training": config["training"],
+        "analysis": config["analysis"],
+        "datasets": config["datasets"],
+        "variants": config["variants"],
+        "llm_enabled": False,
+    }
     monkeypatch.chdir(workdir)  # run metadata and token statistics are grouped by their results/{dataset}/ folder
-    render(inputs, names, settings, REPO / "report/report.html.j2", REPO / "report/report.tex.j2", html=tmp_path / "r.html",
-           datasets_table=tmp_path / "d.csv", tex=tmp_path / "r.tex",
-           tex_figures=[tmp_path / f"figures/{d}/{name}.pdf" for d in names for name, _ in FIGURES])
+    render(
+        inputs,
+        names,
+        settings,
+        REPO / "report/report.html.j2",
+        REPO / "report/report.tex.j2",
+        html=tmp_path / "r.html",
+        datasets_table=tmp_path / "d.csv",
+        tex=tmp_path / "r.tex",
+        tex_figures=[tmp_path / f"figures/{d}/{name}.pdf" for d in names for name, _ in FIGURES],
+    )
     assert (tmp_path / "r.html").read_text().count("The LLM comparison is disabled in this configuration") == 2
     assert (tmp_path / "r.tex").read_text().count("The LLM comparison is disabled in this configuration") == 2
-    assert (tmp_path / "figures/sst5/confusion.pdf").read_bytes() == (workdir / "results/sst5/figures/confusion.pdf").read_bytes()
+    assert (tmp_path / "figures/sst5/confusion.pdf").read_bytes() == (
+        workdir / "results/sst5/figures/confusion.pdf"
+    ).read_bytes()
 
 
 @pytest.mark.e2e
@@ -597,7 +777,9 @@ def test_every_documented_snakemake_command_dry_runs(tmp_path):
             result = subprocess.run(SNAKEMAKE + words[1:] + extra, capture_output=True, text=True, cwd=work)
             assert result.returncode == 0, f"{part}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
             if "--unlock" not in words:
-                assert re.search(r"^train\s+\d+$", result.stdout, flags=re.M) or "Nothing to be done" in result.stdout, part
+                assert (
+                    re.search(r"^train\s+\d+$", result.stdout, flags=re.M) or "Nothing to be done" in result.stdout
+                ), part
 
 
 def test_plan_lists_every_run_with_its_cost(tmp_path):
@@ -611,7 +793,10 @@ def test_plan_lists_every_run_with_its_cost(tmp_path):
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "plan.csv")
     assert table[["dataset", "variant", "seeds", "train_rows", "steps_per_run"]].values.tolist() == [
-        ["sst2", "base", 2, 6000, 188], ["sst2", "lr-1e-4", 2, 6000, 188], ["sst5", "base", 2, 4000, 125]]
+        ["sst2", "base", 2, 6000, 188],
+        ["sst2", "lr-1e-4", 2, 6000, 188],
+        ["sst5", "base", 2, 4000, 125],
+    ]
     assert table["gpu_hours"].tolist() == pytest.approx([2 * 188 * 0.1 / 3600] * 2 + [2 * 125 * 0.1 / 3600])
     assert "6 training runs" in result.stdout and "no step time" not in result.stdout
     # Without a step time the runs are still listed, with what is missing said.
@@ -629,7 +814,7 @@ def test_plan_uses_the_step_times_of_finished_runs(smoke_run):
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(workdir / "plan.csv").set_index(["dataset", "variant"])
     seconds = []
-    for name, variant, seed, run in smoke_runs(config):
+    for _name, _variant, _seed, run in smoke_runs(config):
         metadata = json.loads((workdir / run / "metadata.json").read_text())
         history = pd.read_csv(workdir / run / "history.csv")
         seconds.append(history["epoch_seconds"].mean() / metadata["hyperparameters"]["steps_per_epoch"])

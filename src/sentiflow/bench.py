@@ -30,11 +30,10 @@ import torch
 
 from sentiflow import runinfo
 from sentiflow.data import Columns, load_file_split
-from sentiflow.fast import scheduled_lr
+from sentiflow.loops import EpochSums, make_loop, make_optimizer, train_epoch
 from sentiflow.modeling import load_classifier, load_tokenizer
 from sentiflow.tokens import Encoded, encode, resolve_max_length
-from sentiflow.loops import make_loop, make_optimizer
-from sentiflow.training import FastConfig, TrainConfig
+from sentiflow.train_config import FastConfig, TrainConfig
 
 LABELS = ("negative", "positive")
 LOOPS = {
@@ -48,7 +47,10 @@ SHAPES = {
     # name: (architecture, config keywords); the dimensions of the released checkpoints.
     "distilbert-base": ("distilbert", {}),
     "bert-base": ("bert", {}),
-    "minilm-l6-h384": ("bert", {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536}),
+    "minilm-l6-h384": (
+        "bert",
+        {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536},
+    ),
     "tiny": ("bert", {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}),
 }
 
@@ -72,55 +74,69 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_our_loop(model, cfg: TrainConfig, train: Encoded, validation: Encoded | None, pad_id: int, device, steps: int, warmup: int) -> dict:
-    """ms/step of one of our loops: `steps` timed steps after `warmup`, or a whole epoch (+ evaluation) if steps == 0."""
+def time_our_loop(
+    model, cfg: TrainConfig, train: Encoded, validation: Encoded | None, pad_id: int, device, steps: int, warmup: int
+) -> dict:
+    """ms/step of one of our loops through training's own epoch function (`loops.train_epoch`): `steps` timed
+    steps after `warmup`, or a whole epoch (+ evaluation) if steps == 0."""
     steps_per_epoch = math.ceil(len(train) / cfg.train_batch_size)
     total = steps_per_epoch if steps == 0 else warmup + steps
     loop = make_loop(cfg, device)
     optimizer, scheduler = make_optimizer(model, cfg, max(total, steps_per_epoch), loop)
     loop.start(model, optimizer, scheduler, train, pad_id)
-    batches, step, log = loop.batches, loop.step, loop.log
-    order = np.concatenate([loop.epoch_order(train.lengths, e) for e in range(1, 2 + total // steps_per_epoch)])
-    batches.set_order(order)
     model.train()
-    spans = [step_span(i, steps_per_epoch, cfg.train_batch_size, len(train)) for i in range(total)]
-    losses = []
     first = 0 if steps == 0 else warmup
+    take_steps(loop, train, 0, first)  # the warm-up, untimed
     synchronize(device)
     started = time.perf_counter()
-    for i, (start, end) in enumerate(spans):
-        if i == first:
-            synchronize(device)
-            started = time.perf_counter()
-        lr = scheduled_lr(scheduler)
-        loss, grad_norm = step(batches.batch(start, end))
-        if log.record(1, i + 1, lr, end - start, loss, grad_norm):
-            losses += [row[2] for row in log.flush()]
-    losses += [row[2] for row in log.flush()]
+    timed = take_steps(loop, train, first, total - first)
     eval_seconds = 0.0
     if steps == 0 and validation is not None:
         eval_start = time.perf_counter()
-        loop.evaluate(model, validation, pad_id)
+        loop.evaluate(validation, pad_id)
         eval_seconds = time.perf_counter() - eval_start
     synchronize(device)
     seconds = time.perf_counter() - started
-    timed = total - first
     # Counted after the clock stops, so that on a 3 ms GPU step the host work of counting is not timed.
-    padded = sum(batches.width(start, end) * (end - start) for start, end in spans[first:])
+    padded, size = 0, cfg.train_batch_size
+    for epoch, sums, start in timed:
+        loop.batches.set_order(loop.epoch_order(train.lengths, epoch))
+        for batch in range(start, sums.batch):
+            begin, end = batch * size, min((batch + 1) * size, len(train))
+            padded += loop.batches.width(begin, end) * (end - begin)
+    losses = [row[2] for _, sums, _ in timed for row in sums.steps]
+    real = sum(sums.tokens for _, sums, _ in timed)
     captured = {k: v for k, v in loop.describe().items() if k in ("graph_widths", "capture_seconds")}
-    real = int(batches.lengths[order[spans[first][0] : spans[-1][1]]].sum())  # the timed steps' rows are contiguous
-    return {"ms_per_step": 1000 * seconds / timed, "timed_steps": timed, "seconds": seconds,
+    return {"ms_per_step": 1000 * seconds / (total - first), "timed_steps": total - first, "seconds": seconds,
             "eval_seconds": eval_seconds, "mean_loss": float(np.mean(losses)), "padding": padded / real, **captured}  # fmt: skip
 
 
-def step_span(i: int, steps_per_epoch: int, batch_size: int, rows: int) -> tuple[int, int]:
-    """Rows [start, end) of the concatenated epoch orders that step i trains on; an epoch's last batch is short."""
-    epoch, within = divmod(i, steps_per_epoch)
-    start = epoch * rows + within * batch_size
-    return start, min(start + batch_size, (epoch + 1) * rows)
+def take_steps(loop, train: Encoded, done: int, steps: int) -> list[tuple[int, EpochSums, int]]:
+    """`steps` more steps after `done` steps, through `train_epoch`, into the next epoch when one ends (its last
+    batch is short, as in training). Returns (epoch, sums, first batch) of each epoch's stretch."""
+    per_epoch = math.ceil(len(train) / loop.cfg.train_batch_size)
+    stretches = []
+    while steps > 0:
+        epoch, start = divmod(done, per_epoch)
+        sums = EpochSums(batch=start)
+        until = min(per_epoch, start + steps)
+        done = train_epoch(loop, train, epoch + 1, sums, done, until=until)
+        stretches.append((epoch + 1, sums, start))
+        steps -= until - start
+    return stretches
 
 
-def time_hf_trainer(model, tokenizer, cfg: TrainConfig, train: Encoded, validation: Encoded | None, device, steps: int, warmup: int, bf16: bool) -> dict:
+def time_hf_trainer(
+    model,
+    tokenizer,
+    cfg: TrainConfig,
+    train: Encoded,
+    validation: Encoded | None,
+    device,
+    steps: int,
+    warmup: int,
+    bf16: bool,
+) -> dict:
     """ms/step of transformers.Trainer with the same hyperparameters, padding per batch with its own collator."""
     from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
@@ -205,7 +221,10 @@ def run(args) -> dict:
             name, changes = LOOPS[loop]
             cfg = dataclasses.replace(base, loop=name, fast=dataclasses.replace(fast_cfg, **changes))
             results[loop] = time_our_loop(model, cfg, train, validation, pad_id, device, steps, args.warmup)
-        print(f"{loop:14s} {results[loop]['ms_per_step']:9.2f} ms/step over {results[loop]['timed_steps']} steps", file=sys.stderr)
+        print(
+            f"{loop:14s} {results[loop]['ms_per_step']:9.2f} ms/step over {results[loop]['timed_steps']} steps",
+            file=sys.stderr,
+        )
         del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -224,7 +243,10 @@ def report(summary: dict) -> str:
              f"{summary['train_rows']} sentences, mean {summary['mean_tokens']:.1f} tokens, {summary['mode']}",
              f"{'loop':14s} {'ms/step':>9s} {'vs plain':>9s} {'vs hf':>9s} {'mean loss':>9s} {'padding':>8s}"]  # fmt: skip
     for loop, r in results.items():
-        ratios = [f"{results[ref]['ms_per_step'] / r['ms_per_step']:8.2f}x" if ref in results else f"{'-':>9s}" for ref in ("plain", "hf")]
+        ratios = [
+            f"{results[ref]['ms_per_step'] / r['ms_per_step']:8.2f}x" if ref in results else f"{'-':>9s}"
+            for ref in ("plain", "hf")
+        ]
         padding = f"{r['padding']:7.2f}x" if "padding" in r else f"{'-':>8s}"  # Trainer pads batches as it draws them
         lines.append(f"{loop:14s} {r['ms_per_step']:9.2f} {ratios[0]} {ratios[1]} {r['mean_loss']:9.4f} {padding}")
     return "\n".join(lines)

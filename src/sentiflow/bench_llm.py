@@ -19,8 +19,16 @@ from sentiflow.llm import DEFAULT_PROMPT, LabelScorer, PromptConfig, check_gguf
 LABELS = ["negative", "positive"]
 
 
-def run(model, sentences, items: int, threads: int, shots: int, n_ctx: int = 2048, modes=("cached", "uncached"),
-        instruction: str | None = None) -> dict:
+def run(
+    model,
+    sentences,
+    items: int,
+    threads: int,
+    shots: int,
+    n_ctx: int = 2048,
+    modes=("cached", "uncached"),
+    instruction: str | None = None,
+) -> dict:
     """Score `items` sentences (all when 0) after one warm-up sentence, each way in `modes`; shots come from the table's end."""
     import numpy as np
 
@@ -30,7 +38,9 @@ def run(model, sentences, items: int, threads: int, shots: int, n_ctx: int = 204
     examples = [(frame["text"].iloc[-1 - i], LABELS[int(frame["label"].iloc[-1 - i])]) for i in range(shots)]
     warmup, frame = frame["text"].iloc[-1 - shots], frame.head(items or len(frame))
     texts = frame["text"].tolist()
-    prompt = PromptConfig(**{**DEFAULT_PROMPT.__dict__, "shots": examples} | ({"instruction": instruction} if instruction else {}))
+    prompt = PromptConfig(
+        **{**DEFAULT_PROMPT.__dict__, "shots": examples} | ({"instruction": instruction} if instruction else {})
+    )
     results = {}
     for reuse in [mode == "cached" for mode in modes]:
         scorer = LabelScorer(model, prompt, LABELS, n_ctx=n_ctx, threads=threads, reuse_prefix=reuse)
@@ -65,20 +75,29 @@ def main(argv=None) -> None:
     parser.add_argument("--items", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--shots", type=int, default=2)
-    parser.add_argument("--modes", default="cached,uncached", type=lambda v: v.split(","), help="cached, uncached or both")
+    parser.add_argument(
+        "--modes", default="cached,uncached", type=lambda v: v.split(","), help="cached, uncached or both"
+    )
     parser.add_argument("--instruction", help="the prompt's instruction, with {sentence}")
     args = parser.parse_args(argv)
     if not args.modes or set(args.modes) - {"cached", "uncached"}:
         parser.error("--modes: cached, uncached or cached,uncached")
     check_gguf(Path(args.model))
-    results = run(args.model, args.sentences, args.items, args.threads, args.shots, modes=args.modes, instruction=args.instruction)
+    results = run(
+        args.model, args.sentences, args.items, args.threads, args.shots, modes=args.modes, instruction=args.instruction
+    )
     for mode in args.modes:
         r = results[mode]
-        print(f"{mode:9s} {r['seconds_per_item'] * 1000:8.1f} ms/item  accuracy {r['accuracy']:.3f}  ECE {r['ece']:.3f}  "
-              f"prompt tokens from cache {r['reused_token_share']:.0%}")
+        print(
+            f"{mode:9s} {r['seconds_per_item'] * 1000:8.1f} ms/item  accuracy {r['accuracy']:.3f}  ECE {r['ece']:.3f}  "
+            f"prompt tokens from cache {r['reused_token_share']:.0%}"
+        )
     if "speedup" in results:
-        print(f"speed-up from the prefix cache: {results['speedup']:.2f}x; "
-              f"largest probability difference cached vs uncached: {results['max_probability_difference']:.2e}")
+        print(
+            f"speed-up from the prefix cache: {results['speedup']:.2f}x; "
+            f"largest probability difference cached vs uncached: {results['max_probability_difference']:.2e}"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from sentiflow.runs import RunSet
+
 _TINY = np.finfo(np.float32).tiny  # probabilities come from float32 softmax; log(0) must not happen
 
 
@@ -30,13 +32,15 @@ def reliability_bins(probs: np.ndarray, gold: np.ndarray, bins: int = 15) -> pd.
     rows = []
     for b in range(bins):
         members = which == b
-        rows.append({
-            "bin_low": b / bins,
-            "bin_high": (b + 1) / bins,
-            "count": int(members.sum()),
-            "accuracy": float(correct[members].mean()) if members.any() else math.nan,
-            "confidence": float(confidence[members].mean()) if members.any() else math.nan,
-        })
+        rows.append(
+            {
+                "bin_low": b / bins,
+                "bin_high": (b + 1) / bins,
+                "count": int(members.sum()),
+                "accuracy": float(correct[members].mean()) if members.any() else math.nan,
+                "confidence": float(confidence[members].mean()) if members.any() else math.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -82,14 +86,20 @@ def fit_temperature(logits: np.ndarray, gold: np.ndarray, low: float = 0.01, hig
 
     NLL is convex in 1/T, hence unimodal in log T, so a bracketing search cannot stop at a false minimum.
     """
-    result = optimize.minimize_scalar(lambda u: nll_at(logits, gold, math.exp(u)), bounds=(math.log(low), math.log(high)),
-                                      method="bounded", options={"xatol": 1e-6})
+    result = optimize.minimize_scalar(
+        lambda u: nll_at(logits, gold, math.exp(u)),
+        bounds=(math.log(low), math.log(high)),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
     if not result.success:
         raise RuntimeError(f"temperature fit did not converge: {result.message}")
     return math.exp(result.x)
 
 
-def crossfit_temperature(logits: np.ndarray, gold: np.ndarray, folds: int = 2, seed: int = 0) -> tuple[np.ndarray, list[float]]:
+def crossfit_temperature(
+    logits: np.ndarray, gold: np.ndarray, folds: int = 2, seed: int = 0
+) -> tuple[np.ndarray, list[float]]:
     """Calibrated probabilities where every sentence is scaled by a temperature fitted on the other folds."""
     assignment = np.random.default_rng(seed).permutation(len(gold)) % folds
     calibrated = np.empty_like(logits)
@@ -102,14 +112,16 @@ def crossfit_temperature(logits: np.ndarray, gold: np.ndarray, folds: int = 2, s
     return calibrated, temperatures
 
 
-def analyse_calibration(metadata_paths, expected, analysis: dict, holdout_rows: int, *, table, bins) -> pd.DataFrame:
+def analyse_calibration(runs: RunSet, analysis: dict, holdout_rows: int, outputs) -> pd.DataFrame:
     """The calibration rule: metrics before and after temperature scaling for every run, pooled reliability bins.
+    `outputs` names the files: table, bins.
 
     The temperature is fitted on the held-out slice of train when there is one (and method allows it),
-    otherwise by cross-fitting on validation; either way never on the sentences it is scored on.
+    otherwise by cross-fitting on validation; either way never on the sentences it is scored on. The holdout
+    also chose each run's epoch (`select_epoch`), by accuracy; the temperature, fitted there afterwards, changes
+    no prediction, and validation, where both are scored, was used for neither.
     """
     from sentiflow.atomic import write_csv
-    from sentiflow.runs import load_runs
 
     settings = analysis["calibration"]
     method = settings["method"]
@@ -117,30 +129,29 @@ def analyse_calibration(metadata_paths, expected, analysis: dict, holdout_rows: 
         method = "holdout" if holdout_rows > 0 else "crossfit"
     if method == "holdout" and holdout_rows == 0:
         raise ValueError("analysis.calibration.method is 'holdout' but dataset.holdout_rows is 0: there is no holdout")
-    loaded, _ = load_runs(metadata_paths, expected, analysis["allow_partial"])
-    which = analysis["select_epoch"]
     rows, pooled = [], {}
-    for run in loaded:
-        validation = run.predictions(which)
-        probs = validation.filter(like="prob_").to_numpy()
-        gold = validation["gold"].to_numpy()
-        logits = log_probs(probs)
-        if method == "holdout":
-            held = run.predictions(which, split="holdout")
-            temperature = fit_temperature(log_probs(held.filter(like="prob_").to_numpy()), held["gold"].to_numpy())
-            scaled, temperatures = softmax(logits / temperature), [temperature]
-        else:
-            scaled, temperatures = crossfit_temperature(logits, gold, settings["folds"], settings["seed"])
-        for stage, p in (("before", probs), ("after", scaled)):
-            rows.append({"backbone": run.backbone, "seed": run.seed, "stage": stage, "method": method,
-                         "temperature": float(np.mean(temperatures)) if stage == "after" else 1.0,
-                         **calibration_metrics(p, gold, settings["bins"])})
-            pooled.setdefault((run.backbone, stage), []).append((p, gold))
+    for label, group in runs.groups.items():
+        gold = group.gold
+        for i, seed in enumerate(group.seeds):
+            probs = group.probs()[i]
+            logits = log_probs(probs)
+            if method == "holdout":
+                held = group.runs[i].predictions(split="holdout")
+                temperature = fit_temperature(log_probs(held.filter(like="prob_").to_numpy()), held["gold"].to_numpy())
+                scaled, temperatures = softmax(logits / temperature), [temperature]
+            else:
+                scaled, temperatures = crossfit_temperature(logits, gold, settings["folds"], settings["seed"])
+            for stage, p in (("before", probs), ("after", scaled)):
+                temperature = float(np.mean(temperatures)) if stage == "after" else 1.0
+                metrics = calibration_metrics(p, gold, settings["bins"])
+                rows.append({"backbone": label, "seed": seed, "stage": stage, "method": method, "temperature": temperature,
+                             **metrics})  # fmt: skip
+                pooled.setdefault((label, stage), []).append((p, gold))
     diagram = []
-    for (backbone, stage), parts in pooled.items():
+    for (label, stage), parts in pooled.items():
         p, g = np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
-        diagram.append(reliability_bins(p, g, settings["bins"]).assign(backbone=backbone, stage=stage))
+        diagram.append(reliability_bins(p, g, settings["bins"]).assign(backbone=label, stage=stage))
     result = pd.DataFrame(rows)
-    write_csv(table, result)
-    write_csv(bins, pd.concat(diagram, ignore_index=True))
+    write_csv(outputs["table"], result)
+    write_csv(outputs["bins"], pd.concat(diagram, ignore_index=True))
     return result

@@ -12,7 +12,7 @@ on (cross-fitting), so the reported accuracy is what a new sentence would get.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,9 @@ SHARES = np.linspace(0.0, 1.0, 101)
 WEIGHTS = np.linspace(0.0, 1.0, 21)
 
 
-def deferral_accuracy(order: np.ndarray, encoder_correct: np.ndarray, llm_correct: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def deferral_accuracy(
+    order: np.ndarray, encoder_correct: np.ndarray, llm_correct: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
     """Accuracy when the first `k` sentences of `order` go to the LLM, for each k in `counts`."""
     gain = np.concatenate([[0], np.cumsum(llm_correct[order].astype(int) - encoder_correct[order].astype(int))])
     return (encoder_correct.sum() + gain[counts]) / len(order)
@@ -39,13 +41,15 @@ def curves(confidence: np.ndarray, encoder_correct: np.ndarray, llm_correct: np.
     # sentences the encoder has right, those the LLM also has right first: no order does better at any share.
     oracle = np.lexsort((~llm_correct, encoder_correct))
     enc, llm = encoder_correct.mean(), llm_correct.mean()
-    return pd.DataFrame({
-        "share": counts / n,
-        "deferred": counts,
-        "confidence": deferral_accuracy(by_confidence, encoder_correct, llm_correct, counts),
-        "random": enc + counts / n * (llm - enc),
-        "oracle": deferral_accuracy(oracle, encoder_correct, llm_correct, counts),
-    })
+    return pd.DataFrame(
+        {
+            "share": counts / n,
+            "deferred": counts,
+            "confidence": deferral_accuracy(by_confidence, encoder_correct, llm_correct, counts),
+            "random": enc + counts / n * (llm - enc),
+            "oracle": deferral_accuracy(oracle, encoder_correct, llm_correct, counts),
+        }
+    )
 
 
 def fold_of(n: int, folds: int, seed: int) -> np.ndarray:
@@ -60,18 +64,31 @@ def fit_threshold(confidence: np.ndarray, encoder_correct: np.ndarray, llm_corre
     """
     values = np.unique(confidence)
     candidates = np.concatenate([[-np.inf], (values[:-1] + values[1:]) / 2, [np.inf]])
-    gains = [(llm_correct & ~encoder_correct)[confidence < t].sum() - (encoder_correct & ~llm_correct)[confidence < t].sum() for t in candidates]
+    gains = [
+        (llm_correct & ~encoder_correct)[confidence < t].sum() - (encoder_correct & ~llm_correct)[confidence < t].sum()
+        for t in candidates
+    ]
     return float(candidates[int(np.argmax(gains))])  # argmax takes the first maximum: the lowest threshold
 
 
 def fit_weight(encoder_probs: np.ndarray, llm_probs: np.ndarray, gold: np.ndarray) -> float:
     """The encoder's weight in the probability mean that minimises cross-entropy on these sentences (grid of 0.05)."""
-    losses = [-np.log(np.clip((w * encoder_probs + (1 - w) * llm_probs)[np.arange(len(gold)), gold], 1e-12, None)).mean() for w in WEIGHTS]
+    losses = [
+        -np.log(np.clip((w * encoder_probs + (1 - w) * llm_probs)[np.arange(len(gold)), gold], 1e-12, None)).mean()
+        for w in WEIGHTS
+    ]
     return float(WEIGHTS[int(np.argmin(losses))])
 
 
-def crossfit(encoder_probs: np.ndarray, llm_probs: np.ndarray, gold: np.ndarray, encoder_pred: np.ndarray, confidence: np.ndarray,
-             folds: int, seed: int) -> dict:
+def crossfit(
+    encoder_probs: np.ndarray,
+    llm_probs: np.ndarray,
+    gold: np.ndarray,
+    encoder_pred: np.ndarray,
+    confidence: np.ndarray,
+    folds: int,
+    seed: int,
+) -> dict:
     """Out-of-fold decisions of both policies: each fold's threshold, temperature and weight come from the others."""
     fold = fold_of(len(gold), folds, seed)
     encoder_correct, llm_correct = encoder_pred == gold, llm_probs.argmax(1) == gold
@@ -97,8 +114,15 @@ def paired_difference_ci(a: np.ndarray, b: np.ndarray, ci: dict) -> tuple[float,
     return bootstrap_ci(a.astype(float) - b.astype(float), **ci)
 
 
-def analyse(encoder_probs: np.ndarray, llm_probs: np.ndarray, llm_seconds: np.ndarray, gold: np.ndarray, encoder_pred: np.ndarray,
-            settings: dict, bootstrap: dict) -> tuple[pd.DataFrame, dict]:
+def analyse(
+    encoder_probs: np.ndarray,
+    llm_probs: np.ndarray,
+    llm_seconds: np.ndarray,
+    gold: np.ndarray,
+    encoder_pred: np.ndarray,
+    settings: dict,
+    bootstrap: dict,
+) -> tuple[pd.DataFrame, dict]:
     """Curves and the cross-fitted operating points of one encoder (one seed, or the seed majority) and one LLM."""
     confidence = encoder_probs[np.arange(len(gold)), encoder_pred]
     encoder_correct, llm_correct = encoder_pred == gold, llm_probs.argmax(1) == gold
@@ -108,7 +132,7 @@ def analyse(encoder_probs: np.ndarray, llm_probs: np.ndarray, llm_seconds: np.nd
     cascade, combined = fitted["cascade_correct"], fitted["combined_correct"]
     errors = int((~encoder_correct).sum())
     point = {
-        "sentences": int(len(gold)),
+        "sentences": len(gold),
         "encoder_accuracy": float(encoder_correct.mean()),
         "llm_accuracy": float(llm_correct.mean()),
         "cascade_accuracy": float(cascade.mean()),
@@ -128,43 +152,44 @@ def analyse(encoder_probs: np.ndarray, llm_probs: np.ndarray, llm_seconds: np.nd
     return table, point
 
 
-def run_cascade(name: str, llm_table_path, metadata_paths, expected, labels: Sequence[str], analysis: dict, settings: dict, *,
-                curves_out, points_out, summary_out, png, pdf) -> pd.DataFrame:
-    """The cascade rule for one dataset and LLM entry: curves, operating points and the figure, per run group."""
+def run_cascade(name: str, llm_table_path, runs, labels: Sequence[str], bootstrap: dict, settings: dict, outputs
+                ) -> pd.DataFrame:  # fmt: skip
+    """The cascade rule for one dataset and LLM entry: curves, operating points and the figure, per run group of a
+    `runs.RunSet`. `outputs` names the files: curves, points, summary, png, pdf."""
     from sentiflow.atomic import write_csv, write_json
     from sentiflow.plots import cascade_figure
-    from sentiflow.runs import by_backbone, load_runs
 
     llm = pd.read_csv(llm_table_path)
     llm = llm[llm["in_cascade"]].sort_values("index").reset_index(drop=True)
     llm_probs = llm[[f"llm_prob_{label}" for label in labels]].to_numpy()
-    loaded, missing = load_runs(metadata_paths, expected, analysis["allow_partial"])
     curve_tables, points = [], []
-    for group, runs in by_backbone(loaded).items():
-        tables = [run.predictions(analysis["select_epoch"]).set_index("index").loc[llm["index"]] for run in runs]
-        gold = tables[0]["gold"].to_numpy()
-        probs = np.stack([t.filter(like="prob_").to_numpy() for t in tables])  # seeds x sentences x classes
-        votes = np.stack([(probs.argmax(2) == k).sum(0) for k in range(len(labels))], axis=1)
-        encoders = [(f"seed {run.seed}", probs[i], probs[i].argmax(1)) for i, run in enumerate(runs)]
-        encoders.append(("seed majority", probs.mean(0), votes.argmax(1)))  # ties to the lower class, as elsewhere
+    for label, group in runs.groups.items():
+        rows = pd.Series(np.arange(len(group.index)), index=group.index).loc[llm["index"]].to_numpy()
+        probs, gold = group.probs()[:, rows], group.gold[rows]  # seeds x sentences x classes
+        encoders = [(f"seed {seed}", probs[i], probs[i].argmax(1)) for i, seed in enumerate(group.seeds)]
+        encoders.append(("seed majority", probs.mean(0), group.majority()[rows]))
         for which, encoder_probs, pred in encoders:
-            table, point = analyse(encoder_probs, llm_probs, llm["llm_seconds"].to_numpy(), gold, pred, settings, analysis["bootstrap"])
-            curve_tables.append(table.assign(backbone=group, encoder=which))
-            points.append({"backbone": group, "encoder": which, "llm": name} | point)
+            table, point = analyse(
+                encoder_probs, llm_probs, llm["llm_seconds"].to_numpy(), gold, pred, settings, bootstrap
+            )
+            curve_tables.append(table.assign(backbone=label, encoder=which))
+            points.append({"backbone": label, "encoder": which, "llm": name} | point)
     curve_table = pd.concat(curve_tables, ignore_index=True) if curve_tables else pd.DataFrame()
     point_table = pd.DataFrame(points)
-    summary = {"llm": name, "sentences": int(len(llm)), "settings": settings, "missing_runs": missing, "backbones": {}}
-    for group, rows in point_table.groupby("backbone", sort=False) if len(point_table) else []:
+    summary = {"llm": name, "sentences": len(llm), "settings": settings, "missing_runs": runs.missing, "backbones": {}}
+    for label, rows in point_table.groupby("backbone", sort=False) if len(point_table) else []:
         majority = rows[rows["encoder"] == "seed majority"].iloc[0].to_dict()
         seeds = rows[rows["encoder"] != "seed majority"]
-        summary["backbones"][group] = majority | {
+        summary["backbones"][label] = majority | {
             "seed_cascade_accuracy_mean": float(seeds["cascade_accuracy"].mean()),
             "seed_cascade_accuracy_sd": float(seeds["cascade_accuracy"].std(ddof=1)) if len(seeds) > 1 else None,
             "seed_encoder_accuracy_mean": float(seeds["encoder_accuracy"].mean()),
         }
-    write_csv(curves_out, curve_table)
-    lists = {c: point_table[c].map(lambda v: " ".join(f"{x:.6g}" for x in v)) for c in ("thresholds", "combined_weights")} if len(point_table) else {}
-    write_csv(points_out, point_table.assign(**lists))
-    write_json(summary_out, summary)
-    cascade_figure(curve_table, summary["backbones"], name, png, pdf)
+    write_csv(outputs["curves"], curve_table)
+    written = point_table.copy()
+    for column in ("thresholds", "combined_weights") if len(written) else ():  # one value per fold, as text
+        written[column] = written[column].map(lambda values: " ".join(f"{x:.6g}" for x in values))
+    write_csv(outputs["points"], written)
+    write_json(outputs["summary"], summary)
+    cascade_figure(curve_table, summary["backbones"], name, outputs["png"], outputs["pdf"])
     return point_table

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -23,7 +23,7 @@ class ConfigError(ValueError):
     """A configuration that validates against the schema but cannot be run; the message names the key."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema() -> dict:
     return yaml.safe_load(SCHEMA.read_text())
 
@@ -78,24 +78,36 @@ def load_study(configfiles=(), base: str | Path | None = None) -> dict:
     overrides = {}
     for path in configfiles:  # merged among themselves as Snakemake merges several --configfile files
         overrides = overlay(overrides, yaml.safe_load(Path(path).read_text()) or {})
-    config = with_defaults(study_config(base or Path(__file__).resolve().parents[2] / "config" / "config.yaml", overrides))
+    config = with_defaults(
+        study_config(base or Path(__file__).resolve().parents[2] / "config" / "config.yaml", overrides)
+    )
     check_dimensions(config)
     return config
 
 
 def check_dimensions(config: dict) -> None:
-    """What the schema cannot say: datasets name only configured backbones, prompts cover every label."""
+    """What the schema cannot say: datasets name only configured backbones, prompts cover every label, a holdout
+    exists where the epoch is to be chosen on it."""
     for name, dataset in config["datasets"].items():
+        if config.get("analysis", {}).get("select_epoch") == "holdout" and not dataset.get("holdout_rows"):
+            raise ConfigError(
+                f"analysis.select_epoch is holdout but datasets.{name}.holdout_rows is 0: give the dataset a holdout "
+                "(a few thousand training rows; see config/README.md) or use select_epoch: auto"
+            )
         for dimension in ("backbones", "variants"):
             known = set(config[dimension])
             unknown = sorted(set(dataset.get(dimension) or []) - known)
             if unknown:
-                raise ConfigError(f"datasets.{name}.{dimension} names {unknown}, which are not keys of `{dimension}:` ({sorted(known)})")
+                raise ConfigError(
+                    f"datasets.{name}.{dimension} names {unknown}, which are not keys of `{dimension}:` ({sorted(known)})"
+                )
         if not config.get("llm", {}).get("enabled", False):
             continue
         unknown = sorted(set(dataset.get("llm_models") or []) - set(config["llm"]["models"]))
         if unknown:
-            raise ConfigError(f"datasets.{name}.llm_models names {unknown}, which are not keys of `llm.models:` ({sorted(config['llm']['models'])})")
+            raise ConfigError(
+                f"datasets.{name}.llm_models names {unknown}, which are not keys of `llm.models:` ({sorted(config['llm']['models'])})"
+            )
         for entry in dataset_llm_models(config, name):
             verbalizers = llm_prompt(config, name, entry)["verbalizers"]
             missing = [label for label in dataset["labels"] if label not in verbalizers]
@@ -143,7 +155,11 @@ def dataset_llm_models(config: dict, name: str) -> list[str]:
 def llm_prompt(config: dict, name: str, entry: str) -> dict:
     """`llm.prompt`, then the model entry's `prompt:` keys, then the dataset's: a dataset's keys describe its labels
     (their words, the question), so they win over an entry's."""
-    return config["llm"]["prompt"] | (config["llm"]["models"][entry].get("prompt") or {}) | (config["datasets"][name].get("prompt") or {})
+    return (
+        config["llm"]["prompt"]
+        | (config["llm"]["models"][entry].get("prompt") or {})
+        | (config["datasets"][name].get("prompt") or {})
+    )
 
 
 def cascade_stem(entry: str) -> str:
@@ -172,5 +188,7 @@ def with_defaults(config: dict) -> dict:
         yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, node)
 
     filled = copy.deepcopy(config)
-    jsonschema.validators.extend(jsonschema.Draft202012Validator, {"properties": set_defaults})(schema()).validate(filled)
+    jsonschema.validators.extend(jsonschema.Draft202012Validator, {"properties": set_defaults})(schema()).validate(
+        filled
+    )
     return filled

@@ -10,9 +10,9 @@ import csv
 import hashlib
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -113,7 +113,7 @@ def canonical_split(frame: pd.DataFrame, where: str, locate: Callable[[int], str
         raise DataError(f"{where}: no data rows")
 
     label_ids = _label_lookup(columns.labels)
-    texts, labels, changed = [], [], {step: 0 for step in columns.clean}
+    texts, labels, changed = [], [], dict.fromkeys(columns.clean, 0)
     for position, (text, label) in enumerate(zip(frame[columns.text], frame[columns.label])):
         if not isinstance(text, str):
             raise DataError(f"{where}: {locate(position)}: text is {type(text).__name__}, not a string")
@@ -183,7 +183,9 @@ def load_file_split(path: str | Path, columns: Columns, fmt: str | None = None) 
     return canonical_split(frame, str(path), locate, columns)
 
 
-def load_hub_split(path: str, name: str | None, split: str, columns: Columns, revision: str | None = None) -> pd.DataFrame:
+def load_hub_split(
+    path: str, name: str | None, split: str, columns: Columns, revision: str | None = None
+) -> pd.DataFrame:
     where = f"hub dataset {path}" + (f"/{name}" if name else "") + f" split {split!r}"
     try:
         import datasets
@@ -223,7 +225,9 @@ def _length_stats(texts: pd.Series) -> dict:
 def data_card(splits: dict[str, pd.DataFrame], labels: Sequence[str], sources: dict) -> dict:
     card = {"labels": list(labels), "sources": sources, "splits": {}}
     for name, frame in splits.items():
-        counts = np.bincount(frame["label"].to_numpy(), minlength=len(labels)) if len(frame) else np.zeros(len(labels), int)
+        counts = (
+            np.bincount(frame["label"].to_numpy(), minlength=len(labels)) if len(frame) else np.zeros(len(labels), int)
+        )
         card["splits"][name] = {
             "rows": len(frame),
             "label_counts": {label: int(c) for label, c in zip(labels, counts)},
@@ -249,12 +253,17 @@ def load_configured_splits(dataset: dict) -> tuple[pd.DataFrame, pd.DataFrame, d
     columns = Columns(dataset["text_column"], dataset["label_column"], tuple(dataset["labels"]), steps)
     if dataset["source"] == "hub":
         hub = dataset["hub"]
-        load = lambda split: load_hub_split(hub["path"], hub.get("name"), hub[split], columns, hub.get("revision"))
+
+        def load(split):
+            return load_hub_split(hub["path"], hub.get("name"), hub[split], columns, hub.get("revision"))
+
         return load("train_split"), load("validation_split"), {"hub": hub}
     files = dataset["files"]
     fmt = files.get("format", "auto")
     frames = [load_file_split(files[split], columns, fmt) for split in ("train", "validation")]
-    sources = {split: {"path": str(files[split]), "sha256": file_sha256(files[split])} for split in ("train", "validation")}
+    sources = {
+        split: {"path": str(files[split]), "sha256": file_sha256(files[split])} for split in ("train", "validation")
+    }
     return frames[0], frames[1], sources
 
 
@@ -265,14 +274,21 @@ def prepare(dataset: dict, name: str, *, train, validation, holdout, card) -> di
     changes which sentences are held out for calibration.
     """
     train_rows, validation_rows, sources = load_configured_splits(dataset)
-    cleaning = {"steps": [s for s in CLEANERS if dataset.get("clean", {}).get(s)],
-                "texts_changed": {"train": train_rows.attrs["texts_changed"], "validation": validation_rows.attrs["texts_changed"]}}
+    cleaning = {
+        "steps": [s for s in CLEANERS if dataset.get("clean", {}).get(s)],
+        "texts_changed": {
+            "train": train_rows.attrs["texts_changed"],
+            "validation": validation_rows.attrs["texts_changed"],
+        },
+    }
     seed = dataset["seed"]
     holdout_rows, train_rows = take_rows(train_rows, dataset["holdout_rows"], seed)
     if dataset.get("max_train_rows") is not None and dataset["max_train_rows"] < len(train_rows):
         train_rows, _ = take_rows(train_rows, dataset["max_train_rows"], seed + 1)
     if len(train_rows) == 0:
-        raise DataError(f"no training rows left after holding out {len(holdout_rows)}; lower datasets.{name}.holdout_rows")
+        raise DataError(
+            f"no training rows left after holding out {len(holdout_rows)}; lower datasets.{name}.holdout_rows"
+        )
 
     splits = {"train": train_rows, "validation": validation_rows, "holdout": holdout_rows}
     summary = {"name": name, "seed": seed} | data_card(splits, dataset["labels"], sources)

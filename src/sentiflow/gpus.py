@@ -70,7 +70,7 @@ def try_slot(devices: list[str], runs_per_gpu: int, folder: Path) -> Slot | None
     for place in range(runs_per_gpu):
         for index, device in enumerate(devices):
             path = folder / f"gpu-{re.sub(r'[^A-Za-z0-9._-]', '_', device)}.place{place}.lock"
-            handle = open(path, "a+")
+            handle = open(path, "a+")  # noqa: SIM115 (held for the whole run: the lock)
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -90,8 +90,12 @@ def acquire(devices: list[str], runs_per_gpu: int = 1, folder: Path | None = Non
     waited = False
     while (slot := try_slot(devices, runs_per_gpu, folder)) is None:
         if not waited:
-            print(f"all {len(devices) * runs_per_gpu} GPU slots in {folder} are taken ({len(devices)} device(s) x "
-                  f"{runs_per_gpu} run(s) each); waiting for one to free up", file=sys.stderr, flush=True)
+            print(
+                f"all {len(devices) * runs_per_gpu} GPU slots in {folder} are taken ({len(devices)} device(s) x "
+                f"{runs_per_gpu} run(s) each); waiting for one to free up",
+                file=sys.stderr,
+                flush=True,
+            )
             waited = True
         time.sleep(poll_seconds)
     return slot

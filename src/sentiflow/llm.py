@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -70,8 +71,14 @@ def _schema_prompt() -> PromptConfig:
     from sentiflow.config import defaults
 
     prompt = defaults("llm", "prompt")
-    return PromptConfig(system=prompt["system"], instruction=prompt["instruction"], answer_prefix=prompt["answer_prefix"],
-                        plain_template=prompt["plain_template"], verbalizers=prompt["verbalizers"], shots=[])
+    return PromptConfig(
+        system=prompt["system"],
+        instruction=prompt["instruction"],
+        answer_prefix=prompt["answer_prefix"],
+        plain_template=prompt["plain_template"],
+        verbalizers=prompt["verbalizers"],
+        shots=[],
+    )
 
 
 # The schema's default prompt, for callers outside the workflow (benchmarks, notebooks).
@@ -93,16 +100,27 @@ class LabelScorer:
             raise LLMError(f"{where}: the prompt's verbalizers have no words for label(s) {missing}")
         try:
             self.llm = llama_cpp.Llama(
-                model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_gpu_layers=n_gpu_layers,
-                n_batch=min(512, n_ctx), seed=seed, verbose=False, logits_all=False,
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_gpu_layers=n_gpu_layers,
+                n_batch=min(512, n_ctx),
+                seed=seed,
+                verbose=False,
+                logits_all=False,
             )
         except Exception as err:  # llama.cpp says only "failed to load model" for truncated files
             raise LLMError(f"{where}: llama.cpp could not load {model_path} ({err}); is the file complete?") from err
         self.template = self.llm.metadata.get("tokenizer.chat_template")
         if self.template is None and prompt.plain_template is None:
-            raise LLMError(f"{where}: {model_path} has no chat template; set {where}.prompt.plain_template (with {{prompt}})")
+            raise LLMError(
+                f"{where}: {model_path} has no chat template; set {where}.prompt.plain_template (with {{prompt}})"
+            )
         self.reused_tokens = self.prompt_tokens = 0
-        self.continuations = {label: [self._tokens(word, special=False) for word in prompt.verbalizers[label]] for label in self.labels}
+        self.continuations = {
+            label: [self._tokens(word, special=False) for word in prompt.verbalizers[label]] for label in self.labels
+        }
         for label, words in self.continuations.items():
             for word, tokens in zip(prompt.verbalizers[label], words):
                 if not tokens:
@@ -124,7 +142,11 @@ class LabelScorer:
         if self.template is not None:
             text = self._formatter()(messages=messages).prompt
         else:
-            turns = "\n\n".join(m["content"] if m["role"] == "user" else f"{self.prompt.answer_prefix}{m['content']}" for m in messages if m["role"] != "system")
+            turns = "\n\n".join(
+                m["content"] if m["role"] == "user" else f"{self.prompt.answer_prefix}{m['content']}"
+                for m in messages
+                if m["role"] != "system"
+            )
             text = self.prompt.plain_template.format(system=self.prompt.system or "", prompt=turns)
         return text + self.prompt.answer_prefix
 
@@ -197,23 +219,20 @@ def _logsumexp(values) -> float:
     return float(top + math.log(np.exp(values - top).sum()))
 
 
-def encoder_votes(runs_by_backbone: dict, which: str, labels: Sequence[str]) -> dict[str, pd.DataFrame]:
-    """Per backbone and validation sentence: the majority label over seeds and its mean probability."""
+def encoder_votes(runs, labels: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Per run group (of a `runs.RunSet`) and validation sentence: the majority label over seeds, its mean
+    probability, and how many seeds got the sentence wrong."""
     import pandas as pd
 
     votes = {}
-    for backbone, runs in runs_by_backbone.items():
-        tables = [run.predictions(which) for run in runs]
-        probs = np.stack([t.filter(like="prob_").to_numpy() for t in tables])  # seeds x sentences x classes
-        preds = probs.argmax(2)
-        counts = np.stack([(preds == k).sum(0) for k in range(len(labels))], axis=1)
-        majority = counts.argmax(1)  # ties go to the lower class id
-        votes[backbone] = pd.DataFrame({
-            "index": tables[0]["index"].to_numpy(),
+    for label, group in runs.groups.items():
+        majority = group.majority()
+        votes[label] = pd.DataFrame({
+            "index": group.index,
             "predicted": majority,
-            "confidence": probs.mean(0)[np.arange(len(majority)), majority],
-            "wrong_in_seeds": (preds != tables[0]["gold"].to_numpy()).sum(0),
-        })
+            "confidence": group.mean_probs()[np.arange(len(majority)), majority],
+            "wrong_in_seeds": group.wrong_in_seeds(),
+        })  # fmt: skip
     return votes
 
 
@@ -252,20 +271,22 @@ def cascade_sample(n: int, cascade: dict) -> np.ndarray:
     return np.sort(np.random.default_rng(cascade["seed"]).choice(n, cascade["sentences"], replace=False))
 
 
-def score_identity(model_path: Path, entry: dict, prompt: PromptConfig, labels: Sequence[str], cache_folder: Path) -> dict:
+def score_identity(
+    model_path: Path, entry: dict, prompt: PromptConfig, labels: Sequence[str], cache_folder: Path
+) -> dict:
     """Everything that changes a sentence's scores (and nothing that does not: threads, n_ctx, the entry's name)."""
     import llama_cpp
 
-    from sentiflow.llm_cache import file_sha256
+    from sentiflow.llm_cache import remembered_sha256
 
-    return {"model_sha256": file_sha256(model_path, cache_folder), "labels": list(labels), "system": prompt.system,
+    return {"model_sha256": remembered_sha256(model_path, cache_folder), "labels": list(labels), "system": prompt.system,
             "instruction": prompt.instruction, "answer_prefix": prompt.answer_prefix, "plain_template": prompt.plain_template,
             "verbalizers": {label: prompt.verbalizers[label] for label in labels}, "shots": [list(s) for s in prompt.shots],
             "n_gpu_layers": entry["n_gpu_layers"], "llama_cpp": llama_cpp.__version__}  # fmt: skip
 
 
-def score_sentences(sentences: Sequence[str], model_path: Path, entry: dict, prompt: PromptConfig, labels: Sequence[str], threads: int,
-                    seed: int, reuse_prefix: bool, cache_folder: Path, where: str) -> tuple[list[dict], dict]:
+def score_sentences(sentences: Sequence[str], model_path: Path, job: LLMJob, prompt: PromptConfig, labels: Sequence[str]
+                    ) -> tuple[list[dict], dict]:  # fmt: skip
     """Each sentence's label probabilities, its scoring seconds and prompt tokens, from the cache or from the model.
 
     The model is loaded only if some sentence is not cached yet; new scores are committed every 20 sentences.
@@ -274,20 +295,26 @@ def score_sentences(sentences: Sequence[str], model_path: Path, entry: dict, pro
 
     from sentiflow.llm_cache import ScoreCache, sentence_key
 
-    cache = ScoreCache(cache_folder)
-    identity = score_identity(model_path, entry, prompt, labels, cache_folder)
+    cache = ScoreCache(job.cache)
+    identity = score_identity(model_path, job.entry, prompt, labels, job.cache)
     keys = [sentence_key(identity, s) for s in sentences]
     found = cache.get(sorted(set(keys)))
     todo = list(dict.fromkeys(k for k in keys if k not in found))  # each distinct sentence once
     text_of = dict(zip(keys, sentences))
-    session = {"scored_now": len(todo), "from_cache": len(set(keys)) - len(todo), "load_seconds": 0.0, "score_seconds": 0.0}
+    session = {
+        "scored_now": len(todo),
+        "from_cache": len(set(keys)) - len(todo),
+        "load_seconds": 0.0,
+        "score_seconds": 0.0,
+    }
     if todo:
         started = time.perf_counter()
-        scorer = LabelScorer(model_path, prompt, labels, n_ctx=entry["n_ctx"], threads=threads, seed=seed, reuse_prefix=reuse_prefix,
-                             n_gpu_layers=entry["n_gpu_layers"], where=where)  # fmt: skip
+        scorer = LabelScorer(model_path, prompt, labels, n_ctx=job.entry["n_ctx"], threads=job.threads,
+                             seed=job.prompt["seed"], reuse_prefix=job.prompt.get("reuse_prefix", True),
+                             n_gpu_layers=job.entry["n_gpu_layers"], where=job.where)  # fmt: skip
         session["load_seconds"] = time.perf_counter() - started
         fresh = {}
-        for key in tqdm(todo, desc=f"{where}: scoring", mininterval=5.0):
+        for key in tqdm(todo, desc=f"{job.where}: scoring", mininterval=5.0):
             tokens, reused, started = scorer.prompt_tokens, scorer.reused_tokens, time.perf_counter()
             probs = scorer.score(text_of[key])
             fresh[key] = {"probs": [probs[label] for label in labels], "seconds": time.perf_counter() - started,
@@ -303,41 +330,98 @@ def score_sentences(sentences: Sequence[str], model_path: Path, entry: dict, pro
     return [found[k] for k in keys], session
 
 
-def compare(name: str, entry: dict, prompt: dict, items_config: dict, cascade: dict, cache_folder, labels: Sequence[str], metadata_paths,
-            expected, analysis: dict, validation_path, train_path, cues_path, threads: int, *, table, summary) -> dict:
-    """The llm_compare rule for one model entry: score the encoders' errors, a matched control set and the cascade's
-    sentences with the LLM (through the score cache) and compare with the encoders."""
-    import pandas as pd
+@dataclass
+class LLMJob:
+    """One LLM entry asked on one dataset: its `llm.models` entry, the prompt laid over it, the score cache."""
 
+    name: str
+    entry: dict
+    prompt: dict
+    cache: Path
+    threads: int
+
+    @property
+    def where(self) -> str:
+        return f"llm.models.{self.name}"
+
+
+def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, items: dict, sample: dict, outputs) -> dict:
+    """The llm_compare rule for one model entry: score the encoders' errors (of a `runs.RunSet`), a matched control
+    set and the cascade's `sample` of validation with the LLM (through the score cache) and compare with the
+    encoders. `data`: the validation, train and cues files; `outputs`: table, summary."""
     from sentiflow.atomic import write_csv, write_json
     from sentiflow.data import read_split
-    from sentiflow.runs import by_backbone, load_runs
 
-    where = f"llm.models.{name}"
-    loaded, missing = load_runs(metadata_paths, expected, analysis["allow_partial"])
-    validation = read_split(validation_path)
-    votes = encoder_votes(by_backbone(loaded), analysis["select_epoch"], labels)
-    chosen = select_items(validation, votes, items_config, prompt["seed"])
+    validation = read_split(data["validation"])
+    votes = encoder_votes(runs, labels)
+    scored = items_to_score(validation, votes, items, sample, job.prompt["seed"])
+    records, session, model_path = (
+        [],
+        {"scored_now": 0, "from_cache": 0, "load_seconds": 0.0, "score_seconds": 0.0},
+        None,
+    )
+    if len(scored):  # with nothing to ask, the model is not even looked for
+        model_path = resolve_model(job.entry, job.where)
+        config = prompt_config(job.prompt, data["train"], labels)
+        records, session = score_sentences(scored["text"].tolist(), model_path, job, config, labels)
+    out = answer_table(scored, votes, records, labels)
+    result = _summarise(out, votes, data["cues"])
+    # The LLM alone on validation sentences drawn without regard to the encoders: the cascade's sample, or every
+    # sentence when items.all_validation asked for them.
+    alone = out["in_cascade"] if sample["enabled"] else np.full(len(out), bool(items["all_validation"]))
+    prompt_tokens, reused = sum(r["prompt_tokens"] for r in records), sum(r["reused_tokens"] for r in records)
+    result |= {
+        "entry": job.name,
+        "model": str(model_path or job.entry.get("path") or job.entry.get("hub_file")),
+        "threads": job.threads,
+        "n_gpu_layers": job.entry["n_gpu_layers"],
+        "items": len(out),
+        "no_errors": bool((out["group"] == "error").sum() == 0),
+        "validation_items": int(alone.sum()),
+        "validation_is_complete": bool(alone.sum() == len(validation)),
+        "validation_llm_accuracy": float(out.loc[alone, "llm_correct"].mean()) if alone.any() else None,
+        # Seconds the model took per sentence when it scored them, whether in this job or an earlier one.
+        "seconds_per_item": float(out["llm_seconds"].mean()) if len(out) else None,
+        "seconds": float(out["llm_seconds"].sum()),
+        "prompt_tokens": int(prompt_tokens),
+        "reused_prompt_tokens": int(reused),
+        "reused_prompt_share": reused / prompt_tokens if prompt_tokens else None,
+        "session": session,
+        "missing_runs": runs.missing,
+    }
+    write_csv(outputs["table"], out)
+    write_json(outputs["summary"], result)
+    return result
+
+
+def items_to_score(validation, votes: dict, items: dict, sample: dict, seed: int):
+    """The validation rows to ask about, with their `group` (error, control, other) and `in_cascade`."""
+    import pandas as pd
+
+    chosen = select_items(validation, votes, items, seed)
     in_cascade = np.zeros(len(validation), dtype=bool)
-    in_cascade[cascade_sample(len(validation), cascade)] = True
+    in_cascade[cascade_sample(len(validation), sample)] = True
     group = pd.Series("", index=validation["index"].to_numpy(), dtype=object)
     group[chosen["index"].to_numpy()] = chosen["group"].to_numpy()
     group[(group == "").to_numpy() & in_cascade] = "other"
-    scored = validation.assign(group=group.to_numpy(), in_cascade=in_cascade)
-    scored = scored[scored["group"] != ""].reset_index(drop=True)
+    scored = validation.assign(group=group.to_numpy(), in_cascade=in_cascade, position=np.arange(len(validation)))
+    return scored[scored["group"] != ""].reset_index(drop=True)
 
-    records, session, model_path = [], {"scored_now": 0, "from_cache": 0, "load_seconds": 0.0, "score_seconds": 0.0}, None
-    if len(scored):  # with nothing to ask, the model is not even looked for
-        model_path = resolve_model(entry, where)
-        shots = _shots(pd.read_parquet(train_path), prompt["shots"], labels, prompt["seed"])
-        config = PromptConfig(system=prompt.get("system"), instruction=prompt["instruction"], answer_prefix=prompt.get("answer_prefix", ""),
-                              plain_template=prompt.get("plain_template"), verbalizers=prompt["verbalizers"], shots=shots)  # fmt: skip
-        records, session = score_sentences(scored["text"].tolist(), model_path, entry, config, labels, threads, prompt["seed"],
-                                           prompt.get("reuse_prefix", True), Path(cache_folder), where)  # fmt: skip
 
-    out = scored.rename(columns={"text": "sentence", "label": "gold_id"})[["index", "sentence", "gold_id", "group", "in_cascade"]]
-    out.insert(2, "gold", [labels[g] for g in out["gold_id"]])
-    position = out["index"].map(dict(zip(validation["index"], range(len(validation))))).to_numpy()
+def prompt_config(prompt: dict, train_path, labels: Sequence[str]) -> PromptConfig:
+    import pandas as pd
+
+    shots = _shots(pd.read_parquet(train_path), prompt["shots"], labels, prompt["seed"])
+    return PromptConfig(system=prompt.get("system"), instruction=prompt["instruction"],
+                        answer_prefix=prompt.get("answer_prefix", ""), plain_template=prompt.get("plain_template"),
+                        verbalizers=prompt["verbalizers"], shots=shots)  # fmt: skip
+
+
+def answer_table(scored, votes: dict, records: list[dict], labels: Sequence[str]):
+    """One row per item asked: the sentence, gold, group, every run group's majority vote, the LLM's answer."""
+    out = scored.rename(columns={"text": "sentence"})[["index", "sentence", "group", "in_cascade"]]
+    out.insert(2, "gold", [labels[g] for g in scored["label"]])
+    position = scored["position"].to_numpy()
     for backbone, vote in votes.items():
         out[f"{backbone}_predicted"] = [labels[k] for k in vote["predicted"].to_numpy()[position]]
         out[f"{backbone}_confidence"] = vote["confidence"].to_numpy()[position]
@@ -348,35 +432,7 @@ def compare(name: str, entry: dict, prompt: dict, items_config: dict, cascade: d
     out["llm_predicted"] = [labels[k] for k in probs.argmax(1)] if len(out) else []
     out["llm_correct"] = out["llm_predicted"] == out["gold"]
     out["llm_seconds"] = [r["seconds"] for r in records]
-    out = out.drop(columns="gold_id")
-
-    result = _summarise(out, votes, cues_path)
-    # The LLM alone on validation sentences drawn without regard to the encoders: the cascade's sample, or every
-    # sentence when items.all_validation asked for them.
-    sample = out["in_cascade"] if cascade["enabled"] else pd.Series(bool(items_config["all_validation"]), index=out.index)
-    prompt_tokens = sum(r["prompt_tokens"] for r in records)
-    result |= {
-        "entry": name,
-        "model": str(model_path or entry.get("path") or entry.get("hub_file")),
-        "threads": threads,
-        "n_gpu_layers": entry["n_gpu_layers"],
-        "items": int(len(out)),
-        "no_errors": bool((out["group"] == "error").sum() == 0),
-        "validation_items": int(sample.sum()),
-        "validation_is_complete": bool(sample.sum() == len(validation)),
-        "validation_llm_accuracy": float(out.loc[sample, "llm_correct"].mean()) if sample.any() else None,
-        # Seconds the model took per sentence when it scored them, whether in this job or an earlier one.
-        "seconds_per_item": float(out["llm_seconds"].mean()) if len(out) else None,
-        "seconds": float(out["llm_seconds"].sum()),
-        "prompt_tokens": int(prompt_tokens),
-        "reused_prompt_tokens": int(sum(r["reused_tokens"] for r in records)),
-        "reused_prompt_share": sum(r["reused_tokens"] for r in records) / prompt_tokens if prompt_tokens else None,
-        "session": session,
-        "missing_runs": missing,
-    }
-    write_csv(table, out)
-    write_json(summary, result)
-    return result
+    return out
 
 
 def _shots(train, k: int, labels: Sequence[str], seed: int) -> list[tuple[str, str]]:
@@ -396,7 +452,9 @@ def _shots(train, k: int, labels: Sequence[str], seed: int) -> list[tuple[str, s
 def _summarise(out, votes: dict, cues_path) -> dict:
     import pandas as pd
 
-    groups = {name: {"items": int(len(g)), "llm_accuracy": float(g["llm_correct"].mean())} for name, g in out.groupby("group")}
+    groups = {
+        name: {"items": len(g), "llm_accuracy": float(g["llm_correct"].mean())} for name, g in out.groupby("group")
+    }
     scored = {"groups": groups}
     per_backbone = {}
     for backbone in votes:
@@ -415,7 +473,10 @@ def _summarise(out, votes: dict, cues_path) -> dict:
         families = [c for c in cues.columns if c not in ("index", "text", "label")]
         scored["by_cue"] = {
             family: {
-                group: {"items": int(g[family].sum()), "llm_accuracy": float(g.loc[g[family], "llm_correct"].mean()) if g[family].any() else None}
+                group: {
+                    "items": int(g[family].sum()),
+                    "llm_accuracy": float(g.loc[g[family], "llm_correct"].mean()) if g[family].any() else None,
+                }
                 for group, g in tagged.groupby("group")
             }
             for family in families

@@ -19,18 +19,16 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS scores (
     key TEXT PRIMARY KEY, probs TEXT NOT NULL, seconds REAL NOT NULL, prompt_tokens INTEGER NOT NULL, reused_tokens INTEGER NOT NULL)"""
 
 
-def file_sha256(path: Path, folder: Path) -> str:
+def remembered_sha256(path: Path, folder: Path) -> str:
     """The file's content hash, remembered per (path, size, modification time) so a 1 GB model is hashed once."""
+    from sentiflow.data import file_sha256
+
     stat = path.stat()
     known_path = folder / "files.json"
     known = json.loads(known_path.read_text()) if known_path.exists() else {}
     stamp = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
     if stamp not in known:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 24), b""):
-                digest.update(block)
-        known[stamp] = digest.hexdigest()
+        known[stamp] = file_sha256(path)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = known_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(known, indent=1))
@@ -56,15 +54,26 @@ class ScoreCache:
         found = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            rows = self.db.execute(f"SELECT key, probs, seconds, prompt_tokens, reused_tokens FROM scores WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            rows = self.db.execute(
+                f"SELECT key, probs, seconds, prompt_tokens, reused_tokens FROM scores WHERE key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
             for key, probs, seconds, prompt_tokens, reused in rows:
-                found[key] = {"probs": json.loads(probs), "seconds": seconds, "prompt_tokens": prompt_tokens, "reused_tokens": reused}
+                found[key] = {
+                    "probs": json.loads(probs),
+                    "seconds": seconds,
+                    "prompt_tokens": prompt_tokens,
+                    "reused_tokens": reused,
+                }
         return found
 
     def put(self, rows: dict[str, dict]) -> None:
         self.db.executemany(
             "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?)",
-            [(k, json.dumps(r["probs"]), r["seconds"], r["prompt_tokens"], r["reused_tokens"]) for k, r in rows.items()],
+            [
+                (k, json.dumps(r["probs"]), r["seconds"], r["prompt_tokens"], r["reused_tokens"])
+                for k, r in rows.items()
+            ],
         )
         self.db.commit()
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,24 +12,34 @@ from scipy import stats
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from sentiflow.atomic import write_csv, write_json
-from sentiflow.runs import Run, load_runs, select_epoch
+from sentiflow.runs import Run, RunSet
 
 
-def bootstrap_ci(values: np.ndarray, samples: int = 10_000, confidence: float = 0.95, seed: int = 0,
-                 method: str = "BCa") -> tuple[float, float]:
+def bootstrap_ci(
+    values: np.ndarray, samples: int = 10_000, confidence: float = 0.95, seed: int = 0, method: str = "BCa"
+) -> tuple[float, float]:
     """Bootstrap interval (scipy.stats.bootstrap; BCa or percentile) of the mean of `values`, one entry per sentence.
 
     `values` may be 0/1 correctness or, over several seeds, the share of seeds that got a sentence right:
     either way the sentence is the unit that is resampled.
     """
-    return _interval((np.asarray(values, dtype=float),), lambda x, axis: x.mean(axis=axis), samples, confidence, seed, method)
+    return _interval(
+        (np.asarray(values, dtype=float),), lambda x, axis: x.mean(axis=axis), samples, confidence, seed, method
+    )
 
 
-def difference_ci(a: np.ndarray, b: np.ndarray, samples: int = 10_000, confidence: float = 0.95, seed: int = 0,
-                  method: str = "BCa") -> tuple[float, float]:
+def difference_ci(
+    a: np.ndarray, b: np.ndarray, samples: int = 10_000, confidence: float = 0.95, seed: int = 0, method: str = "BCa"
+) -> tuple[float, float]:
     """Bootstrap interval of mean(a) - mean(b) for two independent groups, each resampled within itself."""
-    return _interval((np.asarray(a, float), np.asarray(b, float)), lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis),
-                     samples, confidence, seed, method)
+    return _interval(
+        (np.asarray(a, float), np.asarray(b, float)),
+        lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis),
+        samples,
+        confidence,
+        seed,
+        method,
+    )
 
 
 def _interval(data: tuple, statistic, samples: int, confidence: float, seed: int, method: str) -> tuple[float, float]:
@@ -38,8 +48,16 @@ def _interval(data: tuple, statistic, samples: int, confidence: float, seed: int
     if all(np.all(x == x[0]) for x in data):  # nothing varies: every resample gives the same value
         value = float(statistic(*data, axis=-1))
         return (value, value)
-    result = stats.bootstrap(data, statistic, n_resamples=samples, confidence_level=confidence, method=method,
-                             rng=np.random.default_rng(seed), batch=1000, vectorized=True)  # batch caps memory at 1000 x n
+    result = stats.bootstrap(
+        data,
+        statistic,
+        n_resamples=samples,
+        confidence_level=confidence,
+        method=method,
+        rng=np.random.default_rng(seed),
+        batch=1000,
+        vectorized=True,
+    )  # batch caps memory at 1000 x n
     low, high = result.confidence_interval
     return float(low), float(high)
 
@@ -65,25 +83,28 @@ def macro_f1(gold: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
     return float(f1_score(gold, pred, labels=list(range(n_classes)), average="macro", zero_division=0))
 
 
-def run_row(run: Run, which: str, n_classes: int) -> dict:
-    backbone, seed, history, metadata = run.backbone, run.seed, run.history, run.metadata
-    best = select_epoch(history, "best")
-    selected = run.predictions(which)
-    by_epoch = history.set_index("epoch")
+def run_row(run: Run, n_classes: int) -> dict:
+    """One run's line of runs.csv: its selected epoch (the published checkpoint's) beside the study's best epoch
+    on validation (optimistic: chosen on the sentences it is scored on) and the last epoch."""
+    history, metadata = run.history.set_index("epoch"), run.metadata
+    best, selected = run.epoch("best"), run.predictions()
     peak = metadata["peak_memory"]
     return {
-        "backbone": backbone,
+        "backbone": run.label,
         "backbone_key": run.backbone_key,
         "variant": run.variant,
-        "seed": seed,
+        "seed": run.seed,
         "model": metadata["backbone"],
         "parameters": metadata["parameters"],
-        "best_epoch": best,
-        "best_accuracy": float(by_epoch.loc[best, "val_accuracy"]),
-        "last_epoch": int(history["epoch"].max()),
-        "last_accuracy": float(history["val_accuracy"].iloc[-1]),
+        "select_epoch": metadata["select_epoch"],
+        "selected_epoch": run.epoch(),
         "selected_accuracy": float((selected["pred"] == selected["gold"]).mean()),
         "selected_macro_f1": macro_f1(selected["gold"].to_numpy(), selected["pred"].to_numpy(), n_classes),
+        "best_epoch": best,
+        "best_accuracy": float(history.loc[best, "val_accuracy"]),
+        "last_epoch": int(history.index.max()),
+        "last_accuracy": float(history["val_accuracy"].iloc[-1]),
+        "epochs": int(metadata["epochs_trained"]),
         "train_minutes": metadata["total_seconds"] / 60,
         "epoch_seconds": float(history["epoch_seconds"].mean()),
         "sentences_per_s": float(history["train_sentences_per_s"].mean()),
@@ -108,26 +129,30 @@ def describe(values: pd.Series) -> dict:
     }
 
 
-def correctness_matrix(predictions: dict[int, pd.DataFrame]) -> pd.DataFrame:
-    """Rows: validation index; columns: seed; values: whether that seed's selected epoch got it right."""
-    return pd.DataFrame({seed: (p["pred"] == p["gold"]).to_numpy() for seed, p in predictions.items()}, index=next(iter(predictions.values()))["index"].to_numpy())
-
-
 def summarise(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstrap: dict) -> pd.DataFrame:
-    """Per backbone: spread of best and last accuracy over seeds, and a bootstrap CI of the selected epoch's accuracy."""
+    """Per run group: the selected epoch's accuracy (the headline) with a bootstrap CI over sentences and its spread
+    over seeds, beside the best-on-validation (optimistic) and last epochs' accuracy."""
     rows = []
     for backbone, group in runs.groupby("backbone", sort=False):
         per_sentence = correct[backbone].mean(axis=1).to_numpy()
         low, high = bootstrap_ci(per_sentence, **ci_settings(bootstrap))
-        row = {"backbone": backbone, "backbone_key": group["backbone_key"].iloc[0], "variant": group["variant"].iloc[0],
-               "model": group["model"].iloc[0], "parameters": int(group["parameters"].iloc[0]), "seeds": len(group)}
-        for metric in ("best_accuracy", "last_accuracy", "selected_macro_f1"):
+        row = {
+            "backbone": backbone,
+            "backbone_key": group["backbone_key"].iloc[0],
+            "variant": group["variant"].iloc[0],
+            "model": group["model"].iloc[0],
+            "parameters": int(group["parameters"].iloc[0]),
+            "seeds": len(group),
+        }
+        for metric in ("selected_accuracy", "best_accuracy", "last_accuracy", "selected_macro_f1"):
             row |= {f"{metric}_{k}": v for k, v in describe(group[metric]).items()}
         row |= {
             "selected_accuracy": float(per_sentence.mean()),
             "selected_ci_low": low,
             "selected_ci_high": high,
+            "selected_epoch_mode": int(group["selected_epoch"].mode().iloc[0]),
             "best_epoch_mode": int(group["best_epoch"].mode().iloc[0]),
+            "epochs_max": int(group["epochs"].max()),
             "train_minutes_mean": float(group["train_minutes"].mean()),
             "epoch_seconds_mean": float(group["epoch_seconds"].mean()),
             "sentences_per_s_mean": float(group["sentences_per_s"].mean()),
@@ -151,9 +176,29 @@ def mcnemar_table(correct: dict[str, pd.DataFrame], variant_of: dict[str, str] |
             continue
         for seed in sorted(set(correct[a].columns) & set(correct[b].columns)):
             test = mcnemar_exact(correct[a][seed].to_numpy(), correct[b][seed].to_numpy())
-            rows.append({"backbone_a": a, "backbone_b": b, "seed": seed,
-                         "accuracy_a": float(correct[a][seed].mean()), "accuracy_b": float(correct[b][seed].mean()), **test})
-    return pd.DataFrame(rows, columns=["backbone_a", "backbone_b", "seed", "accuracy_a", "accuracy_b", "only_a_correct", "only_b_correct", "p_value"])
+            rows.append(
+                {
+                    "backbone_a": a,
+                    "backbone_b": b,
+                    "seed": seed,
+                    "accuracy_a": float(correct[a][seed].mean()),
+                    "accuracy_b": float(correct[b][seed].mean()),
+                    **test,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "backbone_a",
+            "backbone_b",
+            "seed",
+            "accuracy_a",
+            "accuracy_b",
+            "only_a_correct",
+            "only_b_correct",
+            "p_value",
+        ],
+    )
 
 
 def variant_table(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstrap: dict) -> pd.DataFrame:
@@ -177,7 +222,9 @@ def variant_table(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstra
             theirs = np.array([by_seed[base_label, s] for s in seeds])
             per_sentence = (correct[label][seeds].mean(axis=1) - correct[base_label][seeds].mean(axis=1)).to_numpy()
             low, high = bootstrap_ci(per_sentence, **ci_settings(bootstrap))
-            tests = [mcnemar_exact(correct[label][s].to_numpy(), correct[base_label][s].to_numpy())["p_value"] for s in seeds]
+            tests = [
+                mcnemar_exact(correct[label][s].to_numpy(), correct[base_label][s].to_numpy())["p_value"] for s in seeds
+            ]
             rows.append({
                 "backbone": backbone, "variant": variant, "reference": reference, "seeds": len(seeds),
                 "accuracy": float(ours.mean()), "reference_accuracy": float(theirs.mean()),
@@ -188,53 +235,61 @@ def variant_table(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstra
     return pd.DataFrame(rows, columns=VARIANT_COLUMNS)
 
 
-VARIANT_COLUMNS = ["backbone", "variant", "reference", "seeds", "accuracy", "reference_accuracy", "difference",
-                   "difference_ci_low", "difference_ci_high", "seeds_p_value", "mcnemar_p_min", "mcnemar_p_max"]
+VARIANT_COLUMNS = [
+    "backbone",
+    "variant",
+    "reference",
+    "seeds",
+    "accuracy",
+    "reference_accuracy",
+    "difference",
+    "difference_ci_low",
+    "difference_ci_high",
+    "seeds_p_value",
+    "mcnemar_p_min",
+    "mcnemar_p_max",
+]
 
 
 def ci_settings(bootstrap: dict) -> dict:
     """The keyword arguments of bootstrap_ci and difference_ci from the config's `analysis.bootstrap`."""
-    return {"samples": bootstrap["samples"], "confidence": bootstrap["confidence"], "seed": bootstrap["seed"],
-            "method": bootstrap["method"]}
+    return {
+        "samples": bootstrap["samples"],
+        "confidence": bootstrap["confidence"],
+        "seed": bootstrap["seed"],
+        "method": bootstrap["method"],
+    }
 
 
-def per_class_table(runs: list[Run], which: str, labels: Sequence[str]) -> pd.DataFrame:
-    """Per backbone and class: precision, recall and F1 of the selected epoch, mean and std over seeds."""
-    scores = pd.concat([
-        class_scores(p["gold"].to_numpy(), p["pred"].to_numpy(), labels).assign(backbone=run.backbone, seed=run.seed)
-        for run in runs for p in [run.predictions(which)]
-    ])
-    table = scores.groupby(["backbone", "class"], sort=False).agg(
+def per_class_table(runs: RunSet, labels: Sequence[str]) -> pd.DataFrame:
+    """Per run group and class: precision, recall and F1 of the selected epoch, mean and std over seeds."""
+    scores = []
+    for label, group in runs.groups.items():
+        for seed, predicted in zip(group.seeds, group.predictions()):
+            scores.append(class_scores(group.gold, predicted, labels).assign(backbone=label, seed=seed))
+    table = pd.concat(scores).groupby(["backbone", "class"], sort=False).agg(
         precision_mean=("precision", "mean"), precision_std=("precision", "std"), recall_mean=("recall", "mean"),
-        recall_std=("recall", "std"), f1_mean=("f1", "mean"), f1_std=("f1", "std"), support=("support", "first"), seeds=("seed", "size"),
+        recall_std=("recall", "std"), f1_mean=("f1", "mean"), f1_std=("f1", "std"), support=("support", "first"),
+        seeds=("seed", "size"),
     )  # fmt: skip
     return table.reset_index()
 
 
-def correctness(runs: list[Run], which: str) -> dict[str, pd.DataFrame]:
-    by_backbone: dict[str, dict[int, pd.DataFrame]] = {}
-    for run in runs:
-        by_backbone.setdefault(run.backbone, {})[run.seed] = run.predictions(which)
-    return {backbone: correctness_matrix(predictions) for backbone, predictions in by_backbone.items()}
-
-
-def aggregate(metadata_paths, expected, labels: Sequence[str], analysis: dict, *, runs, summary, summary_json, per_class, mcnemar,
-              variants) -> dict:
-    """The aggregate rule: per-run, per-backbone and per-class tables, McNemar tests, and a JSON of it all for the report."""
-    loaded, missing = load_runs(metadata_paths, expected, analysis["allow_partial"])
-    which = analysis["select_epoch"]
-    run_table = pd.DataFrame([run_row(r, which, len(labels)) for r in loaded])
-    correct = correctness(loaded, which)
+def aggregate(runs: RunSet, labels: Sequence[str], analysis: dict, outputs) -> dict:
+    """The aggregate rule: per-run, per-group and per-class tables, McNemar tests, and a JSON of it all for the
+    report. `outputs` names the files: runs, summary, summary_json, per_class, mcnemar, variants."""
+    run_table = pd.DataFrame([run_row(run, len(labels)) for run in runs.runs])
+    correct = {label: group.correct() for label, group in runs.groups.items()}
     summary_table = summarise(run_table, correct, analysis["bootstrap"])
-    classes = per_class_table(loaded, which, labels)
+    classes = per_class_table(runs, labels)
     tests = mcnemar_table(correct, dict(zip(run_table["backbone"], run_table["variant"])))
     compared = variant_table(run_table, correct, analysis["bootstrap"])
     result = {
-        "selected_epoch": which,
+        "select_epoch": runs.selection,
         "labels": list(labels),
-        "validation_sentences": int(len(next(iter(correct.values())))),
-        "expected_runs": [{"backbone": b, "seed": s} for b, s in expected],
-        "missing_runs": missing,
+        "validation_sentences": runs.validation_sentences,
+        "expected_runs": runs.expected,
+        "missing_runs": runs.missing,
         "bootstrap": analysis["bootstrap"],
         "runs": run_table.to_dict("records"),
         "backbones": summary_table.to_dict("records"),
@@ -242,10 +297,10 @@ def aggregate(metadata_paths, expected, labels: Sequence[str], analysis: dict, *
         "mcnemar": tests.to_dict("records"),
         "variants": compared.to_dict("records"),
     }
-    write_csv(runs, run_table)
-    write_csv(summary, summary_table)
-    write_csv(per_class, classes)
-    write_csv(mcnemar, tests)
-    write_csv(variants, compared)
-    write_json(summary_json, result)
+    write_csv(outputs["runs"], run_table)
+    write_csv(outputs["summary"], summary_table)
+    write_csv(outputs["per_class"], classes)
+    write_csv(outputs["mcnemar"], tests)
+    write_csv(outputs["variants"], compared)
+    write_json(outputs["summary_json"], result)
     return result

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 
 class BackboneUnavailable(RuntimeError):
@@ -71,8 +73,6 @@ def check_backbone(spec: str) -> str:
 
 
 def _declared_model_type(where) -> str | None:
-    import json
-
     config = Path(where) / "config.json"
     return json.loads(config.read_text()).get("model_type") if config.is_file() else None
 
@@ -97,20 +97,25 @@ def head_dropout_setting(spec: str) -> str:
 
 
 def load_classifier(spec: str, labels: Sequence[str], classifier_dropout: float | None = None):
-    """A pre-trained encoder with a new, randomly initialised classification head of len(labels) outputs.
+    """A pre-trained encoder with a new, randomly initialised classification head of len(labels) outputs, in fp32.
 
-    The head is drawn from torch's global RNG, so seed before calling this. `classifier_dropout` replaces the
-    checkpoint's dropout before the head (None keeps it).
+    transformers 5 loads weights in the dtype they are stored in; fine-tuning fp16 or bf16 master weights makes
+    AdamW's small updates vanish and the loss overflow (an fp16-stored MiniLM stopped with a NaN loss at step
+    169). So the weights are always upcast to fp32 (mixed precision stays in autocast), and the new head is
+    initialised in fp32, exactly as for an fp32-stored copy. The head is drawn from torch's global RNG, so seed
+    before calling this. `classifier_dropout` replaces the checkpoint's dropout before the head (None keeps it).
     """
+    import torch
     from transformers import AutoModelForSequenceClassification
 
-    kwargs = dict(
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
+    kwargs = {
+        "num_labels": len(labels),
+        "id2label": dict(enumerate(labels)),
+        "label2id": {name: i for i, name in enumerate(labels)},
         # A checkpoint saved with another head size (e.g. 3 classes) still loads: the head is new anyway.
-        ignore_mismatched_sizes=True,
-    )
+        "ignore_mismatched_sizes": True,
+        "dtype": torch.float32,
+    }
     if classifier_dropout is not None:
         kwargs[head_dropout_setting(spec)] = classifier_dropout
     if _looks_like_path(spec):
@@ -123,3 +128,38 @@ def load_classifier(spec: str, labels: Sequence[str], classifier_dropout: float 
 
 def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+SAFETENSORS_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+
+
+def stored_dtype(spec: str) -> str | None:
+    """The dtype most of a checkpoint's weights are stored in, read from its safetensors files (a hub model's from
+    the local cache, where loading it put them); None when there are none (weights in .bin files)."""
+    from safetensors import safe_open
+
+    counts: dict[str, int] = {}
+    for path in _weight_files(spec):
+        with safe_open(str(path), framework="pt") as weights:
+            for name in weights.keys():  # noqa: SIM118 (safe_open is no mapping)
+                tensor = weights.get_slice(name)
+                counts[tensor.get_dtype()] = counts.get(tensor.get_dtype(), 0) + math.prod(tensor.get_shape())
+    if not counts:
+        return None
+    dtype = max(counts, key=counts.get)
+    return SAFETENSORS_DTYPES.get(dtype, dtype.lower())
+
+
+def _weight_files(spec: str) -> list[Path]:
+    if _looks_like_path(spec):
+        return sorted(_check_local(spec).glob("*.safetensors"))
+    from huggingface_hub import try_to_load_from_cache
+
+    single = try_to_load_from_cache(spec, "model.safetensors")
+    if isinstance(single, str):
+        return [Path(single)]
+    index = try_to_load_from_cache(spec, "model.safetensors.index.json")
+    if isinstance(index, str):
+        shards = sorted(set(json.loads(Path(index).read_text())["weight_map"].values()))
+        return [Path(index).parent / shard for shard in shards]
+    return []

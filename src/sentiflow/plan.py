@@ -33,7 +33,9 @@ def train_rows(name: str, dataset: dict, results: Path) -> tuple[int | None, str
     if dataset["source"] == "files":
         from sentiflow.data import read_table
 
-        rows = len(read_table(dataset["files"]["train"], dataset["files"].get("format"))[0]) - dataset.get("holdout_rows", 0)
+        rows = len(read_table(dataset["files"]["train"], dataset["files"].get("format"))[0]) - dataset.get(
+            "holdout_rows", 0
+        )
         limit = dataset.get("max_train_rows")
         return (min(rows, limit) if limit else rows), "train file"
     return dataset.get("max_train_rows"), "max_train_rows" if dataset.get("max_train_rows") else "unknown"
@@ -80,7 +82,10 @@ def plan(config: dict, results: Path, ms_per_step: dict[str, float] | None = Non
                 if model in ms_per_step or backbone in ms_per_step:
                     seconds, source = ms_per_step.get(backbone, ms_per_step.get(model)) / 1000, "given"
                 elif len(same):
-                    seconds, source = float(same["seconds_per_step"].median()), f"measured: {len(same)} run(s), {same['device'].iloc[0]}"
+                    seconds, source = (
+                        float(same["seconds_per_step"].median()),
+                        f"measured: {len(same)} run(s), {same['device'].iloc[0]}",
+                    )
                 else:
                     seconds, source = None, "no measurement"
                 hours = len(seeds) * steps * seconds / 3600 if steps and seconds else None
@@ -101,24 +106,35 @@ def describe(table: pd.DataFrame, gpus_per_run: int) -> str:
     lines = [shown.to_string(index=False), ""]
     runs = int(table["seeds"].sum())
     known = table["gpu_hours"].notna()
-    lines.append(f"{runs} training runs; {table.loc[known, 'gpu_hours'].sum() * max(gpus_per_run, 1):.2f} GPU hours estimated "
-                 f"for the {int(table.loc[known, 'seeds'].sum())} with a step time")
+    lines.append(
+        f"{runs} training runs; {table.loc[known, 'gpu_hours'].sum() * max(gpus_per_run, 1):.2f} GPU hours estimated "
+        f"for the {int(table.loc[known, 'seeds'].sum())} with a step time"
+    )
     unknown_rows = sorted(set(table.loc[table["train_rows"].isna(), "dataset"]))
     if unknown_rows:
         cards = " ".join(f"results/{name}/data/data_card.json" for name in unknown_rows)
         lines.append(f"rows unknown for {', '.join(unknown_rows)}: count them first with `snakemake {cards} --cores 1`")
     unmeasured = sorted(set(table.loc[table["ms_per_step"].isna(), "backbone"]))
     if unmeasured:
-        lines.append("no step time for " + ", ".join(unmeasured) + ": finish one run of each, or pass --ms-per-step BACKBONE=MS")
+        lines.append(
+            "no step time for " + ", ".join(unmeasured) + ": finish one run of each, or pass --ms-per-step BACKBONE=MS"
+        )
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sentiflow.plan", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configfile", nargs="*", default=[], help="override files laid over config/config.yaml, in order")
+    parser.add_argument(
+        "--configfile", nargs="*", default=[], help="override files laid over config/config.yaml, in order"
+    )
     parser.add_argument("--directory", default=".", help="the working directory whose results/ holds finished runs")
-    parser.add_argument("--ms-per-step", action="append", default=[], metavar="BACKBONE=MS",
-                        help="a step time for a backbone key or model (repeatable)")
+    parser.add_argument(
+        "--ms-per-step",
+        action="append",
+        default=[],
+        metavar="BACKBONE=MS",
+        help="a step time for a backbone key or model (repeatable)",
+    )
     parser.add_argument("--csv", help="also write the table here")
     args = parser.parse_args(argv)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -42,7 +42,9 @@ def whole_epochs(ax, epochs: np.ndarray) -> None:
     ax.set_xlim(epochs.min() - 0.5, epochs.max() + 0.5)
 
 
-def training_loss(steps: dict[str, list[pd.DataFrame]], histories: dict[str, list[pd.DataFrame]], window: int, png, pdf) -> None:
+def training_loss(
+    steps: dict[str, list[pd.DataFrame]], histories: dict[str, list[pd.DataFrame]], window: int, png, pdf
+) -> None:
     """Per-step training loss (rolling mean) and per-epoch mean, one line per backbone, band over seeds."""
     fig, ax = plt.subplots(figsize=(7, 4))
     palette = colours(list(steps))
@@ -52,7 +54,15 @@ def training_loss(steps: dict[str, list[pd.DataFrame]], histories: dict[str, lis
         x = np.arange(1, smoothed.shape[1] + 1) / per_epoch
         _band(ax, x, smoothed, palette[backbone], f"{backbone} (per step, mean of {window})")
         epoch_loss = np.stack([h["train_loss"].to_numpy() for h in histories[backbone]])
-        ax.plot(histories[backbone][0]["epoch"], epoch_loss.mean(0), "o--", color=palette[backbone], markersize=5, linewidth=1, label=f"{backbone} (epoch mean)")
+        ax.plot(
+            histories[backbone][0]["epoch"],
+            epoch_loss.mean(0),
+            "o--",
+            color=palette[backbone],
+            markersize=5,
+            linewidth=1,
+            label=f"{backbone} (epoch mean)",
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("training cross-entropy")
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -68,8 +78,17 @@ def validation_curves(histories: dict[str, list[pd.DataFrame]], png, pdf) -> Non
     palette = colours(list(histories))
     for backbone, tables in histories.items():
         epochs = tables[0]["epoch"].to_numpy()
-        _band(acc, epochs, np.stack([t["val_accuracy"].to_numpy() for t in tables]), palette[backbone], backbone, marker="o")
-        _band(loss, epochs, np.stack([t["val_loss"].to_numpy() for t in tables]), palette[backbone], backbone, marker="o")
+        _band(
+            acc,
+            epochs,
+            np.stack([t["val_accuracy"].to_numpy() for t in tables]),
+            palette[backbone],
+            backbone,
+            marker="o",
+        )
+        _band(
+            loss, epochs, np.stack([t["val_loss"].to_numpy() for t in tables]), palette[backbone], backbone, marker="o"
+        )
     epochs = np.unique(np.concatenate([t["epoch"].to_numpy() for tables in histories.values() for t in tables]))
     for ax, label in ((acc, "validation accuracy"), (loss, "validation cross-entropy")):
         ax.set_xlabel("epoch")
@@ -88,12 +107,19 @@ def reliability(bins: dict[str, dict[str, pd.DataFrame]], ece: dict[str, dict[st
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.2), squeeze=False)
     palette = colours(names)
     for ax, backbone in zip(axes[0], names):
-        for stage, style in (("before", dict(alpha=0.75)), ("after", dict(fill=False, hatch="//", alpha=0.9))):
+        for stage, style in (("before", {"alpha": 0.75}), ("after", {"fill": False, "hatch": "//", "alpha": 0.9})):
             table = bins[backbone][stage]
             filled = table[table["count"] > 0]
-            ax.bar(filled["bin_low"], filled["accuracy"], width=filled["bin_high"] - filled["bin_low"], align="edge",
-                   color=palette[backbone], edgecolor=palette[backbone] if stage == "after" else "white",
-                   label=f"{stage} scaling (ECE {ece[backbone][stage]:.3f})", **style)
+            ax.bar(
+                filled["bin_low"],
+                filled["accuracy"],
+                width=filled["bin_high"] - filled["bin_low"],
+                align="edge",
+                color=palette[backbone],
+                edgecolor=palette[backbone] if stage == "after" else "white",
+                label=f"{stage} scaling (ECE {ece[backbone][stage]:.3f})",
+                **style,
+            )
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
@@ -114,7 +140,15 @@ def confusion(matrices: dict[str, np.ndarray], labels: Sequence[str], png, pdf) 
         share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
         image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
         for (i, j), value in np.ndenumerate(share):
-            ax.text(j, i, f"{100 * value:.0f}%", ha="center", va="center", fontsize=8, color="white" if value > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{100 * value:.0f}%",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if value > 0.6 else "black",
+            )
         ticks = np.arange(len(labels))
         ax.set_xticks(ticks, labels, rotation=35, ha="right", fontsize=8)
         ax.set_yticks(ticks, labels, fontsize=8)
@@ -125,37 +159,33 @@ def confusion(matrices: dict[str, np.ndarray], labels: Sequence[str], png, pdf) 
     save(fig, png, pdf)
 
 
-def plot_confusion(metadata_paths, expected, labels: Sequence[str], analysis: dict, *, png, pdf) -> None:
-    """The plot_confusion rule: confusion matrices of the selected epoch, summed over seeds."""
+def plot_confusion(runs, labels: Sequence[str], outputs) -> None:
+    """The plot_confusion rule: confusion matrices of the selected epoch, summed over seeds (a `runs.RunSet`);
+    `outputs`: png, pdf."""
     from sklearn.metrics import confusion_matrix
 
-    from sentiflow.runs import by_backbone, load_runs
-
-    grouped = by_backbone(load_runs(metadata_paths, expected, analysis["allow_partial"])[0])
     ids = list(range(len(labels)))
     matrices = {
-        backbone: sum(confusion_matrix(p["gold"], p["pred"], labels=ids) for run in runs for p in [run.predictions(analysis["select_epoch"])])
-        for backbone, runs in grouped.items()
+        label: sum(confusion_matrix(group.gold, predicted, labels=ids) for predicted in group.predictions())
+        for label, group in runs.groups.items()
     }
-    confusion(matrices, labels, png, pdf)
+    confusion(matrices, labels, outputs["png"], outputs["pdf"])
 
 
-def plot_curves(metadata_paths, expected, analysis: dict, *, loss_png, loss_pdf, curves_png, curves_pdf) -> None:
-    """The plot_curves rule: Figures 1 and 2 from every run's steps and history."""
-    from sentiflow.runs import by_backbone, load_runs
-
-    grouped = by_backbone(load_runs(metadata_paths, expected, analysis["allow_partial"])[0])
-    steps = {backbone: [run.table("steps") for run in runs] for backbone, runs in grouped.items()}
-    histories = {backbone: [run.history for run in runs] for backbone, runs in grouped.items()}
-    training_loss(steps, histories, analysis["loss_smoothing"], loss_png, loss_pdf)
-    validation_curves(histories, curves_png, curves_pdf)
+def plot_curves(runs, loss_smoothing: int, outputs) -> None:
+    """The plot_curves rule: Figures 1 and 2 from every run's steps and history (a `runs.RunSet`); `outputs`:
+    loss_png, loss_pdf, curves_png, curves_pdf."""
+    steps = {label: [run.table("steps") for run in group.runs] for label, group in runs.groups.items()}
+    histories = {label: [run.history for run in group.runs] for label, group in runs.groups.items()}
+    training_loss(steps, histories, loss_smoothing, outputs["loss_png"], outputs["loss_pdf"])
+    validation_curves(histories, outputs["curves_png"], outputs["curves_pdf"])
 
 
 def plot_reliability(bins_path, table_path, *, png, pdf) -> None:
     """The plot_reliability rule: reliability diagrams from the calibration rule's pooled bins."""
     bins = pd.read_csv(bins_path)
     table = pd.read_csv(table_path)
-    diagrams = {b: {s: g for s, g in group.groupby("stage")} for b, group in bins.groupby("backbone", sort=False)}
+    diagrams = {b: dict(group.groupby("stage")) for b, group in bins.groupby("backbone", sort=False)}
     ece = table.groupby(["backbone", "stage"])["ece"].mean()
     reliability(diagrams, {b: {s: float(ece[b, s]) for s in ("before", "after")} for b in diagrams}, png, pdf)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+import sentiflow
 from sentiflow.atomic import atomic_path
 from sentiflow.config import cascade_stem
 
@@ -20,11 +21,27 @@ FIGURES = [
     ("training_loss", "Training loss per step (rolling mean) and per epoch; the band spans the seeds."),
     ("validation_curves", "Validation accuracy (a) and validation loss (b) per epoch, mean and range over seeds."),
     ("reliability", "Reliability diagrams before and after temperature scaling, pooled over seeds."),
-    ("confusion", "Confusion matrices of the selected epoch, summed over seeds; rows are gold classes, normalised to 100%."),
+    (
+        "confusion",
+        "Confusion matrices of the selected epoch, summed over seeds; rows are gold classes, normalised to 100%.",
+    ),
 ]
+# How the runs of a dataset chose their epoch (`analysis.select_epoch`, auto resolved), as the report says it.
+SELECTION_TEXT = {
+    "holdout": "epoch with the best accuracy on the held-out slice of train",
+    "best": "epoch with the best validation accuracy (this dataset has no holdout: optimistic)",
+    "last": "last epoch",
+}
 # The report rule's inputs that exist once per dataset (the rest, run metadata and token statistics, per run or backbone).
-PER_DATASET = ["summary", "per_class", "data_card", "calibration", "misclassified", "overconfidence",
-               "failure_modes"] + [f"{name}_{kind}" for name, _ in FIGURES for kind in ("png", "pdf")]
+PER_DATASET = [
+    "summary",
+    "per_class",
+    "data_card",
+    "calibration",
+    "misclassified",
+    "overconfidence",
+    "failure_modes",
+] + [f"{name}_{kind}" for name, _ in FIGURES for kind in ("png", "pdf")]
 # Once per dataset and LLM entry, in results/{dataset}/llm/{entry}/.
 PER_ENTRY = ["llm_summary", "llm_table", "cascade_points", "cascade_summary", "cascade_png", "cascade_pdf"]
 
@@ -75,21 +92,32 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
     reference = dataset.get("reference", {})
     backbones = []
     for row in summary["backbones"]:
-        study = _study_reference(row["model"], reference) if row["variant"] == "base" else None  # the study's own recipe only
-        backbones.append(row | {
-            "study": study,
-            "best_diff": row["best_accuracy_mean"] - study["best"] if study else None,
-            "last_diff": row["last_accuracy_mean"] - study["last"] if study else None,
-            "minutes_per_epoch": row["epoch_seconds_mean"] / 60,
-            "study_minutes_per_epoch": study["minutes"] / study["epochs"] if study else None,
-        })
+        study = (
+            _study_reference(row["model"], reference) if row["variant"] == "base" else None
+        )  # the study's own recipe only
+        backbones.append(
+            row
+            | {
+                "study": study,
+                "best_diff": row["best_accuracy_mean"] - study["best"] if study else None,
+                "last_diff": row["last_accuracy_mean"] - study["last"] if study else None,
+                "minutes_per_epoch": row["epoch_seconds_mean"] / 60,
+                "study_minutes_per_epoch": study["minutes"] / study["epochs"] if study else None,
+            }
+        )
     calibration = pd.read_csv(inputs["calibration"])
     cal_rows = (
-        calibration.groupby(["backbone", "stage"], sort=False)[["temperature", "ece", "classwise_ece", "mce", "brier", "nll", "accuracy"]]
-        .mean().reset_index().to_dict("records")
+        calibration.groupby(["backbone", "stage"], sort=False)[
+            ["temperature", "ece", "classwise_ece", "mce", "brier", "nll", "accuracy"]
+        ]
+        .mean()
+        .reset_index()
+        .to_dict("records")
     )
     errors = pd.read_csv(inputs["misclassified"])
-    top_errors = errors.sort_values("confidence", ascending=False).head(settings["report"]["top_errors"]).to_dict("records")
+    top_errors = (
+        errors.sort_values("confidence", ascending=False).head(settings["report"]["top_errors"]).to_dict("records")
+    )
     llm = []
     for entry, files in inputs.get("llm", {}).items():
         table = pd.read_csv(files["llm_table"])
@@ -113,7 +141,9 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
     for path in inputs.get("token_stats", []):
         stats = json.loads(Path(path).read_text())
         for split, numbers in stats["splits"].items():
-            truncation.append({"backbone": Path(path).stem, "split": split, "max_length": stats["max_length"]} | numbers)
+            truncation.append(
+                {"backbone": Path(path).stem, "split": split, "max_length": stats["max_length"]} | numbers
+            )
     seeds = sorted({r["seed"] for r in summary["runs"]})
     n_val = summary["validation_sentences"]
     return {
@@ -141,7 +171,10 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
         "llm": llm,
         "llm_missing": [e for e in configured if e not in {x["name"] for x in llm}],
         "llm_hard_cases": hard_cases,
-        "limitations": limitations(name, len(seeds), n_val, max(b["selected_accuracy"] for b in backbones), summary, dataset),
+        "selection_text": SELECTION_TEXT.get(summary["select_epoch"], summary["select_epoch"]),
+        "limitations": limitations(
+            name, len(seeds), n_val, max(b["selected_accuracy"] for b in backbones), summary, dataset
+        ),
     }
 
 
@@ -172,19 +205,27 @@ def collect(grouped: dict[str, dict], metadata_paths: list, settings: dict) -> d
         "datasets": sections,
         "across": across_datasets(sections).to_dict("records"),
         # Two key-value columns side by side: a long list that still fits one page width.
-        "hyperparameters": [(hyperparameters[i], hyperparameters[i + half] if i + half < len(hyperparameters) else None)
-                            for i in range(half)],
-        "variants": [{"name": name, "changes": ", ".join(f"{k}={v}" for k, v in flatten(settings["variants"][name]).items())
-                      or "the settings above"} for name in settings.get("variant_order", settings["variants"])],
-        "selected_epoch": settings["analysis"]["select_epoch"],
+        "hyperparameters": [
+            (hyperparameters[i], hyperparameters[i + half] if i + half < len(hyperparameters) else None)
+            for i in range(half)
+        ],
+        "variants": [
+            {
+                "name": name,
+                "changes": ", ".join(f"{k}={v}" for k, v in flatten(settings["variants"][name]).items())
+                or "the settings above",
+            }
+            for name in settings.get("variant_order", settings["variants"])
+        ],
         "bootstrap": settings["analysis"]["bootstrap"],
         "versions": metadata[0]["versions"],
+        # This checkout's version, also where the package is not installed (metadata says None there).
+        "version": sentiflow.__version__,
         "devices": sorted({m["hardware"]["device_name"] for m in metadata}),
         "total_hours": sum(m["total_seconds"] for m in metadata) / 3600,
         "runs": len(metadata),
         "figures": [dict(zip(("name", "caption"), f)) for f in FIGURES],
         "llm_enabled": settings["llm_enabled"],
-        "epochs": settings["training"]["epochs"],
     }
 
 
@@ -198,24 +239,47 @@ def limitations(name: str, n_seeds: int, n_val: int, accuracy: float, summary: d
         f"±{half_width:.3f} ({half_width * n_val:.0f} sentences); differences between backbones smaller than that are "
         "not resolved by this set, which is why paired McNemar tests are reported.",
     ]
-    if summary["selected_epoch"] == "best":
-        items.append("The best epoch is chosen on the validation set that also reports its accuracy, so best-epoch "
-                     "accuracy is optimistic; last-epoch accuracy is the unbiased figure.")
+    if summary["select_epoch"] == "holdout":
+        items.append(
+            f"Each run's epoch is chosen on {dataset.get('holdout_rows', 0):,} held-out training sentences, so the "
+            "headline accuracy is unbiased; the best-on-validation column is chosen on the sentences it is scored on, "
+            "as the study reported, and is optimistic."
+        )
+    elif summary["select_epoch"] == "best":
+        items.append(
+            "The epoch is chosen on the validation set that also reports its accuracy (this dataset has no holdout), "
+            "so the headline accuracy is optimistic; last-epoch accuracy is the unbiased figure."
+        )
     if dataset.get("max_train_rows"):
-        items.append(f"Training used a random subset of {dataset['max_train_rows']:,} training sentences, not the full split.")
+        items.append(
+            f"Training used a random subset of {dataset['max_train_rows']:,} training sentences, not the full split."
+        )
     if summary["missing_runs"]:
         names = ", ".join(f"{m['backbone']} seed {m['seed']}" for m in summary["missing_runs"])
         items.append(f"Missing runs, excluded from every table: {names}.")
-    items.append("Failure modes are measured with rule-based cue lexicons: a cue marks a sentence, not the reason for an error.")
+    items.append(
+        "Failure modes are measured with rule-based cue lexicons: a cue marks a sentence, not the reason for an error."
+    )
     return items
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Rendering
 
-_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-                  "<": r"\textless{}", ">": r"\textgreater{}"}
+_LATEX_SPECIAL = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+}
 
 
 def latex_escape(value) -> str:
@@ -241,14 +305,33 @@ def pvalue(value) -> str:
 
 
 def _environment(folder: Path, latex: bool) -> jinja2.Environment:
-    options = dict(loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    options = {
+        "loader": jinja2.FileSystemLoader(folder),
+        "undefined": jinja2.StrictUndefined,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+    }
     if latex:  # LaTeX is full of braces and percent signs: use delimiters that cannot clash
-        options |= dict(block_start_string=r"\BLOCK{", block_end_string="}", variable_start_string=r"\VAR{",
-                        variable_end_string="}", comment_start_string=r"\#{", comment_end_string="}", autoescape=False)
+        options |= {
+            "block_start_string": r"\BLOCK{",
+            "block_end_string": "}",
+            "variable_start_string": r"\VAR{",
+            "variable_end_string": "}",
+            "comment_start_string": r"\#{",
+            "comment_end_string": "}",
+            "autoescape": False,
+        }
     else:
         options["autoescape"] = True
     env = jinja2.Environment(**options)
-    env.filters.update(fmt=fmt, signed=signed, pvalue=pvalue, tex=latex_escape, basename=lambda path: Path(str(path)).name, pct=lambda v: fmt(100 * v, 1) if v is not None else "–")
+    env.filters.update(
+        fmt=fmt,
+        signed=signed,
+        pvalue=pvalue,
+        tex=latex_escape,
+        basename=lambda path: Path(str(path)).name,
+        pct=lambda v: fmt(100 * v, 1) if v is not None else "–",
+    )
     return env
 
 
@@ -263,13 +346,24 @@ def _numbering(env: jinja2.Environment) -> None:
     env.globals["number"] = number
 
 
-def render(inputs: dict, datasets: list[str], settings: dict, html_template, tex_template, *, html, datasets_table, tex,
-           tex_figures: list) -> dict:
+def render(
+    inputs: dict,
+    datasets: list[str],
+    settings: dict,
+    html_template,
+    tex_template,
+    *,
+    html,
+    datasets_table,
+    tex,
+    tex_figures: list,
+) -> dict:
     """The report rule: HTML with figures embedded, LaTeX with figure PDFs beside it, and the table across datasets."""
     from sentiflow.atomic import write_csv
 
     grouped = split_inputs(inputs, datasets)
     context = collect(grouped, inputs["metadata"], settings)
+
     def inline(path) -> str:
         return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
@@ -287,10 +381,14 @@ def render(inputs: dict, datasets: list[str], settings: dict, html_template, tex
     document_env = _environment(Path(tex_template).parent, latex=True)
     _numbering(document_env)
     document = document_env.get_template(Path(tex_template).name)
-    for target in map(Path, tex_figures):  # beside the .tex, where \includegraphics looks: figures/{dataset}/{figure}.pdf
+    for target in map(
+        Path, tex_figures
+    ):  # beside the .tex, where \includegraphics looks: figures/{dataset}/{figure}.pdf
         files = grouped[target.parent.name]
         entries = {cascade_stem(entry): entry for entry in files.get("llm", {})}
-        source = files["llm"][entries[target.stem]]["cascade_pdf"] if target.stem in entries else files[f"{target.stem}_pdf"]
+        source = (
+            files["llm"][entries[target.stem]]["cascade_pdf"] if target.stem in entries else files[f"{target.stem}_pdf"]
+        )
         with atomic_path(target) as tmp:
             shutil.copyfile(source, tmp)
     with atomic_path(tex) as tmp:
@@ -305,10 +403,16 @@ def compile_pdf(tex, pdf) -> None:
 
     tex, pdf = Path(tex), Path(pdf)
     if shutil.which("pdflatex") is None:
-        raise RuntimeError("pdflatex is not installed; install TeX Live (Debian: texlive-latex-recommended) or set report.pdf: false")
+        raise RuntimeError(
+            "pdflatex is not installed; install TeX Live (Debian: texlive-latex-recommended) or set report.pdf: false"
+        )
     for _ in range(2):
-        result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
-                                cwd=tex.parent, capture_output=True, text=True)
+        result = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+            cwd=tex.parent,
+            capture_output=True,
+            text=True,
+        )
         print(result.stdout)
         if result.returncode != 0:
             raise RuntimeError(f"pdflatex failed on {tex} (see the log above and {tex.with_suffix('.log')})")

@@ -10,11 +10,24 @@ import sys
 
 import torch
 
-PACKAGES = ("sentiflow", "torch", "transformers", "tokenizers", "numpy", "pandas", "safetensors", "datasets", "snakemake")
+PACKAGES = (
+    "sentiflow",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "numpy",
+    "pandas",
+    "safetensors",
+    "datasets",
+    "snakemake",
+)
 
 
 def package_versions() -> dict[str, str | None]:
-    versions = {"python": sys.version.split()[0]}
+    import sentiflow
+
+    # The version of the code that runs: the workflow imports this checkout's library, installed or not.
+    versions = {"python": sys.version.split()[0], "sentiflow": sentiflow.__version__}
     for name in PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)

@@ -92,7 +92,7 @@ def length_stats(encoded: Encoded, max_length: int) -> dict:
         return {"rows": 0, "truncated": 0, "tokens_cut": 0}
     cut = encoded.cut if encoded.cut is not None else np.zeros_like(lengths)
     return {
-        "rows": int(len(lengths)),
+        "rows": len(lengths),
         "tokens": int(lengths.sum()),
         "mean": round(float(lengths.mean()), 2),
         "median": float(np.median(lengths)),
@@ -110,9 +110,8 @@ def save_encoded(path: str | Path, splits: dict[str, Encoded], meta: dict) -> No
         for field in ("ids", "offsets", "labels", "index"):
             arrays[f"{name}.{field}"] = getattr(enc, field)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def load_encoded(path: str | Path) -> tuple[dict[str, Encoded], dict]:
@@ -131,7 +130,9 @@ def tokenize_dataset(model: str, split_paths: dict, max_length: int | None, toke
     from sentiflow.atomic import write_json
     from sentiflow.modeling import check_backbone, load_config, load_tokenizer
 
-    check_backbone(model)  # the first job that touches a backbone: fail here, before any training, if it cannot be built
+    check_backbone(
+        model
+    )  # the first job that touches a backbone: fail here, before any training, if it cannot be built
     tokenizer = load_tokenizer(model)
     if tokenizer.pad_token_id is None:
         raise ValueError(f"the tokenizer of {model!r} has no padding token; dynamic padding needs one")
@@ -140,8 +141,13 @@ def tokenize_dataset(model: str, split_paths: dict, max_length: int | None, toke
         model_config = load_config(model)
     limit = resolve_max_length(tokenizer, model_config, max_length)
     splits = {name: encode(tokenizer, pd.read_parquet(path), limit) for name, path in split_paths.items()}
-    meta = {"model": model, "pad_id": int(tokenizer.pad_token_id), "max_length": limit,
-            "tokenizer": type(tokenizer).__name__, "vocab_size": len(tokenizer)}
+    meta = {
+        "model": model,
+        "pad_id": int(tokenizer.pad_token_id),
+        "max_length": limit,
+        "tokenizer": type(tokenizer).__name__,
+        "vocab_size": len(tokenizer),
+    }
     stats = meta | {"splits": {name: length_stats(enc, limit) for name, enc in splits.items()}}
     save_encoded(tokens_out, splits, meta)
     write_json(stats_out, stats)

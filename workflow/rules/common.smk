@@ -182,8 +182,8 @@ def report_inputs(wildcards):
     }
     if config["llm"]["cascade"]["enabled"]:
         per_entry |= {
-            "cascade_points": rules.cascade.output.points_out,
-            "cascade_summary": rules.cascade.output.summary_out,
+            "cascade_points": rules.cascade.output.points,
+            "cascade_summary": rules.cascade.output.summary,
             "cascade_png": rules.cascade.output.png,
             "cascade_pdf": rules.cascade.output.pdf,
         }

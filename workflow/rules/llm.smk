@@ -50,15 +50,15 @@ rule cascade:
         metadata=analysed_runs("metadata"),
         tables=analysed_runs("history", "predictions"),
     output:
-        curves_out="results/{dataset}/llm/{llm}/cascade_curves.csv",
-        points_out=report(
+        curves="results/{dataset}/llm/{llm}/cascade_curves.csv",
+        points=report(
             "results/{dataset}/llm/{llm}/cascade.csv",
             caption="../report/cascade.rst",
             category="LLM",
             subcategory="{dataset}",
             labels={"model": "{llm}", "table": "cascade"},
         ),
-        summary_out="results/{dataset}/llm/{llm}/cascade.json",
+        summary="results/{dataset}/llm/{llm}/cascade.json",
         png=report(
             "results/{dataset}/llm/{llm}/cascade.png",
             caption="../report/cascade_figure.rst",

@@ -21,8 +21,10 @@ rule train:
     params:
         model=backbone_model,
         labels=dataset_setting("labels"),
+        # The epoch the published checkpoint holds is chosen as analysis.select_epoch says.
         training=lambda wildcards: canonical(
             variant_training(config, wildcards.variant)
+            | {"select_epoch": config["analysis"]["select_epoch"]}
         ),
         run_name=lambda wildcards: run_label(wildcards.backbone, wildcards.variant),
         # Outside the outputs on purpose: Snakemake deletes a failed job's outputs, not this.

@@ -1,13 +1,10 @@
-"""The fast training path: the study's recipe with the per-step overhead taken out.
+"""One optimizer step of the study's recipe: op by op (`EagerStep`) or replayed as a CUDA graph (`GraphedStep`).
 
 At batch 32 and ~13 tokens a sentence a GPU step is a few milliseconds of arithmetic, so the plain loop is
-bound by Python: padding on the host, a host-to-device copy, a `.item()` that waits for the GPU every step,
-dozens of optimizer kernels. And a batch of 32 randomly drawn SST-2 sentences is padded to its longest, about
-three times the real tokens. Here batches are gathered from a split that lives on the device, drawn by length
-(`group_by_length`: sentences of similar length share a batch) and padded to a bucket width (a multiple of 8 on a
-GPU) so shapes repeat, the loss is read back every `sync_every` steps, AdamW is fused, and on a GPU the
-forward runs under bf16 autocast and each full-size step of a bucket can replay as one CUDA graph. Padding is
-masked; clipping, AdamW and the schedule are the plain loop's, and so are the batches when grouping is off.
+bound by Python: a `.item()` that waits for the GPU every step and dozens of optimizer kernels. The fast loop
+reads the loss back every `sync_every` steps (`StepLog`), uses fused AdamW, and on a GPU runs the forward under
+bf16 autocast and replays each full-size step of a bucket width as one CUDA graph. Clipping, AdamW and the
+schedule are the plain loop's.
 """
 
 from __future__ import annotations
@@ -15,15 +12,10 @@ from __future__ import annotations
 import contextlib
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sentiflow.tokens import Encoded
-
-
-def bucket_width(longest: int, multiple: int) -> int:
-    return -(-int(longest) // multiple) * multiple
+from sentiflow.batches import model_inputs
 
 
 def autocast_dtype(precision: str, device: torch.device, cuda_graphs: bool) -> torch.dtype | None:
@@ -62,82 +54,6 @@ def matmul_precision(tf32: bool):
         setattr(settings, name, before)
 
 
-# Sentences are sorted by length within chunks of this many batches: small enough that every chunk is a
-# random sample of the split, large enough that neighbours in a chunk have nearly the same length.
-GROUP_CHUNK_BATCHES = 50
-
-
-def group_by_length(order: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
-    """`order` rearranged so that each run of `batch_size` rows holds sentences of similar length.
-
-    `order` (a shuffled permutation) is cut into chunks of GROUP_CHUNK_BATCHES batches, each chunk is sorted by
-    length and cut into batches, and the full batches are shuffled across the epoch (`rng`), so a batch's
-    length says nothing about its place in the epoch. The one short batch, if any, stays last, where the
-    loop expects it. Every row appears exactly once.
-    """
-    chunk = GROUP_CHUNK_BATCHES * batch_size
-    parts = [order[i : i + chunk] for i in range(0, len(order), chunk)]
-    grouped = np.concatenate([part[np.argsort(lengths[part], kind="stable")] for part in parts]) if parts else order
-    full = len(grouped) // batch_size
-    batches = grouped[: full * batch_size].reshape(full, batch_size)
-    return np.concatenate([batches[rng.permutation(full)].ravel(), grouped[full * batch_size :]])
-
-
-class HostBatches:
-    """The plain loop's batches: padded on the host to their longest sentence, then copied to the device."""
-
-    def __init__(self, data: Encoded, pad_id: int, device: torch.device):
-        self.data, self.pad_id, self.device = data, pad_id, device
-        self.lengths = data.lengths
-        self.order = np.arange(len(data))
-
-    def set_order(self, order: np.ndarray) -> None:
-        self.order = order
-
-    def width(self, start: int, stop: int) -> int:
-        return int(self.lengths[self.order[start:stop]].max())
-
-    def batch(self, start: int, stop: int) -> dict[str, torch.Tensor]:
-        batch = self.data.batch(self.order[start:stop], self.pad_id)
-        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-
-
-class DeviceBatches:
-    """A split resident on the device as one padded matrix: a batch is a gather on the device, not a host copy.
-
-    Widths are rounded up to `multiple` from the host copy of the lengths, so choosing one never waits
-    for the device, and a handful of shapes repeat all epoch.
-    """
-
-    def __init__(self, data: Encoded, pad_id: int, device: torch.device, multiple: int = 8):
-        self.device, self.multiple = device, multiple
-        self.lengths = data.lengths
-        width = bucket_width(max(int(self.lengths.max(initial=1)), 1), multiple)
-        filled = np.arange(width)[None, :] < self.lengths[:, None]
-        ids = np.full((len(data), width), pad_id, dtype=np.int64)
-        ids[filled] = data.ids  # row-major order of `filled` is the order of the flat token array
-        self.ids = torch.from_numpy(ids).to(device)
-        self.mask = torch.from_numpy(filled.astype(np.int64)).to(device)
-        self.labels = torch.tensor(data.labels, dtype=torch.int64, device=device)
-        self.set_order(np.arange(len(data)))
-
-    def set_order(self, order: np.ndarray) -> None:
-        self.order = order
-        self.order_on_device = torch.from_numpy(np.ascontiguousarray(order)).to(self.device)
-
-    def width(self, start: int, stop: int) -> int:
-        return bucket_width(self.lengths[self.order[start:stop]].max(), self.multiple)
-
-    def batch(self, start: int, stop: int) -> dict[str, torch.Tensor]:
-        width = self.width(start, stop)
-        rows = self.order_on_device[start:stop]
-        return {
-            "input_ids": self.ids.index_select(0, rows)[:, :width],
-            "attention_mask": self.mask.index_select(0, rows)[:, :width],
-            "labels": self.labels.index_select(0, rows),
-        }
-
-
 class StepLog:
     """Per-step loss and gradient norm kept on the device and read back every `sync_every` steps.
 
@@ -170,15 +86,19 @@ class StepLog:
 class EagerStep:
     """Forward, cross-entropy, backward, clipping, AdamW and the schedule for one batch, op by op."""
 
-    def __init__(self, model, optimizer, scheduler, max_grad_norm: float, dtype: torch.dtype | None = None, tf32: bool = False):
+    def __init__(
+        self, model, optimizer, scheduler, max_grad_norm: float, dtype: torch.dtype | None = None, tf32: bool = False
+    ):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.max_grad_norm, self.dtype, self.tf32 = max_grad_norm, dtype, tf32
 
     def loss(self, batch: dict) -> torch.Tensor:
         device_type = batch["input_ids"].device.type
         # No autocast weight cache: a cached cast inside a captured CUDA graph would go stale after an update.
-        with torch.autocast(device_type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None, cache_enabled=False):
-            logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        with torch.autocast(
+            device_type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None, cache_enabled=False
+        ):
+            logits = self.model(**model_inputs(batch)).logits
         return F.cross_entropy(logits.float(), batch["labels"])
 
     def backward_and_clip(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -292,27 +212,3 @@ def tensor_learning_rate(optimizer, device: torch.device) -> None:
 def scheduled_lr(scheduler) -> float:
     """The learning rate of the next step, computed on the host (get_last_lr() would return a device tensor)."""
     return float(scheduler.base_lrs[0]) * scheduler.lr_lambdas[0](scheduler.last_epoch)
-
-
-@torch.inference_mode()
-def evaluate_by_length(model, data: Encoded, pad_id: int, batch_size: int, device, dtype=None, multiple: int = 8, tf32: bool = False):
-    """Mean cross-entropy and softmax probabilities in data order, computed on length-sorted bucketed batches.
-
-    Sorting by length removes most padding; the loss is summed on the device and read once.
-    """
-    model.eval()
-    split = DeviceBatches(data, pad_id, device, multiple)
-    order = np.argsort(data.lengths, kind="stable")
-    split.set_order(order)
-    total = torch.zeros((), dtype=torch.float64, device=device)
-    probs = torch.empty((len(data), model.config.num_labels), dtype=torch.float32, device=device)
-    for start in range(0, len(data), batch_size):
-        stop = min(start + batch_size, len(data))
-        batch = split.batch(start, stop)
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None), matmul_precision(tf32):
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        logits = logits.float()
-        total += F.cross_entropy(logits, batch["labels"], reduction="sum").double()
-        probs[split.order_on_device[start:stop]] = torch.softmax(logits, dim=-1)
-    model.train()
-    return float(total) / max(len(data), 1), probs.cpu().numpy()

@@ -1,0 +1,164 @@
+"""Misclassified sentences and failure modes measured with rule-based cues instead of eyeballed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from sentiflow.data import read_split
+from sentiflow.metrics import bootstrap_ci, ci_settings, difference_ci
+from sentiflow.runs import RunGroup, RunSet
+
+# Split "doesn't" like the Penn Treebank does ("does n't"), so one lexicon serves raw and PTB text.
+_TOKEN = re.compile(r"n't|[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
+
+
+MISCLASSIFIED_COLUMNS = [
+    "backbone",
+    "index",
+    "sentence",
+    "gold",
+    "predicted",
+    "confidence",
+    "prob_gold",
+    "wrong_in_seeds",
+    "seeds",
+]
+
+
+def words(text: str) -> list[str]:
+    return _TOKEN.findall(re.sub(r"(\w)n't\b", r"\1 n't", text.lower()))
+
+
+def cue_tags(texts: Sequence[str], cues: dict[str, Sequence[str]]) -> pd.DataFrame:
+    """One boolean column per cue family: does the sentence contain any of its cues (as whole words)?"""
+    patterns = {family: [tuple(words(cue)) for cue in lexicon] for family, lexicon in cues.items()}
+    rows = []
+    for text in texts:
+        tokens = words(text)
+        padded = " " + " ".join(tokens) + " "
+        rows.append(
+            {
+                family: any(" " + " ".join(p) + " " in padded for p in phrases if p)
+                for family, phrases in patterns.items()
+            }
+        )
+    return pd.DataFrame(rows, columns=list(cues))
+
+
+def misclassified(
+    group: RunGroup, others: dict[str, RunGroup], validation: pd.DataFrame, labels: Sequence[str]
+) -> pd.DataFrame:
+    """Validation sentences the run group got wrong in at least one seed, most confident errors first.
+
+    `predicted` is the wrong label most seeds chose, `confidence` its probability averaged over the seeds
+    that were wrong, `prob_gold` the gold label's probability averaged over all seeds.
+    """
+    probs, preds, gold = group.probs(), group.predictions(), group.gold
+    wrong = preds != gold
+    other_votes = {name: (other.majority(), other.wrong_in_seeds()) for name, other in others.items()}
+    rows = []
+    for i in np.flatnonzero(wrong.any(0)):
+        wrong_seeds = wrong[:, i]
+        predicted = int(np.bincount(preds[wrong_seeds, i], minlength=len(labels)).argmax())
+        row = {
+            "backbone": group.label,
+            "index": int(validation["index"].iloc[i]),
+            "sentence": validation["text"].iloc[i],
+            "gold": labels[gold[i]],
+            "predicted": labels[predicted],
+            "confidence": float(probs[wrong_seeds, i, predicted].mean()),
+            "prob_gold": float(probs[:, i, gold[i]].mean()),
+            "wrong_in_seeds": int(wrong_seeds.sum()),
+            "seeds": len(group.runs),
+        }
+        for name, (majority, wrong_in_seeds) in other_votes.items():
+            row[f"{name}_predicted"] = labels[int(majority[i])]
+            row[f"{name}_wrong_in_seeds"] = int(wrong_in_seeds[i])
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=MISCLASSIFIED_COLUMNS)
+    table = pd.DataFrame(rows)
+    return table.sort_values(["confidence", "index"], ascending=[False, True]).reset_index(drop=True)
+
+
+def overconfidence(group: RunGroup, threshold: float) -> dict:
+    """Errors with confidence above `threshold`, counted per seed and averaged."""
+    probs = group.probs()
+    wrong = probs.argmax(2) != group.gold
+    confident = probs.max(2) > threshold
+    errors, counts = wrong.sum(1), (wrong & confident).sum(1)
+    return {
+        "threshold": threshold,
+        "errors_mean": float(errors.mean()),
+        "overconfident_mean": float(counts.mean()),
+        "overconfident_share": float(np.mean(counts[errors > 0] / errors[errors > 0]))
+        if errors.any()
+        else float("nan"),
+    }
+
+
+def failure_modes(tags: pd.DataFrame, error_rate: dict[str, np.ndarray], bootstrap: dict) -> pd.DataFrame:
+    """Per cue family and backbone: how often the cue occurs, the error rate with and without it, its share of errors.
+
+    `error_rate[backbone]` holds, per validation sentence, the share of seeds that got it wrong; the
+    confidence intervals resample sentences.
+    """
+    rows = []
+    for backbone, rate in error_rate.items():
+        for family in tags.columns:
+            has = tags[family].to_numpy()
+            with_ci = bootstrap_ci(rate[has], **ci_settings(bootstrap))
+            without_ci = bootstrap_ci(rate[~has], **ci_settings(bootstrap))
+            diff_low, diff_high = difference_ci(rate[has], rate[~has], **ci_settings(bootstrap))
+            rows.append(
+                {
+                    "backbone": backbone,
+                    "cue": family,
+                    "sentences": int(has.sum()),
+                    "share_of_sentences": float(has.mean()),
+                    "error_rate_with": float(rate[has].mean()) if has.any() else float("nan"),
+                    "error_rate_with_ci_low": with_ci[0],
+                    "error_rate_with_ci_high": with_ci[1],
+                    "error_rate_without": float(rate[~has].mean()) if (~has).any() else float("nan"),
+                    "error_rate_without_ci_low": without_ci[0],
+                    "error_rate_without_ci_high": without_ci[1],
+                    "difference_ci_low": diff_low,
+                    "difference_ci_high": diff_high,
+                    "share_of_errors": float(rate[has].sum() / rate.sum()) if rate.sum() else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def analyse_errors(runs: RunSet, validation_path, labels: Sequence[str], analysis: dict, outputs) -> dict:
+    """The misclassified rule: the error table of every run group, cue tags, failure modes, over-confidence.
+    `outputs` names the files: combined, cues, failure_modes, overconfidence."""
+    from sentiflow.atomic import write_csv, write_json
+
+    validation = read_split(validation_path)
+    tables = {}
+    for label, group in runs.groups.items():
+        others = {name: other for name, other in runs.groups.items() if name != label}
+        tables[label] = misclassified(group, others, validation, labels)
+    tags = cue_tags(validation["text"].tolist(), analysis["cues"])
+    # Per sentence, in validation order: the share of seeds that got it wrong.
+    error_rate = {label: group.wrong_in_seeds() / len(group.runs) for label, group in runs.groups.items()}
+    modes = failure_modes(tags, error_rate, analysis["bootstrap"])
+    threshold = analysis["overconfidence_threshold"]
+    confident = {
+        label: overconfidence(group, threshold) | {"errors_listed": len(tables[label])}
+        for label, group in runs.groups.items()
+    }
+    write_csv(
+        outputs["combined"],
+        pd.concat([pd.DataFrame(columns=MISCLASSIFIED_COLUMNS), *tables.values()], ignore_index=True),
+    )
+    write_csv(outputs["cues"], pd.concat([validation[["index", "text", "label"]], tags], axis=1))
+    write_csv(outputs["failure_modes"], modes)
+    summary = {"select_epoch": runs.selection, "missing_runs": runs.missing, "backbones": confident}
+    write_json(outputs["overconfidence"], summary)
+    return confident
