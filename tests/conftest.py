@@ -24,6 +24,7 @@ SHARED = REPO.parent / "shared"
 MINILM = SHARED / "models" / "minilm-l6-h384-uncased"
 SST2 = SHARED / "data" / "sst2"
 SST5 = SHARED / "data" / "sst5"
+RTE = SHARED / "data" / "rte"
 
 POSITIVE = ["good", "great", "excellent", "wonderful", "fine", "lovely", "best", "happy", "brilliant", "superb"]
 NEGATIVE = ["bad", "awful", "terrible", "poor", "worst", "boring", "dull", "sad", "horrible", "ugly"]

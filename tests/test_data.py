@@ -6,7 +6,7 @@ from conftest import SST5, require
 
 from sentiflow.data import Columns, DataError, load_file_split, load_hub_split, prepare, read_split, take_rows
 
-COLUMNS = Columns("sentence", "label", ("negative", "positive"))
+COLUMNS = Columns(("sentence",), "label", ("negative", "positive"))
 
 
 def dataset_config(train, validation, **extra):
@@ -58,7 +58,7 @@ def test_other_formats_give_the_same_canonical_split(tmp_path, suffix):
         raw.to_parquet(path)
     else:
         raw.to_json(path, orient="records", lines=True)
-    frame = load_file_split(path, Columns("review", "y", ("negative", "positive")))
+    frame = load_file_split(path, Columns(("review",), "y", ("negative", "positive")))
     assert frame["text"].tolist() == ['a "quoted, comma" one', "plain bad"]
     assert frame["label"].tolist() == [1, 0]
 

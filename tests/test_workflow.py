@@ -421,7 +421,9 @@ def test_smoke_run_cascade(smoke_run):
                 group = "minilm" if variant == "base" else f"minilm+{variant}"
                 for seed in seeds:
                     runs = pd.read_csv(workdir / f"results/{name}/runs/minilm/{variant}/seed{seed}/predictions.csv")
-                    metadata = json.loads((workdir / f"results/{name}/runs/minilm/{variant}/seed{seed}/metadata.json").read_text())
+                    metadata = json.loads(
+                        (workdir / f"results/{name}/runs/minilm/{variant}/seed{seed}/metadata.json").read_text()
+                    )
                     best = metadata["selected_epoch"]
                     runs = runs[runs["epoch"] == best].set_index("index").loc[llm.index]
                     encoder_right = (runs["pred"] == runs["gold"]).to_numpy()

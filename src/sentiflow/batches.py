@@ -83,6 +83,11 @@ class DeviceBatches:
         ids[filled] = data.ids  # row-major order of `filled` is the order of the flat token array
         self.ids = torch.from_numpy(ids).to(device)
         self.mask = torch.from_numpy(filled.astype(np.int64)).to(device)
+        self.types = None  # segment ids of a sentence pair, where the model reads them
+        if data.types is not None:
+            types = np.zeros((len(data), width), dtype=np.int64)
+            types[filled] = data.types
+            self.types = torch.from_numpy(types).to(device)
         self.labels = torch.tensor(data.labels, dtype=torch.int64, device=device)
         self.set_order(np.arange(len(data)))
 
@@ -96,8 +101,10 @@ class DeviceBatches:
     def batch(self, start: int, stop: int) -> dict[str, torch.Tensor]:
         width = self.width(start, stop)
         rows = self.order_on_device[start:stop]
-        return {
+        batch = {
             "input_ids": self.ids.index_select(0, rows)[:, :width],
             "attention_mask": self.mask.index_select(0, rows)[:, :width],
-            "labels": self.labels.index_select(0, rows),
         }
+        if self.types is not None:
+            batch["token_type_ids"] = self.types.index_select(0, rows)[:, :width]
+        return batch | {"labels": self.labels.index_select(0, rows)}

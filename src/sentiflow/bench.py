@@ -193,7 +193,7 @@ def run(args) -> dict:
         torch.set_num_threads(runinfo.torch_threads(args.threads))
     device = runinfo.pick_device(args.device)
     tokenizer = load_tokenizer(args.tokenizer or args.model)
-    columns = Columns(text=args.text_column, label=args.label_column, labels=LABELS)
+    columns = Columns(texts=(args.text_column,), label=args.label_column, labels=LABELS)
     frame = load_file_split(args.train, columns)
     if args.rows:
         frame = frame.head(args.rows)

@@ -34,7 +34,7 @@ def run(
 
     from sentiflow.calibration import calibration_metrics
 
-    frame = load_file_split(sentences, Columns("sentence", "label", tuple(LABELS)))
+    frame = load_file_split(sentences, Columns(("sentence",), "label", tuple(LABELS)))
     examples = [(frame["text"].iloc[-1 - i], LABELS[int(frame["label"].iloc[-1 - i])]) for i in range(shots)]
     warmup, frame = frame["text"].iloc[-1 - shots], frame.head(items or len(frame))
     texts = frame["text"].tolist()

@@ -89,6 +89,7 @@ def check_dimensions(config: dict) -> None:
     """What the schema cannot say: datasets name only configured backbones, prompts cover every label, a holdout
     exists where the epoch is to be chosen on it."""
     for name, dataset in config["datasets"].items():
+        check_text_columns(name, dataset)
         if config.get("analysis", {}).get("select_epoch") == "holdout" and not dataset.get("holdout_rows"):
             raise ConfigError(
                 f"analysis.select_epoch is holdout but datasets.{name}.holdout_rows is 0: give the dataset a holdout "
@@ -109,6 +110,7 @@ def check_dimensions(config: dict) -> None:
                 f"datasets.{name}.llm_models names {unknown}, which are not keys of `llm.models:` ({sorted(config['llm']['models'])})"
             )
         for entry in dataset_llm_models(config, name):
+            check_instruction(name, dataset, entry, llm_prompt(config, name, entry)["instruction"])
             verbalizers = llm_prompt(config, name, entry)["verbalizers"]
             missing = [label for label in dataset["labels"] if label not in verbalizers]
             if missing:
@@ -116,6 +118,35 @@ def check_dimensions(config: dict) -> None:
                     f"datasets.{name} with llm.models.{entry}: no verbalizers for label(s) {missing}; set datasets.{name}.prompt.verbalizers "
                     "(a list of words per label) or llm.enabled: false"
                 )
+
+
+def text_columns(dataset: dict) -> tuple[str, ...]:
+    """A dataset's text columns: `text_columns` (a pair, or a list of one) or `text_column` (one text)."""
+    return tuple(dataset.get("text_columns") or [dataset["text_column"]])
+
+
+def check_text_columns(name: str, dataset: dict) -> None:
+    """One text (`text_column`) or a pair (`text_columns`, two names), never both, never neither."""
+    single, pair = dataset.get("text_column"), dataset.get("text_columns")
+    if single is not None and pair is not None:
+        raise ConfigError(f"datasets.{name} sets both text_column and text_columns: keep text_column for one text, "
+                          "or text_columns for the two texts of a sentence pair")  # fmt: skip
+    if single is None and pair is None:
+        raise ConfigError(f"datasets.{name} names no text: set text_column (the column of the text) or text_columns "
+                          "(the two columns of a sentence pair, e.g. [sentence1, sentence2])")  # fmt: skip
+    if pair is not None and len(pair) > 2:
+        raise ConfigError(f"datasets.{name}.text_columns names {len(pair)} columns, {pair}: a sentence pair has two")
+
+
+def check_instruction(name: str, dataset: dict, entry: str, instruction: str) -> None:
+    """An LLM instruction must show every text of the dataset: {sentence}, or {sentence1} and {sentence2}."""
+    pair = len(text_columns(dataset)) == 2
+    wanted = ["{sentence1}", "{sentence2}"] if pair else ["{sentence}"]
+    missing = [field for field in wanted if field not in instruction]
+    if missing:
+        kind = "a sentence pair" if pair else "one text"
+        raise ConfigError(f"datasets.{name} with llm.models.{entry}: the instruction has no {', '.join(missing)}; this "
+                          f"dataset has {kind}, so set datasets.{name}.prompt.instruction with {' and '.join(wanted)}")  # fmt: skip
 
 
 def dataset_keys(config: dict, name: str, dimension: str) -> list[str]:

@@ -1,7 +1,8 @@
 """Load, validate and canonicalise sentence-classification splits.
 
-Every split leaves this module as a DataFrame with three columns: `index` (the row's position in its
-source split, so predictions can always be traced back), `text` and `label` (an integer class id).
+Every split leaves this module as a DataFrame with the columns `index` (the row's position in its source split,
+so predictions can always be traced back), `text`, `text_pair` (the second text, for sentence-pair tasks only)
+and `label` (an integer class id).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sentiflow.atomic import write_json, write_parquet
+from sentiflow.config import text_columns
 
 FORMATS = {".tsv": "tsv", ".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}
 
@@ -26,12 +28,21 @@ class DataError(ValueError):
     """Input data that cannot be used; the message names the file, the row and the problem."""
 
 
+# The canonical names of a split's texts: one text, or a pair (premise and hypothesis, two questions, ...).
+TEXT_FIELDS = ("text", "text_pair")
+
+
 @dataclass(frozen=True)
 class Columns:
-    text: str
+    texts: tuple[str, ...]  # the source columns of the text, or of the two texts of a pair, in order
     label: str
     labels: tuple[str, ...]  # class names; a class id is its position here
     clean: tuple[str, ...] = ()  # names of CLEANERS steps applied to every text
+
+
+def text_fields(frame: pd.DataFrame) -> list[str]:
+    """The canonical text columns a prepared split has: `text`, and `text_pair` for a sentence-pair task."""
+    return [field for field in TEXT_FIELDS if field in frame.columns]
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
@@ -104,8 +115,8 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
 
 
 def canonical_split(frame: pd.DataFrame, where: str, locate: Callable[[int], str], columns: Columns) -> pd.DataFrame:
-    """Validate a raw table and return its canonical (index, text, label) form."""
-    for role, name in (("text", columns.text), ("label", columns.label)):
+    """Validate a raw table and return its canonical (index, text[, text_pair], label) form, every text field checked."""
+    for role, name in [("text", name) for name in columns.texts] + [("label", columns.label)]:
         if name not in frame.columns:
             found = ", ".join(map(str, frame.columns)) or "none"
             raise DataError(f"{where}: missing {role} column {name!r} (columns found: {found})")
@@ -113,30 +124,37 @@ def canonical_split(frame: pd.DataFrame, where: str, locate: Callable[[int], str
         raise DataError(f"{where}: no data rows")
 
     label_ids = _label_lookup(columns.labels)
-    texts, labels, changed = [], [], dict.fromkeys(columns.clean, 0)
-    for position, (text, label) in enumerate(zip(frame[columns.text], frame[columns.label])):
-        if not isinstance(text, str):
-            raise DataError(f"{where}: {locate(position)}: text is {type(text).__name__}, not a string")
-        text = clean_text(text, columns.clean, changed).strip()
-        if not text:
-            raise DataError(f"{where}: {locate(position)}: empty text" + (" after cleaning" if columns.clean else ""))
-        key = _label_key(label)
+    texts, labels, changed = [[] for _ in columns.texts], [], dict.fromkeys(columns.clean, 0)
+    for position, row in enumerate(zip(*(frame[name] for name in columns.texts), frame[columns.label])):
+        for field, (name, text) in enumerate(zip(columns.texts, row)):
+            texts[field].append(_checked_text(text, where, locate(position), name, columns, changed))
+        key = _label_key(row[-1])
         if key is None:
             raise DataError(f"{where}: {locate(position)}: missing label")
         if key not in label_ids:
             allowed = ", ".join(f"{i} ({n})" for i, n in enumerate(columns.labels))
-            raise DataError(f"{where}: {locate(position)}: label {label!r} is not in the label set: {allowed}")
-        texts.append(text)
+            raise DataError(f"{where}: {locate(position)}: label {row[-1]!r} is not in the label set: {allowed}")
         labels.append(label_ids[key])
     canonical = pd.DataFrame(
-        {
-            "index": np.arange(len(frame), dtype=np.int64),
-            "text": pd.Series(texts, dtype=object),
-            "label": np.asarray(labels, dtype=np.int64),
-        }
+        {"index": np.arange(len(frame), dtype=np.int64)}
+        | {field: pd.Series(values, dtype=object) for field, values in zip(TEXT_FIELDS, texts)}
+        | {"label": np.asarray(labels, dtype=np.int64)}
     )
     canonical.attrs["texts_changed"] = changed
     return canonical
+
+
+def _checked_text(text, where: str, line: str, name: str, columns: Columns, changed: dict) -> str:
+    """One text field cleaned and stripped; missing, non-text and empty values name the file, line and column."""
+    column = f" in column {name!r}" if len(columns.texts) > 1 else ""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        raise DataError(f"{where}: {line}: missing text{column}")
+    if not isinstance(text, str):
+        raise DataError(f"{where}: {line}: text{column} is {type(text).__name__}, not a string")
+    text = clean_text(text, columns.clean, changed).strip()
+    if not text:
+        raise DataError(f"{where}: {line}: empty text{column}" + (" after cleaning" if columns.clean else ""))
+    return text
 
 
 # The treebank's escapes (SST, PTB-tokenised corpora) and their characters; `` and '' are its quotes.
@@ -222,21 +240,36 @@ def _length_stats(texts: pd.Series) -> dict:
     }
 
 
-def data_card(splits: dict[str, pd.DataFrame], labels: Sequence[str], sources: dict) -> dict:
+def data_card(
+    splits: dict[str, pd.DataFrame], labels: Sequence[str], sources: dict, columns: Sequence[str] = ()
+) -> dict:
+    """Rows, label counts and words per text of every split (per field, named by `columns`, for a pair); repeated
+    train texts (pairs) and validation texts (pairs) that also occur in train."""
     card = {"labels": list(labels), "sources": sources, "splits": {}}
     for name, frame in splits.items():
         counts = (
             np.bincount(frame["label"].to_numpy(), minlength=len(labels)) if len(frame) else np.zeros(len(labels), int)
         )
+        fields = text_fields(frame)
         card["splits"][name] = {
             "rows": len(frame),
             "label_counts": {label: int(c) for label, c in zip(labels, counts)},
             "words_per_text": _length_stats(frame["text"]) if len(frame) else None,
         }
-    train_texts = set(splits["train"]["text"].map(_normalise))
+        if len(fields) > 1:  # a pair: the words of each text
+            names = list(columns) or fields
+            card["splits"][name]["words_per_field"] = {
+                column: _length_stats(frame[field]) if len(frame) else None for column, field in zip(names, fields)
+            }
+    train_texts = set(_keys(splits["train"]))
     card["train_duplicates"] = int(len(splits["train"]) - len(train_texts))
-    card["validation_in_train"] = int(splits["validation"]["text"].map(_normalise).isin(train_texts).sum())
+    card["validation_in_train"] = int(sum(key in train_texts for key in _keys(splits["validation"])))
     return card
+
+
+def _keys(frame: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Each row's texts, case and white space normalised: a pair is the same only when both texts are."""
+    return list(zip(*(frame[field].map(_normalise) for field in text_fields(frame))))
 
 
 def file_sha256(path: str | Path) -> str:
@@ -250,7 +283,7 @@ def file_sha256(path: str | Path) -> str:
 def load_configured_splits(dataset: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(train, validation, provenance) from the hub or from local files, as `dataset` configures."""
     steps = tuple(step for step in CLEANERS if dataset.get("clean", {}).get(step))
-    columns = Columns(dataset["text_column"], dataset["label_column"], tuple(dataset["labels"]), steps)
+    columns = Columns(text_columns(dataset), dataset["label_column"], tuple(dataset["labels"]), steps)
     if dataset["source"] == "hub":
         hub = dataset["hub"]
 
@@ -291,7 +324,7 @@ def prepare(dataset: dict, name: str, *, train, validation, holdout, card) -> di
         )
 
     splits = {"train": train_rows, "validation": validation_rows, "holdout": holdout_rows}
-    summary = {"name": name, "seed": seed} | data_card(splits, dataset["labels"], sources)
+    summary = {"name": name, "seed": seed} | data_card(splits, dataset["labels"], sources, text_columns(dataset))
     summary["cleaning"] = cleaning
     for split, path in (("train", train), ("validation", validation), ("holdout", holdout)):
         write_parquet(path, splits[split])

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pandas is imported where it is used: the scorer alone does 
     import pandas as pd
 
 GGUF_MAGIC = b"GGUF"
+Item = str | tuple[str, ...]  # what the LLM is asked about: a sentence, or the two texts of a pair
 
 
 class LLMError(RuntimeError):
@@ -60,11 +61,11 @@ def check_gguf(path: Path, key: str = "path") -> None:
 @dataclass
 class PromptConfig:
     system: str | None
-    instruction: str  # contains {sentence}
+    instruction: str  # contains {sentence}, or {sentence1} and {sentence2} for a sentence pair
     answer_prefix: str
     plain_template: str | None  # used when the model has no chat template; contains {system}, {prompt}
     verbalizers: dict[str, list[str]]  # label -> words that mean it
-    shots: list[tuple[str, str]]  # (sentence, label) examples shown before the item
+    shots: list[tuple[Item, str]]  # (item, label) examples shown before the item
 
 
 def _schema_prompt() -> PromptConfig:
@@ -130,15 +131,15 @@ class LabelScorer:
     def _tokens(self, text: str, special: bool = True, bos: bool = False) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=special)
 
-    def render(self, sentence: str) -> str:
-        """The full prompt text for one sentence, ending where the answer's first word belongs."""
+    def render(self, item: Item) -> str:
+        """The full prompt text for one item (a sentence, or a pair), ending where the answer's first word belongs."""
         messages = []
         if self.prompt.system:
             messages.append({"role": "system", "content": self.prompt.system})
         for example, label in self.prompt.shots:
-            messages.append({"role": "user", "content": self.prompt.instruction.format(sentence=example)})
+            messages.append({"role": "user", "content": instruct(self.prompt.instruction, example)})
             messages.append({"role": "assistant", "content": self.prompt.verbalizers[label][0]})
-        messages.append({"role": "user", "content": self.prompt.instruction.format(sentence=sentence)})
+        messages.append({"role": "user", "content": instruct(self.prompt.instruction, item)})
         if self.template is not None:
             text = self._formatter()(messages=messages).prompt
         else:
@@ -162,9 +163,9 @@ class LabelScorer:
             )
         return self._chat_formatter
 
-    def score(self, sentence: str) -> dict[str, float]:
+    def score(self, item: Item) -> dict[str, float]:
         """Probability of each label (normalised over the labels), from the verbalizers' token log-probabilities."""
-        tokens = self._tokens(self.render(sentence), bos=self._needs_bos())
+        tokens = self._tokens(self.render(item), bos=self._needs_bos())
         self._evaluate_prompt(tokens)
         base, logits = self.llm.n_tokens, self._last_logits()
         label_logp = {}
@@ -211,6 +212,14 @@ class LabelScorer:
                 logits = self._last_logits()
         self.llm.n_tokens = base
         return total
+
+
+def instruct(instruction: str, item: Item) -> str:
+    """The instruction with the item's texts in it: `{sentence}` (the text, or a pair's first), `{sentence1}` and
+    `{sentence2}` (a pair's two texts)."""
+    texts = (item,) if isinstance(item, str) else tuple(item)
+    second = texts[1] if len(texts) > 1 else ""
+    return instruction.format(sentence=texts[0], sentence1=texts[0], sentence2=second)
 
 
 def _logsumexp(values) -> float:
@@ -285,9 +294,10 @@ def score_identity(
             "n_gpu_layers": entry["n_gpu_layers"], "llama_cpp": llama_cpp.__version__}  # fmt: skip
 
 
-def score_sentences(sentences: Sequence[str], model_path: Path, job: LLMJob, prompt: PromptConfig, labels: Sequence[str]
+def score_sentences(sentences: Sequence[Item], model_path: Path, job: LLMJob, prompt: PromptConfig, labels: Sequence[str]
                     ) -> tuple[list[dict], dict]:  # fmt: skip
-    """Each sentence's label probabilities, its scoring seconds and prompt tokens, from the cache or from the model.
+    """Each item's (sentence's or pair's) label probabilities, its scoring seconds and prompt tokens, from the cache
+    or from the model.
 
     The model is loaded only if some sentence is not cached yet; new scores are committed every 20 sentences.
     """
@@ -363,7 +373,7 @@ def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, items: dict, s
     if len(scored):  # with nothing to ask, the model is not even looked for
         model_path = resolve_model(job.entry, job.where)
         config = prompt_config(job.prompt, data["train"], labels)
-        records, session = score_sentences(scored["text"].tolist(), model_path, job, config, labels)
+        records, session = score_sentences(items_of(scored), model_path, job, config, labels)
     out = answer_table(scored, votes, records, labels)
     result = _summarise(out, votes, data["cues"])
     # The LLM alone on validation sentences drawn without regard to the encoders: the cascade's sample, or every
@@ -419,8 +429,9 @@ def prompt_config(prompt: dict, train_path, labels: Sequence[str]) -> PromptConf
 
 def answer_table(scored, votes: dict, records: list[dict], labels: Sequence[str]):
     """One row per item asked: the sentence, gold, group, every run group's majority vote, the LLM's answer."""
-    out = scored.rename(columns={"text": "sentence"})[["index", "sentence", "group", "in_cascade"]]
-    out.insert(2, "gold", [labels[g] for g in scored["label"]])
+    texts = ["sentence", "text_pair"] if "text_pair" in scored else ["sentence"]
+    out = scored.rename(columns={"text": "sentence"})[["index", *texts, "group", "in_cascade"]]
+    out.insert(len(texts) + 1, "gold", [labels[g] for g in scored["label"]])
     position = scored["position"].to_numpy()
     for backbone, vote in votes.items():
         out[f"{backbone}_predicted"] = [labels[k] for k in vote["predicted"].to_numpy()[position]]
@@ -435,7 +446,14 @@ def answer_table(scored, votes: dict, records: list[dict], labels: Sequence[str]
     return out
 
 
-def _shots(train, k: int, labels: Sequence[str], seed: int) -> list[tuple[str, str]]:
+def items_of(split) -> list[Item]:
+    """A split's items as the LLM is asked them: each sentence, or each pair of texts."""
+    if "text_pair" in split:
+        return list(zip(split["text"], split["text_pair"]))
+    return split["text"].tolist()
+
+
+def _shots(train, k: int, labels: Sequence[str], seed: int) -> list[tuple[Item, str]]:
     """k examples from train, balanced over labels as far as k allows, in a seeded order."""
     if k == 0:
         return []
@@ -446,7 +464,8 @@ def _shots(train, k: int, labels: Sequence[str], seed: int) -> list[tuple[str, s
         pool = train.index[train["label"] == label]
         picks.append(int(rng.choice(pool)))
     rng.shuffle(picks)
-    return [(train.loc[i, "text"], labels[int(train.loc[i, "label"])]) for i in picks]
+    items = items_of(train)
+    return [(items[train.index.get_loc(i)], labels[int(train.loc[i, "label"])]) for i in picks]
 
 
 def _summarise(out, votes: dict, cues_path) -> dict:
@@ -469,8 +488,13 @@ def _summarise(out, votes: dict, cues_path) -> dict:
     scored["backbones"] = per_backbone
     cues = pd.read_csv(cues_path) if cues_path else None
     if cues is not None and len(out):
-        tagged = out.merge(cues.drop(columns=["text", "label"]), on="index", how="left")
-        families = [c for c in cues.columns if c not in ("index", "text", "label")]
+        # A pair's families on either text (the failure modes' reading), not the per-text columns.
+        families = [
+            c
+            for c in cues.columns
+            if c not in ("index", "text", "text_pair", "label") and not c.endswith(("_in_first", "_in_second"))
+        ]
+        tagged = out.merge(cues[["index", *families]], on="index", how="left")
         scored["by_cue"] = {
             family: {
                 group: {

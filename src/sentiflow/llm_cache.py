@@ -36,8 +36,10 @@ def remembered_sha256(path: Path, folder: Path) -> str:
     return known[stamp]
 
 
-def sentence_key(identity: dict, sentence: str) -> str:
-    return hashlib.sha256((json.dumps(identity, sort_keys=True) + "\0" + sentence).encode("utf-8")).hexdigest()
+def sentence_key(identity: dict, item) -> str:
+    """The cache key of one item: a sentence, or every text of a pair (NUL-separated, so no two pairs share it)."""
+    text = item if isinstance(item, str) else "\0".join(item)
+    return hashlib.sha256((json.dumps(identity, sort_keys=True) + "\0" + text).encode("utf-8")).hexdigest()
 
 
 class ScoreCache:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from sentiflow.data import read_split
+from sentiflow.data import read_split, text_fields
 from sentiflow.metrics import bootstrap_ci, ci_settings, difference_ci
 from sentiflow.runs import RunGroup, RunSet
 
@@ -27,6 +27,12 @@ MISCLASSIFIED_COLUMNS = [
     "wrong_in_seeds",
     "seeds",
 ]
+
+
+def misclassified_columns(validation: pd.DataFrame) -> list[str]:
+    """The error table's leading columns; a sentence pair's second text follows the first."""
+    pair = ["text_pair"] if "text_pair" in validation else []
+    return MISCLASSIFIED_COLUMNS[:3] + pair + MISCLASSIFIED_COLUMNS[3:]
 
 
 def words(text: str) -> list[str]:
@@ -49,6 +55,18 @@ def cue_tags(texts: Sequence[str], cues: dict[str, Sequence[str]]) -> pd.DataFra
     return pd.DataFrame(rows, columns=list(cues))
 
 
+def split_cue_tags(split: pd.DataFrame, cues: dict[str, Sequence[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(tags the failure modes use, every tag column for cues.csv). For a sentence pair a family is counted on
+    either text (`negation`), the failure-mode table's reading, and on each (`negation_in_first`, `_in_second`)."""
+    first = cue_tags(split["text"].tolist(), cues)
+    if "text_pair" not in split:
+        return first, first
+    second = cue_tags(split["text_pair"].tolist(), cues)
+    either = first | second
+    per_field = [first.add_suffix("_in_first"), second.add_suffix("_in_second")]
+    return either, pd.concat([either, *per_field], axis=1)
+
+
 def misclassified(
     group: RunGroup, others: dict[str, RunGroup], validation: pd.DataFrame, labels: Sequence[str]
 ) -> pd.DataFrame:
@@ -68,6 +86,7 @@ def misclassified(
             "backbone": group.label,
             "index": int(validation["index"].iloc[i]),
             "sentence": validation["text"].iloc[i],
+            **({"text_pair": validation["text_pair"].iloc[i]} if "text_pair" in validation else {}),
             "gold": labels[gold[i]],
             "predicted": labels[predicted],
             "confidence": float(probs[wrong_seeds, i, predicted].mean()),
@@ -80,7 +99,7 @@ def misclassified(
             row[f"{name}_wrong_in_seeds"] = int(wrong_in_seeds[i])
         rows.append(row)
     if not rows:
-        return pd.DataFrame(columns=MISCLASSIFIED_COLUMNS)
+        return pd.DataFrame(columns=misclassified_columns(validation))
     table = pd.DataFrame(rows)
     return table.sort_values(["confidence", "index"], ascending=[False, True]).reset_index(drop=True)
 
@@ -144,7 +163,7 @@ def analyse_errors(runs: RunSet, validation_path, labels: Sequence[str], analysi
     for label, group in runs.groups.items():
         others = {name: other for name, other in runs.groups.items() if name != label}
         tables[label] = misclassified(group, others, validation, labels)
-    tags = cue_tags(validation["text"].tolist(), analysis["cues"])
+    tags, all_tags = split_cue_tags(validation, analysis["cues"])
     # Per sentence, in validation order: the share of seeds that got it wrong.
     error_rate = {label: group.wrong_in_seeds() / len(group.runs) for label, group in runs.groups.items()}
     modes = failure_modes(tags, error_rate, analysis["bootstrap"])
@@ -153,11 +172,10 @@ def analyse_errors(runs: RunSet, validation_path, labels: Sequence[str], analysi
         label: overconfidence(group, threshold) | {"errors_listed": len(tables[label])}
         for label, group in runs.groups.items()
     }
-    write_csv(
-        outputs["combined"],
-        pd.concat([pd.DataFrame(columns=MISCLASSIFIED_COLUMNS), *tables.values()], ignore_index=True),
-    )
-    write_csv(outputs["cues"], pd.concat([validation[["index", "text", "label"]], tags], axis=1))
+    empty = pd.DataFrame(columns=misclassified_columns(validation))
+    write_csv(outputs["combined"], pd.concat([empty, *tables.values()], ignore_index=True))
+    texts = text_fields(validation)
+    write_csv(outputs["cues"], pd.concat([validation[["index", *texts, "label"]], all_tags], axis=1))
     write_csv(outputs["failure_modes"], modes)
     summary = {"select_epoch": runs.selection, "missing_runs": runs.missing, "backbones": confident}
     write_json(outputs["overconfidence"], summary)

@@ -72,6 +72,20 @@ def check_backbone(spec: str) -> str:
     return config.model_type
 
 
+def takes_segment_ids(spec: str) -> bool:
+    """Whether the backbone's sequence classifier reads segment ids: its forward takes `token_type_ids` and it has
+    more than one segment embedding (RoBERTa has one, DeBERTa-v3 none, DistilBERT and ModernBERT take none)."""
+    import inspect
+
+    import transformers
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+    config = load_config(spec)
+    classifier = getattr(transformers, MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES[config.model_type])
+    accepts = "token_type_ids" in inspect.signature(classifier.forward).parameters
+    return accepts and getattr(config, "type_vocab_size", 2) > 1
+
+
 def _declared_model_type(where) -> str | None:
     config = Path(where) / "config.json"
     return json.loads(config.read_text()).get("model_type") if config.is_file() else None

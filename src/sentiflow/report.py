@@ -115,9 +115,7 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
         .to_dict("records")
     )
     errors = pd.read_csv(inputs["misclassified"])
-    top_errors = (
-        errors.sort_values("confidence", ascending=False).head(settings["report"]["top_errors"]).to_dict("records")
-    )
+    top_errors = with_texts(errors.sort_values("confidence", ascending=False).head(settings["report"]["top_errors"]))
     llm = []
     for entry, files in inputs.get("llm", {}).items():
         table = pd.read_csv(files["llm_table"])
@@ -125,7 +123,7 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
         cascade = json.loads(Path(files["cascade_summary"]).read_text()) if files.get("cascade_summary") else None
         answers = json.loads(Path(files["llm_summary"]).read_text())
         groups = {name: answers["groups"].get(name, {}).get("llm_accuracy") for name in ("error", "control")}
-        llm.append({"name": entry, "summary": answers, "hard_cases": hard.to_dict("records"), "cascade": cascade,
+        llm.append({"name": entry, "summary": answers, "hard_cases": with_texts(hard), "cascade": cascade,
                     "stem": cascade_stem(entry), "errors_accuracy": groups["error"], "control_accuracy": groups["control"]})  # fmt: skip
     configured = settings.get("llm_models", {}).get(name, [])
     # The hard cases once, with every entry's answer beside the encoders' (the error set does not depend on the entry).
@@ -163,6 +161,7 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
         "variants": summary["variants"],
         "validation_sentences": n_val,
         "top_errors": top_errors,
+        "text_header": "sentence pair (first ⟶ second)" if "text_pair" in errors else "sentence",
         "error_columns": [c for c in errors.columns if c.endswith("_predicted")],
         "overconfidence": json.loads(Path(inputs["overconfidence"]).read_text())["backbones"],
         "failure_modes": _records(inputs["failure_modes"]),
@@ -176,6 +175,12 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
             name, len(seeds), n_val, max(b["selected_accuracy"] for b in backbones), summary, dataset
         ),
     }
+
+
+def with_texts(table: pd.DataFrame) -> list[dict]:
+    """The rows as records, each with `texts`: its sentence, or both texts of a pair, for the templates to show."""
+    fields = [field for field in ("sentence", "text_pair") if field in table]
+    return [record | {"texts": [record[field] for field in fields]} for record in table.to_dict("records")]
 
 
 def across_datasets(sections: list[dict]) -> pd.DataFrame:

@@ -1,7 +1,10 @@
 """Tokenize each split once and pad per batch.
 
 Token ids are stored flat (one int32 array plus row offsets) so a cache of SST-2 is a few MB, loads in
-milliseconds, and needs neither pickle nor the `datasets` library.
+milliseconds, and needs neither pickle nor the `datasets` library. A sentence pair is encoded with the tokenizer's
+own pair template (`tokenizer(first, second)`: `[CLS] first [SEP] second [SEP]` for BERT, `<s> first </s></s>
+second </s>` for RoBERTa), truncated longest-first; its segment ids (`token_type_ids`) are stored beside the ids
+when the model takes them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pandas as pd
 import torch
 
 from sentiflow.atomic import atomic_path
+from sentiflow.data import text_fields
 
 # Tokenizers without a real limit report this sentinel (int(1e30)) as model_max_length.
 _NO_LIMIT = 10**6
@@ -27,6 +31,7 @@ class Encoded:
     labels: np.ndarray  # int64 class ids
     index: np.ndarray  # int64 row positions in the source split
     cut: np.ndarray | None = None  # tokens truncation removed from each row (known right after encoding only)
+    types: np.ndarray | None = None  # int8 segment ids (0 first text, 1 second), laid out like `ids`; pairs only
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -41,15 +46,17 @@ class Encoded:
         width = int(lengths.max())
         input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
+        types = np.zeros((len(rows), width), dtype=np.int64) if self.types is not None else None
         for j, (row, n) in enumerate(zip(rows, lengths)):
             start = self.offsets[row]
             input_ids[j, :n] = self.ids[start : start + n]
             mask[j, :n] = 1
-        return {
-            "input_ids": torch.from_numpy(input_ids),
-            "attention_mask": torch.from_numpy(mask),
-            "labels": torch.from_numpy(self.labels[rows]),
-        }
+            if types is not None:
+                types[j, :n] = self.types[start : start + n]
+        batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
+        if types is not None:
+            batch["token_type_ids"] = torch.from_numpy(types)
+        return batch | {"labels": torch.from_numpy(self.labels[rows])}
 
 
 def resolve_max_length(tokenizer, model_config=None, requested: int | None = None) -> int:
@@ -64,26 +71,40 @@ def resolve_max_length(tokenizer, model_config=None, requested: int | None = Non
     return int(limit)
 
 
-def encode(tokenizer, frame: pd.DataFrame, max_length: int) -> Encoded:
-    """Token ids of every text, truncated at `max_length`; how many tokens each row lost is kept in `cut`."""
-    texts = frame["text"].tolist()
-    rows = tokenizer(texts, verbose=False)["input_ids"] if texts else []
-    full = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+def encode(tokenizer, frame: pd.DataFrame, max_length: int, segment_ids: bool = False) -> Encoded:
+    """Token ids of every text (or pair of texts), truncated at `max_length` (longest first for a pair); how many
+    tokens each row lost is kept in `cut`, and with `segment_ids` the tokenizer's token_type_ids in `types`."""
+    texts = [frame[field].tolist() for field in text_fields(frame)]
+    keys = ["input_ids"] + (["token_type_ids"] if segment_ids else [])
+    rows = _tokenized(tokenizer, texts, keys) if len(frame) else {key: [] for key in keys}
+    full = np.fromiter((len(r) for r in rows["input_ids"]), dtype=np.int64, count=len(frame))
     long = np.flatnonzero(full > max_length)
     if len(long):  # only these are tokenized again, with the tokenizer's own truncation (special tokens kept)
-        truncated = tokenizer([texts[i] for i in long], truncation=True, max_length=max_length)["input_ids"]
-        for i, ids in zip(long, truncated):
-            rows[i] = ids
-    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        cut_rows = _tokenized(tokenizer, [[field[i] for i in long] for field in texts], keys, max_length)
+        for key in keys:
+            for i, values in zip(long, cut_rows[key]):
+                rows[key][i] = values
+    lengths = np.fromiter((len(r) for r in rows["input_ids"]), dtype=np.int64, count=len(frame))
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    ids = np.fromiter((t for r in rows for t in r), dtype=np.int32, count=int(offsets[-1]))
+    flat = {key: np.fromiter((t for r in rows[key] for t in r), dtype=np.int64, count=int(offsets[-1])) for key in keys}
     return Encoded(
-        ids=ids,
+        ids=flat["input_ids"].astype(np.int32),
         offsets=offsets,
         labels=frame["label"].to_numpy(dtype=np.int64),
         index=frame["index"].to_numpy(dtype=np.int64),
         cut=full - lengths,
+        types=flat["token_type_ids"].astype(np.int8) if segment_ids else None,
     )
+
+
+def _tokenized(tokenizer, texts: list[list[str]], keys: list[str], max_length: int | None = None) -> dict[str, list]:
+    """The tokenizer's own encoding of single texts or pairs (`tokenizer(first, second)`), whole or truncated."""
+    truncation = {"truncation": "longest_first", "max_length": max_length} if max_length else {}
+    encoded = tokenizer(*texts, verbose=False, **truncation)
+    missing = [key for key in keys if key not in encoded]
+    if missing:
+        raise ValueError(f"the tokenizer {type(tokenizer).__name__} returns no {missing}")
+    return {key: list(encoded[key]) for key in keys}
 
 
 def length_stats(encoded: Encoded, max_length: int) -> dict:
@@ -107,8 +128,9 @@ def length_stats(encoded: Encoded, max_length: int) -> dict:
 def save_encoded(path: str | Path, splits: dict[str, Encoded], meta: dict) -> None:
     arrays = {}
     for name, enc in splits.items():
-        for field in ("ids", "offsets", "labels", "index"):
-            arrays[f"{name}.{field}"] = getattr(enc, field)
+        for field in ("ids", "offsets", "labels", "index", "types"):
+            if getattr(enc, field) is not None:
+                arrays[f"{name}.{field}"] = getattr(enc, field)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **arrays)
@@ -119,7 +141,10 @@ def load_encoded(path: str | Path) -> tuple[dict[str, Encoded], dict]:
         meta = json.loads(archive["meta"].tobytes().decode())
         names = sorted({key.split(".")[0] for key in archive.files if key != "meta"})
         splits = {
-            name: Encoded(*(archive[f"{name}.{field}"] for field in ("ids", "offsets", "labels", "index")))
+            name: Encoded(
+                *(archive[f"{name}.{field}"] for field in ("ids", "offsets", "labels", "index")),
+                types=archive[f"{name}.types"] if f"{name}.types" in archive.files else None,
+            )
             for name in names
         }
     return splits, meta
@@ -128,7 +153,7 @@ def load_encoded(path: str | Path) -> tuple[dict[str, Encoded], dict]:
 def tokenize_dataset(model: str, split_paths: dict, max_length: int | None, tokens_out, stats_out) -> dict:
     """Tokenize every canonical split with `model`'s tokenizer; write the cache and its length statistics."""
     from sentiflow.atomic import write_json
-    from sentiflow.modeling import check_backbone, load_config, load_tokenizer
+    from sentiflow.modeling import check_backbone, load_config, load_tokenizer, takes_segment_ids
 
     check_backbone(
         model
@@ -140,13 +165,19 @@ def tokenize_dataset(model: str, split_paths: dict, max_length: int | None, toke
     if max_length is None and (getattr(tokenizer, "model_max_length", None) or _NO_LIMIT) >= _NO_LIMIT:
         model_config = load_config(model)
     limit = resolve_max_length(tokenizer, model_config, max_length)
-    splits = {name: encode(tokenizer, pd.read_parquet(path), limit) for name, path in split_paths.items()}
+    frames = {name: pd.read_parquet(path) for name, path in split_paths.items()}
+    pairs = "text_pair" in frames["train"].columns
+    # Segment ids only where they tell the model something: a pair, and a model with segment embeddings to read them.
+    segments = pairs and "token_type_ids" in tokenizer.model_input_names and takes_segment_ids(model)
+    splits = {name: encode(tokenizer, frame, limit, segments) for name, frame in frames.items()}
     meta = {
         "model": model,
         "pad_id": int(tokenizer.pad_token_id),
         "max_length": limit,
         "tokenizer": type(tokenizer).__name__,
         "vocab_size": len(tokenizer),
+        "pairs": pairs,
+        "segment_ids": segments,
     }
     stats = meta | {"splits": {name: length_stats(enc, limit) for name, enc in splits.items()}}
     save_encoded(tokens_out, splits, meta)
