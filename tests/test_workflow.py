@@ -228,7 +228,11 @@ def test_smoke_run_reaches_the_accuracy_bar_for_every_seed(smoke_run):
         assert dataset["max_train_rows"] >= 4000
         metadata = json.loads((workdir / run / "metadata.json").read_text())
         assert metadata["best_val_accuracy"] >= ACCURACY_BAR[name], (name, variant, seed, metadata["best_val_accuracy"])
-        assert metadata["data"] == {"train_rows": dataset["max_train_rows"], "validation_rows": VALIDATION[name]}
+        assert metadata["data"] == {"train_rows": dataset["max_train_rows"], "validation_rows": VALIDATION[name],
+                                    "holdout_rows": dataset["holdout_rows"]}  # fmt: skip
+        assert (
+            metadata["select_epoch"] == "holdout" and metadata["stored_dtype"] == metadata["trained_dtype"] == "float32"
+        )
         assert (
             metadata["dataset"] == name and metadata["labels"] == dataset["labels"] and metadata["variant"] == variant
         )
@@ -421,7 +425,9 @@ def test_smoke_run_cascade(smoke_run):
                 group = "minilm" if variant == "base" else f"minilm+{variant}"
                 for seed in seeds:
                     runs = pd.read_csv(workdir / f"results/{name}/runs/minilm/{variant}/seed{seed}/predictions.csv")
-                    metadata = json.loads((workdir / f"results/{name}/runs/minilm/{variant}/seed{seed}/metadata.json").read_text())
+                    metadata = json.loads(
+                        (workdir / f"results/{name}/runs/minilm/{variant}/seed{seed}/metadata.json").read_text()
+                    )
                     best = metadata["selected_epoch"]
                     runs = runs[runs["epoch"] == best].set_index("index").loc[llm.index]
                     encoder_right = (runs["pred"] == runs["gold"]).to_numpy()
