@@ -228,7 +228,11 @@ def test_smoke_run_reaches_the_accuracy_bar_for_every_seed(smoke_run):
         assert dataset["max_train_rows"] >= 4000
         metadata = json.loads((workdir / run / "metadata.json").read_text())
         assert metadata["best_val_accuracy"] >= ACCURACY_BAR[name], (name, variant, seed, metadata["best_val_accuracy"])
-        assert metadata["data"] == {"train_rows": dataset["max_train_rows"], "validation_rows": VALIDATION[name]}
+        assert metadata["data"] == {"train_rows": dataset["max_train_rows"], "validation_rows": VALIDATION[name],
+                                    "holdout_rows": dataset["holdout_rows"]}  # fmt: skip
+        assert (
+            metadata["select_epoch"] == "holdout" and metadata["stored_dtype"] == metadata["trained_dtype"] == "float32"
+        )
         assert (
             metadata["dataset"] == name and metadata["labels"] == dataset["labels"] and metadata["variant"] == variant
         )
