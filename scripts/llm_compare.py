@@ -6,6 +6,7 @@ with log_to(snakemake.log[0]):
     analysis = snakemake.params.analysis
     runs = RunSet.load(snakemake.input.metadata, snakemake.params.expected, analysis["allow_partial"])
     params = snakemake.params
-    job = LLMJob(snakemake.wildcards.llm, params.entry, params.prompt, params.cache, snakemake.threads)
+    job = LLMJob(snakemake.wildcards.llm, params.entry, params.prompt, params.cache, snakemake.threads, params.tags)
     data = {name: snakemake.input[name] for name in ("validation", "train", "cues")}
-    compare(job, runs, params.labels, data, params.selection, params.sample, snakemake.output)
+    selection = {"items": params.selection, "sample": params.sample}
+    compare(job, runs, params.labels, data, selection, analysis["bootstrap"], snakemake.output)

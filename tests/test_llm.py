@@ -159,6 +159,7 @@ def outputs(folder, stem="llm"):
 
 MODEL = {"path": str(GGUF), "n_ctx": 1024, "n_gpu_layers": 0}
 NO_CASCADE = {"enabled": False, "sentences": None, "seed": 0}
+BOOTSTRAP = {"samples": 500, "confidence": 0.95, "seed": 0, "method": "percentile"}
 PROMPT = {
     "system": "You are a careful annotator of movie-review sentiment.",
     "instruction": "What is the sentiment of this sentence from a movie review?\n\nSentence: {sentence}\n\nAnswer with one word: positive or negative.",
@@ -177,7 +178,7 @@ def test_compare_scores_errors_and_a_matched_control_set(gguf, tmp_path):
     runs, data = compare_args(tmp_path, gold, {"a": a, "b": b})
     items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
     job = LLMJob("m", MODEL, PROMPT, tmp_path / "cache", 2)
-    summary = compare(job, runs, LABELS, data, items, NO_CASCADE, outputs(tmp_path))
+    summary = compare(job, runs, LABELS, data, {"items": items, "sample": NO_CASCADE}, BOOTSTRAP, outputs(tmp_path))
     table = pd.read_csv(tmp_path / "llm.csv")
     assert sorted(table.loc[table["group"] == "error", "index"]) == [0, 1, 2, 3]
     assert (table["group"] == "control").sum() == 4
@@ -205,12 +206,51 @@ def test_no_errors_gives_an_empty_result(tmp_path):
     runs, data = compare_args(tmp_path, gold, {"a": right})
     items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
     never = {"path": str(tmp_path / "never-loaded.gguf"), "n_ctx": 512, "n_gpu_layers": 0}
-    summary = compare(
-        LLMJob("m", never, PROMPT, tmp_path / "cache", 1), runs, LABELS, data, items, NO_CASCADE, outputs(tmp_path)
-    )
+    job = LLMJob("m", never, PROMPT, tmp_path / "cache", 1, {"sarcasm": SARCASM})
+    summary = compare(job, runs, LABELS, data, {"items": items, "sample": NO_CASCADE}, BOOTSTRAP, outputs(tmp_path))
     assert summary["no_errors"] and summary["items"] == 0 and summary["groups"] == {}
+    assert summary["tags"]["sarcasm"]["error"]["items"] == 0 and summary["tags"]["sarcasm"]["error"]["rate"] is None
     table = pd.read_csv(tmp_path / "llm.csv")
-    assert table.empty and {"index", "sentence", "gold", "group", "llm_predicted", "llm_correct"} <= set(table.columns)
+    columns = {"index", "sentence", "gold", "group", "llm_predicted", "llm_correct", "tag_sarcasm"}
+    assert table.empty and columns <= set(table.columns)
+
+
+SARCASM = {
+    "instruction": "Is this sentence sarcastic, meaning the opposite of what it says?\n\nSentence: {sentence}\n\nAnswer yes or no.",
+    "verbalizers": {"yes": ["yes"], "no": ["no"]},
+}
+
+
+def test_tag_questions_are_asked_about_errors_and_control_and_cached(gguf, tmp_path):
+    """A tag (sarcasm) is a yes/no question read like a label, asked about the error and control sentences only,
+    through the same cache; its rates among errors and control come with intervals."""
+    from sentiflow.llm import LabelScorer, tag_prompt
+
+    gold = np.array([0, 1] * 12)
+    right = np.where(np.eye(2)[gold] == 1, 0.8, 0.2)
+    right[[0, 3, 6, 9]] = right[[0, 3, 6, 9], ::-1]
+    runs, data = compare_args(tmp_path, gold, {"a": right})
+    items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
+    selection = {"items": items, "sample": {"enabled": True, "sentences": 20, "seed": 1}}
+    job = LLMJob("m", MODEL, PROMPT, tmp_path / "cache", 2, {"sarcasm": SARCASM})
+    summary = compare(job, runs, LABELS, data, selection, BOOTSTRAP, outputs(tmp_path))
+    table = pd.read_csv(tmp_path / "llm.csv")
+    asked = table["group"].isin(["error", "control"])
+    assert table.loc[asked, "tag_sarcasm"].between(0, 1).all() and table.loc[~asked, "tag_sarcasm"].isna().all()
+    assert (~asked).any()  # the cascade's other sentences are not asked the tag question
+    errors = table.loc[table["group"] == "error", "tag_sarcasm"] > 0.5
+    rates = summary["tags"]["sarcasm"]
+    assert rates["error"]["items"] == 4 and rates["error"]["rate"] == pytest.approx(errors.mean())
+    assert rates["control"]["items"] == 4 and len(rates["difference_ci"]) == 2
+    # The same probabilities as asking the model directly with the tag's prompt.
+    scorer = LabelScorer(gguf, tag_prompt(PROMPT, SARCASM), ["yes", "no"], n_ctx=1024, threads=2)
+    first = table[asked].iloc[0]
+    assert scorer.score(first["sentence"])["yes"] == pytest.approx(first["tag_sarcasm"], abs=1e-6)
+    # A second job reads every answer, the tag's too, from the cache: the model is not loaded again.
+    again = compare(job, runs, LABELS, data, selection, BOOTSTRAP, outputs(tmp_path, "again"))
+    assert summary["session"]["scored_now"] == len(table) + asked.sum()  # labels of all, the tag of errors and control
+    assert again["session"]["scored_now"] == 0 and again["session"]["load_seconds"] == 0
+    assert again["tags"] == summary["tags"]
 
 
 def test_benchmark_compares_cached_and_uncached_scoring(gguf, tmp_path):
@@ -279,14 +319,17 @@ def test_compare_scores_the_cascade_sample_and_reuses_the_cache(gguf, tmp_path):
     runs, data = compare_args(tmp_path, gold, {"a": right})
     items = {"errors": True, "max_errors": None, "control": True, "all_validation": False}
     job = LLMJob("m", MODEL, PROMPT, tmp_path / "cache", 2)
-    summary = compare(job, runs, LABELS, data, items, {"enabled": True, "sentences": 20, "seed": 3}, outputs(tmp_path))
+    sample = {"enabled": True, "sentences": 20, "seed": 3}
+    summary = compare(job, runs, LABELS, data, {"items": items, "sample": sample}, BOOTSTRAP, outputs(tmp_path))
     table = pd.read_csv(tmp_path / "llm.csv")
     assert table["in_cascade"].sum() == 20 == summary["validation_items"] and not summary["validation_is_complete"]
     assert {0, 5} <= set(table.loc[table["group"] == "error", "index"])
     assert summary["validation_llm_accuracy"] == pytest.approx(table.loc[table["in_cascade"], "llm_correct"].mean())
     assert summary["session"]["scored_now"] == len(table) and summary["session"]["from_cache"] == 0
     everything = {"enabled": True, "sentences": None, "seed": 3}
-    again = compare(job, runs, LABELS, data, items, everything, outputs(tmp_path, "all"))
+    again = compare(
+        job, runs, LABELS, data, {"items": items, "sample": everything}, BOOTSTRAP, outputs(tmp_path, "all")
+    )
     assert again["validation_items"] == 30 and again["validation_is_complete"]
     assert again["session"]["from_cache"] == len(table) and again["session"]["scored_now"] == 30 - len(table)
     merged = pd.read_csv(tmp_path / "all.csv").set_index("index").loc[table["index"]]

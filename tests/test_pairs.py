@@ -232,3 +232,23 @@ def test_error_tables_and_cues_of_a_pair_task(tmp_path):
     assert cues["negation_in_second"].tolist() == [False, False, True, False]
     modes = pd.read_csv(outputs["failure_modes"]).set_index("cue")
     assert modes.loc["negation", "sentences"] == 2 and modes.loc["negation", "error_rate_with"] == 1.0
+
+
+def test_the_documented_glue_pair_tasks_are_valid_configs(tmp_path):
+    """The hub examples of config/README.md (RTE, MRPC, QNLI, MNLI) pass the schema and the checks run before a
+    workflow starts: text columns, a verbalizer for every label, both texts in every instruction."""
+    import re
+
+    import yaml
+    from conftest import REPO
+
+    from sentiflow.config import load_study
+
+    section = (REPO / "config" / "README.md").read_text().split("### Sentence-pair tasks")[1]
+    example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, flags=re.S).group(1))
+    assert list(example["datasets"]) == ["rte", "mrpc", "qnli", "mnli"]
+    (tmp_path / "glue-pairs.yaml").write_text(yaml.safe_dump(example))
+    config = load_study([tmp_path / "glue-pairs.yaml"])
+    mnli = config["datasets"]["mnli"]
+    assert mnli["hub"]["validation_split"] == "validation_matched" and len(mnli["labels"]) == 3
+    assert all(len(d["text_columns"]) == 2 and d["holdout_rows"] > 0 for d in config["datasets"].values())

@@ -31,8 +31,12 @@ def smoke_runs(config: dict):
     """(dataset, variant, seed, run folder) of every run of the smoke study."""
     for name, dataset in config["datasets"].items():
         for variant in dataset.get("variants") or config["variants"]:
-            for seed in config["seeds"]:
+            for seed in dataset.get("seeds") or config["seeds"]:
                 yield name, variant, seed, f"results/{name}/runs/minilm/{variant}/seed{seed}"
+
+
+def dataset_seeds(config: dict, name: str) -> list[int]:
+    return config["datasets"][name].get("seeds") or config["seeds"]
 
 
 def test_lint_and_format_are_clean():
@@ -78,7 +82,8 @@ def test_an_override_file_replaces_the_dimensions_and_keeps_the_rest(tmp_path):
     # The smoke config's datasets and single backbone replace the study's; nothing else is merged into them.
     result = snakemake(tmp_path, smoke_config(), "--dry-run", "--cores", "2")
     # sst2: 1 backbone x 2 variants x 2 seeds; sst5: 1 x 1 x 2
-    assert planned_jobs(result)["train"] == "6" and planned_jobs(result)["prepare_data"] == "2"
+    # sst2: 1 backbone x 2 variants x 2 seeds; sst5: 1 x 1 x 2; rte: 1 x 1 x 1
+    assert planned_jobs(result)["train"] == "7" and planned_jobs(result)["prepare_data"] == "3"
     assert "distilbert" not in result.stdout and "results/sst5/runs/minilm/base/seed2/metadata.json" in result.stdout
     assert "results/sst5/runs/minilm/lr-1e-4" not in result.stdout
 
@@ -89,7 +94,7 @@ def test_override_semantics_of_the_config_loader():
     smoke = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
     config = study_config(REPO / "config" / "config.yaml", smoke)
     study = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    assert list(config["datasets"]) == ["sst2", "sst5"] and list(config["backbones"]) == ["minilm"]
+    assert list(config["datasets"]) == ["sst2", "sst5", "rte"] and list(config["backbones"]) == ["minilm"]
     assert "reference" not in config["datasets"]["sst2"]  # replaced whole, not merged with the study's sst2
     # Nested settings merge key by key: the smoke run changes epochs, keeps the study's learning rate.
     assert (
@@ -110,7 +115,7 @@ def test_override_semantics_of_the_config_loader():
     assert fields >= {"epochs", "learning_rate", "weight_decay", "loop", "device"}
     assert {k: schema[k] for k in fields} == {k: getattr(TrainConfig(), k) for k in fields}
     # Only differences: two datasets' blocks, two LLM entries and a handful of settings.
-    assert len(smoke) < 70 and len((REPO / "config" / "smoke.yaml").read_text().splitlines()) < 85
+    assert len(smoke) < 70 and len((REPO / "config" / "smoke.yaml").read_text().splitlines()) < 100
 
 
 @pytest.mark.parametrize(
@@ -175,6 +180,37 @@ def test_override_semantics_of_the_config_loader():
             r"datasets\.x\.llm_models names \['gpt'\], which are not keys of `llm\.models:`",
         ),
         ({"llm": {"models": {"bad name!": {"path": "m.gguf"}}}}, r"'bad name!' does not match"),
+        (
+            {"llm": {"tags": {"sarcasm": {"instruction": "Sarcastic? {sentence}"}}}},
+            r"'verbalizers' is a required property",
+        ),
+        (
+            {"llm": {"tags": {"irony": {"instruction": "Ironic? {sentence}", "verbalizers": {"yes": ["yes"]}}}}},
+            r"'no' is a required property",
+        ),
+        (
+            {
+                "datasets": {
+                    "rte": {
+                        "source": "hub",
+                        "text_columns": ["s1", "s2"],
+                        "label_column": "l",
+                        "labels": ["e", "n"],
+                        "llm_models": ["smollm2"],
+                        "prompt": {
+                            "instruction": "{sentence1} / {sentence2}?",
+                            "verbalizers": {"e": ["yes"], "n": ["no"]},
+                        },
+                    }
+                },
+                "llm": {
+                    "tags": {
+                        "sarcasm": {"instruction": "Sarcastic? {sentence}", "verbalizers": {"yes": ["y"], "no": ["n"]}}
+                    }
+                },
+            },
+            r"datasets\.rte with llm\.tags\.sarcasm: the instruction has no \{sentence1\}, \{sentence2\}.*datasets\.rte\.llm_tags",
+        ),
     ],
 )
 def test_invalid_config_is_refused_with_the_key_named(tmp_path, change, message):
@@ -214,18 +250,20 @@ def test_bad_data_fails_the_rule_with_file_and_line(tmp_path):
     assert not data.exists() or not any(data.iterdir())
 
 
-VALIDATION = {"sst2": 872, "sst5": 1101}
-ACCURACY_BAR = {"sst2": 0.80, "sst5": 0.35}  # sst5: five classes, chance 0.20, majority class 0.26
+VALIDATION = {"sst2": 872, "sst5": 1101, "rte": 277}
+# sst5: five classes, chance 0.20, majority class 0.26. rte: 800 pairs for one epoch is plumbing, not a study: it only
+# has to beat answering every pair with the minority class (0.47); the measured figure is in the closing notes.
+ACCURACY_BAR = {"sst2": 0.80, "sst5": 0.35, "rte": 0.47}
 
 
 @pytest.mark.e2e
 def test_smoke_run_reaches_the_accuracy_bar_for_every_seed(smoke_run):
     workdir, config = smoke_run
-    assert config["training"]["epochs"] == 1 and set(config["datasets"]) == {"sst2", "sst5"}
+    assert config["training"]["epochs"] == 1 and set(config["datasets"]) == {"sst2", "sst5", "rte"}
     assert list(config["variants"]) == ["base", "lr-1e-4"] and config["datasets"]["sst5"]["variants"] == ["base"]
     for name, variant, seed, run in smoke_runs(config):
         dataset = config["datasets"][name]
-        assert dataset["max_train_rows"] >= 4000
+        assert dataset["max_train_rows"] >= (800 if name == "rte" else 4000)
         metadata = json.loads((workdir / run / "metadata.json").read_text())
         assert metadata["best_val_accuracy"] >= ACCURACY_BAR[name], (name, variant, seed, metadata["best_val_accuracy"])
         assert metadata["data"] == {"train_rows": dataset["max_train_rows"], "validation_rows": VALIDATION[name],
@@ -292,7 +330,7 @@ def test_smoke_run_analysis_outputs(smoke_run):
         runs = pd.read_csv(results / "analysis/runs.csv")
         variants = dataset.get("variants") or list(config["variants"])
         assert (
-            len(runs) == 2 * len(variants)
+            len(runs) == len(dataset_seeds(config, name)) * len(variants)
             and summary["missing_runs"] == []
             and summary["validation_sentences"] == VALIDATION[name]
         )
@@ -312,7 +350,7 @@ def test_smoke_run_analysis_outputs(smoke_run):
         per_class = per_class[per_class["backbone"] == "minilm"]
         assert per_class["class"].tolist() == dataset["labels"]
         recall, f1 = [], []
-        for seed in config["seeds"]:
+        for seed in dataset_seeds(config, name):
             p = pd.read_csv(results / f"runs/minilm/base/seed{seed}/predictions.csv")
             p = p[p["epoch"] == runs.set_index("seed").loc[seed, "selected_epoch"]]
             hits = [((p["pred"] == k) & (p["gold"] == k)).sum() for k in range(len(dataset["labels"]))]
@@ -329,19 +367,19 @@ def test_smoke_run_analysis_outputs(smoke_run):
         assert len(errors) >= 20 and errors["confidence"].is_monotonic_decreasing
         assert set(errors["gold"]) | set(errors["predicted"]) <= set(dataset["labels"])
         wrong_somewhere = set()
-        for seed in config["seeds"]:
+        for seed in dataset_seeds(config, name):
             p = pd.read_csv(results / f"runs/minilm/base/seed{seed}/predictions.csv")
             wrong_somewhere |= set(p.loc[p["pred"] != p["gold"], "index"])
         assert set(errors["index"]) == wrong_somewhere
         modes = pd.read_csv(results / "analysis/failure_modes.csv")
         modes = modes[modes["backbone"] == "minilm"]
-        assert (
-            set(modes["cue"]) == set(config["analysis"]["cues"])
-            and modes.loc[modes["cue"] == "negation", "sentences"].item() > 100
-        )
+        assert set(modes["cue"]) == set(config["analysis"]["cues"]) and modes.loc[
+            modes["cue"] == "negation", "sentences"
+        ].item() > (40 if name == "rte" else 100)
 
         calibration = pd.read_csv(results / "analysis/calibration.csv")
-        assert set(calibration["method"]) == {"holdout"} and len(calibration) == 4 * len(variants)
+        assert set(calibration["method"]) == {"holdout"}
+        assert len(calibration) == 2 * len(dataset_seeds(config, name)) * len(variants)
         after = calibration[calibration["stage"] == "after"]
         assert (after["temperature"] > 0).all() and (after["temperature"] != 1.0).all()
         assert (calibration["classwise_ece"] > 0).all()
@@ -356,6 +394,7 @@ def test_smoke_run_analysis_outputs(smoke_run):
         ["sst2", "minilm", 2],
         ["sst2", "minilm+lr-1e-4", 2],
         ["sst5", "minilm", 5],
+        ["rte", "minilm", 2],
     ]
     # The second variant against base on SST-2, paired over the same two seeds and 872 sentences.
     compared = pd.read_csv(workdir / "results/sst2/analysis/variants.csv").iloc[0]
@@ -371,6 +410,33 @@ def test_smoke_run_analysis_outputs(smoke_run):
     )
     assert compared["difference_ci_low"] < compared["difference"] < compared["difference_ci_high"]
     assert pd.read_csv(workdir / "results/sst5/analysis/variants.csv").empty
+
+
+@pytest.mark.e2e
+def test_smoke_run_covers_a_sentence_pair_task(smoke_run):
+    """RTE through every stage: both texts in the data, the tokens (with segment ids for MiniLM, a BERT), the error
+    tables, the cue counts, the LLM's prompts and answers, and the report."""
+    workdir, _ = smoke_run
+    results = workdir / "results/rte"
+    card = json.loads((results / "data/data_card.json").read_text())
+    assert list(card["splits"]["validation"]["words_per_field"]) == ["sentence1", "sentence2"]
+    assert list(pd.read_parquet(results / "data/validation.parquet").columns) == ["index", "text", "text_pair", "label"]
+    tokens = json.loads((results / "tokens/minilm.json").read_text())
+    assert tokens["pairs"] and tokens["segment_ids"] and tokens["splits"]["validation"]["mean"] > 50
+    errors = pd.read_csv(results / "analysis/misclassified.csv")
+    validation = pd.read_parquet(results / "data/validation.parquet").set_index("index")
+    assert errors["text_pair"].tolist() == validation.loc[errors["index"], "text_pair"].tolist()
+    cues = pd.read_csv(results / "analysis/cues.csv")
+    assert (cues["negation"] == (cues["negation_in_first"] | cues["negation_in_second"])).all()
+    llm = pd.read_csv(results / "llm/smollm2/predictions.csv")
+    assert llm["text_pair"].tolist() == validation.loc[llm["index"], "text_pair"].tolist()
+    assert set(llm["llm_predicted"]) <= {"entailment", "not_entailment"}
+    html = (workdir / "results/report/report.html").read_text()
+    section = html[html.index('id="rte"') :]
+    first, second = errors.iloc[0][["sentence", "text_pair"]]
+    from markupsafe import escape  # as the report's templates escape every text from the data
+
+    assert f'{escape(first)}<br><span class="second">⟶ </span>{escape(second)}' in section
 
 
 def llm_entries(config: dict, name: str) -> list[str]:
@@ -485,7 +551,7 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     folds["llm"]["cascade"]["folds"] = 3
     assert jobs_besides_total(snakemake(workdir, folds, "--dry-run", "--cores", "2")) == {"cascade": "3"} | REPORT_JOBS
     forced = snakemake(workdir, config, "--dry-run", "--cores", "2", "--forcerun", "llm_compare")
-    assert jobs_besides_total(forced) == {"llm_compare": "3", "cascade": "3"} | REPORT_JOBS, forced.stdout
+    assert jobs_besides_total(forced) == {"llm_compare": "4", "cascade": "4"} | REPORT_JOBS, forced.stdout
 
 
 @pytest.mark.e2e
@@ -586,7 +652,7 @@ def test_html_report_in_a_real_browser(smoke_run, tmp_path):
     assert image.shape[:2] == (3000, 1300) and image.std() > 0.05
     dom = chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", page).stdout
     loaded = re.search(r'data-images-loaded="(\d+)" data-images-total="(\d+)"', dom)
-    assert loaded and loaded.group(1) == loaded.group(2) == "11", dom[
+    assert loaded and loaded.group(1) == loaded.group(2) == "16", dom[
         :500
     ]  # four per dataset and a cascade per LLM entry, all decoded
     assert "http://" not in dom.split("<script>")[0] and "https://" not in dom.split("<script>")[0]  # self-contained
@@ -625,7 +691,7 @@ def test_html_report_in_a_real_browser(smoke_run, tmp_path):
     # Tables and figures are numbered without gaps across both datasets' sections.
     tables = [int(n) for n in re.findall(r"<caption>Table (\d+)\.", dom)]
     figures = [int(n) for n in re.findall(r"<b>Figure (\d+)\.</b>", dom)]
-    assert tables == list(range(1, len(tables) + 1)) and figures == list(range(1, 12))
+    assert tables == list(range(1, len(tables) + 1)) and figures == list(range(1, 17))
     assert "sst5: hard cases" in dom and "Limitations" in dom
     assert f"by sentiflow {sentiflow.__version__} " in dom  # the checkout's version, installed or not
     assert "{'precision'" not in dom and "<code>fast.precision</code>" in dom  # settings as keys, never a dict
@@ -701,8 +767,8 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path, monkeypa
         tex=tmp_path / "r.tex",
         tex_figures=[tmp_path / f"figures/{d}/{name}.pdf" for d in names for name, _ in FIGURES],
     )
-    assert (tmp_path / "r.html").read_text().count("The LLM comparison is disabled in this configuration") == 2
-    assert (tmp_path / "r.tex").read_text().count("The LLM comparison is disabled in this configuration") == 2
+    assert (tmp_path / "r.html").read_text().count("The LLM comparison is disabled in this configuration") == 3
+    assert (tmp_path / "r.tex").read_text().count("The LLM comparison is disabled in this configuration") == 3
     assert (tmp_path / "figures/sst5/confusion.pdf").read_bytes() == (
         workdir / "results/sst5/figures/confusion.pdf"
     ).read_bytes()
@@ -802,9 +868,11 @@ def test_plan_lists_every_run_with_its_cost(tmp_path):
         ["sst2", "base", 2, 6000, 188],
         ["sst2", "lr-1e-4", 2, 6000, 188],
         ["sst5", "base", 2, 4000, 125],
+        ["rte", "base", 1, 800, 25],
     ]
-    assert table["gpu_hours"].tolist() == pytest.approx([2 * 188 * 0.1 / 3600] * 2 + [2 * 125 * 0.1 / 3600])
-    assert "6 training runs" in result.stdout and "no step time" not in result.stdout
+    hours = [2 * 188 * 0.1 / 3600] * 2 + [2 * 125 * 0.1 / 3600, 25 * 0.1 / 3600]
+    assert table["gpu_hours"].tolist() == pytest.approx(hours)
+    assert "7 training runs" in result.stdout and "no step time" not in result.stdout
     # Without a step time the runs are still listed, with what is missing said.
     bare = subprocess.run([sys.executable, "-m", "sentiflow.plan", "--configfile", str(tmp_path / "smoke.yaml"),
                            "--directory", str(tmp_path)], capture_output=True, text=True, cwd=REPO)  # fmt: skip
@@ -824,7 +892,7 @@ def test_plan_uses_the_step_times_of_finished_runs(smoke_run):
         metadata = json.loads((workdir / run / "metadata.json").read_text())
         history = pd.read_csv(workdir / run / "history.csv")
         seconds.append(history["epoch_seconds"].mean() / metadata["hyperparameters"]["steps_per_epoch"])
-    # One model, loop and batch size in every run: one measured step time, the median over all six runs.
-    assert table["ms_per_step"].tolist() == pytest.approx([1000 * float(np.median(seconds))] * 3)
+    # One model, loop and batch size in every run: one measured step time, the median over all seven runs.
+    assert table["ms_per_step"].tolist() == pytest.approx([1000 * float(np.median(seconds))] * 4)
     assert table.loc[("sst5", "base"), "train_rows"] == 4000 and table.loc[("sst5", "base"), "rows_from"] == "data card"
-    assert table["step_time_from"].str.startswith("measured: 6 run(s)").all()
+    assert table["step_time_from"].str.startswith("measured: 7 run(s)").all()

@@ -109,8 +109,13 @@ def check_dimensions(config: dict) -> None:
             raise ConfigError(
                 f"datasets.{name}.llm_models names {unknown}, which are not keys of `llm.models:` ({sorted(config['llm']['models'])})"
             )
+        unknown = sorted(set(dataset.get("llm_tags") or []) - set(config["llm"].get("tags", {})))
+        if unknown:
+            raise ConfigError(f"datasets.{name}.llm_tags names {unknown}, which are not keys of `llm.tags:`")
+        for tag, question in dataset_llm_tags(config, name).items():
+            check_instruction(name, dataset, question["instruction"], f"llm.tags.{tag}")
         for entry in dataset_llm_models(config, name):
-            check_instruction(name, dataset, entry, llm_prompt(config, name, entry)["instruction"])
+            check_instruction(name, dataset, llm_prompt(config, name, entry)["instruction"], f"llm.models.{entry}")
             verbalizers = llm_prompt(config, name, entry)["verbalizers"]
             missing = [label for label in dataset["labels"] if label not in verbalizers]
             if missing:
@@ -138,15 +143,18 @@ def check_text_columns(name: str, dataset: dict) -> None:
         raise ConfigError(f"datasets.{name}.text_columns names {len(pair)} columns, {pair}: a sentence pair has two")
 
 
-def check_instruction(name: str, dataset: dict, entry: str, instruction: str) -> None:
-    """An LLM instruction must show every text of the dataset: {sentence}, or {sentence1} and {sentence2}."""
+def check_instruction(name: str, dataset: dict, instruction: str, where: str) -> None:
+    """An LLM instruction (of `where`: an entry's prompt, or a tag question) must show every text of the dataset:
+    {sentence}, or {sentence1} and {sentence2}."""
     pair = len(text_columns(dataset)) == 2
     wanted = ["{sentence1}", "{sentence2}"] if pair else ["{sentence}"]
     missing = [field for field in wanted if field not in instruction]
     if missing:
         kind = "a sentence pair" if pair else "one text"
-        raise ConfigError(f"datasets.{name} with llm.models.{entry}: the instruction has no {', '.join(missing)}; this "
-                          f"dataset has {kind}, so set datasets.{name}.prompt.instruction with {' and '.join(wanted)}")  # fmt: skip
+        fix = f"set {where}.instruction" if where.startswith("llm.tags") else f"set datasets.{name}.prompt.instruction"
+        also = f" (or leave the tag out with datasets.{name}.llm_tags)" if where.startswith("llm.tags") else ""
+        raise ConfigError(f"datasets.{name} with {where}: the instruction has no {', '.join(missing)}; this dataset has "
+                          f"{kind}, so {fix} with {' and '.join(wanted)}{also}")  # fmt: skip
 
 
 def dataset_keys(config: dict, name: str, dimension: str) -> list[str]:
@@ -181,6 +189,12 @@ def dataset_llm_models(config: dict, name: str) -> list[str]:
     """The keys of `llm.models` asked on dataset `name`, in their configured order."""
     chosen = config["datasets"][name].get("llm_models")
     return [key for key in config["llm"]["models"] if chosen is None or key in chosen]
+
+
+def dataset_llm_tags(config: dict, name: str) -> dict:
+    """The `llm.tags` asked on dataset `name` (its `llm_tags`, or all of them), with their questions."""
+    chosen = config["datasets"][name].get("llm_tags")
+    return {tag: question for tag, question in config["llm"].get("tags", {}).items() if chosen is None or tag in chosen}
 
 
 def llm_prompt(config: dict, name: str, entry: str) -> dict:

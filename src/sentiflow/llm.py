@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -349,19 +349,23 @@ class LLMJob:
     prompt: dict
     cache: Path
     threads: int
+    tags: dict = field(default_factory=dict)  # llm.tags asked on this dataset: name -> instruction and yes/no words
 
     @property
     def where(self) -> str:
         return f"llm.models.{self.name}"
 
 
-def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, items: dict, sample: dict, outputs) -> dict:
+def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, selection: dict, bootstrap: dict, outputs) -> dict:
     """The llm_compare rule for one model entry: score the encoders' errors (of a `runs.RunSet`), a matched control
-    set and the cascade's `sample` of validation with the LLM (through the score cache) and compare with the
-    encoders. `data`: the validation, train and cues files; `outputs`: table, summary."""
+    set and the cascade's sample of validation with the LLM (through the score cache), compare with the encoders,
+    and ask the entry's tag questions (sarcasm, ...) about the errors and the control set. `data`: the validation,
+    train and cues files; `selection`: `items` (llm.items) and `sample` (the cascade's); `bootstrap`: the tag rates'
+    intervals; `outputs`: table, summary."""
     from sentiflow.atomic import write_csv, write_json
     from sentiflow.data import read_split
 
+    items, sample = selection["items"], selection["sample"]
     validation = read_split(data["validation"])
     votes = encoder_votes(runs, labels)
     scored = items_to_score(validation, votes, items, sample, job.prompt["seed"])
@@ -375,7 +379,15 @@ def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, items: dict, s
         config = prompt_config(job.prompt, data["train"], labels)
         records, session = score_sentences(items_of(scored), model_path, job, config, labels)
     out = answer_table(scored, votes, records, labels)
-    result = _summarise(out, votes, data["cues"])
+    tagged = out["group"].isin(["error", "control"]).to_numpy()
+    for tag, question in job.tags.items():  # the LLM's judgement of each error and control sentence, cached alike
+        out[f"tag_{tag}"] = np.nan
+        if tagged.any():
+            prompt = tag_prompt(job.prompt, question)
+            answers, asked = score_sentences(items_of(scored[tagged]), model_path, job, prompt, TAG_ANSWERS)
+            session = {key: session[key] + asked[key] for key in session}  # the tag questions' scoring counts too
+            out.loc[tagged, f"tag_{tag}"] = [answer["probs"][0] for answer in answers]
+    result = _summarise(out, votes, data["cues"]) | {"tags": tag_rates(out, job.tags, bootstrap)}
     # The LLM alone on validation sentences drawn without regard to the encoders: the cascade's sample, or every
     # sentence when items.all_validation asked for them.
     alone = out["in_cascade"] if sample["enabled"] else np.full(len(out), bool(items["all_validation"]))
@@ -402,6 +414,34 @@ def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, items: dict, s
     write_csv(outputs["table"], out)
     write_json(outputs["summary"], result)
     return result
+
+
+# A tag question is answered yes or no; its probability of yes is read like a label's.
+TAG_ANSWERS = ("yes", "no")
+
+
+def tag_prompt(prompt: dict, question: dict) -> PromptConfig:
+    """The entry's prompt asking a tag question instead of the label: its own instruction and yes/no words, no shots."""
+    return PromptConfig(system=prompt.get("system"), instruction=question["instruction"],
+                        answer_prefix=prompt.get("answer_prefix", ""), plain_template=prompt.get("plain_template"),
+                        verbalizers={answer: question["verbalizers"][answer] for answer in TAG_ANSWERS}, shots=[])  # fmt: skip
+
+
+def tag_rates(out, tags: dict, bootstrap: dict) -> dict:
+    """Per tag: the share of errors and of control sentences the LLM says yes to (probability of yes above one
+    half), with bootstrap intervals, and the interval of their difference."""
+    from sentiflow.metrics import bootstrap_ci, ci_settings, difference_ci
+
+    rates = {}
+    for tag in tags:
+        said = {
+            group: (out.loc[out["group"] == group, f"tag_{tag}"] > 0.5).to_numpy(float)
+            for group in ("error", "control")
+        }
+        rates[tag] = {group: {"items": len(values), "rate": float(values.mean()) if len(values) else None,
+                              "ci": bootstrap_ci(values, **ci_settings(bootstrap))} for group, values in said.items()}  # fmt: skip
+        rates[tag]["difference_ci"] = difference_ci(said["error"], said["control"], **ci_settings(bootstrap))
+    return rates
 
 
 def items_to_score(validation, votes: dict, items: dict, sample: dict, seed: int):

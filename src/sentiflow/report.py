@@ -276,7 +276,7 @@ _LATEX_SPECIAL = {
     "%": r"\%",
     "$": r"\$",
     "#": r"\#",
-    "_": r"\_",
+    "_": r"\_\allowbreak{}",  # labels such as not_entailment may break after the underscore in a narrow column
     "{": r"\{",
     "}": r"\}",
     "~": r"\textasciitilde{}",

@@ -7,6 +7,7 @@ from sentiflow.config import (
     canonical,
     dataset_backbones,
     dataset_llm_models,
+    dataset_llm_tags,
     dataset_seeds,
     dataset_variants,
     llm_prompt,

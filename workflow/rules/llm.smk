@@ -36,6 +36,8 @@ rule llm_compare:
             k: config["llm"]["cascade"][k] for k in ("enabled", "sentences", "seed")
         },
         cache=config["llm"]["cache"],
+        # Yes/no questions (sarcasm, ...) asked about the errors and the control set, as the dataset selects them.
+        tags=lambda wildcards: canonical(dataset_llm_tags(config, wildcards.dataset)),
         labels=dataset_setting("labels"),
         expected=expected_runs_of_dataset,
         analysis=canonical(config["analysis"]),
