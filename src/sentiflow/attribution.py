@@ -1,0 +1,365 @@
+"""Which words a fine-tuned encoder leaned on: Integrated Gradients (captum) over the word embeddings, summed into words.
+
+Integrated Gradients (Sundararajan et al. 2017) attributes f(x) - f(baseline) to the inputs; captum's convergence
+delta says how far the numerical integral is from that total. A sentence's attributions are kept when the delta is
+within `tolerance` (5%) of the logit difference; if too few sentences pass, the failing ones are integrated again
+with twice the steps, up to `max_steps`, and every sentence records the steps it used and whether it passed.
+
+The deletion test (comprehensiveness, DeYoung et al. 2020, ERASER) checks that the attributions mean something:
+on a misclassified sentence, deleting the words that pushed most toward the wrong class should turn the prediction
+to the gold class more often than deleting as many random words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sentiflow.metrics import bootstrap_ci, ci_settings
+
+DEFAULTS = {
+    "n_steps": 20,  # Gauss-Legendre steps (captum's default rule); measured: enough for most SST-2 sentences
+    "max_steps": 80,  # at most two doublings for the sentences that fail the check
+    "tolerance": 0.05,  # |delta| allowed, as a share of |f(x) - f(baseline)|
+    "min_pass_share": 0.95,  # below this share of passing sentences, the failing ones are integrated again
+    "batch_size": 16,  # sentences per IG call
+    "internal_batch_size": 320,  # interpolated sequences per forward pass (captum)
+    "max_length": None,  # None: the tokenizer's own maximum
+    "deletion_k": [1, 2, 3],
+    "seed": 0,  # the random words of the deletion test
+}
+
+WORD_COLUMNS = ["index", "seed", "field", "position", "word", "score_predicted", "score_gold"]
+CONVERGENCE_COLUMNS = ["index", "seed", "predicted", "gold", "difference_predicted", "delta_predicted",
+                       "difference_gold", "delta_gold", "steps", "passed"]  # fmt: skip
+DELETION_COLUMNS = ["index", "seed", "k", "words", "predicted", "gold", "deleted_top", "predicted_top",
+                    "predicted_random", "flipped_top", "flipped_random"]  # fmt: skip
+# Float32 noise in the integral: a logit difference this small passes with any delta below it.
+_ABSOLUTE_FLOOR = 1e-5
+
+
+class AttributionError(RuntimeError):
+    """The model or tokenizer cannot be attributed; the message says why."""
+
+
+@dataclass
+class Sentence:
+    """One tokenised text (or text pair) with what maps its tokens back to words."""
+
+    texts: tuple[str, ...]
+    inputs: dict[str, list[int]]  # the tokenizer's outputs that the model accepts
+    special: np.ndarray  # bool per token: [CLS], [SEP] and the like
+    word_of: list[tuple[int, int] | None]  # per token: (field, word index within the field); None if special
+    offsets: list[tuple[int, int]]
+
+    def __len__(self) -> int:
+        return len(self.special)
+
+    def words(self) -> list[tuple[int, int]]:
+        """(field, position) of each word, in token order."""
+        return list(dict.fromkeys(w for w in self.word_of if w is not None))
+
+    def word_text(self, word: tuple[int, int]) -> str:
+        tokens = [t for t, w in enumerate(self.word_of) if w == word]
+        return self.texts[word[0]][self.offsets[tokens[0]][0] : self.offsets[tokens[-1]][1]].strip()
+
+    def without(self, deleted: set[tuple[int, int]]) -> dict[str, list[int]]:
+        """The inputs with every subword token of the deleted words dropped (special tokens kept)."""
+        keep = [t for t, w in enumerate(self.word_of) if w not in deleted]
+        return {name: [values[t] for t in keep] for name, values in self.inputs.items()}
+
+
+@dataclass
+class TokenAttributions:
+    """One IG pass (or the refined result) over sentence-target jobs."""
+
+    scores: list[np.ndarray]  # per job: one score per token (attributions summed over the hidden dimension)
+    difference: np.ndarray  # per job: f(x) - f(baseline) of the target logit
+    delta: np.ndarray  # per job: captum's convergence delta
+    steps: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+
+
+def embedding_layer(model) -> torch.nn.Embedding:
+    try:
+        layer = model.get_input_embeddings()
+    except NotImplementedError:  # transformers' answer for a model that does not say where its embeddings are
+        layer = None
+    if not isinstance(layer, torch.nn.Embedding):
+        model_type = getattr(getattr(model, "config", None), "model_type", type(model).__name__)
+        raise AttributionError(
+            f"model type {model_type!r}: the backbone's word-embedding layer cannot be found "
+            f"(get_input_embeddings() gave {type(layer).__name__}, not torch.nn.Embedding)"
+        )
+    return layer
+
+
+def encode(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, model, max_length: int | None = None):
+    """Each text (with its pair) tokenised by the checkpoint's fast tokenizer, keeping the inputs the model accepts."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise AttributionError(f"{type(tokenizer).__name__} is not a fast tokenizer; word offsets need one")
+    if pairs is not None and len(pairs) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(pairs)} second texts")
+    accepted = set(inspect.signature(model.forward).parameters) & {"input_ids", "attention_mask", "token_type_ids"}
+    sentences = []
+    for i, text in enumerate(texts):
+        fields = (text,) if pairs is None else (text, pairs[i])
+        encoding = tokenizer(*fields, return_offsets_mapping=True, truncation=True, max_length=max_length)
+        field_of, word_ids = encoding.sequence_ids(), encoding.word_ids()
+        word_of = [None if f is None or w is None else (f, w) for f, w in zip(field_of, word_ids)]
+        sentences.append(
+            Sentence(
+                texts=fields,
+                inputs={name: list(encoding[name]) for name in accepted if name in encoding},
+                special=np.array([w is None for w in word_of]),
+                word_of=word_of,
+                offsets=[tuple(o) for o in encoding["offset_mapping"]],
+            )
+        )
+    return sentences
+
+
+def padded(rows: list[dict[str, list[int]]], pad_id: int, device) -> dict[str, torch.Tensor]:
+    width = max(len(row["input_ids"]) for row in rows)
+    batch = {}
+    for name in rows[0]:
+        fill = pad_id if name == "input_ids" else 0
+        batch[name] = torch.tensor([row[name] + [fill] * (width - len(row[name])) for row in rows], device=device)
+    return batch
+
+
+def baseline(sentence: Sentence, pad_id: int) -> dict[str, list[int]]:
+    # Every word becomes the pad token while [CLS]/[SEP], positions, segment ids and the attention mask stay: the
+    # input and its baseline differ in the words alone, so completeness splits f(x) - f(baseline) among the words
+    # and the special tokens get exactly zero. The pad embedding is the usual "no word" reference (captum's BERT
+    # tutorial); an all-zero vector would be one the encoder never saw.
+    ids = [i if s else pad_id for i, s in zip(sentence.inputs["input_ids"], sentence.special)]
+    return sentence.inputs | {"input_ids": ids}
+
+
+@contextlib.contextmanager
+def frozen(model):
+    """Eval mode with no parameter gradients (captum only needs gradients w.r.t. the embeddings), undone after."""
+    training, wanted = model.training, [p.requires_grad for p in model.parameters()]
+    model.eval().requires_grad_(False)
+    try:
+        yield model
+    finally:
+        model.train(training)
+        for parameter, flag in zip(model.parameters(), wanted):
+            parameter.requires_grad_(flag)
+
+
+def integrate(model, sentences: list[Sentence], targets: np.ndarray, n_steps: int, settings: dict, device):
+    """One IG pass of each sentence toward its target class, in batches of similar length."""
+    from captum.attr import LayerIntegratedGradients
+
+    pad_id = pad_token_id(model)
+    names = list(sentences[0].inputs) if sentences else []
+    extra = [n for n in names if n != "input_ids"]
+
+    def logits(input_ids, *others):
+        return model(input_ids=input_ids, **dict(zip(extra, others))).logits
+
+    explainer = LayerIntegratedGradients(logits, embedding_layer(model))
+    scores, difference, delta = [None] * len(sentences), np.zeros(len(sentences)), np.zeros(len(sentences))
+    order = np.argsort([len(s) for s in sentences], kind="stable")
+    for start in range(0, len(order), settings["batch_size"]):
+        rows = order[start : start + settings["batch_size"]]
+        batch = padded([sentences[j].inputs for j in rows], pad_id, device)
+        base = padded([baseline(sentences[j], pad_id) for j in rows], pad_id, device)["input_ids"]
+        target = torch.as_tensor(targets[rows], device=device)
+        others = tuple(batch[n] for n in extra)
+        attributions, deltas = explainer.attribute(
+            batch["input_ids"], base, target=target, additional_forward_args=others, n_steps=n_steps,
+            internal_batch_size=max(settings["internal_batch_size"], len(rows)), return_convergence_delta=True,
+        )  # fmt: skip
+        per_token = attributions.sum(-1).detach().cpu().numpy()
+        for j, scored, d in zip(rows, per_token, deltas.detach().cpu().numpy()):
+            scores[j] = scored[: len(sentences[j])]
+            # captum's delta is sum(attributions) - (f(x) - f(baseline)), which gives the difference without two
+            # more forward passes; padding positions are pad in both, so they add nothing to the sum.
+            difference[j], delta[j] = float(scored.sum() - d), float(d)
+    return TokenAttributions(scores, difference, delta, np.full(len(sentences), n_steps))
+
+
+def pad_token_id(model) -> int:
+    pad = getattr(model.config, "pad_token_id", None)
+    if pad is None:
+        raise AttributionError(f"model type {model.config.model_type!r} has no pad token; the baseline needs one")
+    return int(pad)
+
+
+def converged(result: TokenAttributions, tolerance: float) -> np.ndarray:
+    return np.abs(result.delta) <= np.maximum(tolerance * np.abs(result.difference), _ABSOLUTE_FLOOR)
+
+
+def attribute_tokens(model, sentences: list[Sentence], jobs: list[tuple[int, int]], settings: dict, device):
+    """IG for each (sentence, target class) job, integrating again with doubled steps the jobs of failing sentences
+    while fewer than `min_pass_share` of the sentences pass (a sentence passes when all its jobs do)."""
+    job_sentences = [sentences[j] for j, _ in jobs]
+    owner = np.array([j for j, _ in jobs], dtype=int)
+    targets = np.array([t for _, t in jobs], dtype=int)
+    result = integrate(model, job_sentences, targets, settings["n_steps"], settings, device)
+    n_steps = settings["n_steps"]
+    while True:
+        job_passed = converged(result, settings["tolerance"])
+        failed_sentences = np.unique(owner[~job_passed])
+        share = 1 - len(failed_sentences) / max(len(np.unique(owner)), 1)
+        if share >= settings["min_pass_share"] or 2 * n_steps > settings["max_steps"]:
+            return result, job_passed
+        n_steps *= 2
+        again = np.flatnonzero(~job_passed)
+        redone = integrate(model, [job_sentences[i] for i in again], targets[again], n_steps, settings, device)
+        for i, k in enumerate(again):
+            result.scores[k] = redone.scores[i]
+        result.difference[again], result.delta[again], result.steps[again] = redone.difference, redone.delta, n_steps
+
+
+def word_scores(sentence: Sentence, token_scores: np.ndarray) -> list[dict]:
+    """The token scores summed over each word's subword tokens; special tokens dropped."""
+    totals: dict[tuple[int, int], float] = {}
+    for word, score in zip(sentence.word_of, token_scores):
+        if word is not None:
+            totals[word] = totals.get(word, 0.0) + float(score)
+    return [{"field": f, "position": p, "word": sentence.word_text((f, p)), "score": s} for (f, p), s in totals.items()]
+
+
+def attribute(model, sentences: list[Sentence], predicted: np.ndarray, gold: np.ndarray, settings: dict, device):
+    """Word attributions toward the predicted and the gold class (one IG run when they agree) and the convergence
+    of each sentence. Rows are numbered by sentence position (`index`)."""
+    settings = DEFAULTS | settings
+    jobs = [(j, int(c)) for j in range(len(sentences)) for c in dict.fromkeys((predicted[j], gold[j]))]
+    with frozen(model):
+        result, job_passed = attribute_tokens(model, sentences, jobs, settings, device)
+    by_job = {job: k for k, job in enumerate(jobs)}
+    words, convergence = [], []
+    for j, sentence in enumerate(sentences):
+        p, g = by_job[j, int(predicted[j])], by_job[j, int(gold[j])]
+        toward_gold = {(w["field"], w["position"]): w["score"] for w in word_scores(sentence, result.scores[g])}
+        for w in word_scores(sentence, result.scores[p]):
+            score = w.pop("score")
+            words.append(
+                {"index": j, **w, "score_predicted": score, "score_gold": toward_gold[w["field"], w["position"]]}
+            )
+        convergence.append({
+            "index": j, "predicted": int(predicted[j]), "gold": int(gold[j]),
+            "difference_predicted": result.difference[p], "delta_predicted": result.delta[p],
+            "difference_gold": result.difference[g], "delta_gold": result.delta[g],
+            "steps": int(max(result.steps[p], result.steps[g])), "passed": bool(job_passed[p] and job_passed[g]),
+        })  # fmt: skip
+    without_seed = ([c for c in columns if c != "seed"] for columns in (WORD_COLUMNS, CONVERGENCE_COLUMNS))
+    return tuple(pd.DataFrame(rows, columns=next(without_seed)) for rows in (words, convergence))
+
+
+def predict(model, rows: list[dict[str, list[int]]], batch_size: int, device) -> np.ndarray:
+    """The predicted class of each row of token inputs."""
+    pad_id, out = pad_token_id(model), []
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            out.append(model(**padded(rows[start : start + batch_size], pad_id, device)).logits.argmax(-1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=int)
+
+
+def deletion_test(model, sentences, words: pd.DataFrame, predicted, gold, settings: dict, seed: int, device):
+    """On each misclassified sentence, delete its top-k words by attribution toward the predicted class, and k random
+    words, and re-predict. A k needs more than k words in the sentence (deleting every word tests nothing). The
+    random words are drawn from settings["seed"] and the run's `seed`."""
+    settings = DEFAULTS | settings
+    rng = np.random.default_rng([settings["seed"], seed])
+    cases, rows = [], []
+    by_sentence = dict(tuple(words.groupby("index")))
+    for j in np.flatnonzero(np.asarray(predicted) != np.asarray(gold)):
+        if j not in by_sentence:  # no word left after truncation
+            continue
+        ranked = by_sentence[j].sort_values(["score_predicted", "field", "position"], ascending=[False, True, True])
+        keys = list(zip(ranked["field"], ranked["position"]))
+        for k in settings["deletion_k"]:
+            if len(keys) <= k:
+                continue
+            chosen = [keys[i] for i in sorted(rng.choice(len(keys), size=k, replace=False))]
+            cases.append({
+                "index": j, "k": k, "words": len(keys), "predicted": int(predicted[j]), "gold": int(gold[j]),
+                "deleted_top": " | ".join(ranked["word"].iloc[:k]),
+            })  # fmt: skip
+            rows += [sentences[j].without(set(keys[:k])), sentences[j].without(set(chosen))]
+    with frozen(model):
+        outcome = predict(model, rows, settings["batch_size"] * 4, device)
+    table = pd.DataFrame(cases, columns=["index", "k", "words", "predicted", "gold", "deleted_top"])
+    table["predicted_top"], table["predicted_random"] = outcome[0::2], outcome[1::2]
+    table["flipped_top"] = table["predicted_top"] == table["gold"]
+    table["flipped_random"] = table["predicted_random"] == table["gold"]
+    return table
+
+
+def deletion_summary(deletions: pd.DataFrame, bootstrap: dict, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Per k: the share of errors that deleting the top words, and random words, turns to gold, with bootstrap
+    intervals, and the interval of their paired difference. Seeds are averaged per sentence first, so the sentence
+    is the unit resampled (as in `metrics.bootstrap_ci`)."""
+    rows = []
+    for key, group in deletions.groupby([*by, "k"], sort=True):
+        per_sentence = group.groupby("index")[["flipped_top", "flipped_random"]].mean()
+        top, random = per_sentence["flipped_top"].to_numpy(), per_sentence["flipped_random"].to_numpy()
+        ci = ci_settings(bootstrap)
+        rows.append(
+            dict(zip([*by, "k"], key if isinstance(key, tuple) else (key,)))
+            | {"sentences": len(per_sentence), "cases": len(group), "flipped_top": float(top.mean())}
+            | dict(zip(["flipped_top_ci_low", "flipped_top_ci_high"], bootstrap_ci(top, **ci)))
+            | {"flipped_random": float(random.mean())}
+            | dict(zip(["flipped_random_ci_low", "flipped_random_ci_high"], bootstrap_ci(random, **ci)))
+            | {"difference": float((top - random).mean())}
+            | dict(zip(["difference_ci_low", "difference_ci_high"], bootstrap_ci(top - random, **ci)))
+        )
+    return pd.DataFrame(rows)
+
+
+def load_checkpoint(folder: Path, device):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32).to(device)
+    return model, AutoTokenizer.from_pretrained(folder)
+
+
+def attribute_group(
+    checkpoints: dict[int, Path], texts: Sequence[str], pairs: Sequence[str] | None, gold: np.ndarray,
+    predicted: np.ndarray, settings: dict, device="cpu", index: Sequence[int] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Word attributions, convergence and the deletion test of one run group: `checkpoints` maps each seed to its
+    published model folder, `predicted` holds each seed's predictions (seeds x sentences, in that order).
+    Returns (words, convergence, deletions), their rows labelled with `index` (default: text positions) and seed."""
+    settings = DEFAULTS | settings
+    predicted, gold = np.asarray(predicted), np.asarray(gold)
+    if not checkpoints:
+        raise ValueError("no checkpoint to attribute")
+    if predicted.shape != (len(checkpoints), len(texts)) or len(gold) != len(texts):
+        raise ValueError(f"predicted must be seeds x sentences {(len(checkpoints), len(texts))}, not {predicted.shape}")
+    index = np.arange(len(texts)) if index is None else np.asarray(index)
+    tables = {"words": [], "convergence": [], "deletions": []}
+    for (seed, folder), seed_predicted in zip(checkpoints.items(), predicted):
+        model, tokenizer = load_checkpoint(Path(folder), device)
+        sentences = encode(tokenizer, texts, pairs, model, settings["max_length"])
+        words, convergence = attribute(model, sentences, seed_predicted, gold, settings, device)
+        deletions = deletion_test(model, sentences, words, seed_predicted, gold, settings, seed, device)
+        for name, table in zip(tables, (words, convergence, deletions)):
+            tables[name].append(table.assign(index=index[table["index"].to_numpy(dtype=int)], seed=seed))
+    columns = {"words": WORD_COLUMNS, "convergence": CONVERGENCE_COLUMNS, "deletions": DELETION_COLUMNS}
+    return tuple(pd.concat(tables[n], ignore_index=True)[columns[n]] for n in tables)
+
+
+def convergence_summary(convergence: pd.DataFrame, settings: dict) -> dict:
+    """What the report says about the integration: the steps used and the share of sentences that passed."""
+    settings = DEFAULTS | settings
+    return {
+        "n_steps": settings["n_steps"],
+        "max_steps": settings["max_steps"],
+        "tolerance": settings["tolerance"],
+        "sentences": len(convergence),
+        "passed_share": float(convergence["passed"].mean()) if len(convergence) else float("nan"),
+        "steps_used": {int(k): int(v) for k, v in convergence["steps"].value_counts().sort_index().items()},
+    }

@@ -1,0 +1,186 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import MINILM, NEGATIVE, POSITIVE, require, toy_frame
+
+from sentiflow import attribution
+from sentiflow.attribution import AttributionError
+from sentiflow.modeling import load_classifier, load_tokenizer
+from sentiflow.training import RunOutputs, TrainConfig, fine_tune
+
+LABELS = ["negative", "positive"]
+BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0, "method": "percentile"}
+
+
+@pytest.fixture(scope="module")
+def random_classifier(tiny_bert):
+    torch.manual_seed(3)
+    model = load_classifier(str(tiny_bert), LABELS)
+    # At BERT's initial scale (std 0.02) the words move the logits by 0.001; larger weights make them move by ~1, a
+    # difference worth splitting.
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            torch.nn.init.normal_(module.weight, std=0.3)
+    torch.nn.init.normal_(model.classifier.weight, std=1.0)
+    return model, load_tokenizer(str(tiny_bert))
+
+
+def logits(model, ids: list[int]) -> np.ndarray:
+    with torch.no_grad():
+        return model(input_ids=torch.tensor([ids])).logits[0].numpy()
+
+
+def test_the_attributions_add_up_to_the_logit_difference(random_classifier):
+    model, tokenizer = random_classifier
+    texts = ["the movie was good", "a dull and boring plot of the film", "it is fine"]
+    sentences = attribution.encode(tokenizer, texts, None, model)
+    predicted, gold = np.array([0, 1, 1]), np.array([1, 1, 0])
+    words, convergence = attribution.attribute(model, sentences, predicted, gold, {"n_steps": 50}, "cpu")
+    specials = set(tokenizer.all_special_ids)
+    for j, text in enumerate(texts):
+        ids = tokenizer(text)["input_ids"]
+        base = [i if i in specials else tokenizer.pad_token_id for i in ids]  # built here, not by the module
+        difference = logits(model, ids) - logits(model, base)
+        assert abs(difference).max() > 0.05
+        row = convergence.iloc[j]
+        mine = words[words["index"] == j]
+        for target, column in ((predicted[j], "predicted"), (gold[j], "gold")):
+            assert row[f"difference_{column}"] == pytest.approx(difference[target], abs=1e-5)
+            assert mine[f"score_{column}"].sum() == pytest.approx(
+                difference[target], abs=0.02 * abs(difference[target])
+            )
+            assert abs(row[f"delta_{column}"]) < 0.01 * abs(difference[target])
+        assert mine["word"].tolist() == text.split()
+    assert convergence["passed"].all() and (convergence["steps"] == 50).all()
+
+
+def test_subword_scores_are_summed_into_their_word(random_classifier):
+    require(MINILM / "vocab.txt")  # the real WordPiece vocabulary splits these words
+    model, tokenizer = random_classifier
+    text = "an unbelievably flavorless film"
+    assert len(tokenizer.tokenize("unbelievably")) >= 3 and len(tokenizer.tokenize("flavorless")) >= 2
+    (sentence,) = attribution.encode(tokenizer, [text], None, model)
+    with attribution.frozen(model):
+        tokens = attribution.integrate(model, [sentence], np.array([1]), 30, attribution.DEFAULTS, "cpu").scores[0]
+    encoding = tokenizer(text)
+    expected = {}
+    for token, word in enumerate(encoding.word_ids()):
+        if word is not None:
+            expected[word] = expected.get(word, 0.0) + tokens[token]
+    words = attribution.word_scores(sentence, tokens)
+    assert [w["word"] for w in words] == text.split()
+    assert [w["position"] for w in words] == [0, 1, 2, 3] and {w["field"] for w in words} == {0}
+    np.testing.assert_allclose([w["score"] for w in words], [expected[p] for p in range(4)], rtol=1e-6)
+    assert sum(w["score"] for w in words) == pytest.approx(tokens.sum(), rel=1e-5)  # [CLS]/[SEP] get exactly zero
+    # Deleting a word drops all its subword tokens and keeps the special tokens.
+    kept = sentence.without({(0, 1)})["input_ids"]
+    assert tokenizer.convert_ids_to_tokens(kept) == tokenizer.convert_ids_to_tokens(
+        tokenizer("an flavorless film")["input_ids"]
+    )
+
+
+def test_sentence_pairs_keep_each_word_in_its_field(random_classifier):
+    model, tokenizer = random_classifier
+    texts, pairs = ["the plot was dull", "a good film"], ["it is boring", "the acting is fine and happy"]
+    sentences = attribution.encode(tokenizer, texts, pairs, model)
+    assert set(sentences[0].inputs) == {"input_ids", "attention_mask", "token_type_ids"}
+    words, _convergence = attribution.attribute(model, sentences, np.array([0, 1]), np.array([0, 0]), {}, "cpu")
+    for j in range(2):
+        mine = words[words["index"] == j]
+        for field, text in enumerate((texts[j], pairs[j])):
+            part = mine[mine["field"] == field].sort_values("position")
+            assert part["word"].tolist() == text.split()
+            assert part["position"].tolist() == list(range(len(text.split())))
+    # One IG run when predicted and gold agree: the same scores toward both.
+    first = words[words["index"] == 0]
+    np.testing.assert_array_equal(first["score_predicted"], first["score_gold"])
+    assert not np.allclose(
+        words.loc[words["index"] == 1, "score_predicted"], words.loc[words["index"] == 1, "score_gold"]
+    )
+
+
+def test_a_model_without_an_embedding_layer_is_named(tiny_bert):
+    model = load_classifier(str(tiny_bert), LABELS)
+    model.set_input_embeddings(None)
+    with pytest.raises(AttributionError, match=r"model type 'bert'.*embedding layer cannot be found"):
+        attribution.embedding_layer(model)
+    sentences = attribution.encode(load_tokenizer(str(tiny_bert)), ["a good film"], None, model)
+    with pytest.raises(AttributionError, match="'bert'"):
+        attribution.attribute(model, sentences, np.array([1]), np.array([1]), {}, "cpu")
+
+
+def test_failing_sentences_are_integrated_again_with_more_steps(random_classifier):
+    model, tokenizer = random_classifier
+    texts = toy_frame(12, 5)["text"].tolist()
+    sentences = attribution.encode(tokenizer, texts, None, model)
+    labels = np.zeros(len(texts), dtype=int)
+    # Two Gauss-Legendre points cannot integrate these paths to 0.1%: every sentence is integrated again.
+    strict = {"n_steps": 2, "max_steps": 64, "tolerance": 0.001}
+    _words, convergence = attribution.attribute(model, sentences, labels, labels, strict, "cpu")
+    assert (convergence["steps"] > 2).all() and set(convergence["steps"]) <= {4, 8, 16, 32, 64}
+    passed = np.abs(convergence["delta_predicted"]) <= 0.001 * np.abs(convergence["difference_predicted"])
+    assert (passed == convergence["passed"]).all()
+    assert convergence["passed"].mean() >= 0.95 or (convergence.loc[~convergence["passed"], "steps"] == 64).all()
+    summary = attribution.convergence_summary(convergence, strict)
+    assert summary["passed_share"] == convergence["passed"].mean() and sum(summary["steps_used"].values()) == 12
+    # Capped: with max_steps equal to n_steps nothing is integrated again, and the failures are recorded.
+    _words, capped = attribution.attribute(model, sentences, labels, labels, strict | {"max_steps": 2}, "cpu")
+    assert (capped["steps"] == 2).all() and not capped["passed"].all()
+
+
+@pytest.fixture(scope="module")
+def toy_checkpoint(tiny_bert, toy_tokens, tmp_path_factory):
+    """The tiny BERT fine-tuned on the toy task (the label is decided by its one sentiment word)."""
+    folder = tmp_path_factory.mktemp("toy-run")
+    train, validation, pad_id = toy_tokens
+    out = RunOutputs(*(folder / name for name in ("h.csv", "s.csv", "p.csv", "hp.csv", "model", "m.json", "resume")))
+    cfg = TrainConfig(epochs=3, learning_rate=3e-3, seed=1, threads=1, loop="plain")
+    fine_tune(str(tiny_bert), LABELS, train, validation, pad_id, cfg, out)
+    return out.model
+
+
+def test_deleting_the_top_words_of_an_error_flips_it_more_than_random_words(toy_checkpoint):
+    frame = toy_frame(60, 9)
+    texts, truth = frame["text"].tolist(), frame["label"].to_numpy()
+    model, tokenizer = attribution.load_checkpoint(toy_checkpoint, "cpu")
+    predicted = attribution.predict(
+        model, [s.inputs for s in attribution.encode(tokenizer, texts, None, model)], 16, "cpu"
+    )
+    assert (predicted == truth).mean() >= 0.95
+    gold = truth.copy()
+    flipped = np.random.default_rng(0).choice(len(texts), 30, replace=False)
+    gold[flipped] = 1 - gold[flipped]  # label errors: the model now "errs" on these 30 sentences
+    settings = {"n_steps": 16, "deletion_k": [1, 2]}
+    words, convergence, deletions = attribution.attribute_group(
+        {7: toy_checkpoint}, texts, None, gold, predicted[None, :], settings, "cpu", index=frame["index"] + 100
+    )
+    assert list(words.columns) == attribution.WORD_COLUMNS and list(deletions.columns) == attribution.DELETION_COLUMNS
+    assert (words["seed"] == 7).all() and set(convergence["index"]) == set(frame["index"] + 100)
+    assert convergence["passed"].mean() >= 0.95
+    errors = np.flatnonzero(predicted != gold)
+    assert sorted(deletions.loc[deletions["k"] == 1, "index"]) == sorted(errors + 100)
+    # The attribution finds the one word that decides the toy label.
+    top = deletions[deletions["k"] == 1]
+    assert top["deleted_top"].isin(POSITIVE + NEGATIVE).mean() >= 0.9
+    summary = attribution.deletion_summary(deletions, BOOTSTRAP)
+    one = summary.set_index("k").loc[1]
+    assert one["flipped_top"] == pytest.approx(top["flipped_top"].mean())
+    assert one["flipped_random"] == pytest.approx(top["flipped_random"].mean())
+    assert one["flipped_top"] > one["flipped_random"] + 0.2
+    assert one["difference"] == pytest.approx(one["flipped_top"] - one["flipped_random"])
+    assert one["difference_ci_low"] <= one["difference"] <= one["difference_ci_high"]
+    assert one["sentences"] == len(errors) and list(summary["k"]) == [1, 2]
+
+
+def test_deletion_summary_averages_seeds_per_sentence():
+    deletions = pd.DataFrame({
+        "index": [1, 1, 2, 2, 3, 4], "seed": [1, 2, 1, 2, 1, 1], "k": 1,
+        "flipped_top": [True, False, True, True, False, True], "flipped_random": [False, False, True, False, False, False],
+    })  # fmt: skip
+    row = attribution.deletion_summary(deletions, BOOTSTRAP).iloc[0]
+    # Per sentence: top 0.5, 1, 0, 1 -> 0.625; random 0, 0.5, 0, 0 -> 0.125.
+    assert row["sentences"] == 4 and row["cases"] == 6
+    assert row["flipped_top"] == pytest.approx(0.625) and row["flipped_random"] == pytest.approx(0.125)
+    assert row["difference"] == pytest.approx(0.5)
+    assert row["flipped_top_ci_low"] <= 0.625 <= row["flipped_top_ci_high"]
