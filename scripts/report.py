@@ -3,7 +3,7 @@ from sentiflow.report import render
 
 with log_to(snakemake.log[0]):
     render(
-        {name: snakemake.input[name] for name in snakemake.input},
+        {name: snakemake.input[name] for name in snakemake.input.keys()},  # noqa: SIM118 (iterating gives the files)
         snakemake.params.datasets,
         snakemake.params.settings,
         snakemake.input.html_template,

@@ -185,7 +185,8 @@ def plot_reliability(bins_path, table_path, *, png, pdf) -> None:
     """The plot_reliability rule: reliability diagrams from the calibration rule's pooled bins."""
     bins = pd.read_csv(bins_path)
     table = pd.read_csv(table_path)
-    diagrams = {b: dict(group.groupby("stage")) for b, group in bins.groupby("backbone", sort=False)}
+    # A comprehension, not dict(): a GroupBy has a `keys` attribute, so dict() would take it for a mapping.
+    diagrams = {b: {s: g for s, g in group.groupby("stage")} for b, group in bins.groupby("backbone", sort=False)}  # noqa: C416
     ece = table.groupby(["backbone", "stage"])["ece"].mean()
     reliability(diagrams, {b: {s: float(ece[b, s]) for s in ("before", "after")} for b in diagrams}, png, pdf)
 
