@@ -35,6 +35,7 @@ rule all:
         run_outputs("metadata"),
         expand(rules.aggregate.output, dataset=DATASETS),
         expand(rules.misclassified.output, dataset=DATASETS),
+        attribution_outputs("summary"),
         expand(rules.plot_curves.output, dataset=DATASETS),
         expand(rules.plot_reliability.output, dataset=DATASETS),
         expand(rules.plot_confusion.output, dataset=DATASETS),

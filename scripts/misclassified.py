@@ -5,4 +5,5 @@ from sentiflow.runs import RunSet
 with log_to(snakemake.log[0]):
     analysis = snakemake.params.analysis
     runs = RunSet.load(snakemake.input.metadata, snakemake.params.expected, analysis["allow_partial"])
-    analyse_errors(runs, snakemake.input.validation, snakemake.params.labels, analysis, snakemake.output)
+    data = {"validation": snakemake.input.validation, "train": snakemake.input.train}
+    analyse_errors(runs, data, snakemake.params.labels, analysis, snakemake.output)

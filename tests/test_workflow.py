@@ -115,7 +115,7 @@ def test_override_semantics_of_the_config_loader():
     assert fields >= {"epochs", "learning_rate", "weight_decay", "loop", "device"}
     assert {k: schema[k] for k in fields} == {k: getattr(TrainConfig(), k) for k in fields}
     # Only differences: two datasets' blocks, two LLM entries and a handful of settings.
-    assert len(smoke) < 70 and len((REPO / "config" / "smoke.yaml").read_text().splitlines()) < 100
+    assert len(smoke) < 70 and len((REPO / "config" / "smoke.yaml").read_text().splitlines()) < 110
 
 
 @pytest.mark.parametrize(
@@ -772,6 +772,41 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path, monkeypa
     assert (tmp_path / "figures/sst5/confusion.pdf").read_bytes() == (
         workdir / "results/sst5/figures/confusion.pdf"
     ).read_bytes()
+
+
+PAYLOADS = ['<script>alert("x")</script>', r"$\input{/etc/passwd}$", "50% & _x_ #1 {y} ~ ^ \\"]
+
+
+@pytest.mark.e2e
+def test_attributed_words_are_escaped_in_both_reports(smoke_run, tmp_path):
+    """Words come from the data: markup or TeX in them must reach the reader as text. The first coloured error of
+    SST-2 gets three payloads for words; both reports are rendered again and the PDF still compiles."""
+    smoke, config = smoke_run
+    workdir = tmp_path / "study"
+    shutil.copytree(smoke, workdir, symlinks=True)
+    folder = workdir / "results/sst2/analysis/attribution/minilm/base"
+    words = pd.read_parquet(folder / "attributions.parquet")
+    errors = pd.read_csv(workdir / "results/sst2/analysis/misclassified.csv")
+    attributed = pd.read_csv(folder / "sentences.csv").query("error")["index"]
+    first = errors[(errors["backbone"] == "minilm") & errors["index"].isin(attributed)].iloc[0]["index"]
+    rows = words.index[(words["index"] == first) & (words["position"] < 3)]
+    words.loc[rows, "word"] = [PAYLOADS[p] for p in words.loc[rows, "position"]]
+    words.to_parquet(folder / "attributions.parquet")
+    snakemake(workdir, config, "--cores", "2", "--forcerun", "report")
+    html = (workdir / "results/report/report.html").read_text()
+    from markupsafe import escape
+
+    assert str(escape(PAYLOADS[0])) in html and PAYLOADS[0] not in html
+    tex = (workdir / "results/report/latex/report.tex").read_text()
+    assert r"\$\textbackslash{}input\{/etc/passwd\}\$" in tex and r"$\input{/etc/passwd}$" not in tex
+    assert (
+        r"50\% \& \_\allowbreak{}x\_\allowbreak{} \#1 \{y\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
+        in tex
+    )
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(workdir / "results/report/latex/report.pdf"), "-"], capture_output=True,
+                              text=True).stdout  # fmt: skip
+        assert "input{/etc/passwd}" in text and '<script>alert("x")</script>' in text
 
 
 @pytest.mark.e2e

@@ -41,6 +41,9 @@ CONVERGENCE_COLUMNS = ["index", "seed", "predicted", "gold", "difference_predict
                        "difference_gold", "delta_gold", "steps", "passed"]  # fmt: skip
 DELETION_COLUMNS = ["index", "seed", "k", "words", "predicted", "gold", "deleted_top", "predicted_top",
                     "predicted_random", "flipped_top", "flipped_random"]  # fmt: skip
+DELETION_SUMMARY_COLUMNS = ["k", "sentences", "cases", "flipped_top", "flipped_top_ci_low", "flipped_top_ci_high",
+                            "flipped_random", "flipped_random_ci_low", "flipped_random_ci_high", "difference",
+                            "difference_ci_low", "difference_ci_high"]  # fmt: skip
 # Float32 noise in the integral: a logit difference this small passes with any delta below it.
 _ABSOLUTE_FLOOR = 1e-5
 
@@ -316,7 +319,7 @@ def deletion_summary(deletions: pd.DataFrame, bootstrap: dict, by: Sequence[str]
             | {"difference": float((top - random).mean())}
             | dict(zip(["difference_ci_low", "difference_ci_high"], bootstrap_ci(top - random, **ci)))
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*by, *DELETION_SUMMARY_COLUMNS])
 
 
 def load_checkpoint(folder: Path, device):

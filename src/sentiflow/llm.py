@@ -362,6 +362,8 @@ def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, selection: dic
     and ask the entry's tag questions (sarcasm, ...) about the errors and the control set. `data`: the validation,
     train and cues files; `selection`: `items` (llm.items) and `sample` (the cascade's); `bootstrap`: the tag rates'
     intervals; `outputs`: table, summary."""
+    import pandas as pd
+
     from sentiflow.atomic import write_csv, write_json
     from sentiflow.data import read_split
 
@@ -387,7 +389,10 @@ def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, selection: dic
             answers, asked = score_sentences(items_of(scored[tagged]), model_path, job, prompt, TAG_ANSWERS)
             session = {key: session[key] + asked[key] for key in session}  # the tag questions' scoring counts too
             out.loc[tagged, f"tag_{tag}"] = [answer["probs"][0] for answer in answers]
-    result = _summarise(out, votes, data["cues"]) | {"tags": tag_rates(out, job.tags, bootstrap)}
+    cues = pd.read_csv(data["cues"])
+    issues = dict(zip(cues["index"], cues["label_issue"])) if "label_issue" in cues else {}
+    out["label_issue"] = out["index"].map(issues).fillna(False).astype(bool)  # cleanlab doubts the gold label
+    result = _summarise(out, votes, cues) | {"tags": tag_rates(out, job.tags, bootstrap)}
     # The LLM alone on validation sentences drawn without regard to the encoders: the cascade's sample, or every
     # sentence when items.all_validation asked for them.
     alone = out["in_cascade"] if sample["enabled"] else np.full(len(out), bool(items["all_validation"]))
@@ -508,32 +513,27 @@ def _shots(train, k: int, labels: Sequence[str], seed: int) -> list[tuple[Item, 
     return [(items[train.index.get_loc(i)], labels[int(train.loc[i, "label"])]) for i in picks]
 
 
-def _summarise(out, votes: dict, cues_path) -> dict:
-    import pandas as pd
-
+def _summarise(out, votes: dict, cues) -> dict:
+    """LLM accuracy per group; per run group what the LLM fixes and breaks, overall and on the sentences whose gold
+    label cleanlab flags (there a "fix" may be the LLM agreeing with a wrong label); accuracy per cue family."""
     groups = {
         name: {"items": len(g), "llm_accuracy": float(g["llm_correct"].mean())} for name, g in out.groupby("group")
     }
-    scored = {"groups": groups}
     per_backbone = {}
     for backbone in votes:
         encoder_right = out[f"{backbone}_predicted"] == out["gold"]
-        per_backbone[backbone] = {
-            "encoder_wrong_items": int((~encoder_right).sum()),
-            "llm_fixes": int((~encoder_right & out["llm_correct"]).sum()),
-            "encoder_right_items": int(encoder_right.sum()),
-            "llm_breaks": int((encoder_right & ~out["llm_correct"]).sum()),
-            "agreement": float((out[f"{backbone}_predicted"] == out["llm_predicted"]).mean()) if len(out) else None,
-        }
-    scored["backbones"] = per_backbone
-    cues = pd.read_csv(cues_path) if cues_path else None
-    if cues is not None and len(out):
+        counts = {}
+        for part, rows in (("", slice(None)), ("_on_label_issues", out["label_issue"])):
+            right, llm = encoder_right[rows], out.loc[rows, "llm_correct"]
+            counts |= {f"encoder_wrong_items{part}": int((~right).sum()), f"llm_fixes{part}": int((~right & llm).sum()),
+                       f"encoder_right_items{part}": int(right.sum()), f"llm_breaks{part}": int((right & ~llm).sum())}  # fmt: skip
+        agreement = float((out[f"{backbone}_predicted"] == out["llm_predicted"]).mean()) if len(out) else None
+        per_backbone[backbone] = counts | {"agreement": agreement}
+    scored = {"groups": groups, "backbones": per_backbone}
+    if len(out):
         # A pair's families on either text (the failure modes' reading), not the per-text columns.
-        families = [
-            c
-            for c in cues.columns
-            if c not in ("index", "text", "text_pair", "label") and not c.endswith(("_in_first", "_in_second"))
-        ]
+        families = [c for c in cues.columns if c not in ("index", "text", "text_pair", "label", "label_issue")
+                    and not c.endswith(("_in_first", "_in_second"))]  # fmt: skip
         tagged = out.merge(cues[["index", *families]], on="index", how="left")
         scored["by_cue"] = {
             family: {

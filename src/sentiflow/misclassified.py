@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,10 +10,7 @@ import pandas as pd
 from sentiflow.data import read_split, text_fields
 from sentiflow.metrics import bootstrap_ci, ci_settings, difference_ci
 from sentiflow.runs import RunGroup, RunSet
-
-# Split "doesn't" like the Penn Treebank does ("does n't"), so one lexicon serves raw and PTB text.
-_TOKEN = re.compile(r"n't|[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
-
+from sentiflow.text import words
 
 MISCLASSIFIED_COLUMNS = [
     "backbone",
@@ -33,10 +29,6 @@ def misclassified_columns(validation: pd.DataFrame) -> list[str]:
     """The error table's leading columns; a sentence pair's second text follows the first."""
     pair = ["text_pair"] if "text_pair" in validation else []
     return MISCLASSIFIED_COLUMNS[:3] + pair + MISCLASSIFIED_COLUMNS[3:]
-
-
-def words(text: str) -> list[str]:
-    return _TOKEN.findall(re.sub(r"(\w)n't\b", r"\1 n't", text.lower()))
 
 
 def cue_tags(texts: Sequence[str], cues: dict[str, Sequence[str]]) -> pd.DataFrame:
@@ -153,30 +145,44 @@ def failure_modes(tags: pd.DataFrame, error_rate: dict[str, np.ndarray], bootstr
     return pd.DataFrame(rows)
 
 
-def analyse_errors(runs: RunSet, validation_path, labels: Sequence[str], analysis: dict, outputs) -> dict:
-    """The misclassified rule: the error table of every run group, cue tags, failure modes, over-confidence.
-    `outputs` names the files: combined, cues, failure_modes, overconfidence."""
+def analyse_errors(runs: RunSet, data: dict, labels: Sequence[str], analysis: dict, outputs) -> dict:
+    """The misclassified rule: the error table of every run group, cue tags, failure modes (the cue families, lexical
+    shortcuts against the gold label and mixed tone), label issues, over-confidence. `data`: the validation and train
+    files; `outputs` names the files: combined, cues, failure_modes, overconfidence, shortcut_words, word_groups,
+    label_issues, why."""
+    from sentiflow import why
     from sentiflow.atomic import write_csv, write_json
 
-    validation = read_split(validation_path)
+    validation, train = read_split(data["validation"]), read_split(data["train"])
+    found = why.find(runs, validation, train, labels, analysis)
     tables = {}
     for label, group in runs.groups.items():
         others = {name: other for name, other in runs.groups.items() if name != label}
-        tables[label] = misclassified(group, others, validation, labels)
+        table = misclassified(group, others, validation, labels)
+        flags = found.flags.set_index(validation["index"]).loc[table["index"]]
+        tables[label] = table.assign(
+            shortcut_words=flags["shortcut_words"].to_numpy(), label_issue=flags["label_issue"].to_numpy()
+        )
     tags, all_tags = split_cue_tags(validation, analysis["cues"])
+    families = pd.concat([tags, found.flags[why.FLAG_COLUMNS]], axis=1)
     # Per sentence, in validation order: the share of seeds that got it wrong.
     error_rate = {label: group.wrong_in_seeds() / len(group.runs) for label, group in runs.groups.items()}
-    modes = failure_modes(tags, error_rate, analysis["bootstrap"])
+    modes = failure_modes(families, error_rate, analysis["bootstrap"])
     threshold = analysis["overconfidence_threshold"]
     confident = {
         label: overconfidence(group, threshold) | {"errors_listed": len(tables[label])}
         for label, group in runs.groups.items()
     }
-    empty = pd.DataFrame(columns=misclassified_columns(validation))
+    empty = pd.DataFrame(columns=misclassified_columns(validation) + ["shortcut_words", "label_issue"])
     write_csv(outputs["combined"], pd.concat([empty, *tables.values()], ignore_index=True))
     texts = text_fields(validation)
-    write_csv(outputs["cues"], pd.concat([validation[["index", *texts, "label"]], all_tags], axis=1))
+    flags = found.flags[[*why.FLAG_COLUMNS, "label_issue"]]
+    write_csv(outputs["cues"], pd.concat([validation[["index", *texts, "label"]], all_tags, flags], axis=1))
     write_csv(outputs["failure_modes"], modes)
+    write_csv(outputs["shortcut_words"], found.shortcut_words)
+    write_csv(outputs["word_groups"], found.word_groups)
+    write_csv(outputs["label_issues"], found.issues)
     summary = {"select_epoch": runs.selection, "missing_runs": runs.missing, "backbones": confident}
     write_json(outputs["overconfidence"], summary)
+    write_json(outputs["why"], found.summary | {"label_sensitivity": found.sensitivity.to_dict("records")})
     return confident

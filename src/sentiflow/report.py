@@ -14,6 +14,7 @@ import jinja2
 import pandas as pd
 
 import sentiflow
+from sentiflow import report_why
 from sentiflow.atomic import atomic_path
 from sentiflow.config import cascade_stem
 
@@ -41,6 +42,10 @@ PER_DATASET = [
     "misclassified",
     "overconfidence",
     "failure_modes",
+    "shortcut_words",
+    "word_groups",
+    "label_issues",
+    "why",
 ] + [f"{name}_{kind}" for name, _ in FIGURES for kind in ("png", "pdf")]
 # Once per dataset and LLM entry, in results/{dataset}/llm/{entry}/.
 PER_ENTRY = ["llm_summary", "llm_table", "cascade_points", "cascade_summary", "cascade_png", "cascade_pdf"]
@@ -63,7 +68,7 @@ def split_inputs(inputs: dict, datasets: list[str]) -> dict[str, dict]:
         if key in PER_DATASET:
             for name, path in zip(datasets, value, strict=True):
                 grouped[name][key] = path
-        elif key in ("metadata", "token_stats"):
+        elif key in ("metadata", "token_stats", "attribution"):
             for name in datasets:
                 grouped[name][key] = [p for p in value if Path(p).parts[1:2] == (name,)]
         elif key in PER_ENTRY:
@@ -171,6 +176,7 @@ def collect_dataset(name: str, inputs: dict, settings: dict) -> dict:
         "llm_missing": [e for e in configured if e not in {x["name"] for x in llm}],
         "llm_hard_cases": hard_cases,
         "selection_text": SELECTION_TEXT.get(summary["select_epoch"], summary["select_epoch"]),
+        "why": report_why.collect(inputs, errors, card["labels"], settings),
         "limitations": limitations(
             name, len(seeds), n_val, max(b["selected_accuracy"] for b in backbones), summary, dataset
         ),
@@ -300,7 +306,9 @@ def fmt(value, digits: int = 3) -> str:
 
 
 def signed(value, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:+.{digits}f}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:+.{digits}f}"
 
 
 def pvalue(value) -> str:

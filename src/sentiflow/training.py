@@ -166,17 +166,23 @@ def fine_tune(backbone: str, labels: Sequence[str], train: Encoded, validation: 
     return metadata
 
 
+def claim_device(requested: str, threads: int | None, runs_per_gpu: int) -> tuple[torch.device, gpus.Slot | None]:
+    """The torch thread pool sized to the job, and its device: a free GPU slot when CUDA is asked for without naming
+    a device (held until the slot is released or the process ends)."""
+    if threads:
+        # One OpenMP pool sized to the rule's `threads:`; a second busy-waiting pool would halve throughput.
+        torch.set_num_threads(runinfo.torch_threads(threads))
+    device, slot = runinfo.pick_device(requested), None
+    if device.type == "cuda" and device.index is None:  # no device named: take a free slot of the visible GPUs
+        slot = gpus.acquire(gpus.visible_devices(torch.cuda.device_count()), runs_per_gpu)
+        device = torch.device("cuda", slot.index)
+        print(f"running on {device} ({slot.record()})", file=sys.stderr)
+    return device, slot
+
+
 def place_run(backbone: str, labels: Sequence[str], cfg: TrainConfig) -> Placed:
     """Threads, device (a free GPU slot when none is named), seed, tokenizer, and the model with fp32 weights."""
-    if cfg.threads:
-        # One OpenMP pool sized to the rule's `threads:`; a second busy-waiting pool would halve throughput.
-        torch.set_num_threads(runinfo.torch_threads(cfg.threads))
-    device = runinfo.pick_device(cfg.device)
-    slot = None
-    if device.type == "cuda" and device.index is None:  # no device named: take a free slot of the visible GPUs
-        slot = gpus.acquire(gpus.visible_devices(torch.cuda.device_count()), cfg.runs_per_gpu)
-        device = torch.device("cuda", slot.index)
-        print(f"training on {device} ({slot.record()})", file=sys.stderr)
+    device, slot = claim_device(cfg.device, cfg.threads, cfg.runs_per_gpu)
     from transformers import set_seed
 
     set_seed(cfg.seed)  # before the model is built: the new head's initial weights come from this seed

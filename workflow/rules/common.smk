@@ -106,6 +106,38 @@ def analysed_runs(*names):
     return lambda wildcards: finished_runs(wildcards.dataset, *names)
 
 
+def group_runs(*names):
+    """Input function: `finished_runs` of the wildcard's run group (its backbone and variant, every seed)."""
+
+    def paths(wildcards):
+        group = ("runs", wildcards.backbone, wildcards.variant)
+        return [
+            p
+            for p in finished_runs(wildcards.dataset, *names)
+            if Path(p).parts[2:5] == group
+        ]
+
+    return paths
+
+
+def expected_runs_of_group(wildcards):
+    label = run_label(wildcards.backbone, wildcards.variant)
+    return [run for run in expected_runs(wildcards.dataset) if run[0] == label]
+
+
+def attribution_outputs(name):
+    """One output of the attribute rule per run group of every dataset (none when attribution is off)."""
+    if not config["analysis"]["attribution"]["enabled"]:
+        return []
+    pattern = getattr(rules.attribute.output, name)
+    return [
+        pattern.format(dataset=dataset, backbone=backbone, variant=variant)
+        for dataset in DATASETS
+        for backbone in dataset_backbones(config, dataset)
+        for variant in dataset_variants(config, dataset)
+    ]
+
+
 def llm_model_file(wildcards):
     """A local GGUF file is an input, so replacing it reruns the comparison; a hub file is fetched by the job."""
     path = config["llm"]["models"][wildcards.llm]["path"]
@@ -168,6 +200,10 @@ def report_inputs(wildcards):
         "misclassified": rules.misclassified.output.combined,
         "overconfidence": rules.misclassified.output.overconfidence,
         "failure_modes": rules.misclassified.output.failure_modes,
+        "shortcut_words": rules.misclassified.output.shortcut_words,
+        "word_groups": rules.misclassified.output.word_groups,
+        "label_issues": rules.misclassified.output.label_issues,
+        "why": rules.misclassified.output.why,
         "training_loss_png": rules.plot_curves.output.loss_png,
         "training_loss_pdf": rules.plot_curves.output.loss_pdf,
         "validation_curves_png": rules.plot_curves.output.curves_png,
@@ -202,6 +238,12 @@ def report_inputs(wildcards):
             inputs[name] = expand(pattern, dataset=DATASETS)
     inputs["metadata"] = [
         path for dataset in DATASETS for path in finished_runs(dataset, "metadata")
+    ]
+    # Every run group's attribution; the report assigns them by folder, results/{dataset}/analysis/attribution/.
+    inputs["attribution"] = [
+        path
+        for name in ("words", "sentences", "deletion", "summary")
+        for path in attribution_outputs(name)
     ]
     # One per dataset and LLM entry; the report assigns them by folder, results/{dataset}/llm/{entry}/.
     for name, pattern in per_entry.items():

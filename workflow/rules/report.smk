@@ -5,6 +5,16 @@ rule report:
         # Shipped with the workflow, not the working directory; inputs, so editing them reruns this rule.
         html_template=workflow.source_path("../../report/report.html.j2"),
         tex_template=workflow.source_path("../../report/report.tex.j2"),
+        # The sections and macros the two templates include.
+        parts=[
+            workflow.source_path(f"../../report/{part}")
+            for part in (
+                "why.html.j2",
+                "why.tex.j2",
+                "macros.html.j2",
+                "macros.tex.j2",
+            )
+        ],
     output:
         html=report(
             "results/report/report.html",

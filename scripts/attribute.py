@@ -1,0 +1,17 @@
+import pandas as pd
+
+from sentiflow.data import read_split
+from sentiflow.explain import explain_group
+from sentiflow.logs import log_to
+from sentiflow.runs import RunSet
+from sentiflow.training import claim_device
+
+with log_to(snakemake.log[0]):
+    params = snakemake.params
+    runs = RunSet.load(snakemake.input.metadata, params.expected, params.allow_partial)
+    # The slot (a file lock) is held while the name is bound: for the whole job.
+    device, _slot = claim_device(params.device, snakemake.threads, params.runs_per_gpu)
+    shortcuts = pd.read_csv(snakemake.input.shortcut_words)
+    (group,) = runs.groups.values()
+    validation = read_split(snakemake.input.validation)
+    explain_group(group, validation, shortcuts, params.labels, params.settings, params.bootstrap, device, snakemake.output)

@@ -1,0 +1,90 @@
+"""The report's "Why errors happen" section: coloured attributions, the deletion test, shortcut words, label issues.
+
+Everything here is read from the misclassified and attribute rules' outputs and shaped for both templates; the
+templates escape every word from the data (HTML autoescaping, `tex` in LaTeX), the colours are computed here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# Red pushes toward the (wrong) predicted class, blue away from it; the strongest word of a sentence is at full colour.
+TOWARD, AWAY = (214, 39, 40), (31, 119, 180)
+MAX_ALPHA = 0.6  # the strongest word's background opacity: the text stays readable on it
+
+
+def group_files(paths: list) -> dict[str, dict[str, Path]]:
+    """The attribute rule's outputs by run group folder, results/{dataset}/analysis/attribution/{backbone}/{variant}/."""
+    groups: dict[str, dict[str, Path]] = {}
+    for path in map(Path, paths):
+        groups.setdefault(str(path.parent), {})[path.name] = path
+    return groups
+
+
+def coloured(words: pd.DataFrame) -> list[list[dict]]:
+    """A sentence's words per text (one list, or two for a pair), each with its mean score over seeds and the colour
+    that shows it: `rgb` for HTML, `tex` (an xcolor expression) for LaTeX."""
+    mean = words.groupby(["field", "position", "word"], as_index=False)["score_predicted"].mean()
+    strongest = float(mean["score_predicted"].abs().max()) or 1.0
+    fields = []
+    for _, field in mean.groupby("field", sort=True):
+        shown = []
+        for word, score in zip(field["word"], field["score_predicted"]):
+            strength = abs(score) / strongest
+            colour, name = (TOWARD, "red") if score > 0 else (AWAY, "blue")
+            shown.append({"word": word, "score": float(score), "rgb": f"rgba({colour[0]},{colour[1]},{colour[2]},{MAX_ALPHA * strength:.2f})",
+                          "tex": f"{name}!{round(100 * MAX_ALPHA * strength)}"})  # fmt: skip
+        fields.append(shown)
+    return fields
+
+
+def collect_group(files: dict[str, Path], misclassified: pd.DataFrame, count: int) -> dict:
+    """One run group's attribution: convergence, the shortcut share of its errors, the deletion test, and its
+    `count` most confident attributed errors coloured word by word."""
+    summary = json.loads(files["attribution.json"].read_text())
+    words = pd.read_parquet(files["attributions.parquet"])
+    sentences = pd.read_csv(files["sentences.csv"])
+    errors = misclassified[misclassified["backbone"] == summary["run_group"]]
+    attributed = set(sentences.loc[sentences["error"].astype(bool), "index"])
+    shown = errors[errors["index"].isin(attributed)].sort_values("confidence", ascending=False).head(count)
+    by_index = dict(tuple(words.groupby("index")))
+    top = sentences.set_index("index")
+    return summary | {
+        "deletion": pd.read_csv(files["deletion.csv"]).to_dict("records"),
+        "errors_shown": [
+            {"index": int(row["index"]), "gold": row["gold"], "predicted": row["predicted"],
+             "confidence": row["confidence"], "fields": coloured(by_index[row["index"]]),
+             "top_words": top.loc[row["index"], "top_words"], "label_issue": bool(row.get("label_issue", False))}
+            for _, row in shown.iterrows()
+        ],
+    }  # fmt: skip
+
+
+def collect(inputs: dict, misclassified: pd.DataFrame, labels: list[str], settings: dict) -> dict:
+    """The section's context for one dataset."""
+    why = json.loads(Path(inputs["why"]).read_text())
+    words = pd.read_csv(inputs["shortcut_words"])
+    per_label = settings["analysis"]["shortcuts"]["top_words"]
+    issues = pd.read_csv(inputs["label_issues"]).fillna({"flagged_by": ""})
+    groups = group_files(inputs.get("attribution", []))
+    count = settings["report"]["attributed_errors"]
+    return {
+        "shortcuts": why["shortcuts"]
+        | {"by_label": {label: words[words["label"] == label].head(per_label).to_dict("records") for label in labels},
+           "groups": _records(inputs["word_groups"])},
+        "mixed_polarity": why["mixed_polarity"],
+        "label_issues": why["label_issues"] | {
+            "rows": [row | {"texts": [row[c] for c in ("text", "text_pair") if c in row]}
+                     for row in issues.head(settings["report"]["top_errors"]).to_dict("records")],
+            "sensitivity": why["label_sensitivity"],
+        },
+        "attribution": [collect_group(files, misclassified, count) for _, files in sorted(groups.items())],
+    }  # fmt: skip
+
+
+def _records(path) -> list[dict]:
+    return pd.read_csv(path).replace({np.nan: None}).to_dict("records")

@@ -1,0 +1,114 @@
+"""The attribute rule's library side on real trained runs: which sentences, what it writes, the cases with nothing
+to attribute and with a checkpoint that cannot be read; the misclassified rule's shortcut, mixed-tone and label-issue
+columns."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import toy_frame, write_run
+from test_training import run_outputs
+
+from sentiflow.explain import chosen_sentences, explain_group
+from sentiflow.runs import RunSet
+from sentiflow.tokens import encode
+from sentiflow.training import TrainConfig, fine_tune
+
+LABELS = ["negative", "positive"]
+BOOTSTRAP = {"samples": 1000, "confidence": 0.95, "seed": 0, "method": "percentile"}
+SETTINGS = {"steps": 16, "max_steps": 64, "tolerance": 0.05, "sentences": None, "deletion_k": [1, 2], "seed": 0}
+
+
+def outputs(folder):
+    return {"words": folder / "attributions.parquet", "sentences": folder / "sentences.csv",
+            "deletion": folder / "deletion.csv", "summary": folder / "attribution.json"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained_group(tiny_bert, tmp_path_factory):
+    """Two seeds of the tiny BERT trained on the toy task; a quarter of validation's labels flipped, so that the
+    seed majority errs on about them (and is right on the rest)."""
+    from sentiflow.modeling import load_tokenizer
+
+    folder = tmp_path_factory.mktemp("group")
+    tokenizer = load_tokenizer(str(tiny_bert))
+    validation = toy_frame(80, 2)
+    validation.loc[::4, "label"] = 1 - validation.loc[::4, "label"]
+    train, held = (encode(tokenizer, frame, 128) for frame in (toy_frame(640, 1), validation))
+    paths = []
+    for seed in (1, 2):
+        out = run_outputs(folder / f"seed{seed}")
+        cfg = TrainConfig(epochs=3, learning_rate=3e-3, seed=seed, threads=1)
+        fine_tune(str(tiny_bert), LABELS, train, held, tokenizer.pad_token_id, cfg, out, {"run_name": "tiny"})
+        paths.append(out.metadata)
+    return RunSet.load(paths, [["tiny", 1], ["tiny", 2]]).groups["tiny"], validation
+
+
+def test_a_group_s_errors_and_as_many_correct_sentences_are_attributed(trained_group, tmp_path):
+    group, validation = trained_group
+    wrong, right = chosen_sentences(group, None, 0)
+    assert len(wrong) == len(right) > 10 and (group.majority()[wrong] != group.gold[wrong]).all()
+    assert (group.majority()[right] == group.gold[right]).all()
+    capped, _ = chosen_sentences(group, 5, 0)
+    assert len(capped) == 5 and set(capped) <= set(wrong) and (capped == chosen_sentences(group, 5, 0)[0]).all()
+
+    shortcuts = pd.DataFrame(
+        {"label": ["positive"], "rank": [1], "word": ["great"], "count": [50], "share": [0.9], "z": [9.0]}
+    )
+    summary = explain_group(group, validation, shortcuts, LABELS, SETTINGS, BOOTSTRAP, "cpu", outputs(tmp_path))
+    words = pd.read_parquet(tmp_path / "attributions.parquet")
+    assert sorted(words["seed"].unique()) == [1, 2] and set(words["backbone"]) == {"tiny"}
+    attributed = set(validation["index"].to_numpy()[np.concatenate([wrong, right])])
+    assert set(words["index"]) == attributed
+    # Every word of a toy sentence, once per seed: the toy texts are five whole words each.
+    per_sentence = words.groupby(["index", "seed"]).size()
+    assert (per_sentence == 5).all()
+    sentences = pd.read_csv(tmp_path / "sentences.csv")
+    assert sentences["error"].sum() == len(wrong) and (~sentences["error"]).sum() == len(right)
+    # The top word of an error is its strongest word toward the prediction, averaged over the seeds.
+    first = sentences[sentences["error"]].iloc[0]
+    mean = words[words["index"] == first["index"]].groupby("word")["score_predicted"].mean()
+    assert first["top_words"].split("; ")[0] == mean.idxmax()
+    shortcut = sentences[sentences["error"]]
+    expected = [
+        t.split("; ")[0] == "great" and g != "positive" for t, g in zip(shortcut["top_words"], shortcut["gold"])
+    ]
+    assert shortcut["top_word_is_shortcut"].tolist() == expected
+    assert summary["top_word_is_shortcut"]["share"] == pytest.approx(np.mean(expected))
+    deletion = pd.read_csv(tmp_path / "deletion.csv")
+    assert deletion["k"].tolist() == [1, 2] and (deletion["sentences"] == len(wrong)).all()
+    saved = json.loads((tmp_path / "attribution.json").read_text())
+    assert saved["errors"] == len(wrong) and saved["convergence"]["sentences"] == 2 * len(attributed)
+    assert saved["convergence"]["passed_share"] >= 0.95
+
+
+def test_a_group_without_errors_writes_its_tables_empty(tmp_path):
+    gold = np.array([0, 1] * 10)
+    probs = np.where(np.eye(2)[gold] == 1, 0.9, 0.1)
+    path = write_run(tmp_path / "run", "m", 1, [probs], gold)  # no checkpoint: none is needed, none is loaded
+    group = RunSet.load([path], [["m", 1]]).groups["m"]
+    validation = pd.DataFrame({"index": range(20), "text": ["a fine film"] * 20, "label": gold})
+    summary = explain_group(group, validation, pd.DataFrame(columns=["label", "word"]), LABELS, SETTINGS, BOOTSTRAP,
+                            "cpu", outputs(tmp_path / "out"))  # fmt: skip
+    assert summary["errors"] == 0 and summary["top_word_is_shortcut"]["share"] is None
+    for name in ("sentences.csv", "deletion.csv"):
+        table = pd.read_csv(tmp_path / "out" / name)
+        assert table.empty and len(table.columns) > 3, name
+    assert pd.read_parquet(tmp_path / "out/attributions.parquet").empty
+
+
+def test_a_checkpoint_that_cannot_be_attributed_leaves_nothing_behind(trained_group, tmp_path):
+    import shutil
+
+    group, validation = trained_group
+    runs = [type(run)(run.label, run.seed, run.folder, run.metadata) for run in group.runs]
+    # The second seed's outputs, all but its published checkpoint.
+    shutil.copytree(runs[1].folder, tmp_path / "seed2", ignore=shutil.ignore_patterns("model"))
+    runs[1].folder = tmp_path / "seed2"
+    copy = type(group)("tiny", runs)
+    assert copy.predictions().shape == group.predictions().shape  # everything else reads
+    with pytest.raises(OSError, match="seed2/model"):
+        explain_group(copy, validation, pd.DataFrame(columns=["label", "word"]), LABELS, SETTINGS, BOOTSTRAP, "cpu",
+                      outputs(tmp_path / "out"))  # fmt: skip
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
