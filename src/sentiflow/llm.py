@@ -340,6 +340,9 @@ class LLMJob:
     cache: Path
     threads: int
 
+    def __post_init__(self):
+        self.cache = Path(self.cache)  # the config gives a string
+
     @property
     def where(self) -> str:
         return f"llm.models.{self.name}"
