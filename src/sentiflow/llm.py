@@ -351,6 +351,9 @@ class LLMJob:
     threads: int
     tags: dict = field(default_factory=dict)  # llm.tags asked on this dataset: name -> instruction and yes/no words
 
+    def __post_init__(self):
+        self.cache = Path(self.cache)  # the config gives a string
+
     @property
     def where(self) -> str:
         return f"llm.models.{self.name}"
