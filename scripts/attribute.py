@@ -14,4 +14,6 @@ with log_to(snakemake.log[0]):
     shortcuts = pd.read_csv(snakemake.input.shortcut_words)
     (group,) = runs.groups.values()
     validation = read_split(snakemake.input.validation)
-    explain_group(group, validation, shortcuts, params.labels, params.settings, params.bootstrap, device, snakemake.output)
+    explain_group(
+        group, validation, shortcuts, params.labels, params.settings, params.bootstrap, device, snakemake.output
+    )

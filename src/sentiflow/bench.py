@@ -86,7 +86,7 @@ def time_our_loop(
     loop.start(model, optimizer, scheduler, train, pad_id)
     model.train()
     first = 0 if steps == 0 else warmup
-    take_steps(loop, train, 0, first)  # the warm-up, untimed
+    warm = take_steps(loop, train, 0, first)  # the warm-up, untimed
     synchronize(device)
     started = time.perf_counter()
     timed = take_steps(loop, train, first, total - first)
@@ -104,7 +104,7 @@ def time_our_loop(
         for batch in range(start, sums.batch):
             begin, end = batch * size, min((batch + 1) * size, len(train))
             padded += loop.batches.width(begin, end) * (end - begin)
-    losses = [row[2] for _, sums, _ in timed for row in sums.steps]
+    losses = [row[2] for _, sums, _ in warm + timed for row in sums.steps]  # every step, as Trainer's mean
     real = sum(sums.tokens for _, sums, _ in timed)
     captured = {k: v for k, v in loop.describe().items() if k in ("graph_widths", "capture_seconds")}
     return {"ms_per_step": 1000 * seconds / (total - first), "timed_steps": total - first, "seconds": seconds,

@@ -88,6 +88,10 @@ def load_study(configfiles=(), base: str | Path | None = None) -> dict:
 def check_dimensions(config: dict) -> None:
     """What the schema cannot say: datasets name only configured backbones, prompts cover every label, a holdout
     exists where the epoch is to be chosen on it."""
+    attributed = (config.get("analysis", {}).get("attribution") or {}).get("variants") or []
+    unknown = sorted(set(attributed) - set(config.get("variants", {})))
+    if unknown:
+        raise ConfigError(f"analysis.attribution.variants names {unknown}, which are not keys of `variants:`")
     for name, dataset in config["datasets"].items():
         check_text_columns(name, dataset)
         if config.get("analysis", {}).get("select_epoch") == "holdout" and not dataset.get("holdout_rows"):

@@ -127,7 +127,8 @@ def expected_runs_of_group(wildcards):
 
 def attribution_outputs(name):
     """One output of the attribute rule per run group of every dataset (none when attribution is off)."""
-    if not config["analysis"]["attribution"]["enabled"]:
+    settings = config["analysis"]["attribution"]
+    if not settings["enabled"]:
         return []
     pattern = getattr(rules.attribute.output, name)
     return [
@@ -135,6 +136,7 @@ def attribution_outputs(name):
         for dataset in DATASETS
         for backbone in dataset_backbones(config, dataset)
         for variant in dataset_variants(config, dataset)
+        if settings["variants"] is None or variant in settings["variants"]
     ]
 
 
