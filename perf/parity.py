@@ -41,7 +41,7 @@ def main(argv=None) -> None:
         parser.error(f"--loops: plain first, then any of {', '.join(LOOPS)}")
 
     tokenizer = load_tokenizer(args.model)
-    columns = Columns(text="sentence", label="label", labels=LABELS)
+    columns = Columns(texts=("sentence",), label="label", labels=LABELS)
     train_frame = load_file_split(args.train, columns)
     if args.rows:
         train_frame = train_frame.head(args.rows)

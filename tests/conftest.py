@@ -182,7 +182,7 @@ def snakemake(
     workdir: Path, config: dict, *args: str, check: bool = True, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     # Targets and options first: --configfile takes several values and would swallow a target after it.
     command = SNAKEMAKE + [*args, "--directory", str(workdir), "--configfile", str(workdir / "config.yaml")]
     result = subprocess.run(command, capture_output=True, text=True, env=env)

@@ -24,15 +24,21 @@ CUES = {"negation": ["not", "n't", "no", "never"], "contrast": ["but", "even tho
 
 
 def analysis_config(**changes):
-    return {
-        "select_epoch": "best",
-        "allow_partial": False,
-        "bootstrap": BOOTSTRAP,
-        "overconfidence_threshold": 0.9,
-        "loss_smoothing": 2,
-        "calibration": {"method": "auto", "bins": 15, "folds": 2, "seed": 0},
-        "cues": CUES,
-    } | changes
+    from sentiflow.config import defaults
+
+    return (
+        defaults("analysis")
+        | {
+            "select_epoch": "best",
+            "allow_partial": False,
+            "bootstrap": BOOTSTRAP,
+            "overconfidence_threshold": 0.9,
+            "loss_smoothing": 2,
+            "calibration": {"method": "auto", "bins": 15, "folds": 2, "seed": 0},
+            "cues": CUES,
+        }
+        | changes
+    )
 
 
 # --- statistics against hand-computed values ---------------------------------------------------------------
@@ -216,6 +222,7 @@ def two_backbones(tmp_path):
         }
     )
     validation.to_parquet(tmp_path / "validation.parquet")
+    validation.to_parquet(tmp_path / "train.parquet")  # the shortcut statistic's training split
     return tmp_path, paths, [["a", 1], ["a", 2], ["b", 1], ["b", 2]]
 
 
@@ -332,11 +339,11 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
     folder, paths, expected = two_backbones
     out = tmp_path / "out"
     outputs = {"combined": out / "all.csv", "cues": out / "cues.csv", "failure_modes": out / "modes.csv",
-               "overconfidence": out / "over.json"}  # fmt: skip
+               "overconfidence": out / "over.json", "shortcut_words": out / "shortcuts.csv", "word_groups": out / "groups.csv",
+               "label_issues": out / "issues.csv", "why": out / "why.json"}  # fmt: skip
     runs = RunSet.load(paths, expected)
-    confident = analyse_errors(
-        runs, folder / "validation.parquet", ["negative", "positive"], analysis_config(), outputs
-    )
+    data = {"validation": folder / "validation.parquet", "train": folder / "train.parquet"}
+    confident = analyse_errors(runs, data, ["negative", "positive"], analysis_config(), outputs)
     table = pd.read_csv(out / "all.csv")
     a = table[table["backbone"] == "a"].reset_index(drop=True)
     assert len(a) == 20 and a["index"].tolist()[:5] == [0, 1, 2, 3, 4]  # the 0.95 errors first
@@ -358,6 +365,11 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
     assert modes.loc[("a", "negation"), "error_rate_with"] == pytest.approx(1.0)  # sentences 0-9: always wrong for a
     assert modes.loc[("a", "negation"), "error_rate_without"] == pytest.approx(10 / 90)
     assert modes.loc[("a", "negation"), "share_of_errors"] == pytest.approx(0.5)
+    # The study's other failure modes beside the cue families, and the label issues marked in the error table.
+    assert {"shortcut_against_gold", "mixed_polarity"} <= set(modes.loc["a"].index)
+    assert {"shortcut_words", "label_issue"} <= set(table.columns)
+    issues = pd.read_csv(out / "issues.csv")
+    assert set(table.loc[table["label_issue"], "index"]) <= set(issues["index"])
 
 
 def test_calibration_with_crossfitting_and_with_a_holdout(two_backbones, tmp_path):

@@ -216,13 +216,22 @@ def test_error_tables_and_cues_of_a_pair_task(tmp_path):
     validation = pd.DataFrame({"index": range(4), "text": ["it is good", "it is not good", "fine", "fine"],
                                "text_pair": ["good", "good", "it is not fine", "fine"], "label": [0, 1, 0, 1]})  # fmt: skip
     validation.to_parquet(tmp_path / "validation.parquet")
+    validation.to_parquet(tmp_path / "train.parquet")
     probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])  # wrong on 1 and 2
     path = write_run(tmp_path / "run", "m", 1, [probs], validation["label"].to_numpy())
-    analysis = {"cues": {"negation": ["not"]}, "bootstrap": {"samples": 200, "confidence": 0.95, "seed": 0, "method": "percentile"},
-                "overconfidence_threshold": 0.9}  # fmt: skip
-    outputs = {name: tmp_path / f"{name}.csv" for name in ("combined", "cues", "failure_modes")}
-    outputs["overconfidence"] = tmp_path / "over.json"
-    analyse_errors(RunSet.load([path], [["m", 1]]), tmp_path / "validation.parquet", ["e", "n"], {"allow_partial": False} | analysis, outputs)  # fmt: skip
+    from sentiflow.config import defaults
+
+    analysis = defaults("analysis") | {
+        "cues": {"negation": ["not"]},
+        "shortcuts": defaults("analysis")["shortcuts"] | {"min_count": 1},
+    }
+    names = ("combined", "cues", "failure_modes", "shortcut_words", "word_groups", "label_issues")
+    outputs = {name: tmp_path / f"{name}.csv" for name in names} | {
+        "overconfidence": tmp_path / "o.json",
+        "why": tmp_path / "w.json",
+    }
+    data = {"validation": tmp_path / "validation.parquet", "train": tmp_path / "train.parquet"}
+    analyse_errors(RunSet.load([path], [["m", 1]]), data, ["e", "n"], analysis, outputs)
     errors = pd.read_csv(outputs["combined"]).set_index("index")
     assert list(errors.columns[:3]) == ["backbone", "sentence", "text_pair"]
     assert errors.loc[2, ["sentence", "text_pair"]].tolist() == ["fine", "it is not fine"]
@@ -247,7 +256,7 @@ def test_the_documented_glue_pair_tasks_are_valid_configs(tmp_path):
     section = (REPO / "config" / "README.md").read_text().split("### Sentence-pair tasks")[1]
     example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, flags=re.S).group(1))
     assert list(example["datasets"]) == ["rte", "mrpc", "qnli", "mnli"]
-    (tmp_path / "glue-pairs.yaml").write_text(yaml.safe_dump(example))
+    (tmp_path / "glue-pairs.yaml").write_text(yaml.safe_dump(example, sort_keys=False))
     config = load_study([tmp_path / "glue-pairs.yaml"])
     mnli = config["datasets"]["mnli"]
     assert mnli["hub"]["validation_split"] == "validation_matched" and len(mnli["labels"]) == 3

@@ -67,7 +67,7 @@ def slurm_run(smoke_run, tmp_path_factory):
             "cache": str(local_workdir / "results/llm_cache"),
         },
     }
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     command = SNAKEMAKE + [
         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
         "--workflow-profile", str(REPO / "profiles" / "slurm"),

@@ -66,6 +66,7 @@ def test_default_config_plans_the_study(tmp_path):
         "train": "6",
         "aggregate": "1",
         "misclassified": "1",
+        "attribute": "2",
         "calibration": "1",
         "plot_curves": "1",
         "plot_reliability": "1",
@@ -181,7 +182,7 @@ def test_override_semantics_of_the_config_loader():
         ),
         ({"llm": {"models": {"bad name!": {"path": "m.gguf"}}}}, r"'bad name!' does not match"),
         (
-            {"llm": {"tags": {"sarcasm": {"instruction": "Sarcastic? {sentence}"}}}},
+            {"llm": {"tags": {"mockery": {"instruction": "Mocking? {sentence}"}}}},
             r"'verbalizers' is a required property",
         ),
         (
@@ -893,7 +894,7 @@ def test_plan_lists_every_run_with_its_cost(tmp_path):
     require(SST2)
     require(SST5)
     config = smoke_config()
-    (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     result = subprocess.run([sys.executable, "-m", "sentiflow.plan", "--configfile", str(tmp_path / "smoke.yaml"),
                              "--directory", str(tmp_path), "--ms-per-step", "minilm=100", "--csv", str(tmp_path / "plan.csv")],
                             capture_output=True, text=True, cwd=REPO)  # fmt: skip
