@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-# Split "doesn't" like the Penn Treebank does ("does n't"), so one lexicon serves raw and PTB text.
-_TOKEN = re.compile(r"n't|[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
+# Split "doesn't" like the Penn Treebank does ("does n't"), so one lexicon serves raw and PTB text. Letters are any
+# script's ("cliché" is one word); every other non-space character is a word of its own.
+_TOKEN = re.compile(r"n't|[^\W_]+(?:'[^\W_]+)?|[^\w\s]|_")
 
 
 def words(text: str) -> list[str]:
