@@ -200,7 +200,8 @@ def smoke_run(tmp_path_factory):
     require(SST5)
     from sentiflow.config import study_config, with_defaults
 
-    workdir = tmp_path_factory.mktemp("smoke")
+    # SENTIFLOW_SMOKE_DIR: a smoke study's folder to bring up to date and test again, instead of a new one.
+    workdir = Path(os.environ.get("SENTIFLOW_SMOKE_DIR") or tmp_path_factory.mktemp("smoke"))
     config = smoke_config()
     snakemake(workdir, config, "--cores", "2", "--resources", "gpu=1")
     # The tests read every setting the run used: the smoke file laid over the study, with the schema's defaults.

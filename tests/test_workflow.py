@@ -287,7 +287,10 @@ def test_smoke_run_writes_every_documented_output_consistently(smoke_run):
     for name, variant, seed, run_folder in smoke_runs(config):
         dataset = config["datasets"][name]
         classes = len(dataset["labels"])
+        attributed = variant in (config["analysis"]["attribution"]["variants"] or [variant])
         for path in documented_paths(name, "minilm", variant, seed):
+            if "/attribution/" in path and not attributed:  # attribution.variants leaves this run group out
+                continue
             assert (workdir / path).exists(), path
         run = workdir / run_folder
         history = pd.read_csv(run / "history.csv")
@@ -374,9 +377,10 @@ def test_smoke_run_analysis_outputs(smoke_run):
         assert set(errors["index"]) == wrong_somewhere
         modes = pd.read_csv(results / "analysis/failure_modes.csv")
         modes = modes[modes["backbone"] == "minilm"]
-        assert set(modes["cue"]) == set(config["analysis"]["cues"]) and modes.loc[
-            modes["cue"] == "negation", "sentences"
-        ].item() > (40 if name == "rte" else 100)
+        families = set(config["analysis"]["cues"]) | {"shortcut_against_gold", "mixed_polarity"}
+        assert set(modes["cue"]) == families and modes.loc[modes["cue"] == "negation", "sentences"].item() > (
+            40 if name == "rte" else 100
+        )
 
         calibration = pd.read_csv(results / "analysis/calibration.csv")
         assert set(calibration["method"]) == {"holdout"}
@@ -463,7 +467,9 @@ def test_smoke_run_llm_comparison(smoke_run):
             probs = table[[f"llm_prob_{label}" for label in dataset["labels"]]].to_numpy()
             assert np.allclose(probs.sum(1), 1.0)  # one probability per label, a verbalizer for each
             assert summary["entry"] == entry and summary["items"] == len(table) and summary["seconds_per_item"] > 0
-            assert summary["reused_prompt_tokens"] > 0.3 * summary["prompt_tokens"]
+            # The shared prefix (system prompt, instruction, shots) is served from llama.cpp's cache: about a third of a
+            # sentence's prompt with two shots; a quarter of a long RTE pair's, which has none.
+            assert summary["reused_prompt_tokens"] > (0.2 if name == "rte" else 0.3) * summary["prompt_tokens"]
             assert summary["backbones"]["minilm"]["llm_fixes"] == int(
                 ((table["minilm_predicted"] != table["gold"]) & table["llm_correct"]).sum()
             )
@@ -550,7 +556,7 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     # The cascade's folds are the cascade's alone.
     folds = json.loads(json.dumps(config))
     folds["llm"]["cascade"]["folds"] = 3
-    assert jobs_besides_total(snakemake(workdir, folds, "--dry-run", "--cores", "2")) == {"cascade": "3"} | REPORT_JOBS
+    assert jobs_besides_total(snakemake(workdir, folds, "--dry-run", "--cores", "2")) == {"cascade": "4"} | REPORT_JOBS
     forced = snakemake(workdir, config, "--dry-run", "--cores", "2", "--forcerun", "llm_compare")
     assert jobs_besides_total(forced) == {"llm_compare": "4", "cascade": "4"} | REPORT_JOBS, forced.stdout
 
@@ -609,6 +615,7 @@ def test_changing_one_dataset_reruns_only_that_dataset(smoke_run):
         "plot_curves",
         "plot_reliability",
         "plot_confusion",
+        "attribute",
         "llm_compare",
         "cascade",
     ]
@@ -743,6 +750,11 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path, monkeypa
         "misclassified": per("analysis/misclassified.csv"),
         "overconfidence": per("analysis/overconfidence.json"),
         "failure_modes": per("analysis/failure_modes.csv"),
+        "shortcut_words": per("analysis/shortcut_words.csv"),
+        "word_groups": per("analysis/word_groups.csv"),
+        "label_issues": per("analysis/label_issues.csv"),
+        "why": per("analysis/why.json"),
+        "attribution": [p.relative_to(workdir) for p in sorted(workdir.glob("results/*/analysis/attribution/*/*/*"))],
         "metadata": [
             p.relative_to(workdir) for p in sorted(workdir.glob("results/*/runs/minilm/*/seed*/metadata.json"))
         ],
