@@ -4,12 +4,12 @@
 #   perf/gpu.sh speed    # ms/step of DistilBERT-base and BERT-base shapes over an SST-2 epoch + evaluation:
 #                        # our fast loop (eager and with CUDA graphs), our plain loop and HF Trainer
 #   perf/gpu.sh parity   # MiniLM, 3 epochs of the full SST-2 train split: plain vs fast vs fast with CUDA graphs
-#   perf/gpu.sh study    # the default study's training (2 backbones x 3 seeds, EPOCHS=5) with RUNS_PER_GPU="1 2 3"
+#   perf/gpu.sh study    # the default study's training (2 backbones x SEEDS="1, 2, 3", EPOCHS=5) with RUNS_PER_GPU="1 2 3"
 #                        # runs packed on each GPU (perf/study.py; random weights of the study's shapes)
 # MODEL: a local MiniLM-L6-H384 folder or hub id (its tokenizer also serves the random-weight shapes);
 # DATA: a folder with the GLUE SST-2 train.tsv and dev.tsv; OUT: where the tables, JSON and logs go.
 # A step that fails or overruns its time limit is listed in $OUT/failures.txt, and the next step still runs.
-# SHAPES=tiny ROWS=320 PARITY_EPOCHS=1 EPOCHS=1 shrinks it to a dry run that works on a CPU (tests/test_perf.py runs that).
+# SHAPES=tiny ROWS=320 PARITY_EPOCHS=1 EPOCHS=1 SEEDS=1 shrinks it to a dry run that works on a CPU (tests/test_perf.py runs that).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" TOKENIZERS_PARALLELISM=false
@@ -61,6 +61,7 @@ datasets:
     labels: [negative, positive]
     max_train_rows: ${ROWS:-null}
 training: {epochs: ${EPOCHS:-5}}
+seeds: [${SEEDS:-1, 2, 3}]
 llm: {enabled: false}
 YAML
   rm -rf "$out/study"

@@ -18,7 +18,7 @@ def test_the_gpu_benchmark_script_works_on_the_cpu(tmp_path):
     out = tmp_path / "out"
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "MODEL": str(MINILM), "DATA": str(SST2),
                         "OUT": str(out), "SHAPES": "tiny", "ROWS": "320", "PARITY_EPOCHS": "1", "EPOCHS": "1",
-                        "RUNS_PER_GPU": "1 2"}  # fmt: skip
+                        "RUNS_PER_GPU": "1 2", "SEEDS": "1"}  # fmt: skip
     for part in ("speed", "parity", "study"):
         run = subprocess.run(
             ["bash", str(REPO / "perf" / "gpu.sh"), part], env=env, capture_output=True, text=True, timeout=900
@@ -59,14 +59,14 @@ def test_the_gpu_benchmark_script_works_on_the_cpu(tmp_path):
         "group_by_length": True,
     }
 
-    # The study's 6 runs (2 backbones x 3 seeds) trained once per packing, each in its own process.
+    # The study's runs (2 backbones x SEEDS) trained once per packing, each in its own process.
     study = json.loads((out / "study" / "study.json").read_text())
     assert [r["runs_per_gpu"] for r in study["results"]] == [1, 2]
     for result in study["results"]:
         assert not result["failed"] and result["wall_seconds"] > 0
         runs = pd.DataFrame(result["runs"])
         assert sorted(zip(runs["backbone"], runs["seed"])) == sorted(
-            (b, s) for b in ("bert-base-uncased", "distilbert-base-uncased") for s in (1, 2, 3)
+            (b, s) for b in ("bert-base-uncased", "distilbert-base-uncased") for s in (1,)
         )
         assert (runs["train_seconds"] > 0).all() and runs["best_val_accuracy"].between(0, 1).all()
     # Same seed, same data, same code: packing changes when runs train, not what they compute.

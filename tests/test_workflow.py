@@ -82,10 +82,10 @@ def test_default_config_plans_the_study(tmp_path):
 def test_an_override_file_replaces_the_dimensions_and_keeps_the_rest(tmp_path):
     # The smoke config's datasets and single backbone replace the study's; nothing else is merged into them.
     result = snakemake(tmp_path, smoke_config(), "--dry-run", "--cores", "2")
-    # sst2: 1 backbone x 2 variants x 2 seeds; sst5: 1 x 1 x 2
-    # sst2: 1 backbone x 2 variants x 2 seeds; sst5: 1 x 1 x 2; rte: 1 x 1 x 1
-    assert planned_jobs(result)["train"] == "7" and planned_jobs(result)["prepare_data"] == "3"
-    assert "distilbert" not in result.stdout and "results/sst5/runs/minilm/base/seed2/metadata.json" in result.stdout
+    # sst2: 1 backbone x 2 variants x 2 seeds; sst5 and rte: 1 x 1 x their own one seed
+    assert planned_jobs(result)["train"] == "6" and planned_jobs(result)["prepare_data"] == "3"
+    assert "distilbert" not in result.stdout and "results/sst5/runs/minilm/base/seed1/metadata.json" in result.stdout
+    assert "results/sst5/runs/minilm/base/seed2" not in result.stdout
     assert "results/sst5/runs/minilm/lr-1e-4" not in result.stdout
 
 
@@ -619,7 +619,7 @@ def test_changing_one_dataset_reruns_only_that_dataset(smoke_run):
         "llm_compare",
         "cascade",
     ]
-    assert jobs_besides_total(result) == dict.fromkeys(per_dataset, "1") | {"train": "2"} | REPORT_JOBS, result.stdout
+    assert jobs_besides_total(result) == dict.fromkeys(per_dataset, "1") | {"train": "1"} | REPORT_JOBS, result.stdout
     assert "dataset=sst5" in result.stdout and "dataset=sst2" not in result.stdout
 
 
