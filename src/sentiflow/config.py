@@ -216,6 +216,18 @@ def cascade_stem(entry: str) -> str:
     return "cascade-" + re.sub(r"[^A-Za-z0-9-]", "-", entry)
 
 
+# The keys of a dataset that data preparation reads. The others (its backbones, variants, seeds, reference and
+# LLM settings) choose what is done with the prepared data, so editing them must not prepare it again, and
+# with it tokenize and train every run of the dataset again.
+DATA_KEYS = ("source", "hub", "files", "text_column", "text_columns", "label_column", "labels", "max_train_rows",
+             "holdout_rows", "seed", "clean")  # fmt: skip
+
+
+def data_settings(dataset: dict) -> dict:
+    """What of a dataset's settings data preparation depends on, in canonical order."""
+    return canonical({key: dataset[key] for key in DATA_KEYS if key in dataset})
+
+
 def canonical(value):
     """`value` with every mapping's keys in sorted order: how a rule's settings are compared between runs, so that
     reordering keys in a config file reruns nothing (dimension order is passed as lists where it matters)."""

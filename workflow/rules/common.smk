@@ -5,6 +5,7 @@ import shutil
 from sentiflow.config import (
     cascade_stem,
     canonical,
+    data_settings,
     dataset_backbones,
     dataset_llm_models,
     dataset_llm_tags,

@@ -12,7 +12,7 @@ rule prepare_data:
     conda:
         "../envs/sentiflow.yaml"
     params:
-        dataset=lambda wildcards: canonical(config["datasets"][wildcards.dataset]),
+        dataset=lambda wildcards: data_settings(config["datasets"][wildcards.dataset]),
     script:
         "../../scripts/prepare_data.py"
 
