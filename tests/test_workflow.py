@@ -796,6 +796,27 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path, monkeypa
     ).read_bytes()
 
 
+def test_text_pdflatex_cannot_typeset_never_stops_the_pdf(tmp_path):
+    """GLUE's RTE holds the mojibake "Iraq\u00e2\u0080\u0099s": its C1 control characters stopped pdflatex. Control
+    characters are dropped, other scripts become "?", Latin-1 and Latin Extended-A letters and typographic
+    punctuation stay, and the document compiles."""
+    from sentiflow.report import latex_escape
+
+    text = "Iraq\u00e2\u0080\u0099s caf\u00e9 \u2013 \u201cna\u00efve\u201d \u0142\u00f3d\u017a \u0127 \u65e5\u672c\u00a0\U0001f600 50% a_b\tc"
+    escaped = latex_escape(text)
+    assert escaped == (
+        "Iraq\u00e2s caf\u00e9 \u2013 \u201cna\u00efve\u201d \u0142\u00f3d\u017a ? ??\u00a0? 50\\% a\\_\\allowbreak{}b c"
+    )
+    if shutil.which("pdflatex") is None:
+        pytest.skip("needs pdflatex (Debian texlive-latex-base; .ci/run installs it)")
+    template = (REPO / "report/report.tex.j2").read_text().splitlines()  # the report's document class and packages
+    preamble = "\n".join(line for line in template if line.startswith(("\\documentclass", "\\usepackage")))
+    (tmp_path / "t.tex").write_text(preamble + "\n\\begin{document}\n" + escaped + "\n\\end{document}\n")
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
 PAYLOADS = ['<script>alert("x")</script>', r"$\input{/etc/passwd}$", "50% & _x_ #1 {y} ~ ^ \\"]
 
 

@@ -8,6 +8,7 @@ import json
 import math
 import re
 import shutil
+import unicodedata
 from pathlib import Path
 
 import jinja2
@@ -293,8 +294,25 @@ _LATEX_SPECIAL = {
 }
 
 
+# What pdflatex (utf8 inputenc, T1 fonts) typesets beyond ASCII: Latin-1 and Latin Extended-A but for the letters
+# T1 lacks, and common punctuation. Text from data holds more: control characters (GLUE's RTE has the mojibake
+# "Iraq\u00e2\u0080\u0099s", whose C1 controls stop pdflatex), which are invisible and dropped, and other scripts,
+# which are shown as "?" in the PDF (the HTML report shows them as they are).
+_T1_MISSING = set("\u0126\u0127\u0138\u013f\u0140\u0149\u0166\u0167\u017f")
+_TEX_PUNCTUATION = set("\u2013\u2014\u2018\u2019\u201a\u201c\u201d\u201e\u2020\u2021\u2022\u2026\u2030\u2039\u203a\u20ac\u2122")
+
+
+def _typesettable(char: str) -> str:
+    if " " <= char <= "~" or ("\u00a0" <= char <= "\u017f" and char not in _T1_MISSING) or char in _TEX_PUNCTUATION:
+        return char
+    if char in "\t\n\r":
+        return " "
+    return "" if unicodedata.category(char) == "Cc" else "?"
+
+
 def latex_escape(value) -> str:
-    return re.sub(r"[&%$#_{}~^\\<>]", lambda m: _LATEX_SPECIAL[m.group()], str(value))
+    text = "".join(map(_typesettable, str(value)))
+    return re.sub(r"[&%$#_{}~^\\<>]", lambda m: _LATEX_SPECIAL[m.group()], text)
 
 
 def fmt(value, digits: int = 3) -> str:
