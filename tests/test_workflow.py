@@ -320,7 +320,7 @@ def test_smoke_run_writes_every_documented_output_consistently(smoke_run):
     assert sst5["steps"] == ["ptb_escapes"] and sst5["texts_changed"]["validation"]["ptb_escapes"] > 20
     assert json.loads((workdir / "results/sst2/data/data_card.json").read_text())["cleaning"]["steps"] == []
     tokens = json.loads((workdir / "results/sst5/tokens/minilm.json").read_text())
-    assert tokens["splits"]["train"]["truncated"] == 0 and tokens["max_length"] == 512
+    assert tokens["splits"]["train"]["truncated"] == 0 and tokens["max_length"] == config["training"]["max_length"]
 
 
 @pytest.mark.e2e
@@ -563,7 +563,7 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     # A dataset's seeds and LLM entries choose what is done with its prepared data: nothing is prepared again.
     more = json.loads(json.dumps(config))
     more["datasets"]["sst5"]["seeds"] = [1, 2]
-    more["datasets"]["sst5"]["llm_models"] = []
+    more["datasets"]["sst5"]["llm_models"] = ["smollm2", "smollm2-swapped"]
     jobs = jobs_besides_total(snakemake(workdir, more, "--dry-run", "--cores", "2"))
     assert "prepare_data" not in jobs and "tokenize" not in jobs and jobs["train"] == "1", jobs
     forced = snakemake(workdir, config, "--dry-run", "--cores", "2", "--forcerun", "llm_compare")

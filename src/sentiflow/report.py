@@ -299,7 +299,9 @@ _LATEX_SPECIAL = {
 # "Iraq\u00e2\u0080\u0099s", whose C1 controls stop pdflatex), which are invisible and dropped, and other scripts,
 # which are shown as "?" in the PDF (the HTML report shows them as they are).
 _T1_MISSING = set("\u0126\u0127\u0138\u013f\u0140\u0149\u0166\u0167\u017f")
-_TEX_PUNCTUATION = set("\u2013\u2014\u2018\u2019\u201a\u201c\u201d\u201e\u2020\u2021\u2022\u2026\u2030\u2039\u203a\u20ac\u2122")
+_TEX_PUNCTUATION = set(
+    "\u2013\u2014\u2018\u2019\u201a\u201c\u201d\u201e\u2020\u2021\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
+)
 
 
 def _typesettable(char: str) -> str:
