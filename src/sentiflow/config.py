@@ -216,16 +216,15 @@ def cascade_stem(entry: str) -> str:
     return "cascade-" + re.sub(r"[^A-Za-z0-9-]", "-", entry)
 
 
-# The keys of a dataset that data preparation reads. The others (its backbones, variants, seeds, reference and
-# LLM settings) choose what is done with the prepared data, so editing them must not prepare it again, and
-# with it tokenize and train every run of the dataset again.
-DATA_KEYS = ("source", "hub", "files", "text_column", "text_columns", "label_column", "labels", "max_train_rows",
-             "holdout_rows", "seed", "clean")  # fmt: skip
+# The keys of a dataset that choose what is done with its prepared data, not what the data are: editing them must
+# not prepare it again, and with it tokenize and train every run of the dataset again. Every other key (and any
+# key added to the schema later) is data preparation's, so a change to it reruns preparation.
+NOT_DATA_KEYS = frozenset({"backbones", "variants", "seeds", "reference", "prompt", "llm_models", "llm_tags"})
 
 
 def data_settings(dataset: dict) -> dict:
     """What of a dataset's settings data preparation depends on, in canonical order."""
-    return canonical({key: dataset[key] for key in DATA_KEYS if key in dataset})
+    return canonical({key: value for key, value in dataset.items() if key not in NOT_DATA_KEYS})
 
 
 def canonical(value):
