@@ -5,7 +5,9 @@
 
 The files are GLUE-style TSVs with `sentence1`, `sentence2` and `label` (RTE: 0 entailment, 1 not_entailment).
 Every training pair is trained on (no holdout) and the last epoch is reported, which no choice made on validation
-can flatter. Prints per seed and setting the last epoch's validation accuracy, and the seed-mean accuracy of each
+can flatter. A run whose folder already holds its metadata.json is read, not trained again, so the
+measurement can be split over processes (`--seeds 1`, `--seeds 2`, ...) and summarised by a last call naming
+every seed. Prints per seed and setting the last epoch's validation accuracy, and the seed-mean accuracy of each
 setting with a bootstrap interval over pairs, their paired difference and the exact McNemar test per seed;
 writes segment_ids.json.
 """
@@ -14,7 +16,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +57,15 @@ def main(argv=None) -> None:
             out = RunOutputs(*(folder / n for n in ("history.csv", "steps.csv", "predictions.csv", "holdout.csv",
                                                     "model", "metadata.json", "resume")))  # fmt: skip
             cfg = TrainConfig(epochs=args.epochs, seed=seed, threads=args.threads, select_epoch="last")
-            started = time.perf_counter()
-            metadata = fine_tune(args.model, LABELS, train_split, validation_split, tokenizer.pad_token_id, cfg, out)
+            if out.metadata.exists():
+                metadata = json.loads(out.metadata.read_text())
+                if metadata["hyperparameters"]["epochs"] != args.epochs:
+                    sys.exit(f"{out.metadata} was trained for {metadata['hyperparameters']['epochs']} epochs, "
+                             f"not {args.epochs}: use another OUT_DIR")  # fmt: skip
+            else:
+                metadata = fine_tune(
+                    args.model, LABELS, train_split, validation_split, tokenizer.pad_token_id, cfg, out
+                )
             predictions = (
                 pd.read_csv(out.predictions).query(f"epoch == {metadata['selected_epoch']}").sort_values("index")
             )
@@ -65,7 +73,7 @@ def main(argv=None) -> None:
             results[f"{name}, seed {seed}"] = {
                 "last_val_accuracy": metadata["last_val_accuracy"],
                 "val_accuracy_by_epoch": pd.read_csv(out.history)["val_accuracy"].round(4).tolist(),
-                "seconds": round(time.perf_counter() - started, 1),
+                "seconds": round(metadata["total_seconds"], 1),
             }
             print(f"{name}, seed {seed}: {results[f'{name}, seed {seed}']}", file=sys.stderr)
     summary = {}

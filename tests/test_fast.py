@@ -313,8 +313,11 @@ def test_the_fast_loop_is_the_default_with_cuda_graphs_on_cuda_only():
         "autocast": None,
         "tf32": False,
         "bucket_multiple": 1,
+        "eval_batch_size": 64,
         "group_by_length": True,
     }
+    # The evaluation batch follows the device unless the config names one.
+    assert make_loop(TrainConfig(fast={"eval_batch_size": 256}), torch.device("cpu")).eval_batch_size == 256
     assert (
         type(make_loop(TrainConfig(loop="plain"), torch.device("cpu"))) is PlainLoop
     )  # the study's loop, one key away

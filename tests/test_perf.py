@@ -63,6 +63,7 @@ def test_the_gpu_benchmark_script_works_on_the_cpu(tmp_path):
         "autocast": None,
         "tf32": False,
         "bucket_multiple": 1,
+        "eval_batch_size": 64,
         "group_by_length": True,
     }
 

@@ -52,13 +52,13 @@ def _steps_done(log: Path) -> int:
 
 def cluster_config(cache: Path) -> dict:
     """The smoke config's SST-2 with one recipe, one seed and fewer sentences, and one LLM entry; the cluster
-    has no GPUs to grant. Both runs share the LLM score cache: the cluster's jobs ask the model nothing the local
+    has no GPUs to grant, and training asks for two CPUs, so the job's grant shows in its metadata. Both runs share the LLM score cache: the cluster's jobs ask the model nothing the local
     run has answered."""
     config = smoke_config()
     config["datasets"] = {"sst2": config["datasets"]["sst2"] | {"max_train_rows": TRAIN_ROWS, "holdout_rows": 200}}
     config["variants"] = {"base": {}}
     config["seeds"] = [1]
-    config["training"] = config["training"] | {"gpus_per_run": 0}
+    config["training"] = config["training"] | {"gpus_per_run": 0, "threads": 2}
     config["llm"] = config["llm"] | {"models": {"smollm2": config["llm"]["models"]["smollm2"]}, "cache": str(cache)}
     return config
 

@@ -264,7 +264,7 @@ def test_smoke_run_reaches_the_accuracy_bar_for_every_seed(smoke_run):
     assert list(config["variants"]) == ["base", "lr-1e-4"] and config["datasets"]["sst5"]["variants"] == ["base"]
     for name, variant, seed, run in smoke_runs(config):
         dataset = config["datasets"][name]
-        assert dataset["max_train_rows"] >= (400 if name == "rte" else 3000)
+        assert dataset["max_train_rows"] >= {"sst2": 4500, "sst5": 2500, "rte": 400}[name]
         metadata = json.loads((workdir / run / "metadata.json").read_text())
         assert metadata["best_val_accuracy"] >= ACCURACY_BAR[name], (name, variant, seed, metadata["best_val_accuracy"])
         assert metadata["data"] == {"train_rows": dataset["max_train_rows"], "validation_rows": VALIDATION[name],
@@ -943,12 +943,12 @@ def test_plan_lists_every_run_with_its_cost(tmp_path):
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "plan.csv")
     assert table[["dataset", "variant", "seeds", "train_rows", "steps_per_run"]].values.tolist() == [
-        ["sst2", "base", 2, 6000, 188],
-        ["sst2", "lr-1e-4", 2, 6000, 188],
-        ["sst5", "base", 1, 3000, 94],
+        ["sst2", "base", 2, 4500, 141],
+        ["sst2", "lr-1e-4", 2, 4500, 141],
+        ["sst5", "base", 1, 2500, 79],
         ["rte", "base", 1, 400, 13],
     ]
-    hours = [2 * 188 * 0.1 / 3600] * 2 + [94 * 0.1 / 3600, 13 * 0.1 / 3600]
+    hours = [2 * 141 * 0.1 / 3600] * 2 + [79 * 0.1 / 3600, 13 * 0.1 / 3600]
     assert table["gpu_hours"].tolist() == pytest.approx(hours)
     assert "6 training runs" in result.stdout and "no step time" not in result.stdout
     # Without a step time the runs are still listed, with what is missing said.
@@ -972,5 +972,5 @@ def test_plan_uses_the_step_times_of_finished_runs(smoke_run):
         seconds.append(history["epoch_seconds"].mean() / metadata["hyperparameters"]["steps_per_epoch"])
     # One model, loop and batch size in every run: one measured step time, the median over all six runs.
     assert table["ms_per_step"].tolist() == pytest.approx([1000 * float(np.median(seconds))] * 4)
-    assert table.loc[("sst5", "base"), "train_rows"] == 3000 and table.loc[("sst5", "base"), "rows_from"] == "data card"
+    assert table.loc[("sst5", "base"), "train_rows"] == 2500 and table.loc[("sst5", "base"), "rows_from"] == "data card"
     assert table["step_time_from"].str.startswith("measured: 6 run(s)").all()

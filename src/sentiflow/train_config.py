@@ -18,7 +18,7 @@ class FastConfig:
     precision: str = _DEFAULT["fast"]["precision"]  # auto: bf16 autocast where steps replay as CUDA graphs, else fp32
     bucket_multiple: int | None = _DEFAULT["fast"]["bucket_multiple"]  # None: 8 on a GPU (repeating shapes), 1 on CPU
     sync_every: int = _DEFAULT["fast"]["sync_every"]
-    eval_batch_size: int = _DEFAULT["fast"]["eval_batch_size"]
+    eval_batch_size: int | None = _DEFAULT["fast"]["eval_batch_size"]  # None: 512 on a GPU, 64 on the CPU
     cuda_graphs: str | bool = _DEFAULT["fast"]["cuda_graphs"]  # auto: on with CUDA, off on the CPU
     group_by_length: bool = _DEFAULT["fast"]["group_by_length"]  # batches of similar-length sentences
 
