@@ -52,14 +52,15 @@ def _steps_done(log: Path) -> int:
 
 def cluster_config(cache: Path) -> dict:
     """The smoke config's SST-2 with one recipe, one seed and fewer sentences, and one LLM entry; the cluster
-    has no GPUs to grant, and training asks for two CPUs, so the job's grant shows in its metadata. Both runs share the LLM score cache: the cluster's jobs ask the model nothing the local
-    run has answered."""
+    has no GPUs to grant, and training asks for two CPUs, so that the job's grant shows in its metadata. Both
+    runs share the LLM score cache: the cluster's jobs ask the model nothing the local run has answered."""
     config = smoke_config()
     config["datasets"] = {"sst2": config["datasets"]["sst2"] | {"max_train_rows": TRAIN_ROWS, "holdout_rows": 200}}
     config["variants"] = {"base": {}}
     config["seeds"] = [1]
     config["training"] = config["training"] | {"gpus_per_run": 0, "threads": 2}
-    config["llm"] = config["llm"] | {"models": {"smollm2": config["llm"]["models"]["smollm2"]}, "cache": str(cache)}
+    llm = {"models": {"smollm2": config["llm"]["models"]["smollm2"]}, "cache": str(cache)}
+    config["llm"] = config["llm"] | llm | {"items": {"max_errors": 8}, "cascade": {"sentences": 24}}
     return config
 
 
@@ -80,7 +81,9 @@ def slurm_run(tmp_path_factory):
         "--workflow-profile", str(REPO / "profiles" / "slurm"),
         # This cluster has no slurmdbd (so no sacct) and no accounts.
         "--slurm-status-command", "squeue", "--slurm-no-account",
-        "--slurm-init-seconds-before-status-checks", "5",
+        # The first status check a second after a job starts (each later one 10 s after the last, the plugin's
+        # step): most of this study's jobs take seconds.
+        "--slurm-init-seconds-before-status-checks", "1",
     ]  # fmt: skip
     cluster = SlurmCluster(root / "cluster", min_job_age=1800)
     with cluster:
