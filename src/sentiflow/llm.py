@@ -393,8 +393,8 @@ def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, selection: dic
             session = {key: session[key] + asked[key] for key in session}  # the tag questions' scoring counts too
             out.loc[tagged, f"tag_{tag}"] = [answer["probs"][0] for answer in answers]
     cues = pd.read_csv(data["cues"])
-    issues = dict(zip(cues["index"], cues["label_issue"])) if "label_issue" in cues else {}
-    out["label_issue"] = out["index"].map(issues).fillna(False).astype(bool)  # cleanlab doubts the gold label
+    flagged = cues.loc[cues["label_issue"].astype(bool), "index"] if "label_issue" in cues else []
+    out["label_issue"] = out["index"].isin(flagged)  # cleanlab doubts the gold label
     result = _summarise(out, votes, cues) | {"tags": tag_rates(out, job.tags, bootstrap)}
     # The LLM alone on validation sentences drawn without regard to the encoders: the cascade's sample, or every
     # sentence when items.all_validation asked for them.
