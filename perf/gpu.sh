@@ -44,9 +44,9 @@ if [ "$part" = all ] || [ "$part" = speed ]; then
     # The ablations (ungrouped, plain) on the first shape only: each costs a minute on the second.
     loops=fast,hf
     [ "$shape" = "${shapes[0]}" ] && loops=fast,fast-ungrouped,plain,hf
-    step "$shape-epoch" 900 python -m sentiflow.bench --model "random:$shape" "${inputs[@]}" --epoch --loops "$loops" --json "$out/$shape-epoch.json"
+    step "$shape-epoch" 900 python -m sentiflow.train.bench --model "random:$shape" "${inputs[@]}" --epoch --loops "$loops" --json "$out/$shape-epoch.json"
     # Its own process: a failed capture can leave the CUDA context unusable.
-    step "$shape-graphs" 600 python -m sentiflow.bench --model "random:$shape" "${inputs[@]}" --epoch --loops fast-graphs --json "$out/$shape-graphs.json"
+    step "$shape-graphs" 600 python -m sentiflow.train.bench --model "random:$shape" "${inputs[@]}" --epoch --loops fast-graphs --json "$out/$shape-graphs.json"
   done
 fi
 if [ "$part" = study ]; then  # not part of `all`: 15-25 minutes on one GPU for 1, 2 and 3 runs packed

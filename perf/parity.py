@@ -2,7 +2,7 @@
 
     python perf/parity.py MODEL_DIR TRAIN.tsv DEV.tsv OUT_DIR --epochs 3 [--rows N] [--loops plain,fast,fast-graphs]
 
-Loops are named as in `python -m sentiflow.bench`. Prints each loop's best and last validation accuracy, its
+Loops are named as in `python -m sentiflow.train.bench`. Prints each loop's best and last validation accuracy, its
 wall time, its difference from the plain loop in points and the exact McNemar test of that difference (paired
 on the same sentences, best epochs); writes parity.json.
 """
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiflow.bench import LOOPS
+from sentiflow.analysis.metrics import mcnemar_exact
 from sentiflow.data import Columns, load_file_split
-from sentiflow.metrics import mcnemar_exact
-from sentiflow.modeling import load_tokenizer
-from sentiflow.tokens import encode, resolve_max_length
-from sentiflow.training import RunOutputs, TrainConfig, fine_tune
+from sentiflow.train.bench import LOOPS
+from sentiflow.train.modeling import load_tokenizer
+from sentiflow.train.run import RunOutputs, TrainConfig, fine_tune
+from sentiflow.train.tokens import encode, resolve_max_length
 
 LABELS = ("negative", "positive")
 

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sentiflow import runinfo
+from sentiflow.analysis.metrics import bootstrap_ci, mcnemar_exact
 from sentiflow.data import Columns, load_file_split
-from sentiflow.metrics import bootstrap_ci, mcnemar_exact
-from sentiflow.modeling import load_tokenizer
-from sentiflow.tokens import encode, resolve_max_length
-from sentiflow.training import RunOutputs, TrainConfig, fine_tune
+from sentiflow.train import runinfo
+from sentiflow.train.modeling import load_tokenizer
+from sentiflow.train.run import RunOutputs, TrainConfig, fine_tune
+from sentiflow.train.tokens import encode, resolve_max_length
 
 LABELS = ("entailment", "not_entailment")
 

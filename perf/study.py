@@ -7,7 +7,7 @@ them) the way `snakemake --resources gpu=N` with `training.runs_per_gpu: K` does
 that calls the train rule's own function, at most K x GPUs of them at a time, each taking a device slot. Data
 and tokens are prepared once, before the clock starts. For each K it prints the study's wall time and, per
 run, its training seconds, best validation accuracy, peak GPU memory and slot; writes OUT_DIR/study.json.
-`--random KEY=SHAPE` trains backbone KEY from random weights of a `python -m sentiflow.bench` shape (e.g.
+`--random KEY=SHAPE` trains backbone KEY from random weights of a `python -m sentiflow.train.bench` shape (e.g.
 distilbert-base), with the tokenizer of `--tokenizer`: the study's step times without downloading its weights.
 """
 
@@ -28,8 +28,8 @@ from sentiflow.config import dataset_backbones, dataset_seeds, dataset_variants,
 
 def random_backbone(shape: str, tokenizer: str, folder: Path) -> str:
     """A folder holding a randomly initialised model of `shape` and the tokenizer `tokenizer`."""
-    from sentiflow.bench import build_model
-    from sentiflow.modeling import load_tokenizer
+    from sentiflow.train.bench import build_model
+    from sentiflow.train.modeling import load_tokenizer
 
     if not (folder / "config.json").exists():
         tok = load_tokenizer(tokenizer)
@@ -41,7 +41,7 @@ def random_backbone(shape: str, tokenizer: str, folder: Path) -> str:
 def prepare(config: dict, out: Path) -> list[dict]:
     """Prepared splits and token files of every dataset and backbone; the list of runs to train."""
     from sentiflow.data import prepare as prepare_dataset
-    from sentiflow.tokens import tokenize_dataset
+    from sentiflow.train.tokens import tokenize_dataset
 
     runs = []
     for name, dataset in config["datasets"].items():
@@ -64,7 +64,7 @@ def prepare(config: dict, out: Path) -> list[dict]:
 
 def train_one(spec: dict) -> None:
     """One run, as the train rule runs it (the child process's entry point)."""
-    from sentiflow.training import RunOutputs, TrainConfig, train_from_tokens
+    from sentiflow.train.run import RunOutputs, TrainConfig, train_from_tokens
 
     folder = Path(spec["folder"])
     outputs = {name: folder / f"{name}.csv" for name in ("history", "steps", "predictions", "holdout_predictions")}

@@ -1,6 +1,6 @@
+from sentiflow.analysis.metrics import aggregate
+from sentiflow.analysis.runs import RunSet
 from sentiflow.logs import log_to
-from sentiflow.metrics import aggregate
-from sentiflow.runs import RunSet
 
 with log_to(snakemake.log[0]):
     analysis = snakemake.params.analysis

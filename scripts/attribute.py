@@ -1,10 +1,10 @@
 import pandas as pd
 
+from sentiflow.analysis.runs import RunSet
 from sentiflow.data import read_split
-from sentiflow.explain import explain_group
+from sentiflow.errors.explain import explain_group
 from sentiflow.logs import log_to
-from sentiflow.runs import RunSet
-from sentiflow.training import claim_device
+from sentiflow.train.run import claim_device
 
 with log_to(snakemake.log[0]):
     params = snakemake.params

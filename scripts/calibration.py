@@ -1,6 +1,6 @@
-from sentiflow.calibration import analyse_calibration
+from sentiflow.analysis.calibration import analyse_calibration
+from sentiflow.analysis.runs import RunSet
 from sentiflow.logs import log_to
-from sentiflow.runs import RunSet
 
 with log_to(snakemake.log[0]):
     analysis = snakemake.params.analysis

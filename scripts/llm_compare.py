@@ -1,6 +1,6 @@
-from sentiflow.llm import LLMJob, compare
+from sentiflow.analysis.runs import RunSet
+from sentiflow.llm.compare import LLMJob, compare
 from sentiflow.logs import log_to
-from sentiflow.runs import RunSet
 
 with log_to(snakemake.log[0]):
     analysis = snakemake.params.analysis

@@ -1,6 +1,6 @@
+from sentiflow.analysis.runs import RunSet
+from sentiflow.errors.misclassified import analyse_errors
 from sentiflow.logs import log_to
-from sentiflow.misclassified import analyse_errors
-from sentiflow.runs import RunSet
 
 with log_to(snakemake.log[0]):
     analysis = snakemake.params.analysis

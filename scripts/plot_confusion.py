@@ -1,6 +1,6 @@
+from sentiflow.analysis.plots import plot_confusion
+from sentiflow.analysis.runs import RunSet
 from sentiflow.logs import log_to
-from sentiflow.plots import plot_confusion
-from sentiflow.runs import RunSet
 
 with log_to(snakemake.log[0]):
     analysis = snakemake.params.analysis

@@ -1,5 +1,5 @@
 from sentiflow.logs import log_to
-from sentiflow.report import render
+from sentiflow.report.render import render
 
 with log_to(snakemake.log[0]):
     render(

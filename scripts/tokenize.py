@@ -1,5 +1,5 @@
 from sentiflow.logs import log_to
-from sentiflow.tokens import tokenize_dataset
+from sentiflow.train.tokens import tokenize_dataset
 
 with log_to(snakemake.log[0]):
     tokenize_dataset(

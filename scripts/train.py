@@ -1,5 +1,5 @@
 from sentiflow.logs import log_to
-from sentiflow.training import RunOutputs, TrainConfig, train_from_tokens
+from sentiflow.train.run import RunOutputs, TrainConfig, train_from_tokens
 
 with log_to(snakemake.log[0]):
     train_from_tokens(

@@ -94,8 +94,8 @@ def toy_frame(n: int, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def toy_tokens(tiny_bert):
     """(train, validation, pad id) token caches of the toy set, encoded with the tiny model's tokenizer."""
-    from sentiflow.modeling import load_tokenizer
-    from sentiflow.tokens import encode
+    from sentiflow.train.modeling import load_tokenizer
+    from sentiflow.train.tokens import encode
 
     tokenizer = load_tokenizer(str(tiny_bert))
     return encode(tokenizer, toy_frame(640, 1), 128), encode(tokenizer, toy_frame(200, 2), 128), tokenizer.pad_token_id

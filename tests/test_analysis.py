@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from conftest import write_run
 
-from sentiflow.calibration import (
+from sentiflow.analysis.calibration import (
     analyse_calibration,
     calibration_metrics,
     classwise_ece,
@@ -15,9 +15,9 @@ from sentiflow.calibration import (
     reliability_bins,
     softmax,
 )
-from sentiflow.metrics import aggregate, bootstrap_ci, class_scores, difference_ci, macro_f1, mcnemar_exact
-from sentiflow.misclassified import analyse_errors, cue_tags, failure_modes, words
-from sentiflow.runs import MissingRuns, RunSet
+from sentiflow.analysis.metrics import aggregate, bootstrap_ci, class_scores, difference_ci, macro_f1, mcnemar_exact
+from sentiflow.analysis.runs import MissingRuns, RunSet
+from sentiflow.errors.misclassified import analyse_errors, cue_tags, failure_modes, words
 
 BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0, "method": "BCa"}
 CUES = {"negation": ["not", "n't", "no", "never"], "contrast": ["but", "even though"], "question": ["?"]}

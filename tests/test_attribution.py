@@ -4,10 +4,10 @@ import pytest
 import torch
 from conftest import MINILM, NEGATIVE, POSITIVE, require, toy_frame
 
-from sentiflow import attribution
-from sentiflow.attribution import AttributionError
-from sentiflow.modeling import load_classifier, load_tokenizer
-from sentiflow.training import RunOutputs, TrainConfig, fine_tune
+from sentiflow.errors import attribution
+from sentiflow.errors.attribution import AttributionError
+from sentiflow.train.modeling import load_classifier, load_tokenizer
+from sentiflow.train.run import RunOutputs, TrainConfig, fine_tune
 
 LABELS = ["negative", "positive"]
 BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0, "method": "percentile"}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sentiflow.cascade import analyse, crossfit, curves, fit_threshold, fit_weight, fold_of
+from sentiflow.llm.cascade import analyse, crossfit, curves, fit_threshold, fit_weight, fold_of
 
 BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0, "method": "percentile"}
 

@@ -10,10 +10,10 @@ import pytest
 from conftest import toy_frame, write_run
 from test_training import run_outputs
 
-from sentiflow.explain import chosen_sentences, explain_group
-from sentiflow.runs import RunSet
-from sentiflow.tokens import encode
-from sentiflow.training import TrainConfig, fine_tune
+from sentiflow.analysis.runs import RunSet
+from sentiflow.errors.explain import chosen_sentences, explain_group
+from sentiflow.train.run import TrainConfig, fine_tune
+from sentiflow.train.tokens import encode
 
 LABELS = ["negative", "positive"]
 BOOTSTRAP = {"samples": 1000, "confidence": 0.95, "seed": 0, "method": "percentile"}
@@ -29,7 +29,7 @@ def outputs(folder):
 def trained_group(tiny_bert, tmp_path_factory):
     """Two seeds of the tiny BERT trained on the toy task; a quarter of validation's labels flipped, so that the
     seed majority errs on about them (and is right on the rest)."""
-    from sentiflow.modeling import load_tokenizer
+    from sentiflow.train.modeling import load_tokenizer
 
     folder = tmp_path_factory.mktemp("group")
     tokenizer = load_tokenizer(str(tiny_bert))

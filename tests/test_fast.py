@@ -12,7 +12,7 @@ import torch
 from conftest import MINILM, SST2, require
 from test_training import LABELS, train_toy
 
-from sentiflow.batches import (
+from sentiflow.train.batches import (
     GROUP_CHUNK_BATCHES,
     DeviceBatches,
     HostBatches,
@@ -20,12 +20,12 @@ from sentiflow.batches import (
     epoch_order,
     group_by_length,
 )
-from sentiflow.evaluation import evaluate, evaluate_by_length
-from sentiflow.loops import batch_order
-from sentiflow.modeling import load_classifier
-from sentiflow.steps import StepLog
-from sentiflow.tokens import Encoded
-from sentiflow.train_config import TrainConfig
+from sentiflow.train.evaluation import evaluate, evaluate_by_length
+from sentiflow.train.loops import batch_order
+from sentiflow.train.modeling import load_classifier
+from sentiflow.train.recipe import TrainConfig
+from sentiflow.train.steps import StepLog
+from sentiflow.train.tokens import Encoded
 
 CPU = torch.device("cpu")
 
@@ -189,7 +189,7 @@ def test_fast_settings_are_validated():
 
 
 def test_the_benchmark_times_every_loop_on_the_same_data(tmp_path, capsys):
-    from sentiflow import bench
+    from sentiflow.train import bench
 
     require(MINILM)
     require(SST2)
@@ -216,8 +216,8 @@ def test_the_benchmark_times_training_s_own_epoch_function_across_epochs(tiny_be
     one ends (its last batch short), and the losses equal those of a run of the same loop and seed."""
     from transformers import set_seed
 
-    from sentiflow.bench import take_steps
-    from sentiflow.loops import make_loop, make_optimizer
+    from sentiflow.train.bench import take_steps
+    from sentiflow.train.loops import make_loop, make_optimizer
 
     train, validation, pad_id = toy_tokens
     rows = dataclasses.replace(
@@ -239,7 +239,7 @@ def test_the_benchmark_times_training_s_own_epoch_function_across_epochs(tiny_be
 
 
 def test_the_benchmark_refuses_unknown_loops_and_shapes(capsys):
-    from sentiflow import bench
+    from sentiflow.train import bench
 
     with pytest.raises(SystemExit):
         bench.main(["--model", "random:tiny", "--tokenizer", "x", "--train", "x.tsv", "--loops", "fast,turbo"])
@@ -253,8 +253,8 @@ def test_a_device_learning_rate_follows_the_schedule_and_trains_the_same(tiny_be
     # The CUDA-graph step reads the rate from one shared tensor that the schedule fills in place; on the CPU
     # the same optimizer with that tensor must take the steps it takes with a float rate (up to the float32
     # rounding of the rate itself).
-    from sentiflow.loops import make_loop, make_optimizer
-    from sentiflow.steps import EagerStep, scheduled_lr, tensor_learning_rate
+    from sentiflow.train.loops import make_loop, make_optimizer
+    from sentiflow.train.steps import EagerStep, scheduled_lr, tensor_learning_rate
 
     train, _, pad_id = toy_tokens
     cfg = TrainConfig(loop="fast", learning_rate=3e-3, warmup_ratio=0.25)
@@ -288,7 +288,7 @@ def test_the_config_schema_describes_every_fast_setting_with_the_code_default():
     import yaml
     from conftest import REPO
 
-    from sentiflow.train_config import FastConfig
+    from sentiflow.train.recipe import FastConfig
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     described = schema["properties"]["training"]["properties"]["fast"]["properties"]
@@ -300,7 +300,7 @@ def test_the_config_schema_describes_every_fast_setting_with_the_code_default():
 
 
 def test_the_fast_loop_is_the_default_with_cuda_graphs_on_cuda_only():
-    from sentiflow.loops import FastLoop, PlainLoop, make_loop
+    from sentiflow.train.loops import FastLoop, PlainLoop, make_loop
 
     cfg = TrainConfig()
     assert cfg.loop == "fast" and cfg.fast.cuda_graphs == "auto"
@@ -329,7 +329,7 @@ def test_the_fast_loop_is_the_default_with_cuda_graphs_on_cuda_only():
 
 def test_autocast_is_bf16_only_where_steps_replay_as_graphs():
     """Eager GPU steps are launch-bound and autocast adds a cast per weight: `auto` keeps them in fp32."""
-    from sentiflow.steps import autocast_dtype, matmul_precision
+    from sentiflow.train.steps import autocast_dtype, matmul_precision
 
     cuda = torch.device("cuda")
     assert autocast_dtype("auto", cuda, cuda_graphs=False) is None

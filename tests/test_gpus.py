@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from sentiflow.gpus import DoesNotFit, acquire, check_fits, try_slot, visible_devices
+from sentiflow.train.gpus import DoesNotFit, acquire, check_fits, try_slot, visible_devices
 
 # A training job's slot handling, as a process of its own: take a slot, report it, hold it until killed.
 HOLDER = """
 import json, sys, time
 from pathlib import Path
-from sentiflow.gpus import acquire
+from sentiflow.train.gpus import acquire
 slot = acquire(sys.argv[1].split(","), int(sys.argv[2]), Path(sys.argv[3]), poll_seconds=0.1)
 print(json.dumps(slot.record()), flush=True)
 time.sleep(600)

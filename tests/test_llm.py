@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from conftest import SHARED, require, write_run
 
-from sentiflow.llm import DEFAULT_PROMPT, LabelScorer, LLMError, LLMJob, PromptConfig, compare, resolve_model
-from sentiflow.runs import RunSet
+from sentiflow.analysis.runs import RunSet
+from sentiflow.llm.compare import DEFAULT_PROMPT, LabelScorer, LLMError, LLMJob, PromptConfig, compare, resolve_model
 
 GGUF = SHARED / "models" / "smollm2-135m-instruct" / "smollm2-135m-instruct-q4_1.gguf"
 LABELS = ["negative", "positive"]
@@ -224,7 +224,7 @@ SARCASM = {
 def test_tag_questions_are_asked_about_errors_and_control_and_cached(gguf, tmp_path):
     """A tag (sarcasm) is a yes/no question read like a label, asked about the error and control sentences only,
     through the same cache; its rates among errors and control come with intervals."""
-    from sentiflow.llm import LabelScorer, tag_prompt
+    from sentiflow.llm.compare import LabelScorer, tag_prompt
 
     gold = np.array([0, 1] * 12)
     right = np.where(np.eye(2)[gold] == 1, 0.8, 0.2)
@@ -254,7 +254,7 @@ def test_tag_questions_are_asked_about_errors_and_control_and_cached(gguf, tmp_p
 
 
 def test_benchmark_compares_cached_and_uncached_scoring(gguf, tmp_path):
-    from sentiflow.bench_llm import run
+    from sentiflow.llm.bench import run
 
     sentences = tmp_path / "dev.tsv"
     sentences.write_text("sentence\tlabel\n" + "".join(f"{s} \t{i % 2}\n" for i, s in enumerate(SENTENCES)))
@@ -273,7 +273,7 @@ def test_default_prompt_is_the_configured_one():
 
 
 def test_errors_of_one_backbone_only(tmp_path):
-    from sentiflow.llm import select_items
+    from sentiflow.llm.compare import select_items
 
     validation = pd.DataFrame({"index": range(6), "text": list("abcdef"), "label": [0, 1] * 3})
     votes = {
@@ -294,7 +294,7 @@ def test_errors_of_one_backbone_only(tmp_path):
 def test_scores_are_cached_per_model_prompt_and_sentence(gguf, tmp_path):
     """A second job with the same model and prompt reads every score back (the model is not even loaded); another
     prompt is scored anew; threads and the entry's name are not part of a score."""
-    from sentiflow.llm import score_sentences
+    from sentiflow.llm.compare import score_sentences
 
     entry = {"n_ctx": 1024, "n_gpu_layers": 0}
     job = LLMJob("a", entry, {"seed": 0, "reuse_prefix": True}, tmp_path, 2)

@@ -10,12 +10,12 @@ import torch
 from conftest import FILLER, NEGATIVE, POSITIVE, RTE, SHARED, build_tiny_backbone, require
 from test_training import run_outputs
 
-from sentiflow.batches import DeviceBatches, HostBatches
 from sentiflow.config import ConfigError, check_dimensions
 from sentiflow.data import Columns, DataError, load_file_split, prepare
-from sentiflow.modeling import load_tokenizer, takes_segment_ids
-from sentiflow.tokens import encode, load_encoded, tokenize_dataset
-from sentiflow.training import TrainConfig, fine_tune
+from sentiflow.train.batches import DeviceBatches, HostBatches
+from sentiflow.train.modeling import load_tokenizer, takes_segment_ids
+from sentiflow.train.run import TrainConfig, fine_tune
+from sentiflow.train.tokens import encode, load_encoded, tokenize_dataset
 
 CPU = torch.device("cpu")
 PAIR = Columns(("sentence1", "sentence2"), "label", ("entailment", "not_entailment"))
@@ -185,8 +185,8 @@ def test_rte_prepares_with_words_per_field_and_pair_overlap(tmp_path):
 
 
 def test_llm_prompts_and_cache_keys_cover_both_texts(tmp_path):
-    from sentiflow.llm import LabelScorer, PromptConfig, instruct
-    from sentiflow.llm_cache import sentence_key
+    from sentiflow.llm.cache import sentence_key
+    from sentiflow.llm.compare import LabelScorer, PromptConfig, instruct
 
     instruction = "Premise: {sentence1}\nHypothesis: {sentence2}\nDoes the premise entail the hypothesis?"
     assert instruct(instruction, ("A cat sat.", "An animal sat.")) == (
@@ -210,8 +210,8 @@ def test_llm_prompts_and_cache_keys_cover_both_texts(tmp_path):
 def test_error_tables_and_cues_of_a_pair_task(tmp_path):
     from conftest import write_run
 
-    from sentiflow.misclassified import analyse_errors
-    from sentiflow.runs import RunSet
+    from sentiflow.analysis.runs import RunSet
+    from sentiflow.errors.misclassified import analyse_errors
 
     validation = pd.DataFrame({"index": range(4), "text": ["it is good", "it is not good", "fine", "fine"],
                                "text_pair": ["good", "good", "it is not fine", "fine"], "label": [0, 1, 0, 1]})  # fmt: skip

@@ -3,8 +3,15 @@ import json
 import numpy as np
 import pandas as pd
 
-from sentiflow.modeling import load_tokenizer
-from sentiflow.tokens import encode, length_stats, load_encoded, resolve_max_length, save_encoded, tokenize_dataset
+from sentiflow.train.modeling import load_tokenizer
+from sentiflow.train.tokens import (
+    encode,
+    length_stats,
+    load_encoded,
+    resolve_max_length,
+    save_encoded,
+    tokenize_dataset,
+)
 
 
 def test_batches_pad_to_their_longest_row_only(tiny_bert):

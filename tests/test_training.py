@@ -14,10 +14,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from sentiflow.loops import decay_groups
-from sentiflow.modeling import BackboneUnavailable, load_classifier, load_tokenizer
-from sentiflow.steps import EagerStep
-from sentiflow.training import NonFiniteLoss, RunOutputs, TrainConfig, fine_tune
+from sentiflow.train.loops import decay_groups
+from sentiflow.train.modeling import BackboneUnavailable, load_classifier, load_tokenizer
+from sentiflow.train.run import NonFiniteLoss, RunOutputs, TrainConfig, fine_tune
+from sentiflow.train.steps import EagerStep
 
 LABELS = ["negative", "positive"]
 LR = 3e-3  # a tiny random model needs a larger step than a pre-trained one
@@ -173,7 +173,7 @@ def test_threads_are_capped_at_the_cpus_a_scheduler_grants():
     # A job pinned to one CPU (what Slurm's cpuset or taskset does) asking for 2 threads gets 1, and says so.
     probe = (
         "import os, json; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]});"
-        "from sentiflow import runinfo; print(json.dumps([runinfo.torch_threads(2), runinfo.scheduler()]))"
+        "from sentiflow.train import runinfo; print(json.dumps([runinfo.torch_threads(2), runinfo.scheduler()]))"
     )
     env = {**os.environ, "SLURM_JOB_ID": "4242", "SLURM_CPUS_PER_TASK": "1"}
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
@@ -193,8 +193,8 @@ def test_unreachable_hub_backbone_says_how_to_use_a_local_folder(tmp_path):
 
 RESUMABLE_RUN = """
 import sys
-from sentiflow.tokens import load_encoded
-from sentiflow.training import RunOutputs, TrainConfig, fine_tune
+from sentiflow.train.tokens import load_encoded
+from sentiflow.train.run import RunOutputs, TrainConfig, fine_tune
 splits, meta = load_encoded(sys.argv[2])
 folder = sys.argv[3]
 out = RunOutputs(*(f"{folder}/{n}" for n in ("history.csv", "steps.csv", "predictions.csv", "holdout.csv", "model", "metadata.json", "resume")))
@@ -207,7 +207,7 @@ fine_tune(sys.argv[1], ["negative", "positive"], splits["train"], splits["valida
 @pytest.fixture(scope="module", params=["plain", "fast"])
 def resumable(tiny_bert, toy_tokens, tmp_path_factory, request):
     """A 3-epoch run as a separate process, and the outputs of one uninterrupted run to compare with."""
-    from sentiflow.tokens import Encoded, save_encoded
+    from sentiflow.train.tokens import Encoded, save_encoded
 
     folder = tmp_path_factory.mktemp("resumable")
     # Enough rows that one epoch lasts a few seconds: an interruption lands well inside epoch 2.
@@ -298,7 +298,7 @@ def test_a_preempted_run_saves_mid_epoch_and_resumes_to_the_same_numbers(resumab
 
 
 def test_early_stopping_stops_after_patience_epochs_without_a_better_accuracy(tiny_bert, toy_tokens, tmp_path):
-    from sentiflow.training import Progress, patience_exhausted
+    from sentiflow.train.run import Progress, patience_exhausted
 
     metadata, out = train_toy(tiny_bert, toy_tokens, tmp_path / "run", epochs=8, early_stopping_patience=1)
     history = pd.read_csv(out.history)
@@ -341,8 +341,8 @@ def test_every_encoder_family_tokenizes_trains_and_publishes_a_plain_transformer
     from conftest import toy_frame
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from sentiflow.tokens import tokenize_dataset
-    from sentiflow.training import train_from_tokens
+    from sentiflow.train.run import train_from_tokens
+    from sentiflow.train.tokens import tokenize_dataset
 
     family, folder = tiny_family
     labels = ["negative", "positive", "unused"]  # a third class never seen: the head is sized by the labels
@@ -369,7 +369,7 @@ def test_every_encoder_family_tokenizes_trains_and_publishes_a_plain_transformer
 
 
 def test_a_backbone_transformers_cannot_build_fails_before_training(tmp_path, tiny_bert):
-    from sentiflow.modeling import check_backbone
+    from sentiflow.train.modeling import check_backbone
 
     unknown = tmp_path / "unknown"
     unknown.mkdir()
@@ -385,7 +385,7 @@ def test_a_backbone_transformers_cannot_build_fails_before_training(tmp_path, ti
 
 
 def test_resume_states_are_written_in_the_background_as_they_were_at_the_epoch_end(tiny_bert, tmp_path):
-    from sentiflow import checkpoint
+    from sentiflow.train import checkpoint
 
     torch.manual_seed(0)
     model = load_classifier(str(tiny_bert), LABELS)

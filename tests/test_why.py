@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sentiflow import label_issues, polarity, shortcuts
+from sentiflow.errors import label_issues, polarity, shortcuts
 
 # A toy training split, counted by hand below. Labels: 1 five times, 0 four times, so the priors are 5/9 and 4/9.
 CORPUS = [
@@ -215,7 +215,7 @@ def test_sensitivity_by_hand():
 
 
 def test_the_flags_are_cue_columns_of_failure_modes(toy_stats):
-    from sentiflow.misclassified import cue_tags, failure_modes
+    from sentiflow.errors.misclassified import cue_tags, failure_modes
 
     texts = ["a dull but great film", "a great film", "a great cast wasted on a terrible script", "the plot"]
     gold = [1, 1, 0, 1]

@@ -18,6 +18,8 @@ from conftest import REPO, SNAKEMAKE, SST2, SST5, require, smoke_config, snakema
 
 import sentiflow
 
+TEMPLATES = REPO / "src" / "sentiflow" / "report" / "templates"
+
 
 def documented_paths(dataset: str, backbone: str, variant: str, seed: int) -> list[str]:
     """Every path in the first column of docs/outputs.md, with the wildcards filled in."""
@@ -107,7 +109,7 @@ def test_override_semantics_of_the_config_loader():
     )
     assert config["analysis"]["bootstrap"] == study["analysis"]["bootstrap"] | {"samples": 2000}
     # The schema is the one source of defaults, and the library's settings are built from it.
-    from sentiflow.training import FastConfig, TrainConfig
+    from sentiflow.train.run import FastConfig, TrainConfig
 
     schema = defaults("training")
     assert schema["fast"] == dataclasses.asdict(FastConfig())
@@ -750,7 +752,7 @@ def test_latex_report_compiles_to_a_pdf_with_the_numbers(smoke_run):
 
 @pytest.mark.e2e
 def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path, monkeypatch):
-    from sentiflow.report import FIGURES, render
+    from sentiflow.report.render import FIGURES, render
 
     workdir, config = smoke_run
     names = list(config["datasets"])
@@ -786,8 +788,8 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path, monkeypa
         inputs,
         names,
         settings,
-        REPO / "report/report.html.j2",
-        REPO / "report/report.tex.j2",
+        TEMPLATES / "report.html.j2",
+        TEMPLATES / "report.tex.j2",
         html=tmp_path / "r.html",
         datasets_table=tmp_path / "d.csv",
         tex=tmp_path / "r.tex",
@@ -804,7 +806,7 @@ def test_text_pdflatex_cannot_typeset_never_stops_the_pdf(tmp_path):
     """GLUE's RTE holds the mojibake "Iraq\u00e2\u0080\u0099s": its C1 control characters stopped pdflatex. Control
     characters are dropped, other scripts become "?", Latin-1 and Latin Extended-A letters and typographic
     punctuation stay, and the document compiles."""
-    from sentiflow.report import latex_escape
+    from sentiflow.report.render import latex_escape
 
     text = "Iraq\u00e2\u0080\u0099s caf\u00e9 \u2013 \u201cna\u00efve\u201d \u0142\u00f3d\u017a \u0127 \u65e5\u672c\u00a0\U0001f600 50% a_b\tc"
     escaped = latex_escape(text)
@@ -813,7 +815,7 @@ def test_text_pdflatex_cannot_typeset_never_stops_the_pdf(tmp_path):
     )
     if shutil.which("pdflatex") is None:
         pytest.skip("needs pdflatex (Debian texlive-latex-base; .ci/run installs it)")
-    template = (REPO / "report/report.tex.j2").read_text().splitlines()  # the report's document class and packages
+    template = (TEMPLATES / "report.tex.j2").read_text().splitlines()  # the report's document class and packages
     preamble = "\n".join(line for line in template if line.startswith(("\\documentclass", "\\usepackage")))
     (tmp_path / "t.tex").write_text(preamble + "\n\\begin{document}\n" + escaped + "\n\\end{document}\n")
     result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
@@ -871,7 +873,7 @@ def test_snakemake_native_report(smoke_run):
 def test_a_template_change_reruns_only_the_report(smoke_run):
     workdir, config = smoke_run
     # The templates are inputs of the report rule: a newer template file makes only that rule (and the PDF) stale.
-    template = REPO / "report" / "report.html.j2"
+    template = TEMPLATES / "report.html.j2"
     original = template.stat()
     newer = (workdir / "results/report/report.html").stat().st_mtime + 10
     os.utime(template, (newer, newer))
@@ -941,7 +943,7 @@ def test_plan_lists_every_run_with_its_cost(tmp_path):
     require(SST5)
     config = smoke_config()
     (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    result = subprocess.run([sys.executable, "-m", "sentiflow.plan", "--configfile", str(tmp_path / "smoke.yaml"),
+    result = subprocess.run([sys.executable, "-m", "sentiflow.tools.plan", "--configfile", str(tmp_path / "smoke.yaml"),
                              "--directory", str(tmp_path), "--ms-per-step", "minilm=100", "--csv", str(tmp_path / "plan.csv")],
                             capture_output=True, text=True, cwd=REPO)  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -956,7 +958,7 @@ def test_plan_lists_every_run_with_its_cost(tmp_path):
     assert table["gpu_hours"].tolist() == pytest.approx(hours)
     assert "6 training runs" in result.stdout and "no step time" not in result.stdout
     # Without a step time the runs are still listed, with what is missing said.
-    bare = subprocess.run([sys.executable, "-m", "sentiflow.plan", "--configfile", str(tmp_path / "smoke.yaml"),
+    bare = subprocess.run([sys.executable, "-m", "sentiflow.tools.plan", "--configfile", str(tmp_path / "smoke.yaml"),
                            "--directory", str(tmp_path)], capture_output=True, text=True, cwd=REPO)  # fmt: skip
     assert "no step time for minilm: finish one run of each, or pass --ms-per-step" in bare.stdout
 
@@ -964,7 +966,7 @@ def test_plan_lists_every_run_with_its_cost(tmp_path):
 @pytest.mark.e2e
 def test_plan_uses_the_step_times_of_finished_runs(smoke_run):
     workdir, config = smoke_run
-    result = subprocess.run([sys.executable, "-m", "sentiflow.plan", "--configfile", str(workdir / "config.yaml"),
+    result = subprocess.run([sys.executable, "-m", "sentiflow.tools.plan", "--configfile", str(workdir / "config.yaml"),
                              "--directory", str(workdir), "--csv", str(workdir / "plan.csv")],
                             capture_output=True, text=True, cwd=REPO)  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -15,23 +15,3 @@ rule prepare_data:
         dataset=lambda wildcards: data_settings(config["datasets"][wildcards.dataset]),
     script:
         "../../scripts/prepare_data.py"
-
-
-# Tokenize every split once per backbone; training reads only these token ids.
-rule tokenize:
-    input:
-        train=rules.prepare_data.output.train,
-        validation=rules.prepare_data.output.validation,
-        holdout=rules.prepare_data.output.holdout,
-    output:
-        tokens="results/{dataset}/tokens/{backbone}.npz",
-        stats="results/{dataset}/tokens/{backbone}.json",
-    log:
-        "logs/{dataset}/tokenize/{backbone}.log",
-    conda:
-        "../envs/sentiflow.yaml"
-    params:
-        model=backbone_model,
-        max_length=config["training"]["max_length"],
-    script:
-        "../../scripts/tokenize.py"

@@ -1,3 +1,23 @@
+# Tokenize every split once per backbone; training reads only these token ids.
+rule tokenize:
+    input:
+        train=rules.prepare_data.output.train,
+        validation=rules.prepare_data.output.validation,
+        holdout=rules.prepare_data.output.holdout,
+    output:
+        tokens="results/{dataset}/tokens/{backbone}.npz",
+        stats="results/{dataset}/tokens/{backbone}.json",
+    log:
+        "logs/{dataset}/tokenize/{backbone}.log",
+    conda:
+        "../envs/sentiflow.yaml"
+    params:
+        model=backbone_model,
+        max_length=config["training"]["max_length"],
+    script:
+        "../../scripts/tokenize.py"
+
+
 # Fine-tune one backbone with one variant of the recipe and one seed on one dataset, resumable after every epoch.
 rule train:
     input:

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.feature_extraction.text import CountVectorizer
 
-from sentiflow.text import words
+from sentiflow.errors.words import words
 
 
 def word_label_stats(texts: Sequence[str], labels: Sequence[int], n_classes: int, min_count: int) -> pd.DataFrame:

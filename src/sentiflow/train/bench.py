@@ -1,6 +1,6 @@
 """Training speed: our fast loop, our plain loop and Hugging Face Trainer, same data, same model, one process.
 
-    python -m sentiflow.bench --model random:distilbert-base --tokenizer ../shared/models/minilm-l6-h384-uncased \\
+    python -m sentiflow.train.bench --model random:distilbert-base --tokenizer ../shared/models/minilm-l6-h384-uncased \\
         --train ../shared/data/sst2/train.tsv --validation ../shared/data/sst2/dev.tsv --epoch
 
 Every loop starts from the same initial weights and takes the study's steps (batch 32, AdamW lr 5e-5, weight
@@ -28,12 +28,12 @@ import time
 import numpy as np
 import torch
 
-from sentiflow import runinfo
 from sentiflow.data import Columns, load_file_split
-from sentiflow.loops import EpochSums, make_loop, make_optimizer, train_epoch
-from sentiflow.modeling import load_classifier, load_tokenizer
-from sentiflow.tokens import Encoded, encode, resolve_max_length
-from sentiflow.train_config import FastConfig, TrainConfig
+from sentiflow.train import runinfo
+from sentiflow.train.loops import EpochSums, make_loop, make_optimizer, train_epoch
+from sentiflow.train.modeling import load_classifier, load_tokenizer
+from sentiflow.train.recipe import FastConfig, TrainConfig
+from sentiflow.train.tokens import Encoded, encode, resolve_max_length
 
 LABELS = ("negative", "positive")
 LOOPS = {

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sentiflow import label_issues, polarity, shortcuts
-from sentiflow.runs import RunSet
+from sentiflow.analysis.runs import RunSet
+from sentiflow.errors import label_issues, polarity, shortcuts
 
 FLAG_COLUMNS = ["shortcut_against_gold", "mixed_polarity"]  # failure-mode families beside the cue lexicons
 GROUP_COLUMNS = ["group", "configured", "found", "found_words", "shortcuts", "shortcut_words", "mean_abs_z",

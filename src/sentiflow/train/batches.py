@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sentiflow.tokens import Encoded
+from sentiflow.train.tokens import Encoded
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from sentiflow.batches import model_inputs
+from sentiflow.train.batches import model_inputs
 
 
 def autocast_dtype(precision: str, device: torch.device, cuda_graphs: bool) -> torch.dtype | None:

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from sentiflow.metrics import bootstrap_ci, ci_settings
-from sentiflow.runs import RunGroup
+from sentiflow.analysis.metrics import bootstrap_ci, ci_settings
+from sentiflow.analysis.runs import RunGroup
+from sentiflow.atomic import write_csv, write_json, write_parquet
+from sentiflow.errors import attribution
 
 TOP_WORDS = 5  # the words a sentence's summary lists, strongest toward the prediction first
 
@@ -35,8 +37,6 @@ def explain_group(group: RunGroup, validation: pd.DataFrame, shortcut_words: pd.
                   settings: dict, bootstrap: dict, device, outputs) -> dict:  # fmt: skip
     """Attribute one run group (a `runs.RunGroup`; `validation` in index order) and write `outputs`: words,
     sentences, deletion, summary."""
-    from sentiflow import attribution
-    from sentiflow.atomic import write_csv, write_json, write_parquet
 
     started = time.perf_counter()
     wrong, right = chosen_sentences(group, settings["sentences"], settings["seed"])

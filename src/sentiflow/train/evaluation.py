@@ -7,9 +7,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sentiflow.batches import DeviceBatches, HostBatches, model_inputs
-from sentiflow.steps import matmul_precision
-from sentiflow.tokens import Encoded
+from sentiflow.train.batches import DeviceBatches, HostBatches, model_inputs
+from sentiflow.train.steps import matmul_precision
+from sentiflow.train.tokens import Encoded
 
 
 @torch.inference_mode()

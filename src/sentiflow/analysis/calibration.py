@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from sentiflow.runs import RunSet
+from sentiflow.analysis.runs import RunSet
+from sentiflow.atomic import write_csv
 
 _TINY = np.finfo(np.float32).tiny  # probabilities come from float32 softmax; log(0) must not happen
 
@@ -121,7 +122,6 @@ def analyse_calibration(runs: RunSet, analysis: dict, holdout_rows: int, outputs
     also chose each run's epoch (`select_epoch`), by accuracy; the temperature, fitted there afterwards, changes
     no prediction, and validation, where both are scored, was used for neither.
     """
-    from sentiflow.atomic import write_csv
 
     settings = analysis["calibration"]
     method = settings["method"]

@@ -1,8 +1,8 @@
 """The cost of a study before it runs: every planned run per dataset, backbone, variant and seed, and GPU hours
 estimated from step times measured in finished runs.
 
-    python -m sentiflow.plan                                  # the study (config/config.yaml)
-    python -m sentiflow.plan --configfile config/ablations.yaml --ms-per-step bert-base-uncased=8.5
+    python -m sentiflow.tools.plan                                  # the study (config/config.yaml)
+    python -m sentiflow.tools.plan --configfile config/ablations.yaml --ms-per-step bert-base-uncased=8.5
 
 Rows per dataset come from its data card (`results/{dataset}/data/data_card.json`, written by the first rule)
 or, for local files, from counting the file's data rows. A step time comes from finished runs of the same
@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiflow.config import dataset_backbones, dataset_seeds, dataset_variants, variant_training
+from sentiflow.config import dataset_backbones, dataset_seeds, dataset_variants, load_study, variant_training
+from sentiflow.data import read_table
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def train_rows(name: str, dataset: dict, results: Path) -> tuple[int | None, str]:
@@ -31,8 +32,6 @@ def train_rows(name: str, dataset: dict, results: Path) -> tuple[int | None, str
     if card.is_file():
         return json.loads(card.read_text())["splits"]["train"]["rows"], "data card"
     if dataset["source"] == "files":
-        from sentiflow.data import read_table
-
         rows = len(read_table(dataset["files"]["train"], dataset["files"].get("format"))[0]) - dataset.get(
             "holdout_rows", 0
         )
@@ -123,7 +122,7 @@ def describe(table: pd.DataFrame, gpus_per_run: int) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sentiflow.plan", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sentiflow.tools.plan", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--configfile", nargs="*", default=[], help="override files laid over config/config.yaml, in order"
     )
@@ -137,8 +136,6 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--csv", help="also write the table here")
     args = parser.parse_args(argv)
-
-    from sentiflow.config import load_study
 
     config = load_study(args.configfile, REPO / "config" / "config.yaml")
     given = {}

@@ -23,12 +23,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from sentiflow import checkpoint, gpus, runinfo
 from sentiflow.atomic import write_csv, write_json
-from sentiflow.loops import EpochSums, NonFiniteLoss, PlainLoop, make_loop, make_optimizer, train_epoch
-from sentiflow.modeling import count_parameters, load_classifier, load_tokenizer, stored_dtype
-from sentiflow.tokens import Encoded
-from sentiflow.train_config import FastConfig, TrainConfig
+from sentiflow.train import checkpoint, gpus, runinfo
+from sentiflow.train.loops import EpochSums, NonFiniteLoss, PlainLoop, make_loop, make_optimizer, train_epoch
+from sentiflow.train.modeling import count_parameters, load_classifier, load_tokenizer, stored_dtype
+from sentiflow.train.recipe import FastConfig, TrainConfig
+from sentiflow.train.tokens import Encoded, load_encoded
 
 __all__ = ["FastConfig", "NonFiniteLoss", "RunOutputs", "TrainConfig", "TrainingInterrupted", "fine_tune"]
 
@@ -366,7 +366,6 @@ def train_from_tokens(tokens_path, backbone: str, labels: Sequence[str], cfg: Tr
                       run_name: str | None = None, dataset: str | None = None, variant: str = "base",
                       backbone_key: str | None = None) -> dict:  # fmt: skip
     """Fine-tune on a token cache written by `tokens.tokenize_dataset` (the train rule's entry point)."""
-    from sentiflow.tokens import load_encoded
 
     splits, meta = load_encoded(tokens_path)
     if meta["model"] != backbone:

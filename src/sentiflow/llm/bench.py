@@ -1,6 +1,6 @@
 """Benchmark LLM label scoring: seconds per item with the prompt-prefix cache and without it, in one process.
 
-    python -m sentiflow.bench_llm MODEL.gguf SENTENCES.tsv [--items 40] [--threads 2] [--shots 2] [--modes cached,uncached]
+    python -m sentiflow.llm.bench MODEL.gguf SENTENCES.tsv [--items 40] [--threads 2] [--shots 2] [--modes cached,uncached]
 
 SENTENCES is any table `sentiflow.data` reads with `sentence` and `label` columns (e.g. GLUE's dev.tsv);
 `--items 0` scores all of them. Prints seconds per item, accuracy, top-label ECE and the share of prompt
@@ -13,8 +13,9 @@ import argparse
 import time
 from pathlib import Path
 
+from sentiflow.analysis.calibration import calibration_metrics
 from sentiflow.data import Columns, load_file_split
-from sentiflow.llm import DEFAULT_PROMPT, LabelScorer, PromptConfig, check_gguf
+from sentiflow.llm.compare import DEFAULT_PROMPT, LabelScorer, PromptConfig, check_gguf
 
 LABELS = ["negative", "positive"]
 
@@ -31,8 +32,6 @@ def run(
 ) -> dict:
     """Score `items` sentences (all when 0) after one warm-up sentence, each way in `modes`; shots come from the table's end."""
     import numpy as np
-
-    from sentiflow.calibration import calibration_metrics
 
     frame = load_file_split(sentences, Columns(("sentence",), "label", tuple(LABELS)))
     examples = [(frame["text"].iloc[-1 - i], LABELS[int(frame["label"].iloc[-1 - i])]) for i in range(shots)]

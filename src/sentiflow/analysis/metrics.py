@@ -11,8 +11,8 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
+from sentiflow.analysis.runs import Run, RunSet
 from sentiflow.atomic import write_csv, write_json
-from sentiflow.runs import Run, RunSet
 
 
 def bootstrap_ci(

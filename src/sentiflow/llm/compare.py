@@ -17,6 +17,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sentiflow.analysis.metrics import bootstrap_ci, ci_settings, difference_ci
+from sentiflow.atomic import write_csv, write_json
+from sentiflow.config import defaults
+from sentiflow.data import read_split
+from sentiflow.llm.cache import ScoreCache, remembered_sha256, sentence_key
+
 if TYPE_CHECKING:  # pandas is imported where it is used: the scorer alone does not need it
     import pandas as pd
 
@@ -69,7 +75,6 @@ class PromptConfig:
 
 
 def _schema_prompt() -> PromptConfig:
-    from sentiflow.config import defaults
 
     prompt = defaults("llm", "prompt")
     return PromptConfig(
@@ -286,8 +291,6 @@ def score_identity(
     """Everything that changes a sentence's scores (and nothing that does not: threads, n_ctx, the entry's name)."""
     import llama_cpp
 
-    from sentiflow.llm_cache import remembered_sha256
-
     return {"model_sha256": remembered_sha256(model_path, cache_folder), "labels": list(labels), "system": prompt.system,
             "instruction": prompt.instruction, "answer_prefix": prompt.answer_prefix, "plain_template": prompt.plain_template,
             "verbalizers": {label: prompt.verbalizers[label] for label in labels}, "shots": [list(s) for s in prompt.shots],
@@ -302,8 +305,6 @@ def score_sentences(sentences: Sequence[Item], model_path: Path, job: LLMJob, pr
     The model is loaded only if some sentence is not cached yet; new scores are committed every 20 sentences.
     """
     from tqdm.auto import tqdm
-
-    from sentiflow.llm_cache import ScoreCache, sentence_key
 
     cache = ScoreCache(job.cache)
     identity = score_identity(model_path, job.entry, prompt, labels, job.cache)
@@ -366,9 +367,6 @@ def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, selection: dic
     train and cues files; `selection`: `items` (llm.items) and `sample` (the cascade's); `bootstrap`: the tag rates'
     intervals; `outputs`: table, summary."""
     import pandas as pd
-
-    from sentiflow.atomic import write_csv, write_json
-    from sentiflow.data import read_split
 
     items, sample = selection["items"], selection["sample"]
     validation = read_split(data["validation"])
@@ -438,7 +436,6 @@ def tag_prompt(prompt: dict, question: dict) -> PromptConfig:
 def tag_rates(out, tags: dict, bootstrap: dict) -> dict:
     """Per tag: the share of errors and of control sentences the LLM says yes to (probability of yes above one
     half), with bootstrap intervals, and the interval of their difference."""
-    from sentiflow.metrics import bootstrap_ci, ci_settings, difference_ci
 
     rates = {}
     for tag in tags:

@@ -14,7 +14,7 @@ from importlib import resources
 
 import pandas as pd
 
-from sentiflow.text import words
+from sentiflow.errors.words import words
 
 # ±1.5 keeps the words raters found clearly polar (good 1.9, funny 1.9, dull -1.7, waste -1.8, bad -2.5) and leaves
 # out the mild ones (fine 0.8, well 1.1, boring -1.3, no -1.2) that would make most sentences "mixed".

@@ -40,7 +40,7 @@ class TrainConfig:
     seed: int = 0  # the run's seed: a wildcard of the workflow, not a training setting
     device: str = _DEFAULT["device"]
     threads: int | None = None  # the rule's `threads:`; None leaves torch's own choice
-    runs_per_gpu: int = _DEFAULT["runs_per_gpu"]  # runs packed on one device (its slots; see sentiflow.gpus)
+    runs_per_gpu: int = _DEFAULT["runs_per_gpu"]  # runs packed on one device (its slots; see sentiflow.train.gpus)
     loop: str = _DEFAULT["loop"]  # plain: the study's loop as written; fast: the same recipe without per-step overhead
     fast: FastConfig = FastConfig()
 

@@ -15,13 +15,14 @@ import json
 import sqlite3
 from pathlib import Path
 
+from sentiflow.data import file_sha256
+
 SCHEMA = """CREATE TABLE IF NOT EXISTS scores (
     key TEXT PRIMARY KEY, probs TEXT NOT NULL, seconds REAL NOT NULL, prompt_tokens INTEGER NOT NULL, reused_tokens INTEGER NOT NULL)"""
 
 
 def remembered_sha256(path: Path, folder: Path) -> str:
     """The file's content hash, remembered per (path, size, modification time) so a 1 GB model is hashed once."""
-    from sentiflow.data import file_sha256
 
     stat = path.stat()
     known_path = folder / "files.json"

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from sentiflow.analysis.metrics import bootstrap_ci, ci_settings, difference_ci
+from sentiflow.analysis.runs import RunGroup, RunSet
+from sentiflow.atomic import write_csv, write_json
 from sentiflow.data import read_split, text_fields
-from sentiflow.metrics import bootstrap_ci, ci_settings, difference_ci
-from sentiflow.runs import RunGroup, RunSet
-from sentiflow.text import words
+from sentiflow.errors import why
+from sentiflow.errors.words import words
 
 MISCLASSIFIED_COLUMNS = [
     "backbone",
@@ -150,8 +152,6 @@ def analyse_errors(runs: RunSet, data: dict, labels: Sequence[str], analysis: di
     shortcuts against the gold label and mixed tone), label issues, over-confidence. `data`: the validation and train
     files; `outputs` names the files: combined, cues, failure_modes, overconfidence, shortcut_words, word_groups,
     label_issues, why."""
-    from sentiflow import why
-    from sentiflow.atomic import write_csv, write_json
 
     validation, train = read_split(data["validation"]), read_split(data["train"])
     found = why.find(runs, validation, train, labels, analysis)

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from sentiflow import batches, evaluation, steps
-from sentiflow.tokens import Encoded
-from sentiflow.train_config import TrainConfig
+from sentiflow.train import batches, evaluation, steps
+from sentiflow.train.recipe import TrainConfig
+from sentiflow.train.tokens import Encoded
 
 
 class NonFiniteLoss(FloatingPointError):

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sentiflow.metrics import bootstrap_ci, ci_settings
+from sentiflow.analysis.metrics import bootstrap_ci, ci_settings
 
 DEFAULTS = {
     "n_steps": 20,  # Gauss-Legendre steps (captum's default rule); measured: enough for most SST-2 sentences

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sentiflow.atomic import atomic_path
+from sentiflow.atomic import atomic_path, write_json
 from sentiflow.data import text_fields
+from sentiflow.train.modeling import check_backbone, load_config, load_tokenizer, takes_segment_ids
 
 # Tokenizers without a real limit report this sentinel (int(1e30)) as model_max_length.
 _NO_LIMIT = 10**6
@@ -152,8 +153,6 @@ def load_encoded(path: str | Path) -> tuple[dict[str, Encoded], dict]:
 
 def tokenize_dataset(model: str, split_paths: dict, max_length: int | None, tokens_out, stats_out) -> dict:
     """Tokenize every canonical split with `model`'s tokenizer; write the cache and its length statistics."""
-    from sentiflow.atomic import write_json
-    from sentiflow.modeling import check_backbone, load_config, load_tokenizer, takes_segment_ids
 
     check_backbone(
         model

@@ -15,9 +15,9 @@ import jinja2
 import pandas as pd
 
 import sentiflow
-from sentiflow import report_why
-from sentiflow.atomic import atomic_path
+from sentiflow.atomic import atomic_path, write_csv
 from sentiflow.config import cascade_stem
+from sentiflow.report import why as report_why
 
 FIGURES = [
     ("training_loss", "Training loss per step (rolling mean) and per epoch; the band spans the seeds."),
@@ -392,7 +392,6 @@ def render(
     tex_figures: list,
 ) -> dict:
     """The report rule: HTML with figures embedded, LaTeX with figure PDFs beside it, and the table across datasets."""
-    from sentiflow.atomic import write_csv
 
     grouped = split_inputs(inputs, datasets)
     context = collect(grouped, inputs["metadata"], settings)

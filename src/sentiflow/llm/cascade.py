@@ -17,8 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from sentiflow.calibration import fit_temperature, log_probs, softmax
-from sentiflow.metrics import bootstrap_ci, ci_settings
+from sentiflow.analysis.calibration import fit_temperature, log_probs, softmax
+from sentiflow.analysis.metrics import bootstrap_ci, ci_settings
+from sentiflow.analysis.plots import cascade_figure
+from sentiflow.atomic import write_csv, write_json
 
 SHARES = np.linspace(0.0, 1.0, 101)
 WEIGHTS = np.linspace(0.0, 1.0, 21)
@@ -156,8 +158,6 @@ def run_cascade(name: str, llm_table_path, runs, labels: Sequence[str], bootstra
                 ) -> pd.DataFrame:  # fmt: skip
     """The cascade rule for one dataset and LLM entry: curves, operating points and the figure, per run group of a
     `runs.RunSet`. `outputs` names the files: curves, points, summary, png, pdf."""
-    from sentiflow.atomic import write_csv, write_json
-    from sentiflow.plots import cascade_figure
 
     llm = pd.read_csv(llm_table_path)
     llm = llm[llm["in_cascade"]].sort_values("index").reset_index(drop=True)

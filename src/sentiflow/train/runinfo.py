@@ -10,6 +10,8 @@ import sys
 
 import torch
 
+import sentiflow
+
 PACKAGES = (
     "sentiflow",
     "torch",
@@ -24,7 +26,6 @@ PACKAGES = (
 
 
 def package_versions() -> dict[str, str | None]:
-    import sentiflow
 
     # The version of the code that runs: the workflow imports this checkout's library, installed or not.
     versions = {"python": sys.version.split()[0], "sentiflow": sentiflow.__version__}

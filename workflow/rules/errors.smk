@@ -1,0 +1,90 @@
+# Misclassified validation sentences, rule-based cue tags, lexical shortcuts, mixed tone, label issues,
+# failure-mode rates and over-confidence.
+rule misclassified:
+    input:
+        metadata=analysed_runs("metadata"),
+        # Read through the metadata's folder; listed so the DAG knows about them.
+        tables=analysed_runs("history", "predictions"),
+        validation=rules.prepare_data.output.validation,
+        # Lexical shortcuts are words of the training split alone.
+        train=rules.prepare_data.output.train,
+    output:
+        combined=report(
+            "results/{dataset}/analysis/misclassified.csv",
+            caption="../report/misclassified.rst",
+            category="Errors",
+            subcategory="{dataset}",
+        ),
+        cues="results/{dataset}/analysis/cues.csv",
+        failure_modes=report(
+            "results/{dataset}/analysis/failure_modes.csv",
+            caption="../report/failure_modes.rst",
+            category="Errors",
+            subcategory="{dataset}",
+        ),
+        overconfidence="results/{dataset}/analysis/overconfidence.json",
+        shortcut_words=report(
+            "results/{dataset}/analysis/shortcut_words.csv",
+            caption="../report/shortcut_words.rst",
+            category="Errors",
+            subcategory="{dataset}",
+        ),
+        word_groups="results/{dataset}/analysis/word_groups.csv",
+        label_issues=report(
+            "results/{dataset}/analysis/label_issues.csv",
+            caption="../report/label_issues.rst",
+            category="Errors",
+            subcategory="{dataset}",
+        ),
+        why="results/{dataset}/analysis/why.json",
+    log:
+        "logs/{dataset}/misclassified.log",
+    conda:
+        "../envs/sentiflow.yaml"
+    params:
+        expected=expected_runs_of_dataset,
+        labels=dataset_setting("labels"),
+        analysis=canonical(config["analysis"]),
+    script:
+        "../../scripts/misclassified.py"
+
+
+# The words behind one run group's errors: Integrated Gradients with each seed's published checkpoint, a deletion
+# test of the attributions, and how often an error's top word is a lexical shortcut. Holds the gpu like training.
+rule attribute:
+    input:
+        metadata=group_runs("metadata"),
+        # Read through the metadata's folder; listed so the DAG knows about them.
+        models=group_runs("model", "predictions"),
+        validation=rules.prepare_data.output.validation,
+        shortcut_words=rules.misclassified.output.shortcut_words,
+    output:
+        words="results/{dataset}/analysis/attribution/{backbone}/{variant}/attributions.parquet",
+        sentences="results/{dataset}/analysis/attribution/{backbone}/{variant}/sentences.csv",
+        deletion=report(
+            "results/{dataset}/analysis/attribution/{backbone}/{variant}/deletion.csv",
+            caption="../report/deletion.rst",
+            category="Errors",
+            subcategory="{dataset}",
+            labels={"run group": "{backbone} {variant}", "table": "deletion test"},
+        ),
+        summary="results/{dataset}/analysis/attribution/{backbone}/{variant}/attribution.json",
+    log:
+        "logs/{dataset}/attribute/{backbone}/{variant}.log",
+    benchmark:
+        "benchmarks/{dataset}/attribute/{backbone}/{variant}.tsv"
+    conda:
+        "../envs/sentiflow.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        gpu=config["training"]["gpus_per_run"],
+    params:
+        expected=expected_runs_of_group,
+        labels=dataset_setting("labels"),
+        settings=canonical(config["analysis"]["attribution"]),
+        bootstrap=canonical(config["analysis"]["bootstrap"]),
+        allow_partial=config["analysis"]["allow_partial"],
+        device=config["training"]["device"],
+        runs_per_gpu=config["training"]["runs_per_gpu"],
+    script:
+        "../../scripts/attribute.py"
