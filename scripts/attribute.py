@@ -4,7 +4,7 @@ from sentiflow.analysis.runs import RunSet
 from sentiflow.data import read_split
 from sentiflow.errors.explain import explain_group
 from sentiflow.logs import log_to
-from sentiflow.train.run import claim_device
+from sentiflow.train.gpus import claim_device
 
 with log_to(snakemake.log[0]):
     params = snakemake.params

@@ -1,4 +1,5 @@
-"""Device slots with real concurrent processes: distinct devices, waiting when full, no slot lost to a killed job."""
+"""Device slots with real concurrent processes: distinct devices, waiting when full, no slot lost to a killed job
+or to a run that fails in a process that goes on."""
 
 import json
 import os
@@ -9,8 +10,11 @@ import sys
 import time
 
 import pytest
+import torch
+from test_training import LABELS, LR, run_outputs
 
-from sentiflow.train.gpus import DoesNotFit, acquire, check_fits, try_slot, visible_devices
+from sentiflow.train.gpus import DoesNotFit, acquire, check_fits, claimed_device, try_slot, visible_devices
+from sentiflow.train.run import NonFiniteLoss, TrainConfig, fine_tune
 
 # A training job's slot handling, as a process of its own: take a slot, report it, hold it until killed.
 HOLDER = """
@@ -81,6 +85,43 @@ def test_a_slot_is_released_and_taken_again_in_process(tmp_path):
     again = try_slot(["0"], 1, tmp_path)
     assert again is not None and again.index == 0
     again.release()
+
+
+def test_a_block_that_raises_lets_go_of_its_slot(tmp_path):
+    with pytest.raises(ZeroDivisionError), acquire(["0"], 1, tmp_path) as slot:
+        assert slot.index == 0 and try_slot(["0"], 1, tmp_path) is None  # held inside the block
+        _ = 1 / 0
+    again = try_slot(["0"], 1, tmp_path)
+    assert again is not None and again.index == 0
+    again.release()
+    # On the CPU there is no slot to hold: the block gets the device alone.
+    with claimed_device("cpu", None, 1) as (device, held):
+        assert device == torch.device("cpu") and held is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="a run takes a GPU slot only where CUDA is visible")
+def test_a_run_that_fails_in_training_frees_its_slot_for_the_next_run(tiny_bert, toy_tokens, tmp_path, monkeypatch):
+    folder = tmp_path / "slots"
+    monkeypatch.setenv("SENTIFLOW_GPU_SLOTS", str(folder))
+    train, validation, pad_id = toy_tokens
+    cfg = {"epochs": 1, "seed": 1, "threads": 1, "loop": "plain", "device": "cuda", "runs_per_gpu": 1}
+    # An infinite step size makes the weights non-finite after the first step: the second loss is NaN.
+    with pytest.raises(NonFiniteLoss, match="loss is nan at epoch 1, step 2") as failed:
+        fine_tune(str(tiny_bert), LABELS, train, validation, pad_id, TrainConfig(**cfg, learning_rate=float("inf")),
+                  run_outputs(tmp_path / "failed"))  # fmt: skip
+    # The traceback keeps the failed run's frames (and any slot they hold) alive: every slot must be free anyway.
+    assert failed.traceback
+    devices = visible_devices(torch.cuda.device_count())
+    slots = [try_slot(devices, 1, folder) for _ in devices]
+    assert all(slot is not None for slot in slots), "the failed run still holds its GPU slot"
+    for slot in slots:
+        slot.release()
+    metadata = fine_tune(str(tiny_bert), LABELS, train, validation, pad_id, TrainConfig(**cfg, learning_rate=LR),
+                         run_outputs(tmp_path / "next"))  # fmt: skip
+    assert metadata["hardware"]["gpu_slot"]["place"] == 0 and metadata["epochs_trained"] == 1
+    last = try_slot(devices, 1, folder)
+    assert last is not None  # and the finished run let go of it too
+    last.release()
 
 
 def test_visible_devices_follow_the_scheduler(monkeypatch):

@@ -19,7 +19,6 @@ import argparse
 import copy
 import dataclasses
 import json
-import math
 import platform
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from sentiflow.data import Columns, load_file_split
 from sentiflow.train import runinfo
 from sentiflow.train.loops import EpochSums, make_loop, make_optimizer, train_epoch
 from sentiflow.train.modeling import load_classifier, load_tokenizer
-from sentiflow.train.recipe import FastConfig, TrainConfig
+from sentiflow.train.recipe import FastConfig, TrainConfig, steps_per_epoch
 from sentiflow.train.tokens import Encoded, encode, resolve_max_length
 
 LABELS = ("negative", "positive")
@@ -79,10 +78,10 @@ def time_our_loop(
 ) -> dict:
     """ms/step of one of our loops through training's own epoch function (`loops.train_epoch`): `steps` timed
     steps after `warmup`, or a whole epoch (+ evaluation) if steps == 0."""
-    steps_per_epoch = math.ceil(len(train) / cfg.train_batch_size)
-    total = steps_per_epoch if steps == 0 else warmup + steps
+    per_epoch = steps_per_epoch(len(train), cfg.train_batch_size)
+    total = per_epoch if steps == 0 else warmup + steps
     loop = make_loop(cfg, device)
-    optimizer, scheduler = make_optimizer(model, cfg, max(total, steps_per_epoch), loop)
+    optimizer, scheduler = make_optimizer(model, cfg, max(total, per_epoch), loop)
     loop.start(model, optimizer, scheduler, train, pad_id)
     model.train()
     first = 0 if steps == 0 else warmup
@@ -114,7 +113,7 @@ def time_our_loop(
 def take_steps(loop, train: Encoded, done: int, steps: int) -> list[tuple[int, EpochSums, int]]:
     """`steps` more steps after `done` steps, through `train_epoch`, into the next epoch when one ends (its last
     batch is short, as in training). Returns (epoch, sums, first batch) of each epoch's stretch."""
-    per_epoch = math.ceil(len(train) / loop.cfg.train_batch_size)
+    per_epoch = steps_per_epoch(len(train), loop.cfg.train_batch_size)
     stretches = []
     while steps > 0:
         epoch, start = divmod(done, per_epoch)
@@ -144,8 +143,8 @@ def time_hf_trainer(
         return [{"input_ids": data.ids[data.offsets[i] : data.offsets[i + 1]].tolist(), "labels": int(data.labels[i])}
                 for i in range(len(data))]  # fmt: skip
 
-    steps_per_epoch = math.ceil(len(train) / cfg.train_batch_size)
-    total = steps_per_epoch if steps == 0 else warmup + steps
+    per_epoch = steps_per_epoch(len(train), cfg.train_batch_size)
+    total = per_epoch if steps == 0 else warmup + steps
     first = 0 if steps == 0 else warmup
     clock = {}
 

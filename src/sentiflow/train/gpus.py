@@ -11,15 +11,21 @@ on different GPUs.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+import torch
+
+from sentiflow.train import runinfo
 
 # Bytes a fine-tuning run holds at its peak per parameter: fp32 weights and gradients (8), AdamW's two moments
 # (8), a bf16 copy made by autocast, and the activations that the CUDA graphs keep, one private pool per batch
@@ -41,8 +47,6 @@ def visible_devices(count: int) -> list[str]:
     and two jobs on two different GPUs must not wait for each other. Without it, the CUDA_VISIBLE_DEVICES
     entries (or 0..count-1 when it is unset).
     """
-    import torch
-
     if torch.cuda.is_available():
         return [str(torch.cuda.get_device_properties(i).uuid) for i in range(count)]
     names = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
@@ -62,6 +66,13 @@ class Slot:
 
     def release(self) -> None:
         self.handle.close()
+
+    def __enter__(self) -> Slot:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        # A run that raises in a process that goes on (a test session, a notebook) must not keep the device.
+        self.release()
 
 
 def try_slot(devices: list[str], runs_per_gpu: int, folder: Path) -> Slot | None:
@@ -99,6 +110,30 @@ def acquire(devices: list[str], runs_per_gpu: int = 1, folder: Path | None = Non
             waited = True
         time.sleep(poll_seconds)
     return slot
+
+
+def claim_device(requested: str, threads: int | None, runs_per_gpu: int) -> tuple[torch.device, Slot | None]:
+    """The torch thread pool sized to the job, and its device: a free GPU slot when CUDA is asked for without naming
+    a device (held until the slot is released or the process ends)."""
+    if threads:
+        # One OpenMP pool sized to the rule's `threads:`; a second busy-waiting pool would halve throughput.
+        torch.set_num_threads(runinfo.torch_threads(threads))
+    device, slot = runinfo.pick_device(requested), None
+    if device.type == "cuda" and device.index is None:  # no device named: take a free slot of the visible GPUs
+        slot = acquire(visible_devices(torch.cuda.device_count()), runs_per_gpu)
+        device = torch.device("cuda", slot.index)
+        print(f"running on {device} ({slot.record()})", file=sys.stderr)
+    return device, slot
+
+
+@contextlib.contextmanager
+def claimed_device(
+    requested: str, threads: int | None, runs_per_gpu: int
+) -> Iterator[tuple[torch.device, Slot | None]]:
+    """`claim_device` for the length of a `with` block: the slot is released when the block ends, however it ends."""
+    device, slot = claim_device(requested, threads, runs_per_gpu)
+    with slot or contextlib.nullcontext():
+        yield device, slot
 
 
 class DoesNotFit(RuntimeError):

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from sentiflow.train import batches, evaluation, steps
-from sentiflow.train.recipe import TrainConfig
+from sentiflow.train.recipe import TrainConfig, steps_per_epoch
 from sentiflow.train.tokens import Encoded
 
 
@@ -202,7 +202,7 @@ def train_epoch(loop: PlainLoop, train: Encoded, epoch: int, sums: EpochSums, st
     order = loop.epoch_order(train.lengths, epoch)
     loop.batches.set_order(order)
     started = time.perf_counter()
-    for batch in range(sums.batch, until if until is not None else math.ceil(len(train) / size)):
+    for batch in range(sums.batch, until if until is not None else steps_per_epoch(len(train), size)):
         start, end = batch * size, min((batch + 1) * size, len(train))
         lr = steps.scheduled_lr(loop.scheduler)
         loss, grad_norm = loop.step(loop.batches.batch(start, end))

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from sentiflow import config
 
 _DEFAULT = config.defaults("training")
 SELECTIONS = ("auto", "holdout", "best", "last")
+
+
+def steps_per_epoch(rows: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch of `rows` training rows: the last batch may be short, never dropped."""
+    return math.ceil(rows / batch_size)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ watches) is chosen on the holdout, never on the validation sentences the report 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import shutil
@@ -15,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from sentiflow.atomic import write_csv, write_json
 from sentiflow.train import checkpoint, gpus, runinfo
 from sentiflow.train.loops import EpochSums, NonFiniteLoss, PlainLoop, make_loop, make_optimizer, train_epoch
 from sentiflow.train.modeling import count_parameters, load_classifier, load_tokenizer, stored_dtype
-from sentiflow.train.recipe import FastConfig, TrainConfig
+from sentiflow.train.recipe import FastConfig, TrainConfig, steps_per_epoch
 from sentiflow.train.tokens import Encoded, load_encoded
 
 __all__ = ["FastConfig", "NonFiniteLoss", "RunOutputs", "TrainConfig", "TrainingInterrupted", "fine_tune"]
@@ -96,10 +97,6 @@ class Placed:
     model: torch.nn.Module
     stored_dtype: str | None  # the checkpoint's own dtype; training always holds fp32 master weights
 
-    def release(self) -> None:
-        if self.slot is not None:  # the process may go on (tests, notebooks): let the next run have the device
-            self.slot.release()
-
 
 @dataclass
 class Progress:
@@ -137,13 +134,25 @@ def fine_tune(backbone: str, labels: Sequence[str], train: Encoded, validation: 
     """
     started = time.time()
     splits = Splits(train, validation, holdout if holdout is not None and len(holdout) else None, pad_id)
-    placed = place_run(backbone, labels, cfg)
-    loop = make_loop(cfg, placed.device)
-    total_steps = cfg.epochs * math.ceil(len(train) / cfg.train_batch_size)
-    optimizer, scheduler = make_optimizer(placed.model, cfg, total_steps, loop)
-    states = checkpoint.ResumeStates(out.resume, placed.model, optimizer, scheduler, placed.tokenizer)
-    progress, tables = resume_or_start(states, start_progress(cfg, backbone, labels, splits))
-    loop.start(placed.model, optimizer, scheduler, train, pad_id)
+    with place_run(backbone, labels, cfg) as placed:  # its GPU slot is let go however the run ends
+        loop = make_loop(cfg, placed.device)
+        total_steps = cfg.epochs * steps_per_epoch(len(train), cfg.train_batch_size)
+        optimizer, scheduler = make_optimizer(placed.model, cfg, total_steps, loop)
+        states = checkpoint.ResumeStates(out.resume, placed.model, optimizer, scheduler, placed.tokenizer)
+        progress, tables = resume_or_start(states, start_progress(cfg, backbone, labels, splits))
+        loop.start(placed.model, optimizer, scheduler, train, pad_id)
+        tables = train_epochs(loop, splits, cfg, states, progress, tables)
+        states.wait()  # the last epoch's state, and with it the chosen checkpoint, is on disk before it is published
+        progress.elapsed += states.session_seconds()
+        metadata = run_metadata(placed, loop, cfg, splits, progress, tables, states) | {
+            "process_seconds": time.time() - started, "labels": list(labels), **(extra_metadata or {})}  # fmt: skip
+    publish(out, tables, metadata, len(labels))
+    return metadata
+
+
+def train_epochs(loop: PlainLoop, splits: Splits, cfg: TrainConfig, states: checkpoint.ResumeStates,
+                 progress: Progress, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """The epochs left to train, each evaluated and saved as a resume state; the tables with their rows added."""
     with stop_signals() as stop:
         for epoch in range(progress.epoch + 1, cfg.epochs + 1):
             if patience_exhausted(cfg, progress):  # derived from the saved progress, so a resumed run stops alike
@@ -157,42 +166,24 @@ def fine_tune(backbone: str, labels: Sequence[str], train: Encoded, validation: 
             tables = tables_with(tables, evaluate_epoch(loop, splits, epoch, sums))
             progress.epoch = epoch
             states.save(progress, tables, new_checkpoint=choose_checkpoint(progress, tables["history"]))
-    states.wait()  # the last epoch's state, and with it the chosen checkpoint, is on disk before it is published
-    progress.elapsed += states.session_seconds()
-    metadata = run_metadata(placed, loop, cfg, splits, progress, tables, states) | {
-        "process_seconds": time.time() - started, "labels": list(labels), **(extra_metadata or {})}  # fmt: skip
-    publish(out, tables, metadata, len(labels))
-    placed.release()
-    return metadata
+    return tables
 
 
-def claim_device(requested: str, threads: int | None, runs_per_gpu: int) -> tuple[torch.device, gpus.Slot | None]:
-    """The torch thread pool sized to the job, and its device: a free GPU slot when CUDA is asked for without naming
-    a device (held until the slot is released or the process ends)."""
-    if threads:
-        # One OpenMP pool sized to the rule's `threads:`; a second busy-waiting pool would halve throughput.
-        torch.set_num_threads(runinfo.torch_threads(threads))
-    device, slot = runinfo.pick_device(requested), None
-    if device.type == "cuda" and device.index is None:  # no device named: take a free slot of the visible GPUs
-        slot = gpus.acquire(gpus.visible_devices(torch.cuda.device_count()), runs_per_gpu)
-        device = torch.device("cuda", slot.index)
-        print(f"running on {device} ({slot.record()})", file=sys.stderr)
-    return device, slot
+@contextlib.contextmanager
+def place_run(backbone: str, labels: Sequence[str], cfg: TrainConfig) -> Iterator[Placed]:
+    """Threads, device (a free GPU slot when none is named, held for the `with` block), seed, tokenizer, and the
+    model with fp32 weights."""
+    with gpus.claimed_device(cfg.device, cfg.threads, cfg.runs_per_gpu) as (device, slot):
+        from transformers import set_seed
 
-
-def place_run(backbone: str, labels: Sequence[str], cfg: TrainConfig) -> Placed:
-    """Threads, device (a free GPU slot when none is named), seed, tokenizer, and the model with fp32 weights."""
-    device, slot = claim_device(cfg.device, cfg.threads, cfg.runs_per_gpu)
-    from transformers import set_seed
-
-    set_seed(cfg.seed)  # before the model is built: the new head's initial weights come from this seed
-    tokenizer = load_tokenizer(backbone)
-    model = load_classifier(backbone, labels, cfg.classifier_dropout)  # fp32 whatever the checkpoint's dtype
-    if device.type == "cuda":
-        free = torch.cuda.mem_get_info(device)[0]
-        gpus.check_fits(free, count_parameters(model), torch.cuda.get_device_name(device), cfg.runs_per_gpu)
-    model.to(device).train()
-    return Placed(device, slot, tokenizer, model, stored_dtype(backbone))
+        set_seed(cfg.seed)  # before the model is built: the new head's initial weights come from this seed
+        tokenizer = load_tokenizer(backbone)
+        model = load_classifier(backbone, labels, cfg.classifier_dropout)  # fp32 whatever the checkpoint's dtype
+        if device.type == "cuda":
+            free = torch.cuda.mem_get_info(device)[0]
+            gpus.check_fits(free, count_parameters(model), torch.cuda.get_device_name(device), cfg.runs_per_gpu)
+        model.to(device).train()
+        yield Placed(device, slot, tokenizer, model, stored_dtype(backbone))
 
 
 def start_progress(cfg: TrainConfig, backbone: str, labels: Sequence[str], splits: Splits) -> Progress:
@@ -233,7 +224,7 @@ def resume_or_start(states: checkpoint.ResumeStates, fresh: Progress) -> tuple[P
 def train_one_epoch(loop: PlainLoop, splits: Splits, epoch: int, progress: Progress, epochs: int, stop) -> EpochSums:
     """Train the epoch (from where a signal stopped it, if it did), with a progress bar on the log."""
     sums, progress.partial = progress.partial or EpochSums(), None
-    total = math.ceil(len(splits.train) / loop.cfg.train_batch_size)
+    total = steps_per_epoch(len(splits.train), loop.cfg.train_batch_size)
     bar = tqdm(total=total, initial=sums.batch, desc=f"epoch {epoch}/{epochs}", file=sys.stderr, mininterval=2.0)
     progress.step = train_epoch(loop, splits.train, epoch, sums, progress.step, stop=stop, bar=bar)
     bar.close()
@@ -310,12 +301,12 @@ def run_metadata(placed: Placed, loop: PlainLoop, cfg: TrainConfig, splits: Spli
     """What the run's metadata.json records: settings, selection, accuracies, time, memory, hardware, versions."""
     history = tables["history"].set_index("epoch")
     best_on_validation = int(history["val_accuracy"].idxmax())  # the study's "best": chosen on validation itself
-    steps_per_epoch = math.ceil(len(splits.train) / cfg.train_batch_size)
+    per_epoch = steps_per_epoch(len(splits.train), cfg.train_batch_size)
     return {
         "backbone": progress.settings["backbone"],
         "seed": cfg.seed,
         "hyperparameters": dataclasses.asdict(cfg)
-        | {"total_steps": cfg.epochs * steps_per_epoch, "steps_per_epoch": steps_per_epoch},
+        | {"total_steps": cfg.epochs * per_epoch, "steps_per_epoch": per_epoch},
         "loop": loop.describe(),
         "data": {
             "train_rows": len(splits.train),
