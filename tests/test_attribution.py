@@ -4,10 +4,13 @@ import pytest
 import torch
 from conftest import MINILM, NEGATIVE, POSITIVE, require, toy_frame
 
+from sentiflow import config
 from sentiflow.errors import attribution
 from sentiflow.errors.attribution import AttributionError
-from sentiflow.train.modeling import load_classifier, load_tokenizer
+from sentiflow.train.evaluation import predict
+from sentiflow.train.modeling import load_classifier, load_tokenizer, load_trained
 from sentiflow.train.run import RunOutputs, TrainConfig, fine_tune
+from sentiflow.train.tokens import encode
 
 LABELS = ["negative", "positive"]
 BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0, "method": "percentile"}
@@ -36,7 +39,7 @@ def test_the_attributions_add_up_to_the_logit_difference(random_classifier):
     texts = ["the movie was good", "a dull and boring plot of the film", "it is fine"]
     sentences = attribution.encode(tokenizer, texts, None, model)
     predicted, gold = np.array([0, 1, 1]), np.array([1, 1, 0])
-    words, convergence = attribution.attribute(model, sentences, predicted, gold, {"n_steps": 50}, "cpu")
+    words, convergence = attribution.attribute(model, sentences, predicted, gold, {"steps": 50}, "cpu")
     specials = set(tokenizer.all_special_ids)
     for j, text in enumerate(texts):
         ids = tokenizer(text)["input_ids"]
@@ -62,7 +65,7 @@ def test_subword_scores_are_summed_into_their_word(random_classifier):
     assert len(tokenizer.tokenize("unbelievably")) >= 3 and len(tokenizer.tokenize("flavorless")) >= 2
     (sentence,) = attribution.encode(tokenizer, [text], None, model)
     with attribution.frozen(model):
-        tokens = attribution.integrate(model, [sentence], np.array([1]), 30, attribution.DEFAULTS, "cpu").scores[0]
+        tokens = attribution.integrate(model, [sentence], np.array([1]), 30, "cpu").scores[0]
     encoding = tokenizer(text)
     expected = {}
     for token, word in enumerate(encoding.word_ids()):
@@ -100,6 +103,33 @@ def test_sentence_pairs_keep_each_word_in_its_field(random_classifier):
     )
 
 
+def test_a_sentence_s_scores_do_not_depend_on_the_sentences_padded_beside_it(random_classifier):
+    model, tokenizer = random_classifier
+    texts, pairs = ["a dull film", "the acting is fine and the plot is good"], ["it is boring", "a great film"]
+    for second in (None, pairs):
+        sentences = attribution.encode(tokenizer, texts, second, model)
+        assert len(sentences[0]) < len(sentences[1])  # the first is padded in a batch of both
+        with attribution.frozen(model):
+            together = attribution.integrate(model, sentences, np.array([0, 1]), 20, "cpu")
+            alone = [attribution.integrate(model, [s], np.array([t]), 20, "cpu") for s, t in zip(sentences, (0, 1))]
+        for j, single in enumerate(alone):
+            np.testing.assert_allclose(together.scores[j], single.scores[0], rtol=1e-4, atol=1e-6)
+            assert together.difference[j] == pytest.approx(single.difference[0], rel=1e-5)
+
+
+def test_the_settings_are_the_schema_s_with_its_defaults():
+    schema = config.defaults("analysis", "attribution")
+    assert attribution.settings_with_defaults({})["steps"] == schema["steps"]
+    assert attribution.settings_with_defaults({"steps": 7}) == schema | {"steps": 7}
+    empty = pd.DataFrame(columns=attribution.CONVERGENCE_COLUMNS)
+    summary = attribution.convergence_summary(empty, {"max_steps": 40})
+    assert (summary["n_steps"], summary["max_steps"], summary["tolerance"]) == (
+        schema["steps"],
+        40,
+        schema["tolerance"],
+    )
+
+
 def test_a_model_without_an_embedding_layer_is_named(tiny_bert):
     model = load_classifier(str(tiny_bert), LABELS)
     model.set_input_embeddings(None)
@@ -116,15 +146,16 @@ def test_failing_sentences_are_integrated_again_with_more_steps(random_classifie
     sentences = attribution.encode(tokenizer, texts, None, model)
     labels = np.zeros(len(texts), dtype=int)
     # Two Gauss-Legendre points cannot integrate these paths to 0.1%: every sentence is integrated again.
-    strict = {"n_steps": 2, "max_steps": 64, "tolerance": 0.001}
+    strict = {"steps": 2, "max_steps": 64, "tolerance": 0.001}
     _words, convergence = attribution.attribute(model, sentences, labels, labels, strict, "cpu")
     assert (convergence["steps"] > 2).all() and set(convergence["steps"]) <= {4, 8, 16, 32, 64}
     passed = np.abs(convergence["delta_predicted"]) <= 0.001 * np.abs(convergence["difference_predicted"])
     assert (passed == convergence["passed"]).all()
     assert convergence["passed"].mean() >= 0.95 or (convergence.loc[~convergence["passed"], "steps"] == 64).all()
     summary = attribution.convergence_summary(convergence, strict)
+    assert (summary["n_steps"], summary["max_steps"], summary["tolerance"]) == (2, 64, 0.001)
     assert summary["passed_share"] == convergence["passed"].mean() and sum(summary["steps_used"].values()) == 12
-    # Capped: with max_steps equal to n_steps nothing is integrated again, and the failures are recorded.
+    # Capped: with max_steps equal to steps nothing is integrated again, and the failures are recorded.
     _words, capped = attribution.attribute(model, sentences, labels, labels, strict | {"max_steps": 2}, "cpu")
     assert (capped["steps"] == 2).all() and not capped["passed"].all()
 
@@ -143,15 +174,13 @@ def toy_checkpoint(tiny_bert, toy_tokens, tmp_path_factory):
 def test_deleting_the_top_words_of_an_error_flips_it_more_than_random_words(toy_checkpoint):
     frame = toy_frame(60, 9)
     texts, truth = frame["text"].tolist(), frame["label"].to_numpy()
-    model, tokenizer = attribution.load_checkpoint(toy_checkpoint, "cpu")
-    predicted = attribution.predict(
-        model, [s.inputs for s in attribution.encode(tokenizer, texts, None, model)], 16, "cpu"
-    )
+    model, tokenizer = load_trained(toy_checkpoint)
+    predicted = predict(model.eval(), encode(tokenizer, frame, 128), tokenizer.pad_token_id, 16, "cpu")
     assert (predicted == truth).mean() >= 0.95
     gold = truth.copy()
     flipped = np.random.default_rng(0).choice(len(texts), 30, replace=False)
     gold[flipped] = 1 - gold[flipped]  # label errors: the model now "errs" on these 30 sentences
-    settings = {"n_steps": 16, "deletion_k": [1, 2]}
+    settings = {"steps": 16, "deletion_k": [1, 2]}
     words, convergence, deletions = attribution.attribute_group(
         {7: toy_checkpoint}, texts, None, gold, predicted[None, :], settings, "cpu", index=frame["index"] + 100
     )

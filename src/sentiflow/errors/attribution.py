@@ -5,7 +5,8 @@ delta says how far the numerical integral is from that total. A sentence's attri
 within `tolerance` (5%) of the logit difference; if too few sentences pass, the failing ones are integrated again
 with twice the steps, up to `max_steps`, and every sentence records the steps it used and whether it passed.
 
-The deletion test (comprehensiveness, DeYoung et al. 2020, ERASER) checks that the attributions mean something:
+Its settings are those of `analysis.attribution` under the schema's names, with the schema's defaults
+(`settings_with_defaults`). The deletion test (comprehensiveness, DeYoung et al. 2020, ERASER) checks that the attributions mean something:
 on a misclassified sentence, deleting the words that pushed most toward the wrong class should turn the prediction
 to the gold class more often than deleting as many random words.
 """
@@ -22,19 +23,23 @@ import numpy as np
 import pandas as pd
 import torch
 
+from sentiflow import config
 from sentiflow.analysis.metrics import bootstrap_ci, ci_settings
+from sentiflow.train.batches import HostBatches, model_inputs
+from sentiflow.train.evaluation import predict
+from sentiflow.train.modeling import load_trained
+from sentiflow.train.tokens import Encoded, packed
 
-DEFAULTS = {
-    "n_steps": 20,  # Gauss-Legendre steps (captum's default rule); measured: enough for most SST-2 sentences
-    "max_steps": 80,  # at most two doublings for the sentences that fail the check
-    "tolerance": 0.05,  # |delta| allowed, as a share of |f(x) - f(baseline)|
-    "min_pass_share": 0.95,  # below this share of passing sentences, the failing ones are integrated again
-    "batch_size": 16,  # sentences per IG call
-    "internal_batch_size": 320,  # interpolated sequences per forward pass (captum)
-    "max_length": None,  # None: the tokenizer's own maximum
-    "deletion_k": [1, 2, 3],
-    "seed": 0,  # the random words of the deletion test
-}
+# Not settings, since they change how fast the numbers come, not the numbers: a sentence's IG result does not
+# depend on the sentences integrated beside it.
+# Below this share of passing sentences, the failing ones are integrated again: a few hard sentences may stay
+# unconverged rather than doubling the steps of a whole group for them.
+MIN_PASS_SHARE = 0.95
+IG_BATCH = 16  # sentences per IG call, each padded only to its batch's longest (they are sorted by length)
+# Interpolated sequences per forward pass: one pass integrates an IG batch at the default 20 steps.
+INTERNAL_BATCH = 320
+# The deletion test's forward passes keep nothing for a backward pass, so they take larger batches.
+PREDICT_BATCH = 4 * IG_BATCH
 
 WORD_COLUMNS = ["index", "seed", "field", "position", "word", "score_predicted", "score_gold"]
 CONVERGENCE_COLUMNS = ["index", "seed", "predicted", "gold", "difference_predicted", "delta_predicted",
@@ -50,6 +55,11 @@ _ABSOLUTE_FLOOR = 1e-5
 
 class AttributionError(RuntimeError):
     """The model or tokenizer cannot be attributed; the message says why."""
+
+
+def settings_with_defaults(settings: dict) -> dict:
+    """`settings` (keys of `analysis.attribution`) over the schema's defaults, the one source of them."""
+    return config.defaults("analysis", "attribution") | settings
 
 
 @dataclass
@@ -128,13 +138,11 @@ def encode(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, model, 
     return sentences
 
 
-def padded(rows: list[dict[str, list[int]]], pad_id: int, device) -> dict[str, torch.Tensor]:
-    width = max(len(row["input_ids"]) for row in rows)
-    batch = {}
-    for name in rows[0]:
-        fill = pad_id if name == "input_ids" else 0
-        batch[name] = torch.tensor([row[name] + [fill] * (width - len(row[name])) for row in rows], device=device)
-    return batch
+def as_split(rows: list[dict[str, list[int]]], labels: np.ndarray) -> Encoded:
+    """Token inputs as a split that training's batches pad: the attention mask follows from the lengths (the
+    tokenizer's is all ones), segment ids travel where the model takes them."""
+    types = [row["token_type_ids"] for row in rows] if rows and "token_type_ids" in rows[0] else None
+    return packed([row["input_ids"] for row in rows], labels, types=types)
 
 
 def baseline(sentence: Sentence, pad_id: int) -> dict[str, list[int]]:
@@ -159,13 +167,11 @@ def frozen(model):
             parameter.requires_grad_(flag)
 
 
-def integrate(model, sentences: list[Sentence], targets: np.ndarray, n_steps: int, settings: dict, device):
+def integrate(model, sentences: list[Sentence], targets: np.ndarray, steps: int, device) -> TokenAttributions:
     """One IG pass of each sentence toward its target class, in batches of similar length."""
     from captum.attr import LayerIntegratedGradients
 
-    pad_id = pad_token_id(model)
-    names = list(sentences[0].inputs) if sentences else []
-    extra = [n for n in names if n != "input_ids"]
+    pad_id, extra = pad_token_id(model), []
 
     def logits(input_ids, *others):
         return model(input_ids=input_ids, **dict(zip(extra, others))).logits
@@ -173,23 +179,27 @@ def integrate(model, sentences: list[Sentence], targets: np.ndarray, n_steps: in
     explainer = LayerIntegratedGradients(logits, embedding_layer(model))
     scores, difference, delta = [None] * len(sentences), np.zeros(len(sentences)), np.zeros(len(sentences))
     order = np.argsort([len(s) for s in sentences], kind="stable")
-    for start in range(0, len(order), settings["batch_size"]):
-        rows = order[start : start + settings["batch_size"]]
-        batch = padded([sentences[j].inputs for j in rows], pad_id, device)
-        base = padded([baseline(sentences[j], pad_id) for j in rows], pad_id, device)["input_ids"]
-        target = torch.as_tensor(targets[rows], device=device)
-        others = tuple(batch[n] for n in extra)
+    inputs = HostBatches(as_split([s.inputs for s in sentences], targets), pad_id, device)
+    bases = HostBatches(as_split([baseline(s, pad_id) for s in sentences], targets), pad_id, device)
+    inputs.set_order(order)
+    bases.set_order(order)
+    for start in range(0, len(order), IG_BATCH):
+        stop = min(start + IG_BATCH, len(order))
+        rows = inputs.batch(start, stop)
+        batch, target = model_inputs(rows), rows["labels"]  # the split's labels are the target classes
+        extra[:] = [name for name in batch if name != "input_ids"]
         attributions, deltas = explainer.attribute(
-            batch["input_ids"], base, target=target, additional_forward_args=others, n_steps=n_steps,
-            internal_batch_size=max(settings["internal_batch_size"], len(rows)), return_convergence_delta=True,
+            batch["input_ids"], bases.batch(start, stop)["input_ids"], target=target,
+            additional_forward_args=tuple(batch[name] for name in extra), n_steps=steps,
+            internal_batch_size=max(INTERNAL_BATCH, stop - start), return_convergence_delta=True,
         )  # fmt: skip
         per_token = attributions.sum(-1).detach().cpu().numpy()
-        for j, scored, d in zip(rows, per_token, deltas.detach().cpu().numpy()):
+        for j, scored, d in zip(order[start:stop], per_token, deltas.detach().cpu().numpy()):
             scores[j] = scored[: len(sentences[j])]
             # captum's delta is sum(attributions) - (f(x) - f(baseline)), which gives the difference without two
             # more forward passes; padding positions are pad in both, so they add nothing to the sum.
             difference[j], delta[j] = float(scored.sum() - d), float(d)
-    return TokenAttributions(scores, difference, delta, np.full(len(sentences), n_steps))
+    return TokenAttributions(scores, difference, delta, np.full(len(sentences), steps))
 
 
 def pad_token_id(model) -> int:
@@ -205,24 +215,24 @@ def converged(result: TokenAttributions, tolerance: float) -> np.ndarray:
 
 def attribute_tokens(model, sentences: list[Sentence], jobs: list[tuple[int, int]], settings: dict, device):
     """IG for each (sentence, target class) job, integrating again with doubled steps the jobs of failing sentences
-    while fewer than `min_pass_share` of the sentences pass (a sentence passes when all its jobs do)."""
+    while fewer than MIN_PASS_SHARE of the sentences pass (a sentence passes when all its jobs do)."""
     job_sentences = [sentences[j] for j, _ in jobs]
     owner = np.array([j for j, _ in jobs], dtype=int)
     targets = np.array([t for _, t in jobs], dtype=int)
-    result = integrate(model, job_sentences, targets, settings["n_steps"], settings, device)
-    n_steps = settings["n_steps"]
+    steps = settings["steps"]
+    result = integrate(model, job_sentences, targets, steps, device)
     while True:
         job_passed = converged(result, settings["tolerance"])
         failed_sentences = np.unique(owner[~job_passed])
         share = 1 - len(failed_sentences) / max(len(np.unique(owner)), 1)
-        if share >= settings["min_pass_share"] or 2 * n_steps > settings["max_steps"]:
+        if share >= MIN_PASS_SHARE or 2 * steps > settings["max_steps"]:
             return result, job_passed
-        n_steps *= 2
+        steps *= 2
         again = np.flatnonzero(~job_passed)
-        redone = integrate(model, [job_sentences[i] for i in again], targets[again], n_steps, settings, device)
+        redone = integrate(model, [job_sentences[i] for i in again], targets[again], steps, device)
         for i, k in enumerate(again):
             result.scores[k] = redone.scores[i]
-        result.difference[again], result.delta[again], result.steps[again] = redone.difference, redone.delta, n_steps
+        result.difference[again], result.delta[again], result.steps[again] = redone.difference, redone.delta, steps
 
 
 def word_scores(sentence: Sentence, token_scores: np.ndarray) -> list[dict]:
@@ -237,7 +247,7 @@ def word_scores(sentence: Sentence, token_scores: np.ndarray) -> list[dict]:
 def attribute(model, sentences: list[Sentence], predicted: np.ndarray, gold: np.ndarray, settings: dict, device):
     """Word attributions toward the predicted and the gold class (one IG run when they agree) and the convergence
     of each sentence. Rows are numbered by sentence position (`index`)."""
-    settings = DEFAULTS | settings
+    settings = settings_with_defaults(settings)
     jobs = [(j, int(c)) for j in range(len(sentences)) for c in dict.fromkeys((predicted[j], gold[j]))]
     with frozen(model):
         result, job_passed = attribute_tokens(model, sentences, jobs, settings, device)
@@ -261,20 +271,11 @@ def attribute(model, sentences: list[Sentence], predicted: np.ndarray, gold: np.
     return tuple(pd.DataFrame(rows, columns=next(without_seed)) for rows in (words, convergence))
 
 
-def predict(model, rows: list[dict[str, list[int]]], batch_size: int, device) -> np.ndarray:
-    """The predicted class of each row of token inputs."""
-    pad_id, out = pad_token_id(model), []
-    with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            out.append(model(**padded(rows[start : start + batch_size], pad_id, device)).logits.argmax(-1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0, dtype=int)
-
-
 def deletion_test(model, sentences, words: pd.DataFrame, predicted, gold, settings: dict, seed: int, device):
     """On each misclassified sentence, delete its top-k words by attribution toward the predicted class, and k random
     words, and re-predict. A k needs more than k words in the sentence (deleting every word tests nothing). The
     random words are drawn from settings["seed"] and the run's `seed`."""
-    settings = DEFAULTS | settings
+    settings = settings_with_defaults(settings)
     rng = np.random.default_rng([settings["seed"], seed])
     cases, rows = [], []
     by_sentence = dict(tuple(words.groupby("index")))
@@ -292,8 +293,9 @@ def deletion_test(model, sentences, words: pd.DataFrame, predicted, gold, settin
                 "deleted_top": " | ".join(ranked["word"].iloc[:k]),
             })  # fmt: skip
             rows += [sentences[j].without(set(keys[:k])), sentences[j].without(set(chosen))]
+    golds = np.repeat([case["gold"] for case in cases], 2)  # labels the split carries; prediction reads none
     with frozen(model):
-        outcome = predict(model, rows, settings["batch_size"] * 4, device)
+        outcome = predict(model, as_split(rows, golds), pad_token_id(model), PREDICT_BATCH, device)
     table = pd.DataFrame(cases, columns=["index", "k", "words", "predicted", "gold", "deleted_top"])
     table["predicted_top"], table["predicted_random"] = outcome[0::2], outcome[1::2]
     table["flipped_top"] = table["predicted_top"] == table["gold"]
@@ -322,13 +324,6 @@ def deletion_summary(deletions: pd.DataFrame, bootstrap: dict, by: Sequence[str]
     return pd.DataFrame(rows, columns=[*by, *DELETION_SUMMARY_COLUMNS])
 
 
-def load_checkpoint(folder: Path, device):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32).to(device)
-    return model, AutoTokenizer.from_pretrained(folder)
-
-
 def attribute_group(
     checkpoints: dict[int, Path], texts: Sequence[str], pairs: Sequence[str] | None, gold: np.ndarray,
     predicted: np.ndarray, settings: dict, device="cpu", index: Sequence[int] | None = None,
@@ -336,7 +331,7 @@ def attribute_group(
     """Word attributions, convergence and the deletion test of one run group: `checkpoints` maps each seed to its
     published model folder, `predicted` holds each seed's predictions (seeds x sentences, in that order).
     Returns (words, convergence, deletions), their rows labelled with `index` (default: text positions) and seed."""
-    settings = DEFAULTS | settings
+    settings = settings_with_defaults(settings)
     predicted, gold = np.asarray(predicted), np.asarray(gold)
     if not checkpoints:
         raise ValueError("no checkpoint to attribute")
@@ -345,8 +340,9 @@ def attribute_group(
     index = np.arange(len(texts)) if index is None else np.asarray(index)
     tables = {"words": [], "convergence": [], "deletions": []}
     for (seed, folder), seed_predicted in zip(checkpoints.items(), predicted):
-        model, tokenizer = load_checkpoint(Path(folder), device)
-        sentences = encode(tokenizer, texts, pairs, model, settings["max_length"])
+        model, tokenizer = load_trained(folder)
+        model.to(device)
+        sentences = encode(tokenizer, texts, pairs, model)
         words, convergence = attribute(model, sentences, seed_predicted, gold, settings, device)
         deletions = deletion_test(model, sentences, words, seed_predicted, gold, settings, seed, device)
         for name, table in zip(tables, (words, convergence, deletions)):
@@ -357,9 +353,9 @@ def attribute_group(
 
 def convergence_summary(convergence: pd.DataFrame, settings: dict) -> dict:
     """What the report says about the integration: the steps used and the share of sentences that passed."""
-    settings = DEFAULTS | settings
+    settings = settings_with_defaults(settings)
     return {
-        "n_steps": settings["n_steps"],
+        "n_steps": settings["steps"],  # the output's own name for it (docs/outputs.md)
         "max_steps": settings["max_steps"],
         "tolerance": settings["tolerance"],
         "sentences": len(convergence),

@@ -17,6 +17,7 @@ import pandas as pd
 from sentiflow.analysis.metrics import bootstrap_ci, ci_settings
 from sentiflow.analysis.runs import RunGroup
 from sentiflow.atomic import write_csv, write_json, write_parquet
+from sentiflow.data import PAIR, TEXT, is_pair
 from sentiflow.errors import attribution
 
 TOP_WORDS = 5  # the words a sentence's summary lists, strongest toward the prediction first
@@ -43,14 +44,12 @@ def explain_group(group: RunGroup, validation: pd.DataFrame, shortcut_words: pd.
     chosen = np.concatenate([wrong, right])
     order = np.argsort(validation["index"].to_numpy()[chosen])
     chosen = chosen[order]
-    options = {"n_steps": settings["steps"], "max_steps": settings["max_steps"], "tolerance": settings["tolerance"],
-               "deletion_k": settings["deletion_k"], "seed": settings["seed"]}  # fmt: skip
     checkpoints = {run.seed: run.folder / "model" for run in group.runs}
-    pairs = validation["text_pair"].to_numpy()[chosen] if "text_pair" in validation else None
+    pairs = validation[PAIR].to_numpy()[chosen] if is_pair(validation) else None
     if len(chosen):
         words, convergence, deletions = attribution.attribute_group(
-            checkpoints, validation["text"].to_numpy()[chosen], pairs, group.gold[chosen],
-            group.predictions()[:, chosen], options, device, index=validation["index"].to_numpy()[chosen],
+            checkpoints, validation[TEXT].to_numpy()[chosen], pairs, group.gold[chosen],
+            group.predictions()[:, chosen], settings, device, index=validation["index"].to_numpy()[chosen],
         )  # fmt: skip
     else:  # the seed majority makes no error: tables with their columns and nothing in them
         columns = (attribution.WORD_COLUMNS, attribution.CONVERGENCE_COLUMNS, attribution.DELETION_COLUMNS)
@@ -63,7 +62,7 @@ def explain_group(group: RunGroup, validation: pd.DataFrame, shortcut_words: pd.
     summary = {
         "run_group": group.label, "seeds": group.seeds, "errors": len(wrong), "correct": len(right),
         "errors_of_majority": int((group.majority() != group.gold).sum()),
-        "convergence": attribution.convergence_summary(convergence, options),
+        "convergence": attribution.convergence_summary(convergence, settings),
         "top_word_is_shortcut": {"errors": len(errors), "share": float(shortcut_share.mean()) if len(errors) else None,
                                  "ci": bootstrap_ci(shortcut_share, **ci_settings(bootstrap))},
         "seconds": round(time.perf_counter() - started, 1), "device": str(device),

@@ -12,18 +12,31 @@ from sentiflow.train.steps import matmul_precision
 from sentiflow.train.tokens import Encoded
 
 
+def logits_in_order(model, data: Encoded, pad_id: int, batch_size: int, device):
+    """(batch, fp32 logits) of every batch of `batch_size` rows in data order, each padded to its longest row."""
+    batches = HostBatches(data, pad_id, device)
+    for start in range(0, len(data), batch_size):
+        batch = batches.batch(start, min(start + batch_size, len(data)))
+        yield batch, model(**model_inputs(batch)).logits.float()
+
+
 @torch.inference_mode()
 def evaluate(model, data: Encoded, pad_id: int, batch_size: int, device) -> tuple[float, np.ndarray]:
     """Mean cross-entropy and the softmax probabilities of every row, on batches in data order."""
     model.eval()
-    total_loss, probs, batches = 0.0, [], HostBatches(data, pad_id, device)
-    for start in range(0, len(data), batch_size):
-        batch = batches.batch(start, min(start + batch_size, len(data)))
-        logits = model(**model_inputs(batch)).logits.float()
+    total_loss, probs = 0.0, []
+    for batch, logits in logits_in_order(model, data, pad_id, batch_size, device):
         total_loss += F.cross_entropy(logits, batch["labels"], reduction="sum").item()
         probs.append(torch.softmax(logits, dim=-1).cpu().numpy())
     model.train()
     return total_loss / len(data), np.concatenate(probs)
+
+
+@torch.inference_mode()
+def predict(model, data: Encoded, pad_id: int, batch_size: int, device) -> np.ndarray:
+    """The predicted class of every row, in data order; the model's mode is the caller's (`data.labels` unused)."""
+    classes = [logits.argmax(-1).cpu() for _, logits in logits_in_order(model, data, pad_id, batch_size, device)]
+    return torch.cat(classes).numpy() if classes else np.zeros(0, dtype=np.int64)
 
 
 @torch.inference_mode()

@@ -140,6 +140,18 @@ def load_classifier(spec: str, labels: Sequence[str], classifier_dropout: float 
         raise _hub_error(spec, "weights", err) from err
 
 
+def load_trained(folder: str | Path):
+    """A checkpoint the train rule published (its trained head included) in fp32, and its tokenizer."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder}: no published checkpoint here (no config.json); run its train rule again")
+    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32)
+    return model, load_tokenizer(str(folder))
+
+
 def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 

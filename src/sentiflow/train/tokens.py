@@ -10,6 +10,7 @@ when the model takes them.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pandas as pd
 import torch
 
 from sentiflow.atomic import atomic_path, write_json
-from sentiflow.data import text_fields
+from sentiflow.data import is_pair, text_fields
 from sentiflow.train.modeling import check_backbone, load_config, load_tokenizer, takes_segment_ids
 
 # Tokenizers without a real limit report this sentinel (int(1e30)) as model_max_length.
@@ -85,16 +86,26 @@ def encode(tokenizer, frame: pd.DataFrame, max_length: int, segment_ids: bool = 
         for key in keys:
             for i, values in zip(long, cut_rows[key]):
                 rows[key][i] = values
-    lengths = np.fromiter((len(r) for r in rows["input_ids"]), dtype=np.int64, count=len(frame))
+    encoded = packed(rows["input_ids"], frame["label"], frame["index"], rows.get("token_type_ids"))
+    encoded.cut = full - encoded.lengths
+    return encoded
+
+
+def packed(ids: Sequence[Sequence[int]], labels, index=None, types: Sequence[Sequence[int]] | None = None) -> Encoded:
+    """Rows of token ids (and their segment ids, where the model reads them) as an `Encoded` split; `index`
+    defaults to the row positions."""
+    lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    flat = {key: np.fromiter((t for r in rows[key] for t in r), dtype=np.int64, count=int(offsets[-1])) for key in keys}
+
+    def flat(rows: Sequence[Sequence[int]]) -> np.ndarray:
+        return np.fromiter((t for r in rows for t in r), dtype=np.int64, count=int(offsets[-1]))
+
     return Encoded(
-        ids=flat["input_ids"].astype(np.int32),
+        ids=flat(ids).astype(np.int32),
         offsets=offsets,
-        labels=frame["label"].to_numpy(dtype=np.int64),
-        index=frame["index"].to_numpy(dtype=np.int64),
-        cut=full - lengths,
-        types=flat["token_type_ids"].astype(np.int8) if segment_ids else None,
+        labels=np.asarray(labels, dtype=np.int64),
+        index=np.arange(len(ids), dtype=np.int64) if index is None else np.asarray(index, dtype=np.int64),
+        types=flat(types).astype(np.int8) if types is not None else None,
     )
 
 
@@ -165,7 +176,7 @@ def tokenize_dataset(model: str, split_paths: dict, max_length: int | None, toke
         model_config = load_config(model)
     limit = resolve_max_length(tokenizer, model_config, max_length)
     frames = {name: pd.read_parquet(path) for name, path in split_paths.items()}
-    pairs = "text_pair" in frames["train"].columns
+    pairs = is_pair(frames["train"])
     # Segment ids only where they tell the model something: a pair, and a model with segment embeddings to read them.
     segments = pairs and "token_type_ids" in tokenizer.model_input_names and takes_segment_ids(model)
     splits = {name: encode(tokenizer, frame, limit, segments) for name, frame in frames.items()}
