@@ -57,10 +57,19 @@ def test_words_below_min_count_are_left_out(toy_stats):
 
 
 def test_strongest_words_per_label(toy_stats):
-    top = shortcuts.strongest(toy_stats, 2)
+    top = shortcuts.strongest(toy_stats, per_label=2)
     assert top[top["label"] == 0]["word"].tolist() == ["dull", "a"]  # "a" and "plot" tie (2 of 3); "a" sorts first
     assert top[top["label"] == 1]["word"].tolist() == ["the", "great"]  # "the": 3 of 3 positive
     assert top["rank"].tolist() == [1, 2, 1, 2]
+    # The shortcut table: every word past both bars, labels by name. "a", "plot" and "film" have a share of 2/3.
+    strong = shortcuts.strongest(toy_stats, ["negative", "positive"], threshold=0.5, min_share=0.7)
+    assert strong[["label", "rank", "word"]].values.tolist() == [
+        ["negative", 1, "dull"], ["positive", 1, "the"], ["positive", 2, "great"]
+    ]  # fmt: skip
+    table = toy_stats.set_index("word")
+    assert strong["z"].tolist() == [table.loc["dull", "z_0"], table.loc["the", "z_1"], table.loc["great", "z_1"]]
+    assert strong["share"].tolist() == [1.0, 1.0, 0.75] and strong["count"].tolist() == [3, 3, 4]
+    assert shortcuts.strongest(toy_stats, threshold=10).empty
 
 
 def test_shortcut_against_gold_on_hand_written_sentences(toy_stats):

@@ -30,6 +30,7 @@ class DataError(ValueError):
 
 # The canonical names of a split's texts: one text, or a pair (premise and hypothesis, two questions, ...).
 TEXT_FIELDS = ("text", "text_pair")
+TEXT, PAIR = TEXT_FIELDS
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class Columns:
 def text_fields(frame: pd.DataFrame) -> list[str]:
     """The canonical text columns a prepared split has: `text`, and `text_pair` for a sentence-pair task."""
     return [field for field in TEXT_FIELDS if field in frame.columns]
+
+
+def is_pair(frame: pd.DataFrame) -> bool:
+    """Whether a prepared split (or a table with its text columns) holds sentence pairs."""
+    return PAIR in frame.columns
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:

@@ -10,7 +10,7 @@ import pandas as pd
 from sentiflow.analysis.metrics import bootstrap_ci, ci_settings, difference_ci
 from sentiflow.analysis.runs import RunGroup, RunSet
 from sentiflow.atomic import write_csv, write_json
-from sentiflow.data import read_split, text_fields
+from sentiflow.data import PAIR, TEXT, is_pair, read_split, text_fields
 from sentiflow.errors import why
 from sentiflow.errors.words import words
 
@@ -29,7 +29,7 @@ MISCLASSIFIED_COLUMNS = [
 
 def misclassified_columns(validation: pd.DataFrame) -> list[str]:
     """The error table's leading columns; a sentence pair's second text follows the first."""
-    pair = ["text_pair"] if "text_pair" in validation else []
+    pair = [PAIR] if is_pair(validation) else []
     return MISCLASSIFIED_COLUMNS[:3] + pair + MISCLASSIFIED_COLUMNS[3:]
 
 
@@ -52,10 +52,10 @@ def cue_tags(texts: Sequence[str], cues: dict[str, Sequence[str]]) -> pd.DataFra
 def split_cue_tags(split: pd.DataFrame, cues: dict[str, Sequence[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(tags the failure modes use, every tag column for cues.csv). For a sentence pair a family is counted on
     either text (`negation`), the failure-mode table's reading, and on each (`negation_in_first`, `_in_second`)."""
-    first = cue_tags(split["text"].tolist(), cues)
-    if "text_pair" not in split:
+    first = cue_tags(split[TEXT].tolist(), cues)
+    if not is_pair(split):
         return first, first
-    second = cue_tags(split["text_pair"].tolist(), cues)
+    second = cue_tags(split[PAIR].tolist(), cues)
     either = first | second
     per_field = [first.add_suffix("_in_first"), second.add_suffix("_in_second")]
     return either, pd.concat([either, *per_field], axis=1)
@@ -79,8 +79,8 @@ def misclassified(
         row = {
             "backbone": group.label,
             "index": int(validation["index"].iloc[i]),
-            "sentence": validation["text"].iloc[i],
-            **({"text_pair": validation["text_pair"].iloc[i]} if "text_pair" in validation else {}),
+            "sentence": validation[TEXT].iloc[i],
+            **({PAIR: validation[PAIR].iloc[i]} if is_pair(validation) else {}),
             "gold": labels[gold[i]],
             "predicted": labels[predicted],
             "confidence": float(probs[wrong_seeds, i, predicted].mean()),

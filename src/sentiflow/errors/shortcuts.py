@@ -63,14 +63,18 @@ def labels_of(stats_table: pd.DataFrame) -> list[int]:
     return [int(c.removeprefix("z_")) for c in stats_table.columns if c.startswith("z_")]
 
 
-def strongest(stats_table: pd.DataFrame, per_label: int) -> pd.DataFrame:
-    """The `per_label` words with the largest z toward each label: label, rank, word, count, share, z."""
+def strongest(stats_table: pd.DataFrame, labels: Sequence[str] | None = None, per_label: int | None = None,
+              threshold: float = -np.inf, min_share: float = 0.0) -> pd.DataFrame:  # fmt: skip
+    """Per label, the words with z at least `threshold` and share at least `min_share` toward it, largest z first
+    (ties by word), the first `per_label` of them (None: all): label (its name in `labels`, else its id), rank,
+    word, count, share, z."""
     rows = []
     for k in labels_of(stats_table):
-        top = stats_table.nlargest(per_label, f"z_{k}")
+        strong = stats_table[(stats_table[f"z_{k}"] >= threshold) & (stats_table[f"share_{k}"] >= min_share)]
+        top = strong.sort_values([f"z_{k}", "word"], ascending=[False, True]).head(per_label)
         for rank, (_, row) in enumerate(top.iterrows(), start=1):
-            rows.append({"label": k, "rank": rank, "word": row["word"], "count": int(row["count"]),
-                         "share": row[f"share_{k}"], "z": row[f"z_{k}"]})  # fmt: skip
+            rows.append({"label": k if labels is None else labels[k], "rank": rank, "word": row["word"],
+                         "count": int(row["count"]), "share": row[f"share_{k}"], "z": row[f"z_{k}"]})  # fmt: skip
     return pd.DataFrame(rows, columns=["label", "rank", "word", "count", "share", "z"])
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sentiflow.analysis.runs import RunSet
+from sentiflow.data import PAIR, TEXT, is_pair, text_fields
 from sentiflow.errors import label_issues, polarity, shortcuts
 
 FLAG_COLUMNS = ["shortcut_against_gold", "mixed_polarity"]  # failure-mode families beside the cue lexicons
@@ -35,9 +36,9 @@ class Findings:
 
 def joined(split: pd.DataFrame) -> list[str]:
     """A sentence, or a pair's two texts as one: a shortcut word or a polar word counts in either text."""
-    if "text_pair" in split:
-        return (split["text"] + " " + split["text_pair"]).tolist()
-    return split["text"].tolist()
+    if is_pair(split):
+        return (split[TEXT] + " " + split[PAIR]).tolist()
+    return split[TEXT].tolist()
 
 
 def find(
@@ -55,7 +56,8 @@ def find(
     issues, sensitivity, issue_note = label_issue_tables(runs, validation, labels, analysis["label_issues"])
     flags["label_issue"] = validation["index"].isin(issues["index"]).to_numpy()
     flags["label_issue_by"] = validation["index"].map(dict(zip(issues["index"], issues["flagged_by"]))).fillna("")
-    words = shortcut_words(stats, threshold, settings["min_share"], labels)
+    # Every (word, label) that counts as a shortcut: z at least the threshold and share at least min_share.
+    words = shortcuts.strongest(stats, labels, threshold=threshold, min_share=settings["min_share"])
     groups = shortcuts.word_groups(stats, settings["groups"], threshold).reindex(columns=GROUP_COLUMNS)
     summary = {
         "shortcuts": {"words_tested": len(stats), "z_threshold": threshold, "min_count": settings["min_count"],
@@ -67,22 +69,10 @@ def find(
     return Findings(flags, words, groups, issues, sensitivity, summary)
 
 
-def shortcut_words(stats: pd.DataFrame, threshold: float, min_share: float, labels: Sequence[str]) -> pd.DataFrame:
-    """Every (word, label) that counts as a shortcut: z at least `threshold` and share at least `min_share`."""
-    rows = []
-    for k, label in enumerate(labels):
-        strong = stats[(stats[f"z_{k}"] >= threshold) & (stats[f"share_{k}"] >= min_share)]
-        strong = strong.sort_values([f"z_{k}", "word"], ascending=[False, True])
-        for rank, (_, row) in enumerate(strong.iterrows(), start=1):
-            rows.append({"label": label, "rank": rank, "word": row["word"], "count": int(row["count"]),
-                         "share": row[f"share_{k}"], "z": row[f"z_{k}"]})  # fmt: skip
-    return pd.DataFrame(rows, columns=["label", "rank", "word", "count", "share", "z"])
-
-
 def label_issue_tables(runs: RunSet, validation: pd.DataFrame, labels: Sequence[str], settings: dict):
     """cleanlab's label issues on the run groups' seed-mean probabilities (each group and pooled), with the texts,
     and the accuracy of each group with and without them; an empty table and the reason where none can be run."""
-    columns = ["index", *[c for c in ("text", "text_pair") if c in validation], "gold", "suggested",
+    columns = ["index", *text_fields(validation), "gold", "suggested",
                "self_confidence", "flagged_pooled", "flagged_by"]  # fmt: skip
     empty = pd.DataFrame(columns=columns)
     if not settings["enabled"]:
