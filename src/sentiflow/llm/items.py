@@ -2,7 +2,8 @@
 
 The encoders' votes per validation sentence (`encoder_votes`), the errors and a matched control set
 (`select_items`), the cascade's sample of validation (`cascade_sample`), both put together as the rows a compare
-job scores (`items_to_score`), and the few-shot examples drawn from train (`few_shot_examples`).
+job scores (`items_to_score`), and the few-shot examples drawn from train (`few_shot_examples`) that an entry's
+prompt shows (`prompt_with_shots`).
 """
 
 from __future__ import annotations
