@@ -2,14 +2,21 @@
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED, require, write_run
+import yaml
+from conftest import REPO, SHARED, require, write_run
 
 from sentiflow.analysis.runs import RunSet
-from sentiflow.llm.compare import DEFAULT_PROMPT, LabelScorer, LLMError, LLMJob, PromptConfig, compare, resolve_model
+from sentiflow.llm.compare import LLMJob, compare, score_sentences
+from sentiflow.llm.items import select_items
+from sentiflow.llm.scorer import LabelScorer, LLMError, PromptConfig, default_prompt, resolve_model
+from sentiflow.llm.tags import tag_prompt
 
 GGUF = SHARED / "models" / "smollm2-135m-instruct" / "smollm2-135m-instruct-q4_1.gguf"
 LABELS = ["negative", "positive"]
@@ -25,7 +32,7 @@ SENTENCES = [
 
 def prompt(**changes) -> PromptConfig:
     shots = [("a gorgeous , witty film", "positive"), ("dull and lifeless", "negative")]
-    return dataclasses.replace(DEFAULT_PROMPT, **({"shots": shots} | changes))
+    return dataclasses.replace(default_prompt(), **({"shots": shots} | changes))
 
 
 @pytest.fixture(scope="module")
@@ -224,8 +231,6 @@ SARCASM = {
 def test_tag_questions_are_asked_about_errors_and_control_and_cached(gguf, tmp_path):
     """A tag (sarcasm) is a yes/no question read like a label, asked about the error and control sentences only,
     through the same cache; its rates among errors and control come with intervals."""
-    from sentiflow.llm.compare import LabelScorer, tag_prompt
-
     gold = np.array([0, 1] * 12)
     right = np.where(np.eye(2)[gold] == 1, 0.8, 0.2)
     right[[0, 3, 6, 9]] = right[[0, 3, 6, 9], ::-1]
@@ -264,17 +269,21 @@ def test_benchmark_compares_cached_and_uncached_scoring(gguf, tmp_path):
 
 
 def test_default_prompt_is_the_configured_one():
-    import yaml
-    from conftest import REPO
-
     configured = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["llm"]["prompt"]
     for field in ("system", "instruction", "answer_prefix", "plain_template", "verbalizers"):
-        assert configured[field] == getattr(DEFAULT_PROMPT, field), field
+        assert configured[field] == getattr(default_prompt(), field), field
+
+
+def test_the_scorer_is_imported_without_pandas():
+    """A benchmark or notebook that only scores does not pay for pandas (nor llama.cpp's library, until a model
+    is loaded)."""
+    code = "import sentiflow.llm.scorer, sys; print(sorted({'pandas', 'llama_cpp'} & set(sys.modules)))"
+    env = os.environ | {"PYTHONPATH": str(REPO / "src")}
+    loaded = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_errors_of_one_backbone_only(tmp_path):
-    from sentiflow.llm.compare import select_items
-
     validation = pd.DataFrame({"index": range(6), "text": list("abcdef"), "label": [0, 1] * 3})
     votes = {
         "a": pd.DataFrame({"index": range(6), "predicted": 0, "confidence": 0.9, "wrong_in_seeds": [1, 0, 0, 0, 0, 0]}),
@@ -294,8 +303,6 @@ def test_errors_of_one_backbone_only(tmp_path):
 def test_scores_are_cached_per_model_prompt_and_sentence(gguf, tmp_path):
     """A second job with the same model and prompt reads every score back (the model is not even loaded); another
     prompt is scored anew; threads and the entry's name are not part of a score."""
-    from sentiflow.llm.compare import score_sentences
-
     entry = {"n_ctx": 1024, "n_gpu_layers": 0}
     job = LLMJob("a", entry, {"seed": 0, "reuse_prefix": True}, tmp_path, 2)
     first, session = score_sentences(SENTENCES, gguf, job, prompt(), LABELS)

@@ -186,7 +186,7 @@ def test_rte_prepares_with_words_per_field_and_pair_overlap(tmp_path):
 
 def test_llm_prompts_and_cache_keys_cover_both_texts(tmp_path):
     from sentiflow.llm.cache import sentence_key
-    from sentiflow.llm.compare import LabelScorer, PromptConfig, instruct
+    from sentiflow.llm.scorer import LabelScorer, PromptConfig, instruct
 
     instruction = "Premise: {sentence1}\nHypothesis: {sentence2}\nDoes the premise entail the hypothesis?"
     assert instruct(instruction, ("A cat sat.", "An animal sat.")) == (

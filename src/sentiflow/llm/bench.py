@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from sentiflow.analysis.calibration import calibration_metrics
 from sentiflow.data import Columns, load_file_split
-from sentiflow.llm.compare import DEFAULT_PROMPT, LabelScorer, PromptConfig, check_gguf
+from sentiflow.llm.scorer import LabelScorer, check_gguf, default_prompt
 
 LABELS = ["negative", "positive"]
 
@@ -31,15 +34,11 @@ def run(
     instruction: str | None = None,
 ) -> dict:
     """Score `items` sentences (all when 0) after one warm-up sentence, each way in `modes`; shots come from the table's end."""
-    import numpy as np
-
     frame = load_file_split(sentences, Columns(("sentence",), "label", tuple(LABELS)))
     examples = [(frame["text"].iloc[-1 - i], LABELS[int(frame["label"].iloc[-1 - i])]) for i in range(shots)]
     warmup, frame = frame["text"].iloc[-1 - shots], frame.head(items or len(frame))
     texts = frame["text"].tolist()
-    prompt = PromptConfig(
-        **{**DEFAULT_PROMPT.__dict__, "shots": examples} | ({"instruction": instruction} if instruction else {})
-    )
+    prompt = replace(default_prompt(), shots=examples, **({"instruction": instruction} if instruction else {}))
     results = {}
     for reuse in [mode == "cached" for mode in modes]:
         scorer = LabelScorer(model, prompt, LABELS, n_ctx=n_ctx, threads=threads, reuse_prefix=reuse)

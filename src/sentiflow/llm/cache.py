@@ -6,6 +6,8 @@ about, the cascade's folds, another model entry. A score is stored under a key m
 change it (the GGUF file's content hash, the rendered prompt's settings, the labels, GPU offload, llama.cpp's
 version) and the sentence, so any job that needs it again reads it instead of asking the model. Rows are
 committed as they are scored: a job stopped half-way keeps what it scored, and each row is whole or absent.
+
+This module owns the cache's key (`score_identity`, `sentence_key`) and its table (`ScoreCache`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from sentiflow.data import file_sha256
+from sentiflow.llm.scorer import PromptConfig
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS scores (
     key TEXT PRIMARY KEY, probs TEXT NOT NULL, seconds REAL NOT NULL, prompt_tokens INTEGER NOT NULL, reused_tokens INTEGER NOT NULL)"""
@@ -35,6 +39,19 @@ def remembered_sha256(path: Path, folder: Path) -> str:
         tmp.write_text(json.dumps(known, indent=1))
         tmp.replace(known_path)
     return known[stamp]
+
+
+def score_identity(
+    model_path: Path, entry: dict, prompt: PromptConfig, labels: Sequence[str], cache_folder: Path
+) -> dict:
+    """Everything that changes a sentence's scores (and nothing that does not: threads, n_ctx, the entry's name)."""
+    # Imported here, like the scorer does: loading llama.cpp's library is for jobs with something to score.
+    import llama_cpp
+
+    return {"model_sha256": remembered_sha256(model_path, cache_folder), "labels": list(labels), "system": prompt.system,
+            "instruction": prompt.instruction, "answer_prefix": prompt.answer_prefix, "plain_template": prompt.plain_template,
+            "verbalizers": {label: prompt.verbalizers[label] for label in labels}, "shots": [list(s) for s in prompt.shots],
+            "n_gpu_layers": entry["n_gpu_layers"], "llama_cpp": llama_cpp.__version__}  # fmt: skip
 
 
 def sentence_key(identity: dict, item) -> str:
