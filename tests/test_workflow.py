@@ -798,7 +798,8 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path):
             "training": config["training"],
             "variants": list(config["variants"].items()),
             "llm_enabled": False,
-            "datasets": config["datasets"],
+            # The rule's settings name each dataset's LLM entries: none when the comparison is off.
+            "datasets": {name: dataset | {"llm_models": []} for name, dataset in config["datasets"].items()},
         }
     )
     outputs = ReportOutputs(html=tmp_path / "r.html", tex=tmp_path / "r.tex", datasets_table=tmp_path / "d.csv")
@@ -894,6 +895,19 @@ def test_a_template_change_reruns_only_the_report(smoke_run):
         os.utime(template, ns=(original.st_atime_ns, original.st_mtime_ns))
     expected = {"report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which("pdflatex") else {})
     assert {k: v for k, v in jobs.items() if k != "total"} == expected
+
+
+@pytest.mark.e2e
+def test_the_report_reruns_for_the_settings_it_shows_only(smoke_run):
+    workdir, config = smoke_run
+    titled = json.loads(json.dumps(config))
+    titled["report"]["title"] = "Another title"
+    assert jobs_besides_total(snakemake(workdir, titled, "--dry-run", "--cores", "2")) == REPORT_JOBS
+    # Whether a PDF is wanted is the workflow's choice of targets, not something the report shows.
+    no_pdf = json.loads(json.dumps(config))
+    no_pdf["report"]["pdf"] = False
+    result = snakemake(workdir, no_pdf, "--dry-run", "--cores", "2")
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout
 
 
 @pytest.mark.e2e

@@ -202,6 +202,8 @@ def report_files():
 
 
 def dataset_report_files(dataset):
+    """One dataset's files for the report: one each of the analysis, per backbone, per figure, per run, per
+    attributed run group and per finished LLM entry."""
     one_each = {
         "summary": rules.aggregate.output.summary_json,
         "per_class": rules.aggregate.output.per_class,
@@ -276,6 +278,7 @@ def report_inputs(wildcards):
 
 
 def report_files_of(wildcards):
+    """Params function: `report_files`, evaluated with the inputs (after finished runs are known)."""
     return report_files()
 
 
