@@ -1,15 +1,18 @@
 from sentiflow.logs import log_to
-from sentiflow.report.render import render
+from sentiflow.report.inputs import DatasetInputs
+from sentiflow.report.render import ReportOutputs, Templates, render
+from sentiflow.report.settings import ReportSettings
 
 with log_to(snakemake.log[0]):
+    # The files per dataset, as common.smk's report_files names them; the same files are the rule's inputs.
+    datasets = [DatasetInputs.from_dict(files) for files in snakemake.params.files]
     render(
-        {name: snakemake.input[name] for name in snakemake.input.keys()},  # noqa: SIM118 (iterating gives the files)
-        snakemake.params.datasets,
-        snakemake.params.settings,
-        snakemake.input.html_template,
-        snakemake.input.tex_template,
-        html=snakemake.output.html,
-        datasets_table=snakemake.output.datasets,
-        tex=snakemake.output.tex,
-        tex_figures=list(snakemake.output.figures),
+        datasets,
+        ReportSettings.from_dict(snakemake.params.settings),
+        Templates(html=snakemake.input.html_template, tex=snakemake.input.tex_template),
+        ReportOutputs(
+            html=snakemake.output.html,
+            tex=snakemake.output.tex,
+            datasets_table=snakemake.output.datasets,
+        ),
     )

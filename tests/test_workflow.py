@@ -750,56 +750,68 @@ def test_latex_report_compiles_to_a_pdf_with_the_numbers(smoke_run):
     assert max(overfull, default=0) < 2, overfull
 
 
+ATTRIBUTION_FILES = {
+    "summary": "attribution.json",
+    "words": "attributions.parquet",
+    "sentences": "sentences.csv",
+    "deletion": "deletion.csv",
+}
+
+
+def smoke_dataset_inputs(workdir: Path, name: str):
+    """A smoke dataset's files as the report rule names them, found in its results folder."""
+    from sentiflow.report.figures import FIGURE_NAMES
+    from sentiflow.report.inputs import DatasetInputs
+
+    results = workdir / "results" / name
+    analysis = results / "analysis"
+    one_each = ["summary.json", "per_class.csv", "calibration.csv", "misclassified.csv", "overconfidence.json",
+                "failure_modes.csv", "shortcut_words.csv", "word_groups.csv", "label_issues.csv", "why.json"]  # fmt: skip
+    groups = sorted((analysis / "attribution" / "minilm").iterdir())
+    figures = {
+        figure: {kind: results / f"figures/{figure}.{kind}" for kind in ("png", "pdf")} for figure in FIGURE_NAMES
+    }
+    return DatasetInputs.from_dict(
+        {"name": name, "data_card": results / "data/data_card.json"}
+        | {file.split(".")[0]: analysis / file for file in one_each}
+        | {
+            "token_stats": {"minilm": results / "tokens/minilm.json"},
+            "figures": figures,
+            "runs": sorted(results.glob("runs/minilm/*/seed*/metadata.json")),
+            "attribution": [{key: group / file for key, file in ATTRIBUTION_FILES.items()} for group in groups],
+            "llm": {},
+        }
+    )
+
+
 @pytest.mark.e2e
-def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path, monkeypatch):
-    from sentiflow.report.render import FIGURES, render
+def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path):
+    from sentiflow.report.render import ReportOutputs, Templates, render
+    from sentiflow.report.settings import ReportSettings
 
     workdir, config = smoke_run
-    names = list(config["datasets"])
-    per = lambda path: [workdir / "results" / name / path for name in names]  # noqa: E731
-    inputs = {
-        "summary": per("analysis/summary.json"),
-        "per_class": per("analysis/per_class.csv"),
-        "data_card": per("data/data_card.json"),
-        "calibration": per("analysis/calibration.csv"),
-        "misclassified": per("analysis/misclassified.csv"),
-        "overconfidence": per("analysis/overconfidence.json"),
-        "failure_modes": per("analysis/failure_modes.csv"),
-        "shortcut_words": per("analysis/shortcut_words.csv"),
-        "word_groups": per("analysis/word_groups.csv"),
-        "label_issues": per("analysis/label_issues.csv"),
-        "why": per("analysis/why.json"),
-        "attribution": [p.relative_to(workdir) for p in sorted(workdir.glob("results/*/analysis/attribution/*/*/*"))],
-        "metadata": [
-            p.relative_to(workdir) for p in sorted(workdir.glob("results/*/runs/minilm/*/seed*/metadata.json"))
-        ],
-        "token_stats": [p.relative_to(workdir) for p in sorted(workdir.glob("results/*/tokens/minilm.json"))],
-    } | {f"{name}_{kind}": per(f"figures/{name}.{kind}") for name, _ in FIGURES for kind in ("png", "pdf")}
-    settings = {
-        "report": config["report"],
-        "training": config["training"],
-        "analysis": config["analysis"],
-        "datasets": config["datasets"],
-        "variants": config["variants"],
-        "llm_enabled": False,
-    }
-    monkeypatch.chdir(workdir)  # run metadata and token statistics are grouped by their results/{dataset}/ folder
-    render(
-        inputs,
-        names,
-        settings,
-        TEMPLATES / "report.html.j2",
-        TEMPLATES / "report.tex.j2",
-        html=tmp_path / "r.html",
-        datasets_table=tmp_path / "d.csv",
-        tex=tmp_path / "r.tex",
-        tex_figures=[tmp_path / f"figures/{d}/{name}.pdf" for d in names for name, _ in FIGURES],
+    settings = ReportSettings.from_dict(
+        {key: config["report"][key] for key in ("title", "top_errors", "attributed_errors")}
+        | {
+            "shortcut_words": config["analysis"]["shortcuts"]["top_words"],
+            "bootstrap": config["analysis"]["bootstrap"],
+            "training": config["training"],
+            "variants": list(config["variants"].items()),
+            "llm_enabled": False,
+            # The rule's settings name each dataset's LLM entries: none when the comparison is off.
+            "datasets": {name: dataset | {"llm_models": []} for name, dataset in config["datasets"].items()},
+        }
     )
+    outputs = ReportOutputs(html=tmp_path / "r.html", tex=tmp_path / "r.tex", datasets_table=tmp_path / "d.csv")
+    datasets = [smoke_dataset_inputs(workdir, name) for name in config["datasets"]]
+    render(datasets, settings, Templates(TEMPLATES / "report.html.j2", TEMPLATES / "report.tex.j2"), outputs)
     assert (tmp_path / "r.html").read_text().count("The LLM comparison is disabled in this configuration") == 3
     assert (tmp_path / "r.tex").read_text().count("The LLM comparison is disabled in this configuration") == 3
+    # The figures the document includes are beside it, where its \includegraphics looks.
     assert (tmp_path / "figures/sst5/confusion.pdf").read_bytes() == (
         workdir / "results/sst5/figures/confusion.pdf"
     ).read_bytes()
+    assert (workdir / "results/report/datasets.csv").read_text() == (tmp_path / "d.csv").read_text()
 
 
 def test_text_pdflatex_cannot_typeset_never_stops_the_pdf(tmp_path):
@@ -883,6 +895,19 @@ def test_a_template_change_reruns_only_the_report(smoke_run):
         os.utime(template, ns=(original.st_atime_ns, original.st_mtime_ns))
     expected = {"report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which("pdflatex") else {})
     assert {k: v for k, v in jobs.items() if k != "total"} == expected
+
+
+@pytest.mark.e2e
+def test_the_report_reruns_for_the_settings_it_shows_only(smoke_run):
+    workdir, config = smoke_run
+    titled = json.loads(json.dumps(config))
+    titled["report"]["title"] = "Another title"
+    assert jobs_besides_total(snakemake(workdir, titled, "--dry-run", "--cores", "2")) == REPORT_JOBS
+    # Whether a PDF is wanted is the workflow's choice of targets, not something the report shows.
+    no_pdf = json.loads(json.dumps(config))
+    no_pdf["report"]["pdf"] = False
+    result = snakemake(workdir, no_pdf, "--dry-run", "--cores", "2")
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout
 
 
 @pytest.mark.e2e

@@ -8,7 +8,6 @@ that names its own datasets, backbones or variants never inherits the study's.
 from __future__ import annotations
 
 import copy
-import re
 from functools import cache
 from pathlib import Path
 
@@ -209,11 +208,6 @@ def llm_prompt(config: dict, name: str, entry: str) -> dict:
         | (config["llm"]["models"][entry].get("prompt") or {})
         | (config["datasets"][name].get("prompt") or {})
     )
-
-
-def cascade_stem(entry: str) -> str:
-    """The LaTeX figure's file name of an LLM entry's cascade: no dots, which \\includegraphics takes for an extension."""
-    return "cascade-" + re.sub(r"[^A-Za-z0-9-]", "-", entry)
 
 
 # The keys of a dataset that choose what is done with its prepared data, not what the data are: editing them must

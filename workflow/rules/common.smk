@@ -3,7 +3,6 @@ import re
 import shutil
 
 from sentiflow.config import (
-    cascade_stem,
     canonical,
     data_settings,
     dataset_backbones,
@@ -15,6 +14,8 @@ from sentiflow.config import (
     run_label,
     variant_training,
 )
+from sentiflow.report.figures import FIGURE_NAMES, cascade_stem, latex_figure, plot_file
+from sentiflow.report.inputs import DatasetInputs
 
 # Jobs import the library from this checkout (local, --use-conda or cluster jobs alike), never from a
 # stale copy installed elsewhere.
@@ -126,18 +127,26 @@ def expected_runs_of_group(wildcards):
     return [run for run in expected_runs(wildcards.dataset) if run[0] == label]
 
 
-def attribution_outputs(name):
-    """One output of the attribute rule per run group of every dataset (none when attribution is off)."""
+def attributed_groups(dataset):
+    """(backbone, variant) of every run group of `dataset` that the attribute rule explains (none when it is off)."""
     settings = config["analysis"]["attribution"]
     if not settings["enabled"]:
         return []
+    return [
+        (backbone, variant)
+        for backbone in dataset_backbones(config, dataset)
+        for variant in dataset_variants(config, dataset)
+        if settings["variants"] is None or variant in settings["variants"]
+    ]
+
+
+def attribution_outputs(name):
+    """One output of the attribute rule per run group of every dataset (none when attribution is off)."""
     pattern = getattr(rules.attribute.output, name)
     return [
         pattern.format(dataset=dataset, backbone=backbone, variant=variant)
         for dataset in DATASETS
-        for backbone in dataset_backbones(config, dataset)
-        for variant in dataset_variants(config, dataset)
-        if settings["variants"] is None or variant in settings["variants"]
+        for backbone, variant in attributed_groups(dataset)
     ]
 
 
@@ -169,17 +178,6 @@ def llm_entries(dataset):
     return dataset_llm_models(config, dataset) if config["llm"]["enabled"] else []
 
 
-def cascade_figures():
-    """The cascade figures the LaTeX report includes, one per dataset and finished LLM entry."""
-    if not config["llm"]["cascade"]["enabled"]:
-        return []
-    return [
-        f"results/report/latex/figures/{d}/{cascade_stem(entry)}.pdf"
-        for d in DATASETS
-        for entry in llm_keys(d)
-    ]
-
-
 def llm_outputs():
     if not config["llm"]["enabled"]:
         return []
@@ -192,13 +190,24 @@ def llm_outputs():
     return wanted
 
 
-def report_inputs(wildcards):
-    """Every stage output the report renders, per kind a list in the order of `datasets:`."""
-    per_dataset = {
+# The report's LaTeX document; the figures it includes are copied beside it.
+REPORT_LATEX = "results/report/latex"
+
+
+def report_files():
+    """Per dataset, in the order of `datasets:`, every file the report reads, named by what it is: the mapping
+    that sentiflow.report.inputs.DatasetInputs takes. The report rule passes it whole and lists every path in
+    it as an input, so that the DAG and reruns see them."""
+    return [dataset_report_files(dataset) for dataset in DATASETS]
+
+
+def dataset_report_files(dataset):
+    """One dataset's files for the report: one each of the analysis, per backbone, per figure, per run, per
+    attributed run group and per finished LLM entry."""
+    one_each = {
         "summary": rules.aggregate.output.summary_json,
         "per_class": rules.aggregate.output.per_class,
         "data_card": rules.prepare_data.output.card,
-        "token_stats": rules.tokenize.output.stats,
         "calibration": rules.calibration.output.table,
         "misclassified": rules.misclassified.output.combined,
         "overconfidence": rules.misclassified.output.overconfidence,
@@ -207,55 +216,122 @@ def report_inputs(wildcards):
         "word_groups": rules.misclassified.output.word_groups,
         "label_issues": rules.misclassified.output.label_issues,
         "why": rules.misclassified.output.why,
-        "training_loss_png": rules.plot_curves.output.loss_png,
-        "training_loss_pdf": rules.plot_curves.output.loss_pdf,
-        "validation_curves_png": rules.plot_curves.output.curves_png,
-        "validation_curves_pdf": rules.plot_curves.output.curves_pdf,
-        "reliability_png": rules.plot_reliability.output.png,
-        "reliability_pdf": rules.plot_reliability.output.pdf,
-        "confusion_png": rules.plot_confusion.output.png,
-        "confusion_pdf": rules.plot_confusion.output.pdf,
     }
-    per_entry = {
-        "llm_summary": rules.llm_compare.output.summary,
-        "llm_table": rules.llm_compare.output.table,
+    attribution = rules.attribute.output
+    return (
+        {"name": dataset}
+        | {key: pattern.format(dataset=dataset) for key, pattern in one_each.items()}
+        | {
+            "token_stats": {
+                backbone: rules.tokenize.output.stats.format(
+                    dataset=dataset, backbone=backbone
+                )
+                for backbone in dataset_backbones(config, dataset)
+            },
+            # Written by the plot rules (plot_curves, plot_reliability, plot_confusion).
+            "figures": {
+                name: {kind: plot_file(dataset, name, kind) for kind in ("png", "pdf")}
+                for name in FIGURE_NAMES
+            },
+            "runs": finished_runs(dataset, "metadata"),
+            "attribution": [
+                {
+                    key: getattr(attribution, key).format(
+                        dataset=dataset, backbone=backbone, variant=variant
+                    )
+                    for key in ("summary", "words", "sentences", "deletion")
+                }
+                for backbone, variant in attributed_groups(dataset)
+            ],
+            "llm": {
+                entry: llm_report_files(dataset, entry) for entry in llm_keys(dataset)
+            },
+        }
+    )
+
+
+def llm_report_files(dataset, entry):
+    """An LLM entry's comparison on `dataset`, and its cascade when the cascade is enabled."""
+    files = {
+        "summary": rules.llm_compare.output.summary,
+        "table": rules.llm_compare.output.table,
     }
     if config["llm"]["cascade"]["enabled"]:
-        per_entry |= {
-            "cascade_points": rules.cascade.output.points,
+        files |= {
             "cascade_summary": rules.cascade.output.summary,
             "cascade_png": rules.cascade.output.png,
             "cascade_pdf": rules.cascade.output.pdf,
         }
-    inputs = {}
-    for name, pattern in per_dataset.items():
-        if (
-            name == "token_stats"
-        ):  # one per backbone: the report reads each dataset's truncation counts
-            inputs[name] = [
-                pattern.format(dataset=d, backbone=b)
-                for d in DATASETS
-                for b in dataset_backbones(config, d)
-            ]
-        else:
-            inputs[name] = expand(pattern, dataset=DATASETS)
-    inputs["metadata"] = [
-        path for dataset in DATASETS for path in finished_runs(dataset, "metadata")
+    return {
+        key: pattern.format(dataset=dataset, llm=entry)
+        for key, pattern in files.items()
+    }
+
+
+def report_inputs(wildcards):
+    """Every path of `report_files`, as the report rule's inputs."""
+    return [
+        str(path)
+        for files in report_files()
+        for path in DatasetInputs.from_dict(files).paths()
     ]
-    # Every run group's attribution; the report assigns them by folder, results/{dataset}/analysis/attribution/.
-    inputs["attribution"] = [
-        path
-        for name in ("words", "sentences", "deletion", "summary")
-        for path in attribution_outputs(name)
-    ]
-    # One per dataset and LLM entry; the report assigns them by folder, results/{dataset}/llm/{entry}/.
-    for name, pattern in per_entry.items():
-        inputs[name] = [
-            pattern.format(dataset=d, llm=entry)
-            for d in DATASETS
-            for entry in llm_keys(d)
+
+
+def report_files_of(wildcards):
+    """Params function: `report_files`, evaluated with the inputs (after finished runs are known)."""
+    return report_files()
+
+
+def report_latex_figures():
+    """The figure PDFs the LaTeX report includes, beside it: every dataset's plots, and the cascade of every
+    finished LLM entry when the cascade is enabled."""
+    cascade = config["llm"]["cascade"]["enabled"]
+    return [
+        f"{REPORT_LATEX}/{latex_figure(dataset, stem)}"
+        for dataset in DATASETS
+        for stem in [
+            *FIGURE_NAMES,
+            *(cascade_stem(entry) for entry in llm_keys(dataset) if cascade),
         ]
-    return inputs
+    ]
+
+
+def report_settings():
+    """What the report shows or reads of the configuration, and nothing else: another setting reruns the report
+    only through the files it changes."""
+    analysis = config["analysis"]
+    return canonical(
+        {
+            key: config["report"][key]
+            for key in ("title", "top_errors", "attributed_errors")
+        }
+        | {
+            "shortcut_words": analysis["shortcuts"]["top_words"],
+            # The captions name the method, the resamples and the confidence level.
+            "bootstrap": {
+                key: analysis["bootstrap"][key]
+                for key in ("method", "samples", "confidence")
+            },
+            # The setup tables show every training setting and what every variant changes, in the configured order.
+            "training": config["training"],
+            "variants": [
+                [name, changes] for name, changes in config["variants"].items()
+            ],
+            "llm_enabled": config["llm"]["enabled"],
+            "datasets": {
+                dataset: report_dataset_settings(dataset) for dataset in DATASETS
+            },
+        }
+    )
+
+
+def report_dataset_settings(dataset):
+    """The study's reference numbers, the subsample and holdout sizes the section names, its LLM entries."""
+    settings = config["datasets"][dataset]
+    shown = ("reference", "max_train_rows", "holdout_rows")
+    return {key: settings[key] for key in shown if key in settings} | {
+        "llm_models": llm_entries(dataset)
+    }
 
 
 def report_outputs():

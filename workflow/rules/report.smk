@@ -1,10 +1,15 @@
 # Render the whole study, a section per dataset, as one self-contained HTML page and a LaTeX document.
 rule report:
     input:
-        unpack(report_inputs),
+        # Every file of params.files (what each file is, per dataset), listed for the DAG.
+        files=report_inputs,
         # Shipped with the workflow, not the working directory; inputs, so editing them reruns this rule.
-        html_template=workflow.source_path("../../src/sentiflow/report/templates/report.html.j2"),
-        tex_template=workflow.source_path("../../src/sentiflow/report/templates/report.tex.j2"),
+        html_template=workflow.source_path(
+            "../../src/sentiflow/report/templates/report.html.j2"
+        ),
+        tex_template=workflow.source_path(
+            "../../src/sentiflow/report/templates/report.tex.j2"
+        ),
         # The sections and macros the two templates include.
         parts=[
             workflow.source_path(f"../../src/sentiflow/report/templates/{part}")
@@ -26,32 +31,15 @@ rule report:
             caption="../report/datasets.rst",
             category="Tables",
         ),
-        tex="results/report/latex/report.tex",
-        figures=expand(
-            "results/report/latex/figures/{dataset}/{name}.pdf",
-            dataset=DATASETS,
-            name=["training_loss", "validation_curves", "reliability", "confusion"],
-        )
-        + cascade_figures(),
+        tex=f"{REPORT_LATEX}/report.tex",
+        figures=report_latex_figures(),
     log:
         "logs/report.log",
     conda:
         "../envs/sentiflow.yaml"
     params:
-        datasets=DATASETS,
-        settings=canonical(
-            {
-                "report": config["report"],
-                "training": config["training"],
-                "analysis": config["analysis"],
-                "variants": config["variants"],
-                "variant_order": list(config["variants"]),
-                "datasets": config["datasets"],
-                "llm_enabled": config["llm"]["enabled"],
-                "llm_models": {d: llm_entries(d) for d in DATASETS},
-                "llm_cascade": config["llm"]["cascade"],
-            }
-        ),
+        files=report_files_of,
+        settings=report_settings(),
     script:
         "../../scripts/report.py"
 
@@ -63,7 +51,7 @@ rule report_pdf:
         figures=rules.report.output.figures,
     output:
         report(
-            "results/report/latex/report.pdf",
+            f"{REPORT_LATEX}/report.pdf",
             caption="../report/report_pdf.rst",
             category="Report",
         ),

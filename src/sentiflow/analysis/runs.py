@@ -49,6 +49,13 @@ class Run:
         """The `backbones:` key; `label` adds the variant."""
         return self.metadata.get("backbone_key", self.label)
 
+    @classmethod
+    def read(cls, metadata_path) -> Run:
+        """The run whose metadata.json is at `metadata_path`; its tables are read from that folder when asked for."""
+        path = Path(metadata_path)
+        metadata = json.loads(path.read_text())
+        return cls(metadata["run_name"], int(metadata["seed"]), path.parent, metadata)
+
     def table(self, name: str) -> pd.DataFrame:
         if name not in self._tables:
             self._tables[name] = pd.read_csv(self.folder / f"{name}.csv")
@@ -134,16 +141,18 @@ class RunSet:
     missing: list[dict]
 
     @classmethod
-    def load(cls, metadata_paths, expected, allow_partial: bool = False) -> RunSet:
+    def load(cls, metadata_paths, expected=None, allow_partial: bool = False) -> RunSet:
         """The runs whose metadata.json is given; every expected [label, seed] must be among them unless
-        `allow_partial` (then the missing ones are listed)."""
-        expected = [(str(label), int(seed)) for label, seed in expected]  # config gives lists
+        `allow_partial` (then the missing ones are listed). Without `expected`: every run given, grouped in the
+        order first given, possibly none (for readers of whatever has finished: the report, the plan)."""
         found = {}
         for path in map(Path, metadata_paths):
             if path.is_file():
-                metadata = json.loads(path.read_text())
-                key = (metadata["run_name"], int(metadata["seed"]))
-                found[key] = Run(key[0], key[1], path.parent, metadata)
+                run = Run.read(path)
+                found[run.label, run.seed] = run
+        if expected is None:
+            return cls._grouped(found, list(found), [])
+        expected = [(str(label), int(seed)) for label, seed in expected]  # config gives lists
         missing = [{"backbone": label, "seed": seed} for label, seed in expected if (label, seed) not in found]
         if missing and not allow_partial:
             names = ", ".join(f"{m['backbone']} seed {m['seed']}" for m in missing)
@@ -153,6 +162,11 @@ class RunSet:
             )
         if len(missing) == len(expected):
             raise MissingRuns("none of the configured runs has finished; nothing to analyse")
+        return cls._grouped(found, expected, missing)
+
+    @classmethod
+    def _grouped(cls, found: dict, expected: list[tuple[str, int]], missing: list[dict]) -> RunSet:
+        """The found runs in run groups, groups and seeds in the order of `expected`."""
         groups: dict[str, RunGroup] = {}
         for key in expected:
             if key in found:

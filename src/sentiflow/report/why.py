@@ -6,23 +6,15 @@ templates escape every word from the data (HTML autoescaping, `tex` in LaTeX), t
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import numpy as np
 import pandas as pd
+
+from sentiflow.report.inputs import AttributionFiles, DatasetInputs
+from sentiflow.report.settings import ReportSettings
+from sentiflow.report.tables import read_json, records
 
 # Red pushes toward the (wrong) predicted class, blue away from it; the strongest word of a sentence is at full colour.
 TOWARD, AWAY = (214, 39, 40), (31, 119, 180)
 MAX_ALPHA = 0.6  # the strongest word's background opacity: the text stays readable on it
-
-
-def group_files(paths: list) -> dict[str, dict[str, Path]]:
-    """The attribute rule's outputs by run group folder, results/{dataset}/analysis/attribution/{backbone}/{variant}/."""
-    groups: dict[str, dict[str, Path]] = {}
-    for path in map(Path, paths):
-        groups.setdefault(str(path.parent), {})[path.name] = path
-    return groups
 
 
 def coloured(words: pd.DataFrame) -> list[list[dict]]:
@@ -42,19 +34,19 @@ def coloured(words: pd.DataFrame) -> list[list[dict]]:
     return fields
 
 
-def collect_group(files: dict[str, Path], misclassified: pd.DataFrame, count: int) -> dict:
+def collect_group(files: AttributionFiles, misclassified: pd.DataFrame, count: int) -> dict:
     """One run group's attribution: convergence, the shortcut share of its errors, the deletion test, and its
     `count` most confident attributed errors coloured word by word."""
-    summary = json.loads(files["attribution.json"].read_text())
-    words = pd.read_parquet(files["attributions.parquet"])
-    sentences = pd.read_csv(files["sentences.csv"])
+    summary = read_json(files.summary)
+    words = pd.read_parquet(files.words)
+    sentences = pd.read_csv(files.sentences)
     errors = misclassified[misclassified["backbone"] == summary["run_group"]]
     attributed = set(sentences.loc[sentences["error"].astype(bool), "index"])
     shown = errors[errors["index"].isin(attributed)].sort_values("confidence", ascending=False).head(count)
     by_index = dict(tuple(words.groupby("index")))
     top = sentences.set_index("index")
     return summary | {
-        "deletion": pd.read_csv(files["deletion.csv"]).to_dict("records"),
+        "deletion": pd.read_csv(files.deletion).to_dict("records"),
         "errors_shown": [
             {"index": int(row["index"]), "gold": row["gold"], "predicted": row["predicted"],
              "confidence": row["confidence"], "fields": coloured(by_index[row["index"]]),
@@ -64,27 +56,22 @@ def collect_group(files: dict[str, Path], misclassified: pd.DataFrame, count: in
     }  # fmt: skip
 
 
-def collect(inputs: dict, misclassified: pd.DataFrame, labels: list[str], settings: dict) -> dict:
+def collect(inputs: DatasetInputs, misclassified: pd.DataFrame, labels: list[str], settings: ReportSettings) -> dict:
     """The section's context for one dataset."""
-    why = json.loads(Path(inputs["why"]).read_text())
-    words = pd.read_csv(inputs["shortcut_words"])
-    per_label = settings["analysis"]["shortcuts"]["top_words"]
-    issues = pd.read_csv(inputs["label_issues"]).fillna({"flagged_by": ""})
-    groups = group_files(inputs.get("attribution", []))
-    count = settings["report"]["attributed_errors"]
+    why = read_json(inputs.why)
+    words = pd.read_csv(inputs.shortcut_words)
+    issues = pd.read_csv(inputs.label_issues).fillna({"flagged_by": ""})
+    count = settings.attributed_errors
     return {
         "shortcuts": why["shortcuts"]
-        | {"by_label": {label: words[words["label"] == label].head(per_label).to_dict("records") for label in labels},
-           "groups": _records(inputs["word_groups"])},
+        | {"by_label": {label: words[words["label"] == label].head(settings.shortcut_words).to_dict("records")
+                        for label in labels},
+           "groups": records(inputs.word_groups)},
         "mixed_polarity": why["mixed_polarity"],
         "label_issues": why["label_issues"] | {
             "rows": [row | {"texts": [row[c] for c in ("text", "text_pair") if c in row]}
-                     for row in issues.head(settings["report"]["top_errors"]).to_dict("records")],
+                     for row in issues.head(settings.top_errors).to_dict("records")],
             "sensitivity": why["label_sensitivity"],
         },
-        "attribution": [collect_group(files, misclassified, count) for _, files in sorted(groups.items())],
+        "attribution": [collect_group(files, misclassified, count) for files in inputs.attribution],
     }  # fmt: skip
-
-
-def _records(path) -> list[dict]:
-    return pd.read_csv(path).replace({np.nan: None}).to_dict("records")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sentiflow.analysis.runs import RunSet
 from sentiflow.config import dataset_backbones, dataset_seeds, dataset_variants, load_study, variant_training
 from sentiflow.data import read_table
 
@@ -50,15 +51,14 @@ def model_key(spec: str, directory: Path) -> str:
 def measured_step_times(results: Path) -> pd.DataFrame:
     """Seconds per optimizer step (epoch time with evaluation, per step) of every finished run under `results`."""
     rows = []
-    for path in sorted(results.glob("*/runs/*/*/seed*/metadata.json")):
-        metadata = json.loads(path.read_text())
-        history = pd.read_csv(path.parent / "history.csv")
-        hyper = metadata["hyperparameters"]
-        rows.append({
-            "model": model_key(metadata["backbone"], results.parent), "loop": hyper["loop"], "train_batch_size": hyper["train_batch_size"],
-            "device": metadata["hardware"]["device_name"],
-            "seconds_per_step": float(history["epoch_seconds"].mean()) / hyper["steps_per_epoch"],
-        })  # fmt: skip
+    for folder in sorted(results.glob("*/runs")):  # a RunSet per dataset: run labels repeat across datasets
+        for run in RunSet.load(sorted(folder.glob("*/*/seed*/metadata.json"))).runs:
+            hyper = run.metadata["hyperparameters"]
+            rows.append({
+                "model": model_key(run.metadata["backbone"], results.parent), "loop": hyper["loop"],
+                "train_batch_size": hyper["train_batch_size"], "device": run.metadata["hardware"]["device_name"],
+                "seconds_per_step": float(run.history["epoch_seconds"].mean()) / hyper["steps_per_epoch"],
+            })  # fmt: skip
     return pd.DataFrame(rows, columns=["model", "loop", "train_batch_size", "device", "seconds_per_step"])
 
 

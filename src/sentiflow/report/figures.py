@@ -1,0 +1,38 @@
+"""The figures a dataset's section shows: their names, captions and where the LaTeX document finds their PDFs.
+
+The one list of names: the report rule's inputs and outputs (workflow/rules/common.smk, report.smk), the render
+and, through the context, the templates all take them from here. The plot rules write each as
+`results/{dataset}/figures/{name}.png` and `.pdf` (docs/outputs.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+FIGURES = (
+    ("training_loss", "Training loss per step (rolling mean) and per epoch; the band spans the seeds."),
+    ("validation_curves", "Validation accuracy (a) and validation loss (b) per epoch, mean and range over seeds."),
+    ("reliability", "Reliability diagrams before and after temperature scaling, pooled over seeds."),
+    (
+        "confusion",
+        "Confusion matrices of the selected epoch, summed over seeds; rows are gold classes, normalised to 100%.",
+    ),
+)
+FIGURE_NAMES = tuple(name for name, _ in FIGURES)
+# The cascade rule's figure of an LLM entry, one per dataset and entry.
+CASCADE = "cascade"
+
+
+def plot_file(dataset: str, name: str, kind: str) -> str:
+    """Where the plot rules write figure `name` of `dataset` as `kind` (png or pdf)."""
+    return f"results/{dataset}/figures/{name}.{kind}"
+
+
+def cascade_stem(entry: str) -> str:
+    """The LaTeX figure's file name of an LLM entry's cascade: no dots, which \\includegraphics takes for an extension."""
+    return f"{CASCADE}-" + re.sub(r"[^A-Za-z0-9-]", "-", entry)
+
+
+def latex_figure(dataset: str, stem: str) -> str:
+    """A figure's PDF relative to the .tex file, where the template's \\includegraphics looks for it."""
+    return f"figures/{dataset}/{stem}.pdf"
