@@ -24,7 +24,7 @@ rule llm_compare:
         "../envs/sentiflow.yaml"
     threads: llm_threads
     params:
-        # The entry's prompt keys come laid over llm.prompt and under the dataset's, in `prompt`; its threads place the job.
+        # Its prompt keys arrive in `prompt` (over llm.prompt, under the dataset's); its threads place the job.
         entry=lambda wildcards: without(
             config["llm"]["models"][wildcards.llm], "prompt", "threads"
         ),
