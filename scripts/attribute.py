@@ -9,8 +9,10 @@ from sentiflow.train.gpus import claim_device
 with log_to(snakemake.log[0]):
     params = snakemake.params
     runs = RunSet.load(snakemake.input.metadata, params.expected, params.allow_partial)
+    # Where the job runs is read from the config, not params: see the note on placement in workflow/rules/common.smk.
+    placement = snakemake.config["training"]
     # The slot (a file lock) is held while the name is bound: for the whole job.
-    device, _slot = claim_device(params.device, snakemake.threads, params.runs_per_gpu)
+    device, _slot = claim_device(placement["device"], snakemake.threads, placement["runs_per_gpu"])
     shortcuts = pd.read_csv(snakemake.input.shortcut_words)
     (group,) = runs.groups.values()
     validation = read_split(snakemake.input.validation)

@@ -3,14 +3,14 @@ from sentiflow.llm.cascade import run_cascade
 from sentiflow.logs import log_to
 
 with log_to(snakemake.log[0]):
-    analysis = snakemake.params.analysis
-    runs = RunSet.load(snakemake.input.metadata, snakemake.params.expected, analysis["allow_partial"])
+    params = snakemake.params
+    runs = RunSet.load(snakemake.input.metadata, params.expected, params.allow_partial)
     run_cascade(
         snakemake.wildcards.llm,
         snakemake.input.llm,
         runs,
-        snakemake.params.labels,
-        analysis["bootstrap"],
-        snakemake.params.settings,
+        params.labels,
+        params.bootstrap,
+        params.settings,
         snakemake.output,
     )

@@ -1,9 +1,10 @@
 from sentiflow.analysis.runs import RunSet
-from sentiflow.errors.misclassified import analyse_errors
+from sentiflow.errors.misclassified import ErrorSettings, analyse_errors
 from sentiflow.logs import log_to
 
 with log_to(snakemake.log[0]):
-    analysis = snakemake.params.analysis
-    runs = RunSet.load(snakemake.input.metadata, snakemake.params.expected, analysis["allow_partial"])
+    params = snakemake.params
+    runs = RunSet.load(snakemake.input.metadata, params.expected, params.allow_partial)
     data = {"validation": snakemake.input.validation, "train": snakemake.input.train}
-    analyse_errors(runs, data, snakemake.params.labels, analysis, snakemake.output)
+    settings = ErrorSettings.from_params(params)
+    analyse_errors(runs, data, params.labels, settings, snakemake.output)

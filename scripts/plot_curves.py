@@ -3,6 +3,6 @@ from sentiflow.analysis.runs import RunSet
 from sentiflow.logs import log_to
 
 with log_to(snakemake.log[0]):
-    analysis = snakemake.params.analysis
-    runs = RunSet.load(snakemake.input.metadata, snakemake.params.expected, analysis["allow_partial"])
-    plot_curves(runs, analysis["loss_smoothing"], snakemake.output)
+    params = snakemake.params
+    runs = RunSet.load(snakemake.input.metadata, params.expected, params.allow_partial)
+    plot_curves(runs, params.loss_smoothing, snakemake.output)

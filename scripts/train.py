@@ -2,6 +2,8 @@ from sentiflow.logs import log_to
 from sentiflow.train.run import RunOutputs, TrainConfig, train_from_tokens
 
 with log_to(snakemake.log[0]):
+    # Where the run trains is read from the config, not params: see the note on placement in workflow/rules/common.smk.
+    placement = snakemake.config["training"]
     train_from_tokens(
         snakemake.input.tokens,
         snakemake.params.model,
@@ -10,6 +12,8 @@ with log_to(snakemake.log[0]):
             snakemake.params.training,
             seed=int(snakemake.wildcards.seed),
             threads=snakemake.threads,
+            device=placement["device"],
+            runs_per_gpu=placement["runs_per_gpu"],
         ),
         RunOutputs(**snakemake.output, resume=snakemake.params.resume_dir),
         run_name=snakemake.params.run_name,

@@ -17,28 +17,13 @@ from sentiflow.analysis.calibration import (
 )
 from sentiflow.analysis.metrics import aggregate, bootstrap_ci, class_scores, difference_ci, macro_f1, mcnemar_exact
 from sentiflow.analysis.runs import MissingRuns, RunSet
-from sentiflow.errors.misclassified import analyse_errors, cue_tags, failure_modes, words
+from sentiflow.errors.misclassified import ErrorSettings, analyse_errors, cue_tags, failure_modes, words
 
 BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0, "method": "BCa"}
 CUES = {"negation": ["not", "n't", "no", "never"], "contrast": ["but", "even though"], "question": ["?"]}
 
 
-def analysis_config(**changes):
-    from sentiflow.config import defaults
-
-    return (
-        defaults("analysis")
-        | {
-            "select_epoch": "best",
-            "allow_partial": False,
-            "bootstrap": BOOTSTRAP,
-            "overconfidence_threshold": 0.9,
-            "loss_smoothing": 2,
-            "calibration": {"method": "auto", "bins": 15, "folds": 2, "seed": 0},
-            "cues": CUES,
-        }
-        | changes
-    )
+CALIBRATION = {"method": "auto", "bins": 15, "folds": 2, "seed": 0}
 
 
 # --- statistics against hand-computed values ---------------------------------------------------------------
@@ -261,7 +246,7 @@ def test_aggregate_tables(two_backbones, tmp_path):
         name: tmp_path / f"out/{name}"
         for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants")
     }
-    result = aggregate(RunSet.load(paths, expected), ["negative", "positive"], analysis_config(), out)
+    result = aggregate(RunSet.load(paths, expected), ["negative", "positive"], BOOTSTRAP, out)
     summary = pd.read_csv(out["summary"]).set_index("backbone")
     assert summary.loc["a", "best_accuracy_mean"] == pytest.approx(0.8) and summary.loc["a", "best_accuracy_std"] == 0
     assert summary.loc["b", "best_accuracy_mean"] == pytest.approx(0.9) and summary.loc[
@@ -318,7 +303,7 @@ def test_variants_are_compared_with_their_base_over_seeds_and_sentences(tmp_path
         name: tmp_path / f"out/{name}"
         for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants")
     }
-    aggregate(RunSet.load(paths, expected), ["negative", "positive"], analysis_config(), out)
+    aggregate(RunSet.load(paths, expected), ["negative", "positive"], BOOTSTRAP, out)
     row = pd.read_csv(out["variants"]).iloc[0]
     assert (row["backbone"], row["variant"], row["reference"], row["seeds"]) == ("m", "lr", "base", 3)
     diffs = np.array([accuracy["lr", s] - accuracy["base", s] for s in (1, 2, 3)])  # 0.05, 0.04, 0.035
@@ -343,7 +328,8 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
                "label_issues": out / "issues.csv", "why": out / "why.json"}  # fmt: skip
     runs = RunSet.load(paths, expected)
     data = {"validation": folder / "validation.parquet", "train": folder / "train.parquet"}
-    confident = analyse_errors(runs, data, ["negative", "positive"], analysis_config(), outputs)
+    settings = ErrorSettings(cues=CUES, bootstrap=BOOTSTRAP, overconfidence_threshold=0.9)
+    confident = analyse_errors(runs, data, ["negative", "positive"], settings, outputs)
     table = pd.read_csv(out / "all.csv")
     a = table[table["backbone"] == "a"].reset_index(drop=True)
     assert len(a) == 20 and a["index"].tolist()[:5] == [0, 1, 2, 3, 4]  # the 0.95 errors first
@@ -375,9 +361,7 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
 def test_calibration_with_crossfitting_and_with_a_holdout(two_backbones, tmp_path):
     folder, paths, expected = two_backbones
     runs = RunSet.load(paths, expected)
-    result = analyse_calibration(
-        runs, analysis_config(), 0, {"table": tmp_path / "c.csv", "bins": tmp_path / "bins.csv"}
-    )
+    result = analyse_calibration(runs, CALIBRATION, 0, {"table": tmp_path / "c.csv", "bins": tmp_path / "bins.csv"})
     assert set(result["method"]) == {"crossfit"} and len(result) == 8
     before = result.query("stage == 'before' and backbone == 'a'").iloc[0]
     assert before["temperature"] == 1.0 and before["accuracy"] == pytest.approx(0.8)
@@ -390,5 +374,5 @@ def test_calibration_with_crossfitting_and_with_a_holdout(two_backbones, tmp_pat
     bins = pd.read_csv(tmp_path / "bins.csv")
     assert bins.groupby(["backbone", "stage"])["count"].sum().eq(200).all()  # 2 seeds x 100 sentences, pooled
     with pytest.raises(ValueError, match="holdout_rows is 0"):
-        settings = analysis_config(calibration={"method": "holdout", "bins": 15, "folds": 2, "seed": 0})
+        settings = CALIBRATION | {"method": "holdout"}
         analyse_calibration(runs, settings, 0, {"table": tmp_path / "x.csv", "bins": tmp_path / "y.csv"})

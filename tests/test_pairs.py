@@ -211,7 +211,7 @@ def test_error_tables_and_cues_of_a_pair_task(tmp_path):
     from conftest import write_run
 
     from sentiflow.analysis.runs import RunSet
-    from sentiflow.errors.misclassified import analyse_errors
+    from sentiflow.errors.misclassified import ErrorSettings, analyse_errors
 
     validation = pd.DataFrame({"index": range(4), "text": ["it is good", "it is not good", "fine", "fine"],
                                "text_pair": ["good", "good", "it is not fine", "fine"], "label": [0, 1, 0, 1]})  # fmt: skip
@@ -221,17 +221,14 @@ def test_error_tables_and_cues_of_a_pair_task(tmp_path):
     path = write_run(tmp_path / "run", "m", 1, [probs], validation["label"].to_numpy())
     from sentiflow.config import defaults
 
-    analysis = defaults("analysis") | {
-        "cues": {"negation": ["not"]},
-        "shortcuts": defaults("analysis")["shortcuts"] | {"min_count": 1},
-    }
+    settings = ErrorSettings(cues={"negation": ["not"]}, shortcuts=defaults("analysis")["shortcuts"] | {"min_count": 1})
     names = ("combined", "cues", "failure_modes", "shortcut_words", "word_groups", "label_issues")
     outputs = {name: tmp_path / f"{name}.csv" for name in names} | {
         "overconfidence": tmp_path / "o.json",
         "why": tmp_path / "w.json",
     }
     data = {"validation": tmp_path / "validation.parquet", "train": tmp_path / "train.parquet"}
-    analyse_errors(RunSet.load([path], [["m", 1]]), data, ["e", "n"], analysis, outputs)
+    analyse_errors(RunSet.load([path], [["m", 1]]), data, ["e", "n"], settings, outputs)
     errors = pd.read_csv(outputs["combined"]).set_index("index")
     assert list(errors.columns[:3]) == ["backbone", "sentence", "text_pair"]
     assert errors.loc[2, ["sentence", "text_pair"]].tolist() == ["fine", "it is not fine"]

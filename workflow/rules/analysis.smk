@@ -1,9 +1,7 @@
 # Per-run and per-backbone accuracy over seeds, bootstrap intervals, McNemar tests between backbones.
 rule aggregate:
     input:
-        metadata=analysed_runs("metadata"),
-        # Read through the metadata's folder; listed so the DAG knows about them.
-        tables=analysed_runs("history", "predictions"),
+        unpack(analysed_runs("history", "predictions")),
     output:
         runs="results/{dataset}/analysis/runs.csv",
         summary=report(
@@ -38,7 +36,8 @@ rule aggregate:
     params:
         expected=expected_runs_of_dataset,
         labels=dataset_setting("labels"),
-        analysis=canonical(config["analysis"]),
+        allow_partial=config["analysis"]["allow_partial"],
+        bootstrap=canonical(config["analysis"]["bootstrap"]),
     script:
         "../../scripts/aggregate.py"
 
@@ -46,9 +45,7 @@ rule aggregate:
 # Calibration metrics before and after temperature scaling (fitted on the holdout or cross-fitted).
 rule calibration:
     input:
-        metadata=analysed_runs("metadata"),
-        # Read through the metadata's folder; listed so the DAG knows about them.
-        tables=analysed_runs("history", "predictions", "holdout_predictions"),
+        unpack(analysed_runs("history", "predictions", "holdout_predictions")),
     output:
         table=report(
             "results/{dataset}/analysis/calibration.csv",
@@ -63,7 +60,8 @@ rule calibration:
         "../envs/sentiflow.yaml"
     params:
         expected=expected_runs_of_dataset,
-        analysis=canonical(config["analysis"]),
+        allow_partial=config["analysis"]["allow_partial"],
+        calibration=canonical(config["analysis"]["calibration"]),
         holdout_rows=dataset_setting("holdout_rows"),
     script:
         "../../scripts/calibration.py"
@@ -72,9 +70,7 @@ rule calibration:
 # Figure 1 (training loss) and Figure 2 (validation accuracy and loss) over seeds.
 rule plot_curves:
     input:
-        metadata=analysed_runs("metadata"),
-        # Read through the metadata's folder; listed so the DAG knows about them.
-        tables=analysed_runs("history", "steps"),
+        unpack(analysed_runs("history", "steps")),
     output:
         loss_png=report(
             "results/{dataset}/figures/training_loss.png",
@@ -96,7 +92,8 @@ rule plot_curves:
         "../envs/sentiflow.yaml"
     params:
         expected=expected_runs_of_dataset,
-        analysis=canonical(config["analysis"]),
+        allow_partial=config["analysis"]["allow_partial"],
+        loss_smoothing=config["analysis"]["loss_smoothing"],
     script:
         "../../scripts/plot_curves.py"
 
@@ -125,9 +122,7 @@ rule plot_reliability:
 # Confusion matrices, one panel per backbone, pooled over seeds and normalised per gold class.
 rule plot_confusion:
     input:
-        metadata=analysed_runs("metadata"),
-        # Read through the metadata's folder; listed so the DAG knows about them.
-        tables=analysed_runs("predictions"),
+        unpack(analysed_runs("predictions")),
     output:
         png=report(
             "results/{dataset}/figures/confusion.png",
@@ -143,6 +138,6 @@ rule plot_confusion:
     params:
         expected=expected_runs_of_dataset,
         labels=dataset_setting("labels"),
-        analysis=canonical(config["analysis"]),
+        allow_partial=config["analysis"]["allow_partial"],
     script:
         "../../scripts/plot_confusion.py"

@@ -73,6 +73,18 @@ def run_outputs(name, datasets=None):
     ]
 
 
+# Settings that only place a job (training.threads, device, gpus_per_run and runs_per_gpu; llm.threads and an LLM
+# entry's threads) are no rule's params: they say where a job runs, not what it computes, so moving a finished study
+# to another machine, GPU count or thread count reruns nothing (a resumed training run ignores them likewise). They
+# reach a job as its `threads:` and `resources:`, and scripts read the device settings from the config.
+PLACEMENT = ("threads", "device", "gpus_per_run", "runs_per_gpu")
+
+
+def without(settings, *keys):
+    """Params: `settings` in canonical order less `keys`, which other rules (or only the DAG) read."""
+    return canonical({key: value for key, value in settings.items() if key not in keys})
+
+
 def dataset_setting(key):
     """Params function: one key of the wildcard's dataset, so that other datasets' settings never rerun it."""
     return lambda wildcards: config["datasets"][wildcards.dataset][key]
@@ -104,8 +116,13 @@ def finished_runs(dataset, *names):
 
 
 def analysed_runs(*names):
-    """Input function: `finished_runs` of the wildcard's dataset."""
-    return lambda wildcards: finished_runs(wildcards.dataset, *names)
+    """Input function for `unpack`: the metadata of the wildcard's dataset's `finished_runs`, and their `names`
+    tables, which the job reads through the metadata's folder: listed so the DAG knows about them.
+    """
+    return lambda wildcards: {
+        "metadata": finished_runs(wildcards.dataset, "metadata"),
+        "tables": finished_runs(wildcards.dataset, *names),
+    }
 
 
 def group_runs(*names):

@@ -2,9 +2,7 @@
 # failure-mode rates and over-confidence.
 rule misclassified:
     input:
-        metadata=analysed_runs("metadata"),
-        # Read through the metadata's folder; listed so the DAG knows about them.
-        tables=analysed_runs("history", "predictions"),
+        unpack(analysed_runs("history", "predictions")),
         validation=rules.prepare_data.output.validation,
         # Lexical shortcuts are words of the training split alone.
         train=rules.prepare_data.output.train,
@@ -44,7 +42,14 @@ rule misclassified:
     params:
         expected=expected_runs_of_dataset,
         labels=dataset_setting("labels"),
-        analysis=canonical(config["analysis"]),
+        allow_partial=config["analysis"]["allow_partial"],
+        bootstrap=canonical(config["analysis"]["bootstrap"]),
+        cues=canonical(config["analysis"]["cues"]),
+        overconfidence_threshold=config["analysis"]["overconfidence_threshold"],
+        # top_words is how many the report lists.
+        shortcuts=without(config["analysis"]["shortcuts"], "top_words"),
+        mixed_polarity=canonical(config["analysis"]["mixed_polarity"]),
+        label_issues=canonical(config["analysis"]["label_issues"]),
     script:
         "../../scripts/misclassified.py"
 
@@ -81,10 +86,9 @@ rule attribute:
     params:
         expected=expected_runs_of_group,
         labels=dataset_setting("labels"),
-        settings=canonical(config["analysis"]["attribution"]),
+        # enabled and variants choose which run groups have a job (attribution_outputs), not what a job computes.
+        settings=without(config["analysis"]["attribution"], "enabled", "variants"),
         bootstrap=canonical(config["analysis"]["bootstrap"]),
         allow_partial=config["analysis"]["allow_partial"],
-        device=config["training"]["device"],
-        runs_per_gpu=config["training"]["runs_per_gpu"],
     script:
         "../../scripts/attribute.py"

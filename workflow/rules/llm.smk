@@ -3,9 +3,7 @@
 rule llm_compare:
     input:
         unpack(llm_model_file),
-        metadata=analysed_runs("metadata"),
-        # Read through the metadata's folder; listed so the DAG knows about them.
-        tables=analysed_runs("history", "predictions"),
+        unpack(analysed_runs("history", "predictions")),
         validation=rules.prepare_data.output.validation,
         train=rules.prepare_data.output.train,
         cues=rules.misclassified.output.cues,
@@ -26,7 +24,10 @@ rule llm_compare:
         "../envs/sentiflow.yaml"
     threads: llm_threads
     params:
-        entry=lambda wildcards: canonical(config["llm"]["models"][wildcards.llm]),
+        # Its prompt keys arrive in `prompt` (over llm.prompt, under the dataset's); its threads place the job.
+        entry=lambda wildcards: without(
+            config["llm"]["models"][wildcards.llm], "prompt", "threads"
+        ),
         prompt=lambda wildcards: canonical(
             llm_prompt(config, wildcards.dataset, wildcards.llm)
         ),
@@ -40,7 +41,9 @@ rule llm_compare:
         tags=lambda wildcards: canonical(dataset_llm_tags(config, wildcards.dataset)),
         labels=dataset_setting("labels"),
         expected=expected_runs_of_dataset,
-        analysis=canonical(config["analysis"]),
+        allow_partial=config["analysis"]["allow_partial"],
+        # The intervals of the tag rates.
+        bootstrap=canonical(config["analysis"]["bootstrap"]),
     script:
         "../../scripts/llm_compare.py"
 
@@ -48,9 +51,8 @@ rule llm_compare:
 # Per dataset and LLM entry: accuracy against the share of sentences sent to the LLM, and fitted operating points.
 rule cascade:
     input:
+        unpack(analysed_runs("history", "predictions")),
         llm=rules.llm_compare.output.table,
-        metadata=analysed_runs("metadata"),
-        tables=analysed_runs("history", "predictions"),
     output:
         curves="results/{dataset}/llm/{llm}/cascade_curves.csv",
         points=report(
@@ -77,6 +79,7 @@ rule cascade:
         settings=canonical(config["llm"]["cascade"]),
         labels=dataset_setting("labels"),
         expected=expected_runs_of_dataset,
-        analysis=canonical(config["analysis"]),
+        allow_partial=config["analysis"]["allow_partial"],
+        bootstrap=canonical(config["analysis"]["bootstrap"]),
     script:
         "../../scripts/cascade.py"

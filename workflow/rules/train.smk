@@ -41,10 +41,13 @@ rule train:
     params:
         model=backbone_model,
         labels=dataset_setting("labels"),
-        # The epoch the published checkpoint holds is chosen as analysis.select_epoch says.
-        training=lambda wildcards: canonical(
+        # The epoch the published checkpoint holds is chosen as analysis.select_epoch says; max_length is the
+        # tokenize rule's, and the settings that place a job are no params (common.smk).
+        training=lambda wildcards: without(
             variant_training(config, wildcards.variant)
-            | {"select_epoch": config["analysis"]["select_epoch"]}
+            | {"select_epoch": config["analysis"]["select_epoch"]},
+            *PLACEMENT,
+            "max_length",
         ),
         run_name=lambda wildcards: run_label(wildcards.backbone, wildcards.variant),
         # Outside the outputs on purpose: Snakemake deletes a failed job's outputs, not this.

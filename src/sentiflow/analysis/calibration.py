@@ -113,9 +113,9 @@ def crossfit_temperature(
     return calibrated, temperatures
 
 
-def analyse_calibration(runs: RunSet, analysis: dict, holdout_rows: int, outputs) -> pd.DataFrame:
+def analyse_calibration(runs: RunSet, settings: dict, holdout_rows: int, outputs) -> pd.DataFrame:
     """The calibration rule: metrics before and after temperature scaling for every run, pooled reliability bins.
-    `outputs` names the files: table, bins.
+    `settings`: analysis.calibration (method, bins, folds, seed); `outputs` names the files: table, bins.
 
     The temperature is fitted on the held-out slice of train when there is one (and method allows it),
     otherwise by cross-fitting on validation; either way never on the sentences it is scored on. The holdout
@@ -123,7 +123,6 @@ def analyse_calibration(runs: RunSet, analysis: dict, holdout_rows: int, outputs
     no prediction, and validation, where both are scored, was used for neither.
     """
 
-    settings = analysis["calibration"]
     method = settings["method"]
     if method == "auto":
         method = "holdout" if holdout_rows > 0 else "crossfit"

@@ -275,22 +275,23 @@ def per_class_table(runs: RunSet, labels: Sequence[str]) -> pd.DataFrame:
     return table.reset_index()
 
 
-def aggregate(runs: RunSet, labels: Sequence[str], analysis: dict, outputs) -> dict:
+def aggregate(runs: RunSet, labels: Sequence[str], bootstrap: dict, outputs) -> dict:
     """The aggregate rule: per-run, per-group and per-class tables, McNemar tests, and a JSON of it all for the
-    report. `outputs` names the files: runs, summary, summary_json, per_class, mcnemar, variants."""
+    report. `bootstrap`: the intervals' settings (analysis.bootstrap); `outputs` names the files: runs, summary,
+    summary_json, per_class, mcnemar, variants."""
     run_table = pd.DataFrame([run_row(run, len(labels)) for run in runs.runs])
     correct = {label: group.correct() for label, group in runs.groups.items()}
-    summary_table = summarise(run_table, correct, analysis["bootstrap"])
+    summary_table = summarise(run_table, correct, bootstrap)
     classes = per_class_table(runs, labels)
     tests = mcnemar_table(correct, dict(zip(run_table["backbone"], run_table["variant"])))
-    compared = variant_table(run_table, correct, analysis["bootstrap"])
+    compared = variant_table(run_table, correct, bootstrap)
     result = {
         "select_epoch": runs.selection,
         "labels": list(labels),
         "validation_sentences": runs.validation_sentences,
         "expected_runs": runs.expected,
         "missing_runs": runs.missing,
-        "bootstrap": analysis["bootstrap"],
+        "bootstrap": bootstrap,
         "runs": run_table.to_dict("records"),
         "backbones": summary_table.to_dict("records"),
         "per_class": classes.to_dict("records"),

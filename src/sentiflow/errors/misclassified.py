@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 
+from sentiflow import config
 from sentiflow.analysis.metrics import bootstrap_ci, ci_settings, difference_ci
 from sentiflow.analysis.runs import RunGroup, RunSet
 from sentiflow.atomic import write_csv, write_json
 from sentiflow.data import PAIR, TEXT, is_pair, read_split, text_fields
 from sentiflow.errors import why
 from sentiflow.errors.words import words
+
+
+@dataclass(frozen=True)
+class ErrorSettings:
+    """The keys of `analysis:` the misclassified rule reads (the schema's defaults where not given)."""
+
+    cues: dict = field(default_factory=lambda: config.defaults("analysis")["cues"])
+    # The statistic's settings; its top_words are the report's.
+    shortcuts: dict = field(default_factory=lambda: config.defaults("analysis")["shortcuts"])
+    mixed_polarity: dict = field(default_factory=lambda: config.defaults("analysis")["mixed_polarity"])
+    label_issues: dict = field(default_factory=lambda: config.defaults("analysis")["label_issues"])
+    bootstrap: dict = field(default_factory=lambda: config.defaults("analysis")["bootstrap"])
+    overconfidence_threshold: float = config.defaults("analysis")["overconfidence_threshold"]
+
+    @classmethod
+    def from_params(cls, params) -> ErrorSettings:
+        """From a rule's params named like the fields."""
+        return cls(**{f.name: getattr(params, f.name) for f in fields(cls)})
+
 
 MISCLASSIFIED_COLUMNS = [
     "backbone",
@@ -147,14 +168,16 @@ def failure_modes(tags: pd.DataFrame, error_rate: dict[str, np.ndarray], bootstr
     return pd.DataFrame(rows)
 
 
-def analyse_errors(runs: RunSet, data: dict, labels: Sequence[str], analysis: dict, outputs) -> dict:
+def analyse_errors(runs: RunSet, data: dict, labels: Sequence[str], settings: ErrorSettings, outputs) -> dict:
     """The misclassified rule: the error table of every run group, cue tags, failure modes (the cue families, lexical
     shortcuts against the gold label and mixed tone), label issues, over-confidence. `data`: the validation and train
     files; `outputs` names the files: combined, cues, failure_modes, overconfidence, shortcut_words, word_groups,
     label_issues, why."""
 
     validation, train = read_split(data["validation"]), read_split(data["train"])
-    found = why.find(runs, validation, train, labels, analysis)
+    found = why.find(
+        runs, validation, train, labels, settings.shortcuts, settings.mixed_polarity, settings.label_issues
+    )
     tables = {}
     for label, group in runs.groups.items():
         others = {name: other for name, other in runs.groups.items() if name != label}
@@ -163,12 +186,12 @@ def analyse_errors(runs: RunSet, data: dict, labels: Sequence[str], analysis: di
         tables[label] = table.assign(
             shortcut_words=flags["shortcut_words"].to_numpy(), label_issue=flags["label_issue"].to_numpy()
         )
-    tags, all_tags = split_cue_tags(validation, analysis["cues"])
+    tags, all_tags = split_cue_tags(validation, settings.cues)
     families = pd.concat([tags, found.flags[why.FLAG_COLUMNS]], axis=1)
     # Per sentence, in validation order: the share of seeds that got it wrong.
     error_rate = {label: group.wrong_in_seeds() / len(group.runs) for label, group in runs.groups.items()}
-    modes = failure_modes(families, error_rate, analysis["bootstrap"])
-    threshold = analysis["overconfidence_threshold"]
+    modes = failure_modes(families, error_rate, settings.bootstrap)
+    threshold = settings.overconfidence_threshold
     confident = {
         label: overconfidence(group, threshold) | {"errors_listed": len(tables[label])}
         for label, group in runs.groups.items()

@@ -42,18 +42,18 @@ def joined(split: pd.DataFrame) -> list[str]:
 
 
 def find(
-    runs: RunSet, validation: pd.DataFrame, train: pd.DataFrame, labels: Sequence[str], analysis: dict
-) -> Findings:
-    """Shortcut words from `train`, the families and label issues of `validation` (both in index order)."""
-    settings = analysis["shortcuts"]
+    runs: RunSet, validation: pd.DataFrame, train: pd.DataFrame, labels: Sequence[str], settings: dict, tone: dict,
+    issue_settings: dict,
+) -> Findings:  # fmt: skip
+    """Shortcut words from `train`, the families and label issues of `validation` (both in index order), with the
+    settings analysis.shortcuts, analysis.mixed_polarity and analysis.label_issues."""
     stats = shortcuts.word_label_stats(joined(train), train["label"].to_numpy(), len(labels), settings["min_count"])
     threshold = shortcuts.significance_threshold(len(stats), settings["alpha"])
     gold = validation["label"].to_numpy()
     against = shortcuts.shortcut_against_gold(joined(validation), gold, stats, threshold, settings["min_share"])
-    tone = analysis["mixed_polarity"]
     mixed = polarity.mixed_polarity(joined(validation), tone["positive"], tone["negative"], tone["ignore"])
     flags = pd.concat([against, mixed[["mixed_polarity"]]], axis=1)
-    issues, sensitivity, issue_note = label_issue_tables(runs, validation, labels, analysis["label_issues"])
+    issues, sensitivity, issue_note = label_issue_tables(runs, validation, labels, issue_settings)
     flags["label_issue"] = validation["index"].isin(issues["index"]).to_numpy()
     flags["label_issue_by"] = validation["index"].map(dict(zip(issues["index"], issues["flagged_by"]))).fillna("")
     # Every (word, label) that counts as a shortcut: z at least the threshold and share at least min_share.
