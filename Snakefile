@@ -26,6 +26,7 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/errors.smk"
 include: "workflow/rules/llm.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/track.smk"
 
 
 # Everything the configured study produces.
@@ -42,3 +43,4 @@ rule all:
         expand(rules.plot_confusion.output, dataset=DATASETS),
         llm_outputs(),
         report_outputs(),
+        tracking_outputs(),
