@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sentiflow.atomic import write_csv, write_json
-from sentiflow.data import read_split
+from sentiflow.data import PAIR, TEXT, is_pair, read_split
 from sentiflow.llm.cache import ScoreCache, score_identity, sentence_key
 from sentiflow.llm.items import encoder_votes, items_of, items_to_score, prompt_with_shots
 from sentiflow.llm.scorer import Item, LabelScorer, PromptConfig, resolve_model
@@ -162,7 +162,7 @@ def scoring_cost(out, records: list[dict]) -> dict:
 
 def answer_table(scored, votes: dict, records: list[dict], labels: Sequence[str]):
     """One row per item asked: the sentence, gold, group, every run group's majority vote, the LLM's answer."""
-    texts = ["sentence", "text_pair"] if "text_pair" in scored else ["sentence"]
+    texts = ["sentence", PAIR] if is_pair(scored) else ["sentence"]
     out = scored.rename(columns={"text": "sentence"})[["index", *texts, "group", "in_cascade"]]
     out.insert(len(texts) + 1, "gold", [labels[g] for g in scored["label"]])
     position = scored["position"].to_numpy()
@@ -198,7 +198,7 @@ def _summarise(out, votes: dict, cues) -> dict:
     scored = {"groups": groups, "backbones": per_backbone}
     if len(out):
         # A pair's families on either text (the failure modes' reading), not the per-text columns.
-        families = [c for c in cues.columns if c not in ("index", "text", "text_pair", "label", "label_issue")
+        families = [c for c in cues.columns if c not in ("index", TEXT, PAIR, "label", "label_issue")
                     and not c.endswith(("_in_first", "_in_second"))]  # fmt: skip
         tagged = out.merge(cues[["index", *families]], on="index", how="left")
         scored["by_cue"] = {

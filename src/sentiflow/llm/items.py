@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from sentiflow.data import PAIR, TEXT, is_pair
 from sentiflow.llm.scorer import Item, LLMError, PromptConfig
 
 
@@ -80,8 +81,8 @@ def items_to_score(validation, votes: dict, items: dict, sample: dict, seed: int
 
 def items_of(split) -> list[Item]:
     """A split's items as the LLM is asked them: each sentence, or each pair of texts."""
-    if "text_pair" in split:
-        return list(zip(split["text"], split["text_pair"]))
+    if is_pair(split):
+        return list(zip(split[TEXT], split[PAIR]))
     return split["text"].tolist()
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 import sentiflow
 from sentiflow.analysis.runs import RunSet
+from sentiflow.data import is_pair
 from sentiflow.report import why as report_why
 from sentiflow.report.figures import FIGURES, cascade_stem
 from sentiflow.report.inputs import DatasetInputs, LLMFiles
@@ -82,7 +83,7 @@ def error_section(errors: pd.DataFrame, inputs: DatasetInputs, top_errors: int) 
     """The most confident errors, over-confidence and the failure modes."""
     return {
         "top_errors": with_texts(errors.sort_values("confidence", ascending=False).head(top_errors)),
-        "text_header": "sentence pair (first ⟶ second)" if "text_pair" in errors else "sentence",
+        "text_header": "sentence pair (first ⟶ second)" if is_pair(errors) else "sentence",
         "error_columns": [c for c in errors.columns if c.endswith("_predicted")],
         "overconfidence": read_json(inputs.overconfidence)["backbones"],
         "failure_modes": records(inputs.failure_modes),

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sentiflow.data import PAIR
+
 
 def read_json(path) -> dict:
     return json.loads(Path(path).read_text())
@@ -20,5 +22,5 @@ def records(path) -> list[dict]:
 
 def with_texts(table: pd.DataFrame) -> list[dict]:
     """The rows as records, each with `texts`: its sentence, or both texts of a pair, for the templates to show."""
-    fields = [field for field in ("sentence", "text_pair") if field in table]
+    fields = [field for field in ("sentence", PAIR) if field in table]
     return [record | {"texts": [record[field] for field in fields]} for record in table.to_dict("records")]

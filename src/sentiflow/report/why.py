@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from sentiflow.data import TEXT_FIELDS
 from sentiflow.report.inputs import AttributionFiles, DatasetInputs
 from sentiflow.report.settings import ReportSettings
 from sentiflow.report.tables import read_json, records
@@ -69,7 +70,7 @@ def collect(inputs: DatasetInputs, misclassified: pd.DataFrame, labels: list[str
            "groups": records(inputs.word_groups)},
         "mixed_polarity": why["mixed_polarity"],
         "label_issues": why["label_issues"] | {
-            "rows": [row | {"texts": [row[c] for c in ("text", "text_pair") if c in row]}
+            "rows": [row | {"texts": [row[c] for c in TEXT_FIELDS if c in row]}
                      for row in issues.head(settings.top_errors).to_dict("records")],
             "sensitivity": why["label_sensitivity"],
         },

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pandas as pd
 from sentiflow.analysis.runs import RunSet
 from sentiflow.config import dataset_backbones, dataset_seeds, dataset_variants, load_study, variant_training
 from sentiflow.data import read_table
+from sentiflow.train.recipe import steps_per_epoch
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -75,7 +75,7 @@ def plan(config: dict, results: Path, ms_per_step: dict[str, float] | None = Non
             key = model_key(model, results.parent)
             for variant in dataset_variants(config, name):
                 training = variant_training(config, variant)
-                steps = training["epochs"] * math.ceil(n_rows / training["train_batch_size"]) if n_rows else None
+                steps = training["epochs"] * steps_per_epoch(n_rows, training["train_batch_size"]) if n_rows else None
                 same = measured[(measured["model"] == key) & (measured["loop"] == training["loop"])
                                 & (measured["train_batch_size"] == training["train_batch_size"])]  # fmt: skip
                 if model in ms_per_step or backbone in ms_per_step:
