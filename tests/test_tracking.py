@@ -15,7 +15,6 @@ from mlflow.tracking import MlflowClient
 
 from sentiflow.analysis.metrics import aggregate
 from sentiflow.analysis.runs import RunSet
-from sentiflow.config import defaults
 from sentiflow.track.export import TrackingError, export_study
 from sentiflow.track.records import study_records
 
@@ -45,14 +44,12 @@ def toy_study(root: Path, seeds: list[int]) -> list:
             write_run(folder, "tiny", seed, seed_probs(seed), GOLD)
         paths.append(folder / "metadata.json")
     expected = [["tiny", seed] for seed in seeds]
-    analysis = defaults("analysis") | {
-        "bootstrap": {"samples": 200, "confidence": 0.95, "seed": 0, "method": "percentile"}
-    }
+    bootstrap = {"samples": 200, "confidence": 0.95, "seed": 0, "method": "percentile"}
     outputs = {
         name: results / "analysis" / f"{name}.csv" for name in ("runs", "summary", "per_class", "mcnemar", "variants")
     }
     aggregate(
-        RunSet.load(paths, expected), LABELS, analysis, outputs | {"summary_json": results / "analysis/summary.json"}
+        RunSet.load(paths, expected), LABELS, bootstrap, outputs | {"summary_json": results / "analysis/summary.json"}
     )
     llm = results / "llm" / "tiny-llm" / "summary.json"
     llm.parent.mkdir(parents=True, exist_ok=True)
