@@ -38,6 +38,7 @@ rule all:
         expand(rules.aggregate.output, dataset=DATASETS),
         expand(rules.misclassified.output, dataset=DATASETS),
         attribution_outputs("summary"),
+        slices_outputs(),
         expand(rules.plot_curves.output, dataset=DATASETS),
         expand(rules.plot_reliability.output, dataset=DATASETS),
         expand(rules.plot_confusion.output, dataset=DATASETS),

@@ -29,7 +29,7 @@ WORKERS = 2
 # Rules a plan may hold whatever changed: the report reads every setting (another rule file's business), and `all`
 # is the default target, planned whenever anything is.
 ALWAYS_ALLOWED = {"report", "report_pdf", "all"}
-ANALYSED_RUNS = {"aggregate", "calibration", "plot_curves", "plot_confusion", "misclassified", "attribute"}
+ANALYSED_RUNS = {"aggregate", "calibration", "plot_curves", "plot_confusion", "misclassified", "attribute", "slices"}
 
 
 def each(prefix: str, names: str, rules: set[str]) -> dict[str, set[str]]:
@@ -55,13 +55,15 @@ READERS = {
     "analysis.allow_partial": ANALYSED_RUNS | {"llm_compare", "cascade"},
     **each(
         "analysis.bootstrap",
-        "samples confidence seed method",
+        "samples seed method",
         {"aggregate", "misclassified", "attribute", "llm_compare", "cascade"},
     ),
+    # The slices' Jeffreys intervals take the study's confidence level.
+    "analysis.bootstrap.confidence": {"aggregate", "misclassified", "attribute", "llm_compare", "cascade", "slices"},
     "analysis.overconfidence_threshold": {"misclassified"},
     "analysis.loss_smoothing": {"plot_curves"},
     **each("analysis.calibration", "method bins folds seed", {"calibration"}),
-    "analysis.cues.*": {"misclassified"},
+    "analysis.cues.*": {"misclassified", "slices"},  # slices reads the families' names
     **each(
         "analysis.attribution", "enabled steps max_steps tolerance sentences variants deletion_k seed", {"attribute"}
     ),
@@ -69,6 +71,7 @@ READERS = {
     "analysis.shortcuts.top_words": set(),  # how many the report lists
     **each("analysis.mixed_polarity", "positive negative ignore", {"misclassified"}),
     "analysis.label_issues.enabled": {"misclassified"},
+    **each("analysis.slices", "enabled max_depth min_leaf folds seed top", {"slices"}),
     "llm.enabled": set(),
     **each("llm.models.*", "path hub_repo hub_file revision n_ctx n_gpu_layers", {"llm_compare"}),
     **each("llm.models.*.prompt", "system instruction answer_prefix plain_template verbalizers shots", {"llm_compare"}),
@@ -92,6 +95,7 @@ SWITCHED_OFF = {
     "llm.enabled": {"llm_compare", "cascade"},
     "llm.cascade.enabled": {"cascade"},
     "analysis.attribution.enabled": {"attribute"},
+    "analysis.slices.enabled": {"slices"},
 }
 # The few leaves whose changed value the schema alone cannot give: (current value, a scratch folder) -> new value.
 VALUES = {

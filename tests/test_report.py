@@ -78,7 +78,8 @@ def dataset_files(folder) -> dict:
              "shortcut_words", "word_groups", "label_issues", "why"]  # fmt: skip
     figures = {name: {"png": folder / f"{name}.png", "pdf": folder / f"{name}.pdf"} for name in FIGURE_NAMES}
     return {"name": "sst2", "token_stats": {"minilm": folder / "minilm.json"}, "figures": figures, "runs": [],
-            "attribution": [], "llm": {"smollm2": {"summary": folder / "s.json", "table": folder / "t.csv"}}} | {
+            "attribution": [], "llm": {"smollm2": {"summary": folder / "s.json", "table": folder / "t.csv"}},
+            "slices": {"table": folder / "slices.csv", "summary": folder / "slices.json"}} | {
             name: folder / name for name in names}  # fmt: skip
 
 
@@ -86,7 +87,9 @@ def test_dataset_inputs_are_checked_and_list_every_file(tmp_path):
     inputs = DatasetInputs.from_dict(dataset_files(tmp_path))
     assert inputs.llm["smollm2"].cascade_pdf is None and inputs.figures["confusion"].pdf == tmp_path / "confusion.pdf"
     paths = inputs.paths()
-    assert len(paths) == 11 + 1 + 2 * len(FIGURE_NAMES) + 2 and len(set(paths)) == len(paths)
+    assert len(paths) == 11 + 1 + 2 * len(FIGURE_NAMES) + 2 + 2 and len(set(paths)) == len(paths)
+    off = DatasetInputs.from_dict(dataset_files(tmp_path) | {"slices": None})  # analysis.slices.enabled: false
+    assert off.slices is None and len(off.paths()) == len(paths) - 2
     missing = dataset_files(tmp_path)
     del missing["figures"]["reliability"]
     with pytest.raises(ReportInputError, match="figures of dataset sst2 lack reliability"):

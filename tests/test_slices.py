@@ -51,6 +51,7 @@ def test_the_rule_in_words():
     assert condition_words("words", 25.5, None, boolean=False, integer=True) == "more than 25 words"
     assert condition_words("words", None, 25.5, boolean=False, integer=True) == "at most 25 words"
     assert condition_words("words", 10.5, 30.5, boolean=False, integer=True) == "11 to 30 words"
+    assert condition_words("words", 12.5, 13.5, boolean=False, integer=True) == "13 words"
     assert condition_words("negation", 0.5, None, boolean=True, integer=False) == "negation"
     assert condition_words("negation", None, 0.5, boolean=True, integer=False) == "no negation"
     assert (
@@ -89,23 +90,33 @@ def test_a_planted_slice_is_found_and_scored_on_the_other_half():
     assert top["share_of_errors"] == pytest.approx(error[in_slice].sum() / error.sum())
     assert top["excess_errors"] == pytest.approx(error[in_slice].sum() - error.mean() * in_slice.sum())
     assert 0.7 < top["error_rate"] < 0.9 and top["error_rate_ci_low"] < top["error_rate"] < top["error_rate_ci_high"]
+    assert top["above_heldout_rate"] and not table.iloc[-1]["above_heldout_rate"]
     assert table["rank"].tolist() == list(range(1, len(table) + 1))
-    assert table["excess_errors"].is_monotonic_decreasing
+    assert table["fit_excess_errors"].is_monotonic_decreasing
+    fit_rate = {fold: error[fit].mean() for fold, (fit, _) in enumerate(splitter.split(features, error), start=1)}
+    assert top["fit_excess_errors"] == pytest.approx(
+        sum(
+            r["fit_errors"] - fit_rate[r["fold"]] * r["fit_sentences"]
+            for _, r in leaves[leaves["slice"] == top["slice"]].iterrows()
+        )
+    )
 
 
 def test_a_rule_found_by_one_fold_is_scored_on_that_fold_alone():
     leaves = pd.DataFrame({
         "fold": [1, 1, 2, 2], "slice": ["negation", "no negation", "more than 9 words", "at most 9 words"],
         "sentences": [20, 30, 10, 40], "errors": [10, 3, 6, 5], "fold_sentences": 50, "fold_errors": [13, 13, 11, 11],
-        "fit_sentences": [22, 28, 12, 38], "fit_errors": [12, 1, 7, 6],
+        "fit_sentences": [22, 28, 12, 38], "fit_errors": [12, 1, 7, 6], "fit_excess_errors": [6.72, -6.72, 4.6, -4.6],
     })  # fmt: skip
     table = combined_slices(leaves, 0.95).set_index("slice")
     negation = table.loc["negation"]
     assert negation["found_by_folds"] == "1" and negation["heldout_error_rate"] == pytest.approx(13 / 50)
     assert negation["share_of_errors"] == pytest.approx(10 / 13)
-    assert negation["excess_errors"] == pytest.approx(10 - 20 * 13 / 50)  # 4.8, above "more than 9 words": 3.8
+    assert negation["excess_errors"] == pytest.approx(10 - 20 * 13 / 50)
     assert negation["fit_error_rate"] == pytest.approx(12 / 22)
-    assert table.index[:2].tolist() == ["negation", "more than 9 words"]
+    # Ranked where the trees were fitted: the held-out figures of what is shown first are not what chose it.
+    assert table.index.tolist() == ["negation", "more than 9 words", "at most 9 words", "no negation"]
+    assert table.loc["more than 9 words", "excess_errors"] == pytest.approx(6 - 10 * 11 / 50)
 
 
 def test_the_interval_is_honest_at_the_boundary():
@@ -172,5 +183,31 @@ def test_a_pair_reads_each_text_and_the_length_ratio():
     assert features.columns.tolist() == ["words", "length_ratio", "negation_in_first", "negation_in_second",
                                          "shortcut_against_gold", "mixed_polarity"]  # fmt: skip
     assert features["words"].tolist() == [6, 9] and features["length_ratio"].tolist() == [0.5, 2.0]
-    with pytest.raises(ValueError, match="cues.csv lacks the column.s. mixed_polarity: rerun the misclassified"):
+    with pytest.raises(ValueError, match=r"cues.csv lacks the column\(s\) mixed_polarity: rerun the misclassified"):
         feature_matrix(cues.drop(columns="mixed_polarity"), ["negation"])
+
+
+@pytest.mark.e2e
+def test_the_smoke_studys_slices_are_held_out_and_in_the_report(smoke_run):
+    workdir, config = smoke_run
+    html = (workdir / "results/report/report.html").read_text()
+    for dataset in config["datasets"]:
+        analysis = workdir / "results" / dataset / "analysis"
+        table = pd.read_csv(analysis / "slices.csv", dtype={"found_by_folds": str})
+        summary = json.loads((analysis / "slices.json").read_text())
+        assert table.columns.tolist() == SLICE_COLUMNS and summary["settings"]["folds"] == 2
+        misclassified = pd.read_csv(analysis / "misclassified.csv")
+        for label, group in summary["groups"].items():
+            # With one seed, or two that agree, the seed-majority errors are the sentences wrong in every seed.
+            wrong = misclassified[misclassified["backbone"] == label]
+            assert group["errors"] >= (wrong["wrong_in_seeds"] == wrong["seeds"]).sum()
+            assert group["errors"] <= len(wrong)
+            rows = table[table["backbone"] == label]
+            assert group["note"] is not None or len(rows) > 0
+            # Every leaf of both folds' trees, together, scores each validation sentence once per fold's tree.
+            by_fold = {fold: rows[rows["found_by_folds"].str.contains(str(fold))] for fold in (1, 2)}
+            held_out = sum(int(r["sentences"].sum()) for r in by_fold.values()) - int(
+                rows.loc[rows["found_by_folds"] == "1+2", "sentences"].sum()
+            )
+            assert held_out == group["sentences"] or len(rows) == 0
+        assert f'id="{dataset}-slices"' in html

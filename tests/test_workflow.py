@@ -790,6 +790,7 @@ def smoke_dataset_inputs(workdir: Path, name: str):
             "runs": sorted(results.glob("runs/minilm/*/seed*/metadata.json")),
             "attribution": [{key: group / file for key, file in ATTRIBUTION_FILES.items()} for group in groups],
             "llm": {},
+            "slices": {"table": analysis / "slices.csv", "summary": analysis / "slices.json"},
         }
     )
 

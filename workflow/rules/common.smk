@@ -167,6 +167,23 @@ def attribution_outputs(name):
     ]
 
 
+def slices_outputs():
+    """The slices rule's outputs for every dataset (none when it is off)."""
+    if not config["analysis"]["slices"]["enabled"]:
+        return []
+    return expand(rules.slices.output, dataset=DATASETS)
+
+
+def slices_report_files(dataset):
+    """The slices rule's files of `dataset` for the report, or None when the rule is off."""
+    if not config["analysis"]["slices"]["enabled"]:
+        return None
+    return {
+        key: getattr(rules.slices.output, key).format(dataset=dataset)
+        for key in ("table", "summary")
+    }
+
+
 def llm_model_file(wildcards):
     """A local GGUF file is an input, so replacing it reruns the comparison; a hub file is fetched by the job."""
     path = config["llm"]["models"][wildcards.llm]["path"]
@@ -263,6 +280,7 @@ def dataset_report_files(dataset):
             "llm": {
                 entry: llm_report_files(dataset, entry) for entry in llm_keys(dataset)
             },
+            "slices": slices_report_files(dataset),
         }
     )
 

@@ -16,6 +16,8 @@ rule report:
             for part in (
                 "why.html.j2",
                 "why.tex.j2",
+                "slices.html.j2",
+                "slices.tex.j2",
                 "macros.html.j2",
                 "macros.tex.j2",
             )

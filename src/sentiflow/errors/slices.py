@@ -8,9 +8,12 @@ A tree fitted on validation and scored on the same sentences finds noise and rep
 are chosen because they separate errors there. So the sentences are split into `folds` stratified folds (seeded);
 the tree fitted on the other folds is scored on each fold alone. A rule that several folds' trees found (the same
 conditions, in words) is scored on every fold whose tree found it, so each sentence is scored by a rule found
-without it. Slices are ranked by excess errors: held-out errors beyond what the held-out error rate predicts for a
-slice of that size, so that a large slice with many more errors than its share ranks above a tiny one with two of
-two wrong.
+without it. Slices are ranked by their excess errors where the tree was fitted (errors beyond what the fitting
+part's error rate predicts for a leaf of that size): a large leaf with many more errors than its share ranks above a
+tiny one with two of two wrong, and the order, like the leaves, is chosen without the held-out sentences. Ranking
+by the held-out numbers would pick, among a tree's leaves, the one that the held-out fold happens to favour, and
+report its held-out rate as if it were unselected (on the smoke run's SST-2 the top leaf by held-out excess was one
+its tree had fitted as a low-error leaf).
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from sentiflow.errors.why import FLAG_COLUMNS
 from sentiflow.errors.words import words
 
 SLICE_COLUMNS = ["backbone", "rank", "slice", "sentences", "errors", "error_rate", "error_rate_ci_low",
-                 "error_rate_ci_high", "share_of_errors", "excess_errors", "heldout_error_rate", "found_by_folds",
-                 "fit_sentences", "fit_error_rate"]  # fmt: skip
+                 "error_rate_ci_high", "share_of_errors", "excess_errors", "heldout_error_rate", "above_heldout_rate", "found_by_folds",
+                 "fit_sentences", "fit_error_rate", "fit_excess_errors"]  # fmt: skip
 # How a boolean feature reads in a slice's rule, present and absent; the cue families read as their names.
 PHRASES = {"shortcut_against_gold": ("a shortcut word against gold", "no shortcut word against gold")}
 NUMBERS = {"words": "words", "length_ratio": "length ratio (second text / first)"}
@@ -101,7 +104,8 @@ def condition_words(name: str, low: float | None, high: float | None, boolean: b
         low = None if low is None else int(np.floor(low))
         high = None if high is None else int(np.floor(high))
         if low is not None and high is not None:
-            return f"{low + 1} to {high} {unit}" if unit == "words" else f"{unit} {low + 1} to {high}"
+            span = str(high) if low + 1 == high else f"{low + 1} to {high}"
+            return f"{span} {unit}" if unit == "words" else f"{unit} {span}"
         bound = f"more than {low}" if low is not None else f"at most {high}"
         return f"{bound} {unit}" if unit == "words" else f"{unit} {bound}"
     parts = ([f"above {low:.3g}"] if low is not None else []) + ([f"at most {high:.3g}"] if high is not None else [])
@@ -150,20 +154,23 @@ def fold_leaves(features: pd.DataFrame, error: np.ndarray, settings: SliceSettin
         ).fit(features.iloc[fit], error[fit])
         rules = leaf_rules(tree, features)
         fit_leaf, held_leaf = tree.apply(features.iloc[fit]), tree.apply(features.iloc[held_out])
+        fit_rate = error[fit].mean()
         for leaf, rule in rules.items():
+            held, fitted = held_leaf == leaf, fit_leaf == leaf
             rows.append({
                 "fold": fold, "slice": rule,
-                "sentences": int((held_leaf == leaf).sum()), "errors": int(error[held_out][held_leaf == leaf].sum()),
+                "sentences": int(held.sum()), "errors": int(error[held_out][held].sum()),
                 "fold_sentences": len(held_out), "fold_errors": int(error[held_out].sum()),
-                "fit_sentences": int((fit_leaf == leaf).sum()), "fit_errors": int(error[fit][fit_leaf == leaf].sum()),
+                "fit_sentences": int(fitted.sum()), "fit_errors": int(error[fit][fitted].sum()),
+                "fit_excess_errors": float(error[fit][fitted].sum() - fit_rate * fitted.sum()),
             })  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def combined_slices(leaves: pd.DataFrame, confidence: float) -> pd.DataFrame:
     """The folds' leaves, one row per rule in words: held-out counts summed over the folds whose tree found the
-    rule, rate and share against those folds' sentences and errors; most excess errors first."""
-    sums = ["sentences", "errors", "fit_sentences", "fit_errors"]
+    rule, rate and share against those folds' sentences and errors; most excess errors where fitted first."""
+    sums = ["sentences", "errors", "fit_sentences", "fit_errors", "fit_excess_errors"]
     table = leaves.groupby("slice", sort=False).agg(**{name: (name, "sum") for name in sums}, folds=("fold", set))
     # A fold's totals count once per rule, even where two of its leaves read alike.
     totals = leaves.drop_duplicates("fold").set_index("fold")[["fold_sentences", "fold_errors"]]
@@ -181,9 +188,11 @@ def combined_slices(leaves: pd.DataFrame, confidence: float) -> pd.DataFrame:
         share_of_errors=(table["errors"] / table["fold_errors"]).where(table["fold_errors"] > 0),
         excess_errors=table["errors"] - heldout_rate * table["sentences"],
         heldout_error_rate=heldout_rate,
+        # One interval per slice, uncorrected for the number of slices: a screen, not a test.
+        above_heldout_rate=[low > rate for (low, _), rate in zip(intervals, heldout_rate)],
         fit_error_rate=(table["fit_errors"] / table["fit_sentences"]).where(table["fit_sentences"] > 0),
     )
-    table = table.sort_values(["excess_errors", "sentences"], ascending=[False, False], kind="stable")
+    table = table.sort_values(["fit_excess_errors", "fit_sentences"], ascending=[False, False], kind="stable")
     return table.reset_index(drop=True).assign(rank=lambda t: np.arange(1, len(t) + 1))
 
 
@@ -237,7 +246,8 @@ def find_slices(runs: RunSet, cues: pd.DataFrame, families: list[str], settings:
         "target": "the seed-majority error of each run group (ties as RunGroup.majority breaks them)",
         "method": f"{settings.folds}-fold cross-fit, stratified on the error, seed {settings.seed}: each fold is "
         "scored by the tree fitted on the other folds; a rule found by several folds' trees is scored on each of "
-        f"them; Jeffreys {settings.confidence:.0%} intervals; ranked by excess errors",
+        f"them; Jeffreys {settings.confidence:.0%} intervals; ranked by excess errors on the sentences the trees were "
+        "fitted on, so that the held-out figures of the slices shown are not selected on",
         "features": list(features.columns),
         "constant_features": constant,
         "groups": groups,

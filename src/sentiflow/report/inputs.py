@@ -45,6 +45,14 @@ class LLMFiles:
 
 
 @dataclass(frozen=True)
+class SliceFiles:
+    """The slices rule's table and summary."""
+
+    table: Path
+    summary: Path
+
+
+@dataclass(frozen=True)
 class DatasetInputs:
     name: str
     summary: Path
@@ -63,6 +71,7 @@ class DatasetInputs:
     runs: list[Path]  # the metadata.json of every run the report covers
     attribution: list[AttributionFiles]  # per run group, in the configured order
     llm: dict[str, LLMFiles]  # per LLM entry whose comparison finished
+    slices: SliceFiles | None  # None when analysis.slices is off
 
     @classmethod
     def from_dict(cls, given: dict) -> DatasetInputs:
@@ -81,6 +90,7 @@ class DatasetInputs:
                          for group in given["attribution"]],
             llm={entry: LLMFiles(**_paths(files, LLMFiles, f"{name} LLM entry {entry}"))
                  for entry, files in given["llm"].items()},
+            slices=SliceFiles(**_paths(given["slices"], SliceFiles, f"{name} slices")) if given["slices"] else None,
         )  # fmt: skip
 
     def paths(self) -> list[Path]:
@@ -89,6 +99,7 @@ class DatasetInputs:
         nested += [path for f in self.figures.values() for path in (f.png, f.pdf)]
         nested += [getattr(group, f.name) for group in self.attribution for f in fields(AttributionFiles)]
         nested += [getattr(e, f.name) for e in self.llm.values() for f in fields(LLMFiles) if getattr(e, f.name)]
+        nested += [self.slices.table, self.slices.summary] if self.slices else []
         return [getattr(self, key) for key in _single_files()] + nested
 
 
