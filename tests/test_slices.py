@@ -19,6 +19,8 @@ from sentiflow.errors.slices import (
     fold_leaves,
     jeffreys_interval,
 )
+from sentiflow.report import slices as report_slices
+from sentiflow.report.inputs import SliceFiles
 
 SETTINGS = SliceSettings(max_depth=2, min_leaf=10, folds=2, seed=3, top=5, confidence=0.95)
 LENGTHS = [8, 12, 25, 26, 34, 40]
@@ -144,6 +146,24 @@ def test_the_rule_writes_its_files_from_the_runs(tmp_path):
     }  # fmt: skip
 
 
+def test_the_report_shows_the_leaves_fitted_as_error_slices_and_counts_the_rest(tmp_path):
+    cues, error = planted()
+    runs = runs_with_errors(tmp_path, cues["label"].to_numpy(), error)
+    files = SliceFiles(table=tmp_path / "slices.csv", summary=tmp_path / "slices.json")
+    find_slices(
+        runs, cues, ["negation", "contrast", "question"], SETTINGS, {"table": files.table, "summary": files.summary}
+    )
+    table = pd.read_csv(files.table)
+    shown = report_slices.collect(files)
+    (group,) = shown["groups"]
+    fitted_as_errors = table[table["fit_excess_errors"] > 0]
+    assert [r["slice"] for r in group["rows"]] == fitted_as_errors["slice"].head(SETTINGS.top).tolist()
+    assert group["rows"][0]["slice"] == "negation and more than 25 words" and group["leaves"] == len(table)
+    assert group["above"] == int(table["above_heldout_rate"].sum()) >= 1
+    assert group["every_fold"] == int((table["found_by_folds"].astype(str) == "1+2").sum()) >= 1
+    assert report_slices.collect(None) == {"enabled": False, "groups": []}
+
+
 @pytest.mark.parametrize(
     ("errors", "note"),
     [(0, "makes no error on the 600 validation sentences"), (12, "too few errors for a tree: 12 errors in 600")],
@@ -157,6 +177,8 @@ def test_no_slices_without_enough_errors_and_the_files_say_why(tmp_path, errors,
     find_slices(runs, cues, ["negation", "contrast", "question"], SETTINGS, outputs)
     assert pd.read_csv(outputs["table"]).columns.tolist() == SLICE_COLUMNS and len(pd.read_csv(outputs["table"])) == 0
     assert note in json.loads(outputs["summary"].read_text())["groups"]["minilm"]["note"]
+    (group,) = report_slices.collect(SliceFiles(**outputs))["groups"]  # the report says why
+    assert group["rows"] == [] and group["leaves"] == 0 and note in group["note"]
 
 
 def test_no_slices_when_no_feature_varies(tmp_path):

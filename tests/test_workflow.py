@@ -790,7 +790,7 @@ def smoke_dataset_inputs(workdir: Path, name: str):
             "runs": sorted(results.glob("runs/minilm/*/seed*/metadata.json")),
             "attribution": [{key: group / file for key, file in ATTRIBUTION_FILES.items()} for group in groups],
             "llm": {},
-            "slices": {"table": analysis / "slices.csv", "summary": analysis / "slices.json"},
+            "slices": None,  # as with analysis.slices.enabled: false
         }
     )
 
@@ -818,6 +818,8 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path):
     render(datasets, settings, Templates(TEMPLATES / "report.html.j2", TEMPLATES / "report.tex.j2"), outputs)
     assert (tmp_path / "r.html").read_text().count("The LLM comparison is disabled in this configuration") == 3
     assert (tmp_path / "r.tex").read_text().count("The LLM comparison is disabled in this configuration") == 3
+    assert (tmp_path / "r.html").read_text().count("Slices are off in this configuration") == 3
+    assert (tmp_path / "r.tex").read_text().count("Slices are off in this configuration") == 3
     # The figures the document includes are beside it, where its \includegraphics looks.
     assert (tmp_path / "figures/sst5/confusion.pdf").read_bytes() == (
         workdir / "results/sst5/figures/confusion.pdf"
