@@ -206,7 +206,7 @@ def why_no_tree(error: np.ndarray, features: pd.DataFrame, settings: SliceSettin
         return f"the seed majority gets all {sentences} validation sentences wrong: no slice differs from the rest"
     fewest = min(errors, sentences - errors) * (settings.folds - 1) / settings.folds
     if fewest < settings.min_leaf:
-        return (f"too few errors for a tree: {errors} errors in {sentences} sentences leave about {fewest:.0f} of "
+        return (f"too few errors (or right answers) for a tree: {errors} errors in {sentences} sentences leave about {fewest:.0f} of "
                 f"the rarer outcome per fitting part, fewer than min_leaf = {settings.min_leaf}")  # fmt: skip
     if features.shape[1] == 0:
         return "no feature varies over the validation sentences"
