@@ -166,7 +166,10 @@ def test_the_report_shows_the_leaves_fitted_as_error_slices_and_counts_the_rest(
 
 @pytest.mark.parametrize(
     ("errors", "note"),
-    [(0, "makes no error on the 600 validation sentences"), (12, "too few errors for a tree: 12 errors in 600")],
+    [
+        (0, "makes no error on the 600 validation sentences"),
+        (12, "too few errors (or right answers) for a tree: 12 errors in 600"),
+    ],
 )
 def test_no_slices_without_enough_errors_and_the_files_say_why(tmp_path, errors, note):
     cues, _ = planted()
