@@ -782,7 +782,7 @@ def smoke_dataset_inputs(workdir: Path, name: str):
         figure: {kind: results / f"figures/{figure}.{kind}" for kind in ("png", "pdf")} for figure in FIGURE_NAMES
     }
     return DatasetInputs.from_dict(
-        {"name": name, "data_card": results / "data/data_card.json"}
+        {"name": name, "data_card": results / "data/data_card.json", "label_summary": analysis / "label_issues.json"}
         | {file.split(".")[0]: analysis / file for file in one_each}
         | {
             "token_stats": {"minilm": results / "tokens/minilm.json"},
