@@ -93,5 +93,7 @@ def test_the_judged_sentences_are_all_or_a_seeded_sample():
     assert judged_positions(10, None, 0).tolist() == list(range(10))
     assert judged_positions(10, 50, 0).tolist() == list(range(10))
     sample = judged_positions(100, 20, 1)
-    assert len(set(sample)) == 20 and sample.tolist() == sorted(sample) and (sample == judged_positions(100, 20, 1)).all()
+    assert (
+        len(set(sample)) == 20 and sample.tolist() == sorted(sample) and (sample == judged_positions(100, 20, 1)).all()
+    )
     assert witnesses.flip_positions(np.array([], dtype=int), 0.05, 2, 0)[0].size == 0

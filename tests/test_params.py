@@ -29,7 +29,15 @@ WORKERS = 2
 # Rules a plan may hold whatever changed: the report reads every setting (another rule file's business), and `all`
 # is the default target, planned whenever anything is.
 ALWAYS_ALLOWED = {"report", "report_pdf", "all"}
-ANALYSED_RUNS = {"aggregate", "calibration", "plot_curves", "plot_confusion", "misclassified", "attribute", "label_issues"}
+ANALYSED_RUNS = {
+    "aggregate",
+    "calibration",
+    "plot_curves",
+    "plot_confusion",
+    "misclassified",
+    "attribute",
+    "label_issues",
+}
 
 
 def each(prefix: str, names: str, rules: set[str]) -> dict[str, set[str]]:
@@ -59,7 +67,14 @@ READERS = {
         {"aggregate", "misclassified", "attribute", "llm_compare", "cascade"},
     ),
     # The Wilson intervals of the label-issue detection take the bootstrap's confidence level.
-    "analysis.bootstrap.confidence": {"aggregate", "misclassified", "attribute", "llm_compare", "cascade", "label_issues"},
+    "analysis.bootstrap.confidence": {
+        "aggregate",
+        "misclassified",
+        "attribute",
+        "llm_compare",
+        "cascade",
+        "label_issues",
+    },
     "analysis.overconfidence_threshold": {"misclassified"},
     "analysis.loss_smoothing": {"plot_curves"},
     **each("analysis.calibration", "method bins folds seed", {"calibration"}),
@@ -285,7 +300,11 @@ def test_each_setting_reruns_only_the_rules_that_read_it(smoke_run, tmp_path):
     wrong = []
     for name, pattern, configfile in cases:
         plan = plans[str(configfile)]
-        expected = downstream(feeds, READERS[pattern] | witness_readers(name, config)) - SWITCHED_OFF.get(pattern, set()) - ALWAYS_ALLOWED
+        expected = (
+            downstream(feeds, READERS[pattern] | witness_readers(name, config))
+            - SWITCHED_OFF.get(pattern, set())
+            - ALWAYS_ALLOWED
+        )
         if "error" in plan or set(plan) - ALWAYS_ALLOWED != expected:
             wrong.append(f"{name}: expected {sorted(expected)}, planned {plan}")
     assert not wrong, "\n".join(wrong)

@@ -75,10 +75,17 @@ def test_llm_entries_and_their_hard_cases(tmp_path):
     # Fixes and breaks again on the confirmed label issues 3 and 9, which the encoder gets wrong: the first entry
     # answers both like gold, the second only 9; the summary's own counts stay.
     counts = [e["summary"]["backbones"]["m"] for e in section["llm"]]
-    assert [(c["encoder_wrong_items_on_label_issues"], c["llm_fixes_on_label_issues"]) for c in counts] == [(2, 2), (2, 1)]
+    assert [(c["encoder_wrong_items_on_label_issues"], c["llm_fixes_on_label_issues"]) for c in counts] == [
+        (2, 2),
+        (2, 1),
+    ]
     assert all(c["encoder_right_items_on_label_issues"] == c["llm_breaks_on_label_issues"] == 0 for c in counts)
     assert counts[0]["llm_fixes"] == 1
-    assert llm_section({}, ["one"], top_errors=2, confirmed=set()) == {"llm": [], "llm_missing": ["one"], "llm_hard_cases": []}
+    assert llm_section({}, ["one"], top_errors=2, confirmed=set()) == {
+        "llm": [],
+        "llm_missing": ["one"],
+        "llm_hard_cases": [],
+    }
 
 
 def dataset_files(folder) -> dict:

@@ -37,9 +37,7 @@ def joined(split: pd.DataFrame) -> list[str]:
     return split[TEXT].tolist()
 
 
-def find(
-    validation: pd.DataFrame, train: pd.DataFrame, labels: Sequence[str], settings: dict, tone: dict
-) -> Findings:
+def find(validation: pd.DataFrame, train: pd.DataFrame, labels: Sequence[str], settings: dict, tone: dict) -> Findings:
     """Shortcut words from `train` and the families of `validation` (both in index order), with the settings
     analysis.shortcuts and analysis.mixed_polarity."""
     stats = shortcuts.word_label_stats(joined(train), train["label"].to_numpy(), len(labels), settings["min_count"])

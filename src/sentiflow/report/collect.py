@@ -163,7 +163,9 @@ def collect_dataset(inputs: DatasetInputs, settings: ReportSettings) -> dict:
         | accuracy_section(summary, dataset)
         | error_section(errors, inputs, settings.top_errors)
         | calibration_section(inputs.calibration)
-        | llm_section(inputs.llm, dataset.llm_models, settings.top_errors, report_why.confirmed_indices(inputs.label_issues))
+        | llm_section(
+            inputs.llm, dataset.llm_models, settings.top_errors, report_why.confirmed_indices(inputs.label_issues)
+        )
     )
     section["why"] = report_why.collect(inputs, errors, card["labels"], settings)
     best = max(b["selected_accuracy"] for b in section["backbones"])

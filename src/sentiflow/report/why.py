@@ -92,5 +92,4 @@ def label_issue_section(inputs: DatasetInputs, top: int) -> dict:
         "confirmed_rows": rows["confirmed"],
         "candidate_rows": rows["candidate"],
         "confirmed_index": sorted(confirmed_indices(inputs.label_issues)),
-        "witness_names": [name for name in summary["witnesses"]],
     }
