@@ -1,6 +1,9 @@
 """Label issues confirmed by independent witnesses, and the detection measured on labels flipped on purpose."""
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from sentiflow.errors import witnesses
@@ -97,3 +100,43 @@ def test_the_judged_sentences_are_all_or_a_seeded_sample():
         len(set(sample)) == 20 and sample.tolist() == sorted(sample) and (sample == judged_positions(100, 20, 1)).all()
     )
     assert witnesses.flip_positions(np.array([], dtype=int), 0.05, 2, 0)[0].size == 0
+
+
+@pytest.mark.e2e
+def test_smoke_run_label_issues(smoke_run):
+    workdir, config = smoke_run
+    settings = config["analysis"]["label_issues"]
+    for name in config["datasets"]:
+        results = workdir / "results" / name
+        summary = json.loads((results / "analysis/label_issues.json").read_text())
+        table = pd.read_csv(results / "analysis/label_issues.csv")
+        assert len(table) == summary["candidates"] and (table["status"] == "confirmed").sum() == summary["confirmed"]
+        flips = summary["injected_flips"]
+        judged = min(settings["witness_sentences"] or 10**9, len(pd.read_parquet(results / "data/validation.parquet")))
+        assert flips["judged"] == judged and flips["flipped"] == max(1, round(settings["flip_share"] * judged))
+        # Label issues are known only after the witnesses: no table written before them carries a flag.
+        for earlier in ("analysis/misclassified.csv", "analysis/cues.csv", "llm/smollm2/predictions.csv"):
+            assert "label_issue" not in pd.read_csv(results / earlier).columns, earlier
+        if not summary["witnesses"]:
+            assert summary["confirmed"] == 0 and "no LLM witness" in summary["note"]
+    # SST-2's witness: the judged sample, scored through llm_compare's prompt and cache (the same probabilities
+    # where both scored a sentence), and its accuracy as the summary gives it.
+    results = workdir / "results/sst2"
+    witness = pd.read_csv(results / "llm/smollm2/witness.csv")
+    assert len(witness) == settings["witness_sentences"] and witness["index"].is_unique
+    probs = witness[["llm_prob_negative", "llm_prob_positive"]].to_numpy()
+    assert np.allclose(probs.sum(1), 1)
+    compared = pd.read_csv(results / "llm/smollm2/predictions.csv").set_index("index")
+    shared = witness[witness["index"].isin(compared.index)].set_index("index")
+    assert len(shared) > 0
+    assert np.allclose(shared["llm_prob_positive"], compared.loc[shared.index, "llm_prob_positive"])
+    summary = json.loads((results / "analysis/label_issues.json").read_text())
+    quality = summary["witnesses"]["smollm2"]
+    assert quality["accuracy"] == pytest.approx((witness["llm_predicted"] == witness["gold"]).mean())
+    table = pd.read_csv(results / "analysis/label_issues.csv")
+    scored = table["smollm2_predicted"].notna()
+    assert set(table.loc[scored, "index"]) <= set(witness["index"])
+    html = (workdir / "results/report/report.html").read_text()
+    assert "candidates, not confirmed" in html and "recall of the flips" in html
+    if summary["confirmed"] == 0:
+        assert "No label issue is confirmed" in html and "<i>confirmed label issue</i>" not in html

@@ -17,6 +17,7 @@ import yaml
 from conftest import REPO, SNAKEMAKE, SST2, SST5, require, smoke_config, snakemake
 
 import sentiflow
+from sentiflow.config import dataset_label_witnesses
 
 TEMPLATES = REPO / "src" / "sentiflow" / "report" / "templates"
 
@@ -303,6 +304,8 @@ def test_smoke_run_writes_every_documented_output_consistently(smoke_run):
         for path in documented_paths(name, "minilm", variant, seed):
             if ("/attribution/" in path or "/attribute/" in path) and not attributed:
                 continue  # attribution.variants leaves this run group out
+            if ("witness" in path) and "smollm2" not in dataset_label_witnesses(config, name):
+                continue  # label_witnesses leaves the dataset without a witness
             assert (workdir / path).exists(), path
         run = workdir / run_folder
         history = pd.read_csv(run / "history.csv")
@@ -558,7 +561,9 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     # The LLM rule and what reads it (the cascade, the report), never data preparation, tokenization, training or
     # analysis; and only sst2's smollm2: the swapped entry and sst5 have instructions of their own.
     result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
-    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | REPORT_JOBS, result.stdout
+    # sst2's smollm2 is also the witness of its label issues: scored again, and the issues judged again.
+    witness = {"llm_witness": "1", "label_issues": "1"}
+    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | witness | REPORT_JOBS, result.stdout
     assert re.findall(r"rule llm_compare:.*?wildcards: dataset=(\w+), llm=([\w.-]+)", result.stdout, flags=re.S) == [
         ("sst2", "smollm2")
     ]
