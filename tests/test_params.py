@@ -89,7 +89,8 @@ READERS = {
     # The judged sentences are scored by llm_witness; confirming and flipping is label_issues' alone.
     **each("analysis.label_issues", "witness_sentences seed", {"llm_witness", "label_issues"}),
     **each("analysis.label_issues", "confirm_probability min_witness_accuracy flip_share", {"label_issues"}),
-    "llm.enabled": set(),
+    # Without the LLM stage label issues lose their witnesses and are judged again without them.
+    "llm.enabled": {"label_issues"},
     **each("llm.models.*", "path hub_repo hub_file revision n_ctx n_gpu_layers", {"llm_compare"}),
     **each("llm.models.*.prompt", "system instruction answer_prefix plain_template verbalizers shots", {"llm_compare"}),
     "llm.models.*.threads": set(),
@@ -109,7 +110,7 @@ READERS = {
 }
 # Switches whose changed value (off) takes rules out of the plan altogether.
 SWITCHED_OFF = {
-    "llm.enabled": {"llm_compare", "cascade"},
+    "llm.enabled": {"llm_compare", "cascade", "llm_witness"},
     "llm.cascade.enabled": {"cascade"},
     "analysis.attribution.enabled": {"attribute"},
 }
