@@ -71,12 +71,14 @@ def test_default_config_plans_the_study(tmp_path):
         "train": "6",
         "aggregate": "1",
         "misclassified": "1",
+        "label_issues": "1",
         "attribute": "2",
         "calibration": "1",
         "plot_curves": "1",
         "plot_reliability": "1",
         "plot_confusion": "1",
         "llm_compare": "1",
+        "llm_witness": "1",
         "cascade": "1",
         "report": "1",
         **({"report_pdf": "1"} if shutil.which("pdflatex") else {}),
@@ -184,6 +186,21 @@ def test_override_semantics_of_the_config_loader():
                 }
             },
             r"datasets\.x\.llm_models names \['gpt'\], which are not keys of `llm\.models:`",
+        ),
+        (
+            {
+                "datasets": {
+                    "x": {
+                        "source": "hub",
+                        "text_column": "s",
+                        "label_column": "l",
+                        "labels": ["negative", "positive"],
+                        "llm_models": ["smollm2"],
+                        "label_witnesses": ["smollm2-swapped"],
+                    }
+                }
+            },
+            r"datasets\.x\.label_witnesses names \['smollm2-swapped'\], which are not LLM entries asked on it \(\['smollm2'\]\)",
         ),
         ({"llm": {"models": {"bad name!": {"path": "m.gguf"}}}}, r"'bad name!' does not match"),
         ({"tracking": {"experiment": "study-{model}"}}, r"'study-\{model\}' does not match"),
