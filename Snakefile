@@ -37,6 +37,7 @@ rule all:
         run_outputs("metadata"),
         expand(rules.aggregate.output, dataset=DATASETS),
         expand(rules.misclassified.output, dataset=DATASETS),
+        expand(rules.label_issues.output, dataset=DATASETS),
         attribution_outputs("summary"),
         slices_outputs(),
         expand(rules.plot_curves.output, dataset=DATASETS),

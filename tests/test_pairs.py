@@ -222,7 +222,7 @@ def test_error_tables_and_cues_of_a_pair_task(tmp_path):
     from sentiflow.config import defaults
 
     settings = ErrorSettings(cues={"negation": ["not"]}, shortcuts=defaults("analysis")["shortcuts"] | {"min_count": 1})
-    names = ("combined", "cues", "failure_modes", "shortcut_words", "word_groups", "label_issues")
+    names = ("combined", "cues", "failure_modes", "shortcut_words", "word_groups")
     outputs = {name: tmp_path / f"{name}.csv" for name in names} | {
         "overconfidence": tmp_path / "o.json",
         "why": tmp_path / "w.json",

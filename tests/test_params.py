@@ -22,14 +22,23 @@ import pytest
 import yaml
 from conftest import snakemake
 
-from sentiflow.config import schema
+from sentiflow.config import dataset_label_witnesses, schema
 
 SECTIONS = ("training", "analysis", "llm", "report")
 WORKERS = 2
 # Rules a plan may hold whatever changed: the report reads every setting (another rule file's business), and `all`
 # is the default target, planned whenever anything is.
 ALWAYS_ALLOWED = {"report", "report_pdf", "all"}
-ANALYSED_RUNS = {"aggregate", "calibration", "plot_curves", "plot_confusion", "misclassified", "attribute", "slices"}
+ANALYSED_RUNS = {
+    "aggregate",
+    "calibration",
+    "plot_curves",
+    "plot_confusion",
+    "misclassified",
+    "attribute",
+    "label_issues",
+    "slices",
+}
 
 
 def each(prefix: str, names: str, rules: set[str]) -> dict[str, set[str]]:
@@ -58,8 +67,16 @@ READERS = {
         "samples seed method",
         {"aggregate", "misclassified", "attribute", "llm_compare", "cascade"},
     ),
-    # The slices' Jeffreys intervals take the study's confidence level.
-    "analysis.bootstrap.confidence": {"aggregate", "misclassified", "attribute", "llm_compare", "cascade", "slices"},
+    # The Wilson intervals of the label-issue detection and the slices' Jeffreys intervals take the confidence level.
+    "analysis.bootstrap.confidence": {
+        "aggregate",
+        "misclassified",
+        "attribute",
+        "llm_compare",
+        "cascade",
+        "label_issues",
+        "slices",
+    },
     "analysis.overconfidence_threshold": {"misclassified"},
     "analysis.loss_smoothing": {"plot_curves"},
     **each("analysis.calibration", "method bins folds seed", {"calibration"}),
@@ -70,9 +87,13 @@ READERS = {
     **each("analysis.shortcuts", "min_count alpha min_share groups.*", {"misclassified"}),
     "analysis.shortcuts.top_words": set(),  # how many the report lists
     **each("analysis.mixed_polarity", "positive negative ignore", {"misclassified"}),
-    "analysis.label_issues.enabled": {"misclassified"},
+    "analysis.label_issues.enabled": {"label_issues"},
+    # The judged sentences are scored by llm_witness; confirming and flipping is label_issues' alone.
+    **each("analysis.label_issues", "witness_sentences seed", {"llm_witness", "label_issues"}),
+    **each("analysis.label_issues", "confirm_probability min_witness_accuracy flip_share", {"label_issues"}),
     **each("analysis.slices", "enabled max_depth min_leaf folds seed top", {"slices"}),
-    "llm.enabled": set(),
+    # Without the LLM stage label issues lose their witnesses and are judged again without them.
+    "llm.enabled": {"label_issues"},
     **each("llm.models.*", "path hub_repo hub_file revision n_ctx n_gpu_layers", {"llm_compare"}),
     **each("llm.models.*.prompt", "system instruction answer_prefix plain_template verbalizers shots", {"llm_compare"}),
     "llm.models.*.threads": set(),
@@ -81,18 +102,18 @@ READERS = {
     # The cascade's sentences are scored by llm_compare; its folds are fitted by the cascade alone.
     **each("llm.cascade", "enabled sentences seed", {"llm_compare", "cascade"}),
     "llm.cascade.folds": {"cascade"},
-    "llm.cache": {"llm_compare"},
+    "llm.cache": {"llm_compare", "llm_witness"},
     **each("llm.tags.*", "instruction verbalizers.yes verbalizers.no", {"llm_compare"}),
     **each(
         "llm.prompt",
         "system instruction answer_prefix plain_template verbalizers.* shots seed reuse_prefix",
-        {"llm_compare"},
+        {"llm_compare", "llm_witness"},
     ),
     **each("report", "title top_errors attributed_errors pdf", set()),
 }
 # Switches whose changed value (off) takes rules out of the plan altogether.
 SWITCHED_OFF = {
-    "llm.enabled": {"llm_compare", "cascade"},
+    "llm.enabled": {"llm_compare", "cascade", "llm_witness"},
     "llm.cascade.enabled": {"cascade"},
     "analysis.attribution.enabled": {"attribute"},
     "analysis.slices.enabled": {"slices"},
@@ -108,6 +129,15 @@ VALUES = {
 }
 # Leaves an entry may leave out: their value is then the one named here.
 INHERITED = {"llm.models.*.prompt": ("llm", "prompt")}
+
+
+def witness_readers(name: str, config: dict) -> set[str]:
+    """An LLM entry's own settings also rerun its llm_witness jobs when it witnesses some dataset's label issues."""
+    parts = name.split(".")
+    if parts[:2] != ["llm", "models"]:
+        return set()
+    witnessing = {entry for dataset in config["datasets"] for entry in dataset_label_witnesses(config, dataset)}
+    return {"llm_witness"} if parts[2] in witnessing and parts[-1] != "threads" else set()
 
 
 def linked(path: Path, folder: Path) -> Path:
@@ -275,7 +305,11 @@ def test_each_setting_reruns_only_the_rules_that_read_it(smoke_run, tmp_path):
     wrong = []
     for name, pattern, configfile in cases:
         plan = plans[str(configfile)]
-        expected = downstream(feeds, READERS[pattern]) - SWITCHED_OFF.get(pattern, set()) - ALWAYS_ALLOWED
+        expected = (
+            downstream(feeds, READERS[pattern] | witness_readers(name, config))
+            - SWITCHED_OFF.get(pattern, set())
+            - ALWAYS_ALLOWED
+        )
         if "error" in plan or set(plan) - ALWAYS_ALLOWED != expected:
             wrong.append(f"{name}: expected {sorted(expected)}, planned {plan}")
     assert not wrong, "\n".join(wrong)

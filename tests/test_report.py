@@ -46,7 +46,8 @@ def test_truncation_is_named_by_the_backbone_key_not_the_file(tmp_path):
 def _llm_entry(folder, name: str, table: pd.DataFrame, error_accuracy: float) -> LLMFiles:
     folder.mkdir()
     table.to_csv(folder / "predictions.csv", index=False)
-    summary = {"groups": {"error": {"llm_accuracy": error_accuracy}}, "validation_llm_accuracy": 0.7}
+    summary = {"groups": {"error": {"llm_accuracy": error_accuracy}}, "validation_llm_accuracy": 0.7,
+               "backbones": {"m": {"llm_fixes": 1}}}  # fmt: skip
     (folder / "summary.json").write_text(json.dumps(summary))
     return LLMFiles(summary=folder / "summary.json", table=folder / "predictions.csv")
 
@@ -54,14 +55,15 @@ def _llm_entry(folder, name: str, table: pd.DataFrame, error_accuracy: float) ->
 def test_llm_entries_and_their_hard_cases(tmp_path):
     rows = {"index": [3, 5, 8, 9], "group": ["error", "error", "control", "error"], "sentence": ["a", "b", "c", "d"],
             "gold": ["pos", "neg", "pos", "neg"], "llm_predicted": ["pos", "pos", "pos", "neg"],
-            "llm_prob_pos": [0.9, 0.6, 0.8, 0.1], "llm_prob_neg": [0.1, 0.4, 0.2, 0.9]}  # fmt: skip
-    first = pd.DataFrame(rows)
+            "llm_prob_pos": [0.9, 0.6, 0.8, 0.1], "llm_prob_neg": [0.1, 0.4, 0.2, 0.9], "m_predicted": ["neg", "neg", "pos", "pos"]}  # fmt: skip
+    first = pd.DataFrame(rows).assign(llm_correct=lambda t: t["llm_predicted"] == t["gold"])
     second = first[first["index"] != 5].assign(llm_predicted="neg", llm_prob_pos=0.3, llm_prob_neg=0.7)
+    second = second.assign(llm_correct=second["gold"] == "neg")
     files = {
         "one": _llm_entry(tmp_path / "one", "one", first, 0.5),
         "two": _llm_entry(tmp_path / "two", "two", second, 0.25),
     }
-    section = llm_section(files, ["one", "broken", "two"], top_errors=2)
+    section = llm_section(files, ["one", "broken", "two"], top_errors=2, confirmed={3, 9})
     assert [e["name"] for e in section["llm"]] == ["one", "two"] and section["llm_missing"] == ["broken"]
     assert section["llm"][1]["errors_accuracy"] == 0.25 and section["llm"][1]["control_accuracy"] is None
     assert section["llm"][0]["stem"] == "cascade-one" and section["llm"][0]["cascade"] is None
@@ -70,12 +72,25 @@ def test_llm_entries_and_their_hard_cases(tmp_path):
     assert [c["index"] for c in cases] == [3, 5] and cases[0]["texts"] == ["a"]
     assert cases[0]["llm"] == {"one": ("pos", 0.9), "two": ("neg", 0.3)}
     assert cases[1]["llm"] == {"one": ("pos", 0.4), "two": ("–", None)}  # the second entry never saw sentence 5
-    assert llm_section({}, ["one"], top_errors=2) == {"llm": [], "llm_missing": ["one"], "llm_hard_cases": []}
+    # Fixes and breaks again on the confirmed label issues 3 and 9, which the encoder gets wrong: the first entry
+    # answers both like gold, the second only 9; the summary's own counts stay.
+    counts = [e["summary"]["backbones"]["m"] for e in section["llm"]]
+    assert [(c["encoder_wrong_items_on_label_issues"], c["llm_fixes_on_label_issues"]) for c in counts] == [
+        (2, 2),
+        (2, 1),
+    ]
+    assert all(c["encoder_right_items_on_label_issues"] == c["llm_breaks_on_label_issues"] == 0 for c in counts)
+    assert counts[0]["llm_fixes"] == 1
+    assert llm_section({}, ["one"], top_errors=2, confirmed=set()) == {
+        "llm": [],
+        "llm_missing": ["one"],
+        "llm_hard_cases": [],
+    }
 
 
 def dataset_files(folder) -> dict:
     names = ["summary", "per_class", "data_card", "calibration", "misclassified", "overconfidence", "failure_modes",
-             "shortcut_words", "word_groups", "label_issues", "why"]  # fmt: skip
+             "shortcut_words", "word_groups", "label_issues", "label_summary", "why"]  # fmt: skip
     figures = {name: {"png": folder / f"{name}.png", "pdf": folder / f"{name}.pdf"} for name in FIGURE_NAMES}
     return {"name": "sst2", "token_stats": {"minilm": folder / "minilm.json"}, "figures": figures, "runs": [],
             "attribution": [], "llm": {"smollm2": {"summary": folder / "s.json", "table": folder / "t.csv"}},
@@ -87,7 +102,7 @@ def test_dataset_inputs_are_checked_and_list_every_file(tmp_path):
     inputs = DatasetInputs.from_dict(dataset_files(tmp_path))
     assert inputs.llm["smollm2"].cascade_pdf is None and inputs.figures["confusion"].pdf == tmp_path / "confusion.pdf"
     paths = inputs.paths()
-    assert len(paths) == 11 + 1 + 2 * len(FIGURE_NAMES) + 2 + 2 and len(set(paths)) == len(paths)
+    assert len(paths) == 12 + 1 + 2 * len(FIGURE_NAMES) + 2 + 2 and len(set(paths)) == len(paths)
     off = DatasetInputs.from_dict(dataset_files(tmp_path) | {"slices": None})  # analysis.slices.enabled: false
     assert off.slices is None and len(off.paths()) == len(paths) - 2
     missing = dataset_files(tmp_path)

@@ -17,6 +17,7 @@ import yaml
 from conftest import REPO, SNAKEMAKE, SST2, SST5, require, smoke_config, snakemake
 
 import sentiflow
+from sentiflow.config import dataset_label_witnesses
 
 TEMPLATES = REPO / "src" / "sentiflow" / "report" / "templates"
 
@@ -70,12 +71,14 @@ def test_default_config_plans_the_study(tmp_path):
         "train": "6",
         "aggregate": "1",
         "misclassified": "1",
+        "label_issues": "1",
         "attribute": "2",
         "calibration": "1",
         "plot_curves": "1",
         "plot_reliability": "1",
         "plot_confusion": "1",
         "llm_compare": "1",
+        "llm_witness": "1",
         "cascade": "1",
         "report": "1",
         **({"report_pdf": "1"} if shutil.which("pdflatex") else {}),
@@ -183,6 +186,21 @@ def test_override_semantics_of_the_config_loader():
                 }
             },
             r"datasets\.x\.llm_models names \['gpt'\], which are not keys of `llm\.models:`",
+        ),
+        (
+            {
+                "datasets": {
+                    "x": {
+                        "source": "hub",
+                        "text_column": "s",
+                        "label_column": "l",
+                        "labels": ["negative", "positive"],
+                        "llm_models": ["smollm2"],
+                        "label_witnesses": ["smollm2-swapped"],
+                    }
+                }
+            },
+            r"datasets\.x\.label_witnesses names \['smollm2-swapped'\], which are not LLM entries asked on it \(\['smollm2'\]\)",
         ),
         ({"llm": {"models": {"bad name!": {"path": "m.gguf"}}}}, r"'bad name!' does not match"),
         ({"tracking": {"experiment": "study-{model}"}}, r"'study-\{model\}' does not match"),
@@ -303,6 +321,8 @@ def test_smoke_run_writes_every_documented_output_consistently(smoke_run):
         for path in documented_paths(name, "minilm", variant, seed):
             if ("/attribution/" in path or "/attribute/" in path) and not attributed:
                 continue  # attribution.variants leaves this run group out
+            if ("witness" in path) and "smollm2" not in dataset_label_witnesses(config, name):
+                continue  # label_witnesses leaves the dataset without a witness
             assert (workdir / path).exists(), path
         run = workdir / run_folder
         history = pd.read_csv(run / "history.csv")
@@ -558,7 +578,9 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     # The LLM rule and what reads it (the cascade, the report), never data preparation, tokenization, training or
     # analysis; and only sst2's smollm2: the swapped entry and sst5 have instructions of their own.
     result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
-    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | REPORT_JOBS, result.stdout
+    # sst2's smollm2 is also the witness of its label issues: scored again, and the issues judged again.
+    witness = {"llm_witness": "1", "label_issues": "1"}
+    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | witness | REPORT_JOBS, result.stdout
     assert re.findall(r"rule llm_compare:.*?wildcards: dataset=(\w+), llm=([\w.-]+)", result.stdout, flags=re.S) == [
         ("sst2", "smollm2")
     ]
@@ -782,7 +804,7 @@ def smoke_dataset_inputs(workdir: Path, name: str):
         figure: {kind: results / f"figures/{figure}.{kind}" for kind in ("png", "pdf")} for figure in FIGURE_NAMES
     }
     return DatasetInputs.from_dict(
-        {"name": name, "data_card": results / "data/data_card.json"}
+        {"name": name, "data_card": results / "data/data_card.json", "label_summary": analysis / "label_issues.json"}
         | {file.split(".")[0]: analysis / file for file in one_each}
         | {
             "token_stats": {"minilm": results / "tokens/minilm.json"},

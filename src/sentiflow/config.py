@@ -112,6 +112,12 @@ def check_dimensions(config: dict) -> None:
             raise ConfigError(
                 f"datasets.{name}.llm_models names {unknown}, which are not keys of `llm.models:` ({sorted(config['llm']['models'])})"
             )
+        unknown = sorted(set(dataset.get("label_witnesses") or []) - set(dataset_llm_models(config, name)))
+        if unknown:
+            raise ConfigError(
+                f"datasets.{name}.label_witnesses names {unknown}, which are not LLM entries asked on it "
+                f"({dataset_llm_models(config, name)})"
+            )
         unknown = sorted(set(dataset.get("llm_tags") or []) - set(config["llm"].get("tags", {})))
         if unknown:
             raise ConfigError(f"datasets.{name}.llm_tags names {unknown}, which are not keys of `llm.tags:`")
@@ -194,6 +200,12 @@ def dataset_llm_models(config: dict, name: str) -> list[str]:
     return [key for key in config["llm"]["models"] if chosen is None or key in chosen]
 
 
+def dataset_label_witnesses(config: dict, name: str) -> list[str]:
+    """The LLM entries that witness dataset `name`'s label issues: its `label_witnesses`, or every entry it asks."""
+    chosen = config["datasets"][name].get("label_witnesses")
+    return [key for key in dataset_llm_models(config, name) if chosen is None or key in chosen]
+
+
 def dataset_llm_tags(config: dict, name: str) -> dict:
     """The `llm.tags` asked on dataset `name` (its `llm_tags`, or all of them), with their questions."""
     chosen = config["datasets"][name].get("llm_tags")
@@ -213,7 +225,9 @@ def llm_prompt(config: dict, name: str, entry: str) -> dict:
 # The keys of a dataset that choose what is done with its prepared data, not what the data are: editing them must
 # not prepare it again, and with it tokenize and train every run of the dataset again. Every other key (and any
 # key added to the schema later) is data preparation's, so a change to it reruns preparation.
-NOT_DATA_KEYS = frozenset({"backbones", "variants", "seeds", "reference", "prompt", "llm_models", "llm_tags"})
+NOT_DATA_KEYS = frozenset(
+    {"backbones", "variants", "seeds", "reference", "prompt", "llm_models", "llm_tags", "label_witnesses"}
+)
 
 
 def data_settings(dataset: dict) -> dict:

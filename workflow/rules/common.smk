@@ -6,6 +6,7 @@ from sentiflow.config import (
     canonical,
     data_settings,
     dataset_backbones,
+    dataset_label_witnesses,
     dataset_llm_models,
     dataset_llm_tags,
     dataset_seeds,
@@ -212,6 +213,26 @@ def llm_entries(dataset):
     return dataset_llm_models(config, dataset) if config["llm"]["enabled"] else []
 
 
+def witness_keys(dataset):
+    """The LLM entries that witness `dataset`'s label issues; with analysis.allow_partial, those that finished."""
+    if not (config["llm"]["enabled"] and config["analysis"]["label_issues"]["enabled"]):
+        return []
+    entries = dataset_label_witnesses(config, dataset)
+    if not config["analysis"]["allow_partial"]:
+        return entries
+    table = rules.llm_witness.output.table
+    return [e for e in entries if os.path.exists(table.format(dataset=dataset, llm=e))]
+
+
+def witness_tables(wildcards):
+    """Input function: the witness tables of the wildcard's dataset, in the order of `witness_keys`."""
+    table = rules.llm_witness.output.table
+    return [
+        table.format(dataset=wildcards.dataset, llm=e)
+        for e in witness_keys(wildcards.dataset)
+    ]
+
+
 def llm_outputs():
     if not config["llm"]["enabled"]:
         return []
@@ -219,6 +240,8 @@ def llm_outputs():
     for dataset in DATASETS:
         for entry in dataset_llm_models(config, dataset):
             wanted += expand(rules.llm_compare.output, dataset=dataset, llm=entry)
+            if entry in witness_keys(dataset):
+                wanted += expand(rules.llm_witness.output, dataset=dataset, llm=entry)
             if config["llm"]["cascade"]["enabled"]:
                 wanted += expand(rules.cascade.output, dataset=dataset, llm=entry)
     return wanted
@@ -248,7 +271,8 @@ def dataset_report_files(dataset):
         "failure_modes": rules.misclassified.output.failure_modes,
         "shortcut_words": rules.misclassified.output.shortcut_words,
         "word_groups": rules.misclassified.output.word_groups,
-        "label_issues": rules.misclassified.output.label_issues,
+        "label_issues": rules.label_issues.output.table,
+        "label_summary": rules.label_issues.output.summary,
         "why": rules.misclassified.output.why,
     }
     attribution = rules.attribute.output

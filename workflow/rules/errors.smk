@@ -28,12 +28,6 @@ rule misclassified:
             subcategory="{dataset}",
         ),
         word_groups="results/{dataset}/analysis/word_groups.csv",
-        label_issues=report(
-            "results/{dataset}/analysis/label_issues.csv",
-            caption="../report/label_issues.rst",
-            category="Errors",
-            subcategory="{dataset}",
-        ),
         why="results/{dataset}/analysis/why.json",
     log:
         "logs/{dataset}/misclassified.log",
@@ -49,7 +43,6 @@ rule misclassified:
         # top_words is how many the report lists.
         shortcuts=without(config["analysis"]["shortcuts"], "top_words"),
         mixed_polarity=canonical(config["analysis"]["mixed_polarity"]),
-        label_issues=canonical(config["analysis"]["label_issues"]),
     script:
         "../../scripts/misclassified.py"
 
@@ -83,6 +76,37 @@ rule slices:
         families=list(config["analysis"]["cues"]),
     script:
         "../../scripts/slices.py"
+
+
+# Label issues: cleanlab's candidates on the encoders' seed-mean probabilities, confirmed only where the dataset's
+# good-enough LLM witnesses also read the sentence against its gold label; the detection measured on injected flips.
+rule label_issues:
+    input:
+        unpack(analysed_runs("history", "predictions")),
+        validation=rules.prepare_data.output.validation,
+        witnesses=witness_tables,
+    output:
+        table=report(
+            "results/{dataset}/analysis/label_issues.csv",
+            caption="../report/label_issues.rst",
+            category="Errors",
+            subcategory="{dataset}",
+        ),
+        summary="results/{dataset}/analysis/label_issues.json",
+    log:
+        "logs/{dataset}/label_issues.log",
+    conda:
+        "../envs/sentiflow.yaml"
+    params:
+        expected=expected_runs_of_dataset,
+        labels=dataset_setting("labels"),
+        allow_partial=config["analysis"]["allow_partial"],
+        # The entries whose tables arrive, in the order of `witnesses`.
+        witnesses=lambda wildcards: witness_keys(wildcards.dataset),
+        settings=canonical(config["analysis"]["label_issues"]),
+        confidence=config["analysis"]["bootstrap"]["confidence"],
+    script:
+        "../../scripts/label_issues.py"
 
 
 # The words behind one run group's errors: Integrated Gradients with each seed's published checkpoint, a deletion

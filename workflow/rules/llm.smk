@@ -48,6 +48,39 @@ rule llm_compare:
         "../../scripts/llm_compare.py"
 
 
+# Per dataset and witness entry: the LLM's label probabilities on the validation sentences whose labels the
+# label_issues rule judges, through llm_compare's prompt and score cache.
+rule llm_witness:
+    input:
+        unpack(llm_model_file),
+        validation=rules.prepare_data.output.validation,
+        train=rules.prepare_data.output.train,
+    output:
+        table="results/{dataset}/llm/{llm}/witness.csv",
+    log:
+        "logs/{dataset}/llm_witness/{llm}.log",
+    benchmark:
+        "benchmarks/{dataset}/llm_witness/{llm}.tsv"
+    conda:
+        "../envs/sentiflow.yaml"
+    threads: llm_threads
+    params:
+        entry=lambda wildcards: without(
+            config["llm"]["models"][wildcards.llm], "prompt", "threads"
+        ),
+        prompt=lambda wildcards: canonical(
+            llm_prompt(config, wildcards.dataset, wildcards.llm)
+        ),
+        sample={
+            k: config["analysis"]["label_issues"][k]
+            for k in ("witness_sentences", "seed")
+        },
+        cache=config["llm"]["cache"],
+        labels=dataset_setting("labels"),
+    script:
+        "../../scripts/llm_witness.py"
+
+
 # Per dataset and LLM entry: accuracy against the share of sentences sent to the LLM, and fitted operating points.
 rule cascade:
     input:

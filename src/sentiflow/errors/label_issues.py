@@ -3,7 +3,8 @@
 cleanlab's `find_label_issues` (Northcutt et al. 2021, "Confident Learning") compares each sentence's given label
 with out-of-sample predicted probabilities; the validation predictions of a model never trained on validation are
 such probabilities. It runs per backbone and on the backbones' mean probabilities (pooled), so a sentence flagged by
-every backbone can be told from one flagged by a single model's quirk.
+every backbone can be told from one flagged by a single model's quirk. What it flags are candidates: confident
+errors of the encoders, mostly hard sentences; `witnesses` confirms a candidate only with independent evidence.
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ def find_issues(gold: np.ndarray, probs_by_backbone: dict[str, np.ndarray]) -> p
         "flagged_by": ["; ".join(name for name, f in by_backbone.items() if f[i]) for i in rows],
     }, columns=ISSUE_COLUMNS)  # fmt: skip
     return table.sort_values(["self_confidence", "position"]).reset_index(drop=True)
+
+
+def judged_positions(n: int, sentences: int | None, seed: int) -> np.ndarray:
+    """The validation positions the witnesses score and the flips are drawn from: all `n`, or a seeded sample."""
+    if sentences is None or sentences >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, sentences, replace=False))
 
 
 def sensitivity(correct_by_backbone: dict[str, np.ndarray], flagged_mask: np.ndarray) -> pd.DataFrame:

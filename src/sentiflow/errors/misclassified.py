@@ -25,7 +25,6 @@ class ErrorSettings:
     # The statistic's settings; its top_words are the report's.
     shortcuts: dict = field(default_factory=lambda: config.defaults("analysis")["shortcuts"])
     mixed_polarity: dict = field(default_factory=lambda: config.defaults("analysis")["mixed_polarity"])
-    label_issues: dict = field(default_factory=lambda: config.defaults("analysis")["label_issues"])
     bootstrap: dict = field(default_factory=lambda: config.defaults("analysis")["bootstrap"])
     overconfidence_threshold: float = config.defaults("analysis")["overconfidence_threshold"]
 
@@ -170,22 +169,17 @@ def failure_modes(tags: pd.DataFrame, error_rate: dict[str, np.ndarray], bootstr
 
 def analyse_errors(runs: RunSet, data: dict, labels: Sequence[str], settings: ErrorSettings, outputs) -> dict:
     """The misclassified rule: the error table of every run group, cue tags, failure modes (the cue families, lexical
-    shortcuts against the gold label and mixed tone), label issues, over-confidence. `data`: the validation and train
-    files; `outputs` names the files: combined, cues, failure_modes, overconfidence, shortcut_words, word_groups,
-    label_issues, why."""
+    shortcuts against the gold label and mixed tone), over-confidence. `data`: the validation and train files;
+    `outputs` names the files: combined, cues, failure_modes, overconfidence, shortcut_words, word_groups, why."""
 
     validation, train = read_split(data["validation"]), read_split(data["train"])
-    found = why.find(
-        runs, validation, train, labels, settings.shortcuts, settings.mixed_polarity, settings.label_issues
-    )
+    found = why.find(validation, train, labels, settings.shortcuts, settings.mixed_polarity)
     tables = {}
     for label, group in runs.groups.items():
         others = {name: other for name, other in runs.groups.items() if name != label}
         table = misclassified(group, others, validation, labels)
         flags = found.flags.set_index(validation["index"]).loc[table["index"]]
-        tables[label] = table.assign(
-            shortcut_words=flags["shortcut_words"].to_numpy(), label_issue=flags["label_issue"].to_numpy()
-        )
+        tables[label] = table.assign(shortcut_words=flags["shortcut_words"].to_numpy())
     tags, all_tags = split_cue_tags(validation, settings.cues)
     families = pd.concat([tags, found.flags[why.FLAG_COLUMNS]], axis=1)
     # Per sentence, in validation order: the share of seeds that got it wrong.
@@ -196,16 +190,15 @@ def analyse_errors(runs: RunSet, data: dict, labels: Sequence[str], settings: Er
         label: overconfidence(group, threshold) | {"errors_listed": len(tables[label])}
         for label, group in runs.groups.items()
     }
-    empty = pd.DataFrame(columns=misclassified_columns(validation) + ["shortcut_words", "label_issue"])
+    empty = pd.DataFrame(columns=misclassified_columns(validation) + ["shortcut_words"])
     write_csv(outputs["combined"], pd.concat([empty, *tables.values()], ignore_index=True))
     texts = text_fields(validation)
-    flags = found.flags[[*why.FLAG_COLUMNS, "label_issue"]]
+    flags = found.flags[why.FLAG_COLUMNS]
     write_csv(outputs["cues"], pd.concat([validation[["index", *texts, "label"]], all_tags, flags], axis=1))
     write_csv(outputs["failure_modes"], modes)
     write_csv(outputs["shortcut_words"], found.shortcut_words)
     write_csv(outputs["word_groups"], found.word_groups)
-    write_csv(outputs["label_issues"], found.issues)
     summary = {"select_epoch": runs.selection, "missing_runs": runs.missing, "backbones": confident}
     write_json(outputs["overconfidence"], summary)
-    write_json(outputs["why"], found.summary | {"label_sensitivity": found.sensitivity.to_dict("records")})
+    write_json(outputs["why"], found.summary)
     return confident

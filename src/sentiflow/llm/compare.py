@@ -101,8 +101,6 @@ def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, selection: dic
     out = answer_table(scored, votes, records, labels)
     session = ask_tags(job, out, scored, model_path, session)
     cues = pd.read_csv(data["cues"])
-    flagged = cues.loc[cues["label_issue"].astype(bool), "index"] if "label_issue" in cues else []
-    out["label_issue"] = out["index"].isin(flagged)  # cleanlab doubts the gold label
     # The LLM alone on validation sentences drawn without regard to the encoders: the cascade's sample, or every
     # sentence when items.all_validation asked for them.
     alone = out["in_cascade"] if sample["enabled"] else np.full(len(out), bool(items["all_validation"]))
@@ -179,26 +177,29 @@ def answer_table(scored, votes: dict, records: list[dict], labels: Sequence[str]
     return out
 
 
+def fix_counts(encoder_right: pd.Series, llm_correct: pd.Series, part: str = "") -> dict:
+    """Items the encoder got wrong and how many of them the LLM gets right (fixes), and the other way (breaks)."""
+    right, llm = encoder_right.to_numpy(dtype=bool), llm_correct.to_numpy(dtype=bool)
+    return {f"encoder_wrong_items{part}": int((~right).sum()), f"llm_fixes{part}": int((~right & llm).sum()),
+            f"encoder_right_items{part}": int(right.sum()), f"llm_breaks{part}": int((right & ~llm).sum())}  # fmt: skip
+
+
 def _summarise(out, votes: dict, cues) -> dict:
-    """LLM accuracy per group; per run group what the LLM fixes and breaks, overall and on the sentences whose gold
-    label cleanlab flags (there a "fix" may be the LLM agreeing with a wrong label); accuracy per cue family."""
+    """LLM accuracy per group; per run group what the LLM fixes and breaks (the report counts them again on the
+    confirmed label issues, which are known only later); accuracy per cue family."""
     groups = {
         name: {"items": len(g), "llm_accuracy": float(g["llm_correct"].mean())} for name, g in out.groupby("group")
     }
     per_backbone = {}
     for backbone in votes:
         encoder_right = out[f"{backbone}_predicted"] == out["gold"]
-        counts = {}
-        for part, rows in (("", slice(None)), ("_on_label_issues", out["label_issue"])):
-            right, llm = encoder_right[rows], out.loc[rows, "llm_correct"]
-            counts |= {f"encoder_wrong_items{part}": int((~right).sum()), f"llm_fixes{part}": int((~right & llm).sum()),
-                       f"encoder_right_items{part}": int(right.sum()), f"llm_breaks{part}": int((right & ~llm).sum())}  # fmt: skip
+        counts = fix_counts(encoder_right, out["llm_correct"])
         agreement = float((out[f"{backbone}_predicted"] == out["llm_predicted"]).mean()) if len(out) else None
         per_backbone[backbone] = counts | {"agreement": agreement}
     scored = {"groups": groups, "backbones": per_backbone}
     if len(out):
         # A pair's families on either text (the failure modes' reading), not the per-text columns.
-        families = [c for c in cues.columns if c not in ("index", TEXT, PAIR, "label", "label_issue")
+        families = [c for c in cues.columns if c not in ("index", TEXT, PAIR, "label")
                     and not c.endswith(("_in_first", "_in_second"))]  # fmt: skip
         tagged = out.merge(cues[["index", *families]], on="index", how="left")
         scored["by_cue"] = {

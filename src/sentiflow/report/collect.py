@@ -15,6 +15,7 @@ import pandas as pd
 import sentiflow
 from sentiflow.analysis.runs import RunSet
 from sentiflow.data import is_pair
+from sentiflow.llm.compare import fix_counts
 from sentiflow.report import slices as report_slices
 from sentiflow.report import why as report_why
 from sentiflow.report.figures import FIGURES, cascade_stem
@@ -102,9 +103,15 @@ def calibration_section(path: Path) -> dict:
     }
 
 
-def llm_entry(entry: str, files: LLMFiles, table: pd.DataFrame, top_errors: int) -> dict:
-    """One LLM entry's comparison (and cascade): its summary and its first `top_errors` hard cases."""
+def llm_entry(entry: str, files: LLMFiles, table: pd.DataFrame, top_errors: int, confirmed: set) -> dict:
+    """One LLM entry's comparison (and cascade): its summary, with what it fixes and breaks counted again on the
+    `confirmed` label issues (there a "fix" may be the LLM agreeing with a wrong label), and its first `top_errors`
+    hard cases."""
     answers = read_json(files.summary)
+    on_issues = table["index"].isin(confirmed).to_numpy()
+    for backbone, counts in answers["backbones"].items():
+        right = table[f"{backbone}_predicted"] == table["gold"]
+        counts |= fix_counts(right[on_issues], table.loc[on_issues, "llm_correct"], "_on_label_issues")
     groups = {name: answers["groups"].get(name, {}).get("llm_accuracy") for name in ("error", "control")}
     return {
         "name": entry,
@@ -134,10 +141,10 @@ def hard_cases(first: list[dict], tables: dict[str, pd.DataFrame]) -> list[dict]
     return cases
 
 
-def llm_section(files: dict[str, LLMFiles], configured: list[str], top_errors: int) -> dict:
+def llm_section(files: dict[str, LLMFiles], configured: list[str], top_errors: int, confirmed: set) -> dict:
     """The finished LLM entries, the configured ones that did not finish, and the hard cases with every answer."""
     tables = {entry: pd.read_csv(entry_files.table) for entry, entry_files in files.items()}
-    entries = [llm_entry(entry, files[entry], tables[entry], top_errors) for entry in files]
+    entries = [llm_entry(entry, files[entry], tables[entry], top_errors, confirmed) for entry in files]
     return {
         "llm": entries,
         "llm_missing": [entry for entry in configured if entry not in files],
@@ -157,7 +164,9 @@ def collect_dataset(inputs: DatasetInputs, settings: ReportSettings) -> dict:
         | accuracy_section(summary, dataset)
         | error_section(errors, inputs, settings.top_errors)
         | calibration_section(inputs.calibration)
-        | llm_section(inputs.llm, dataset.llm_models, settings.top_errors)
+        | llm_section(
+            inputs.llm, dataset.llm_models, settings.top_errors, report_why.confirmed_indices(inputs.label_issues)
+        )
     )
     section["why"] = report_why.collect(inputs, errors, card["labels"], settings)
     section["slices"] = report_slices.collect(inputs.slices)

@@ -65,6 +65,7 @@ class DatasetInputs:
     shortcut_words: Path
     word_groups: Path
     label_issues: Path
+    label_summary: Path
     why: Path
     token_stats: dict[str, Path]  # per backbone key, in the configured order
     figures: dict[str, FigureFiles]  # per figure name (sentiflow.report.figures)

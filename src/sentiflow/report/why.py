@@ -1,6 +1,6 @@
 """The report's "Why errors happen" section: coloured attributions, the deletion test, shortcut words, label issues.
 
-Everything here is read from the misclassified and attribute rules' outputs and shaped for both templates; the
+Everything here is read from the misclassified, attribute and label_issues rules' outputs and shaped for both templates; the
 templates escape every word from the data (HTML autoescaping, `tex` in LaTeX), the colours are computed here.
 """
 
@@ -35,9 +35,9 @@ def coloured(words: pd.DataFrame) -> list[list[dict]]:
     return fields
 
 
-def collect_group(files: AttributionFiles, misclassified: pd.DataFrame, count: int) -> dict:
+def collect_group(files: AttributionFiles, misclassified: pd.DataFrame, count: int, confirmed: set) -> dict:
     """One run group's attribution: convergence, the shortcut share of its errors, the deletion test, and its
-    `count` most confident attributed errors coloured word by word."""
+    `count` most confident attributed errors coloured word by word (tagged when their label issue is `confirmed`)."""
     summary = read_json(files.summary)
     words = pd.read_parquet(files.words)
     sentences = pd.read_csv(files.sentences)
@@ -51,7 +51,7 @@ def collect_group(files: AttributionFiles, misclassified: pd.DataFrame, count: i
         "errors_shown": [
             {"index": int(row["index"]), "gold": row["gold"], "predicted": row["predicted"],
              "confidence": row["confidence"], "fields": coloured(by_index[row["index"]]),
-             "top_words": top.loc[row["index"], "top_words"], "label_issue": bool(row.get("label_issue", False))}
+             "top_words": top.loc[row["index"], "top_words"], "label_issue": int(row["index"]) in confirmed}
             for _, row in shown.iterrows()
         ],
     }  # fmt: skip
@@ -61,7 +61,7 @@ def collect(inputs: DatasetInputs, misclassified: pd.DataFrame, labels: list[str
     """The section's context for one dataset."""
     why = read_json(inputs.why)
     words = pd.read_csv(inputs.shortcut_words)
-    issues = pd.read_csv(inputs.label_issues).fillna({"flagged_by": ""})
+    issues = label_issue_section(inputs, settings.top_errors)
     count = settings.attributed_errors
     return {
         "shortcuts": why["shortcuts"]
@@ -69,10 +69,27 @@ def collect(inputs: DatasetInputs, misclassified: pd.DataFrame, labels: list[str
                         for label in labels},
            "groups": records(inputs.word_groups)},
         "mixed_polarity": why["mixed_polarity"],
-        "label_issues": why["label_issues"] | {
-            "rows": [row | {"texts": [row[c] for c in TEXT_FIELDS if c in row]}
-                     for row in issues.head(settings.top_errors).to_dict("records")],
-            "sensitivity": why["label_sensitivity"],
-        },
-        "attribution": [collect_group(files, misclassified, count) for files in inputs.attribution],
+        "label_issues": issues,
+        "attribution": [collect_group(files, misclassified, count, set(issues["confirmed_index"]))
+                        for files in inputs.attribution],
     }  # fmt: skip
+
+
+def confirmed_indices(path) -> set[int]:
+    """The validation indices of the confirmed label issues in a label_issues.csv."""
+    table = pd.read_csv(path)
+    return set(table.loc[table["status"] == "confirmed", "index"].astype(int))
+
+
+def label_issue_section(inputs: DatasetInputs, top: int) -> dict:
+    """The label issues rule's summary, its first `top` confirmed issues and, apart, its first `top` candidates."""
+    summary = read_json(inputs.label_summary)
+    table = pd.read_csv(inputs.label_issues).fillna({"flagged_by": ""})
+    rows = {status: [row | {"texts": [row[c] for c in TEXT_FIELDS if c in row]}
+                     for row in table[table["status"] == status].head(top).to_dict("records")]
+            for status in ("confirmed", "candidate")}  # fmt: skip
+    return summary | {
+        "confirmed_rows": rows["confirmed"],
+        "candidate_rows": rows["candidate"],
+        "confirmed_index": sorted(confirmed_indices(inputs.label_issues)),
+    }
