@@ -18,6 +18,7 @@ from sentiflow.errors.slices import (
     find_slices,
     fold_leaves,
     jeffreys_interval,
+    label_features,
 )
 from sentiflow.report import slices as report_slices
 from sentiflow.report.inputs import SliceFiles
@@ -236,3 +237,21 @@ def test_the_smoke_studys_slices_are_held_out_and_in_the_report(smoke_run):
             )
             assert held_out == group["sentences"] or len(rows) == 0
         assert f'id="{dataset}-slices"' in html
+
+
+def test_a_confirmed_label_issue_and_a_witness_that_read_every_sentence_are_features():
+    cues, _ = planted(n=6)
+    issues = pd.DataFrame({"index": [1, 2, 4], "status": ["confirmed", "candidate", "confirmed"]})
+    full = pd.DataFrame({"index": range(6), "gold": ["a"] * 6, "llm_predicted": ["a", "b", "a", "a", "b", "b"]})
+    sample = full.iloc[:4]  # read four sentences of six: a feature of the sample, not of the sentences
+    extra = label_features(cues, issues, {"qwen": full, "smol": sample})
+    assert list(extra) == ["confirmed_label_issue", "against_gold_by:qwen"]
+    assert extra["confirmed_label_issue"].tolist() == [False, True, False, False, True, False]
+    assert extra["against_gold_by:qwen"].tolist() == [False, True, False, False, True, True]
+    assert label_features(cues, None, {}) == {}
+    features = feature_matrix(cues, ["negation", "contrast", "question"], extra)
+    assert features["confirmed_label_issue"].sum() == 2 and features["against_gold_by:qwen"].sum() == 3
+    assert condition_words("confirmed_label_issue", 0.5, None, boolean=True, integer=False) == (
+        "a confirmed label issue"
+    )
+    assert condition_words("against_gold_by:qwen", None, 0.5, boolean=True, integer=False) == "qwen answers as gold"

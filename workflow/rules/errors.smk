@@ -47,37 +47,6 @@ rule misclassified:
         "../../scripts/misclassified.py"
 
 
-# Where errors concentrate, found rather than guessed: per run group, a shallow decision tree over the sentences'
-# features (cues.csv, lengths) predicts the seed-majority error, cross-fitted so that every slice's error rate is
-# measured on sentences its tree never saw.
-rule slices:
-    input:
-        unpack(analysed_runs("history", "predictions")),
-        cues=rules.misclassified.output.cues,
-    output:
-        table=report(
-            "results/{dataset}/analysis/slices.csv",
-            caption="../report/slices.rst",
-            category="Errors",
-            subcategory="{dataset}",
-        ),
-        summary="results/{dataset}/analysis/slices.json",
-    log:
-        "logs/{dataset}/slices.log",
-    conda:
-        "../envs/sentiflow.yaml"
-    params:
-        expected=expected_runs_of_dataset,
-        allow_partial=config["analysis"]["allow_partial"],
-        # enabled chooses whether the rule runs (slices_outputs), not what it computes.
-        settings=without(config["analysis"]["slices"], "enabled"),
-        confidence=config["analysis"]["bootstrap"]["confidence"],
-        # The cue families' names: cues.csv's columns to read.
-        families=list(config["analysis"]["cues"]),
-    script:
-        "../../scripts/slices.py"
-
-
 # Label issues: cleanlab's candidates on the encoders' seed-mean probabilities, confirmed only where the dataset's
 # good-enough LLM witnesses also read the sentence against its gold label; the detection measured on injected flips.
 rule label_issues:
@@ -107,6 +76,41 @@ rule label_issues:
         confidence=config["analysis"]["bootstrap"]["confidence"],
     script:
         "../../scripts/label_issues.py"
+
+
+# Where errors concentrate, found rather than guessed: per run group, a shallow decision tree over the sentences'
+# features (cues.csv, lengths) predicts the seed-majority error, cross-fitted so that every slice's error rate is
+# measured on sentences its tree never saw.
+rule slices:
+    input:
+        unpack(analysed_runs("history", "predictions")),
+        cues=rules.misclassified.output.cues,
+        # Two more features: a confirmed label issue, and each witness LLM's answer where it read every sentence.
+        label_issues=label_issue_table,
+        witnesses=witness_tables,
+    output:
+        table=report(
+            "results/{dataset}/analysis/slices.csv",
+            caption="../report/slices.rst",
+            category="Errors",
+            subcategory="{dataset}",
+        ),
+        summary="results/{dataset}/analysis/slices.json",
+    log:
+        "logs/{dataset}/slices.log",
+    conda:
+        "../envs/sentiflow.yaml"
+    params:
+        expected=expected_runs_of_dataset,
+        allow_partial=config["analysis"]["allow_partial"],
+        # enabled chooses whether the rule runs (slices_outputs), not what it computes.
+        settings=without(config["analysis"]["slices"], "enabled"),
+        confidence=config["analysis"]["bootstrap"]["confidence"],
+        # The cue families' names: cues.csv's columns to read.
+        families=list(config["analysis"]["cues"]),
+        witnesses=lambda wildcards: witness_keys(wildcards.dataset),
+    script:
+        "../../scripts/slices.py"
 
 
 # The words behind one run group's errors: Integrated Gradients with each seed's published checkpoint, a deletion

@@ -36,7 +36,11 @@ SLICE_COLUMNS = ["backbone", "rank", "slice", "sentences", "errors", "error_rate
                  "error_rate_ci_high", "share_of_errors", "excess_errors", "heldout_error_rate", "above_heldout_rate", "found_by_folds",
                  "fit_sentences", "fit_error_rate", "fit_excess_errors"]  # fmt: skip
 # How a boolean feature reads in a slice's rule, present and absent; the cue families read as their names.
-PHRASES = {"shortcut_against_gold": ("a shortcut word against gold", "no shortcut word against gold")}
+CONFIRMED, WITNESS = "confirmed_label_issue", "against_gold_by:"
+PHRASES = {
+    "shortcut_against_gold": ("a shortcut word against gold", "no shortcut word against gold"),
+    CONFIRMED: ("a confirmed label issue", "no confirmed label issue"),
+}
 NUMBERS = {"words": "words", "length_ratio": "length ratio (second text / first)"}
 FIELDS = {"_in_first": " in the first text", "_in_second": " in the second text"}
 
@@ -81,6 +85,23 @@ def feature_matrix(cues: pd.DataFrame, families: list[str], extra: dict[str, np.
     return pd.DataFrame(columns, index=cues["index"].to_numpy())
 
 
+def label_features(cues: pd.DataFrame, label_issues: pd.DataFrame | None, witnesses: dict[str, pd.DataFrame]) -> dict:
+    """The two features that come from later rules: a confirmed label issue (when the label_issues rule ran), and for
+    each witness LLM that answered every validation sentence whether it answered against gold. A witness that read
+    a sample is left out: a feature known only on the sentences it read would mark the sample, not the sentences."""
+    index = cues["index"].to_numpy()
+    extra = {}
+    if label_issues is not None:
+        confirmed = label_issues.loc[label_issues["status"] == "confirmed", "index"]
+        extra[CONFIRMED] = np.isin(index, confirmed.to_numpy())
+    for name, table in witnesses.items():
+        answered = table.set_index("index")
+        if np.isin(index, answered.index).all():
+            rows = answered.loc[index]
+            extra[WITNESS + name] = (rows["llm_predicted"] != rows["gold"]).to_numpy()
+    return extra
+
+
 def jeffreys_interval(errors: int, sentences: int, confidence: float) -> tuple[float, float]:
     """The Jeffreys interval of a rate: honest at 0 and at 1, where a bootstrap of one value collapses to a point."""
     if sentences == 0:
@@ -96,6 +117,9 @@ def condition_words(name: str, low: float | None, high: float | None, boolean: b
     if boolean:
         if name in PHRASES:
             return PHRASES[name][low is None]
+        if name.startswith(WITNESS):
+            llm = name[len(WITNESS) :]
+            return f"{llm} answers against gold" if low is not None else f"{llm} answers as gold"
         base = next((name[: -len(s)] for s in FIELDS if name.endswith(s)), name)
         phrase = base.replace("_", " ") + FIELDS.get(name[len(base) :], "")
         return phrase if low is not None else f"no {phrase}"
@@ -231,10 +255,12 @@ def group_slices(group: RunGroup, features: pd.DataFrame, settings: SliceSetting
     return table.assign(backbone=group.label)[SLICE_COLUMNS], summary | {"note": summary.get("note")}
 
 
-def find_slices(runs: RunSet, cues: pd.DataFrame, families: list[str], settings: SliceSettings, outputs) -> dict:
+def find_slices(
+    runs: RunSet, cues: pd.DataFrame, families: list[str], settings: SliceSettings, outputs, extra: dict | None = None
+) -> dict:
     """The slices rule: every run group's slices in `outputs["table"]` (slices.csv), the settings, the features and
-    each group's counts and notes in `outputs["summary"]` (slices.json)."""
-    features = feature_matrix(cues, families)
+    each group's counts and notes in `outputs["summary"]` (slices.json). `extra`: `label_features`'s."""
+    features = feature_matrix(cues, families, extra)
     constant = [name for name in features.columns if features[name].nunique() < 2]
     features = features.drop(columns=constant)
     tables, groups = [pd.DataFrame(columns=SLICE_COLUMNS)], {}
