@@ -548,6 +548,8 @@ def jobs_besides_total(result) -> dict:
 
 
 REPORT_JOBS = {"report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which("pdflatex") else {})
+# An entry's prompt is also the one it answers the behavioural suite with.
+BEHAVIOUR_LLM = {"behaviour_llm": "1"}
 
 
 @pytest.mark.e2e
@@ -558,7 +560,9 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     # The LLM rule and what reads it (the cascade, the report), never data preparation, tokenization, training or
     # analysis; and only sst2's smollm2: the swapped entry and sst5 have instructions of their own.
     result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
-    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | REPORT_JOBS, result.stdout
+    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | BEHAVIOUR_LLM | REPORT_JOBS, (
+        result.stdout
+    )
     assert re.findall(r"rule llm_compare:.*?wildcards: dataset=(\w+), llm=([\w.-]+)", result.stdout, flags=re.S) == [
         ("sst2", "smollm2")
     ]
@@ -566,7 +570,9 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     one = json.loads(json.dumps(config))
     one["llm"]["models"]["smollm2-swapped"]["prompt"]["shots"] = 1
     result = snakemake(workdir, one, "--dry-run", "--cores", "2")
-    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | REPORT_JOBS, result.stdout
+    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | BEHAVIOUR_LLM | REPORT_JOBS, (
+        result.stdout
+    )
     assert "llm=smollm2-swapped" in result.stdout and "llm=smollm2\n" not in result.stdout
     # The cascade's folds are the cascade's alone.
     folds = json.loads(json.dumps(config))
@@ -643,6 +649,9 @@ def test_changing_one_dataset_reruns_only_that_dataset(smoke_run):
         "attribute",
         "llm_compare",
         "cascade",
+        "behaviour_suite",
+        "behaviour_encoder",
+        "behaviour_llm",
     ]
     assert jobs_besides_total(result) == dict.fromkeys(per_dataset, "1") | {"train": "1"} | REPORT_JOBS, result.stdout
     assert "dataset=sst5" in result.stdout and "dataset=sst2" not in result.stdout
