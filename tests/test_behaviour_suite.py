@@ -194,7 +194,8 @@ def test_the_same_config_and_data_give_the_same_suite_byte_for_byte(tmp_path):
          "datasets.rte.behaviour.tests selects sarcastic_tail, whose generator append_tail makes single texts"),
         ({"datasets": {"rte": {"behaviour": {"tests": ["name_swap", "typos_x"]}}}}, "rte",
          "datasets.rte.behaviour.tests names ['typos_x']"),
-        ({"datasets": {"sst2": {"labels": ["bad", "good"]}}}, "sst2",
+        ({"datasets": {"sst2": {"labels": ["bad", "good"], "prompt": {"verbalizers": {"bad": ["bad"], "good": ["good"]}}}}},
+         "sst2",
          "behaviour.tests.negation_positive.polarity reads labels by polarity, but datasets.sst2 label(s) ['bad', 'good']"),
     ],
 )  # fmt: skip

@@ -103,14 +103,13 @@ def load_study(configfiles=(), base: str | Path | None = None) -> dict:
 
 def check_dimensions(config: dict) -> None:
     """What the schema cannot say: datasets name only configured backbones, prompts cover every label, a holdout
-    exists where the epoch is to be chosen on it."""
+    exists where the epoch is to be chosen on it, every behavioural test a dataset runs can run there."""
     attributed = (config.get("analysis", {}).get("attribution") or {}).get("variants") or []
     unknown = sorted(set(attributed) - set(config.get("variants", {})))
     if unknown:
         raise ConfigError(f"analysis.attribution.variants names {unknown}, which are not keys of `variants:`")
     for name, dataset in config["datasets"].items():
         check_text_columns(name, dataset)
-        check_behaviour(config, name)
         if config.get("analysis", {}).get("select_epoch") == "holdout" and not dataset.get("holdout_rows"):
             raise ConfigError(
                 f"analysis.select_epoch is holdout but datasets.{name}.holdout_rows is 0: give the dataset a holdout "
@@ -144,6 +143,8 @@ def check_dimensions(config: dict) -> None:
                     f"datasets.{name} with llm.models.{entry}: no verbalizers for label(s) {missing}; set datasets.{name}.prompt.verbalizers "
                     "(a list of words per label) or llm.enabled: false"
                 )
+    for name in config["datasets"]:
+        check_behaviour(config, name)
 
 
 def text_columns(dataset: dict) -> tuple[str, ...]:
