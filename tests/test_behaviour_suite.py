@@ -281,3 +281,13 @@ def test_the_llm_answers_through_the_cache_and_a_second_run_scores_nothing(tmp_p
     assert second["scored_now"] == 0 and second["from_cache"] == first["texts"]
     assert pd.read_parquet(again["table"]).equals(table)
     assert json.loads(again["summary"].read_text())["tests"] == second["tests"]
+
+
+def test_an_override_file_replaces_the_suite_whole(tmp_path):
+    base = tmp_path / "config.yaml"
+    base.write_text(
+        yaml.safe_dump({"behaviour": {"seed": 3, "tests": {"typos": {"type": "INV", "generator": "typos"}}}})
+    )
+    mine = {"type": "INV", "generator": "contractions", "probes": "robustness"}
+    merged = study_config(base, {"behaviour": {"tests": {"mine": mine}}})
+    assert merged["behaviour"] == {"seed": 3, "tests": {"mine": mine}}

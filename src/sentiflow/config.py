@@ -2,7 +2,8 @@
 
 A file given with `snakemake --configfile` is laid over `config/config.yaml`: nested settings are merged
 key by key, but the dimension maps (`datasets`, `backbones`, `variants`) are replaced whole, so an override
-that names its own datasets, backbones or variants never inherits the study's.
+that names its own datasets, backbones or variants never inherits the study's; so are `llm.models` and
+`behaviour.tests` (a suite of one's own).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def study_config(base: str | Path, override: dict) -> dict:
             "the config key `llm.model` was replaced by `llm.models`, a map from a name to a model: write "
             f"`llm: {{models: {{my-model: {{...}}}}}}` with the old block's keys ({', '.join(sorted(model)) or 'path, n_ctx'}) under the name"
         )
-    return overlay(yaml.safe_load(Path(base).read_text()), override, replace=DIMENSIONS + ("models",))
+    return overlay(yaml.safe_load(Path(base).read_text()), override, replace=DIMENSIONS + ("models", "tests"))
 
 
 def load_study(configfiles=(), base: str | Path | None = None) -> dict:
