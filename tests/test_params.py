@@ -24,7 +24,7 @@ from conftest import snakemake
 
 from sentiflow.config import dataset_label_witnesses, schema
 
-SECTIONS = ("training", "analysis", "llm", "report")
+SECTIONS = ("training", "analysis", "llm", "behaviour", "report")
 WORKERS = 2
 # Rules a plan may hold whatever changed: the report reads every setting (another rule file's business), and `all`
 # is the default target, planned whenever anything is.
@@ -57,11 +57,11 @@ READERS = {
     **each(
         "training.fast", "precision bucket_multiple sync_every eval_batch_size cuda_graphs group_by_length", {"train"}
     ),
-    "training.max_length": {"tokenize"},
+    "training.max_length": {"tokenize", "behaviour_encoder"},
     # Where a job runs, not what it computes (workflow/rules/common.smk): nothing reruns.
     **each("training", "device threads gpus_per_run runs_per_gpu", set()),
     "analysis.select_epoch": {"train"},
-    "analysis.allow_partial": ANALYSED_RUNS | {"llm_compare", "cascade"},
+    "analysis.allow_partial": ANALYSED_RUNS | {"llm_compare", "cascade", "behaviour_encoder"},
     **each(
         "analysis.bootstrap",
         "samples seed method",
@@ -94,26 +94,36 @@ READERS = {
     **each("analysis.slices", "enabled max_depth min_leaf folds seed top", {"slices"}),
     # Without the LLM stage label issues lose their witnesses and are judged again without them.
     "llm.enabled": {"label_issues"},
-    **each("llm.models.*", "path hub_repo hub_file revision n_ctx n_gpu_layers", {"llm_compare"}),
-    **each("llm.models.*.prompt", "system instruction answer_prefix plain_template verbalizers shots", {"llm_compare"}),
+    **each("llm.models.*", "path hub_repo hub_file revision n_ctx n_gpu_layers", {"llm_compare", "behaviour_llm"}),
+    **each(
+        "llm.models.*.prompt",
+        "system instruction answer_prefix plain_template verbalizers shots",
+        {"llm_compare", "behaviour_llm"},
+    ),
     "llm.models.*.threads": set(),
     "llm.threads": set(),
     **each("llm.items", "errors errors_of max_errors control all_validation", {"llm_compare"}),
     # The cascade's sentences are scored by llm_compare; its folds are fitted by the cascade alone.
     **each("llm.cascade", "enabled sentences seed", {"llm_compare", "cascade"}),
     "llm.cascade.folds": {"cascade"},
-    "llm.cache": {"llm_compare", "llm_witness"},
+    "llm.cache": {"llm_compare", "llm_witness", "behaviour_llm"},
     **each("llm.tags.*", "instruction verbalizers.yes verbalizers.no", {"llm_compare"}),
     **each(
         "llm.prompt",
         "system instruction answer_prefix plain_template verbalizers.* shots seed reuse_prefix",
-        {"llm_compare", "llm_witness"},
+        {"llm_compare", "llm_witness", "behaviour_llm"},
     ),
+    # The suite is made by behaviour_suite; the LLM's draw of cases by behaviour_llm. A test's settings are one leaf.
+    "behaviour.enabled": set(),
+    "behaviour.seed": {"behaviour_suite", "behaviour_llm"},
+    **each("behaviour", "max_cases polarity lexicons tests", {"behaviour_suite"}),
+    "behaviour.llm_cases": {"behaviour_llm"},
     **each("report", "title top_errors attributed_errors pdf", set()),
 }
 # Switches whose changed value (off) takes rules out of the plan altogether.
 SWITCHED_OFF = {
-    "llm.enabled": {"llm_compare", "cascade", "llm_witness"},
+    "llm.enabled": {"llm_compare", "cascade", "llm_witness", "behaviour_llm"},
+    "behaviour.enabled": {"behaviour_suite", "behaviour_encoder", "behaviour_llm"},
     "llm.cascade.enabled": {"cascade"},
     "analysis.attribution.enabled": {"attribute"},
     "analysis.slices.enabled": {"slices"},
@@ -126,7 +136,12 @@ VALUES = {
     "llm.prompt.plain_template": lambda value, tmp: "{system}\n\n{prompt}",
     "llm.models.*.prompt.plain_template": lambda value, tmp: "{system}\n\n{prompt}",
     "llm.models.*.path": lambda value, tmp: str(linked(Path(value), tmp)),  # the same model, another path
+    "behaviour.polarity": lambda value, tmp: {"neutral": "negative"},  # SST-5's neutral label read as negative
+    "behaviour.lexicons": lambda value, tmp: {"pos_adj": ["good", "great"]},
+    "behaviour.tests": lambda value, tmp: value | {"typos": value["typos"] | {"perturbations": 3}},
 }
+# Maps whose entries are changed as a whole, one leaf: a test's keys only make sense together.
+WHOLE = {"behaviour.tests"}
 # Leaves an entry may leave out: their value is then the one named here.
 INHERITED = {"llm.models.*.prompt": ("llm", "prompt")}
 
@@ -158,7 +173,9 @@ def leaves(node: dict, value, path: tuple[str, ...], pattern: tuple[str, ...]):
     """(path, pattern, schema node) of every leaf below `node`; a map of user-named entries is walked through the
     entries `value` (the config's) has, the pattern naming each `*`."""
     node = resolved(node)
-    if "properties" in node:
+    if ".".join(pattern) in WHOLE:
+        yield path, ".".join(pattern), node
+    elif "properties" in node:
         for key, sub in node["properties"].items():
             yield from leaves(sub, (value or {}).get(key), (*path, key), (*pattern, key))
     elif isinstance(node.get("additionalProperties"), dict) and isinstance(value, dict) and value:

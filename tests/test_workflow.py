@@ -80,6 +80,9 @@ def test_default_config_plans_the_study(tmp_path):
         "llm_compare": "1",
         "llm_witness": "1",
         "cascade": "1",
+        "behaviour_suite": "1",
+        "behaviour_encoder": "2",
+        "behaviour_llm": "1",
         "report": "1",
         **({"report_pdf": "1"} if shutil.which("pdflatex") else {}),
         "all": "1",
@@ -568,6 +571,8 @@ def jobs_besides_total(result) -> dict:
 
 
 REPORT_JOBS = {"report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which("pdflatex") else {})
+# An entry's prompt is also the one it answers the behavioural suite with.
+BEHAVIOUR_LLM = {"behaviour_llm": "1"}
 
 
 @pytest.mark.e2e
@@ -580,7 +585,9 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
     # sst2's smollm2 is also the witness of its label issues: scored again, and the issues judged again.
     witness = {"llm_witness": "1", "label_issues": "1"}
-    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | witness | REPORT_JOBS, result.stdout
+    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | witness | BEHAVIOUR_LLM | REPORT_JOBS, (
+        result.stdout
+    )
     assert re.findall(r"rule llm_compare:.*?wildcards: dataset=(\w+), llm=([\w.-]+)", result.stdout, flags=re.S) == [
         ("sst2", "smollm2")
     ]
@@ -588,7 +595,9 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     one = json.loads(json.dumps(config))
     one["llm"]["models"]["smollm2-swapped"]["prompt"]["shots"] = 1
     result = snakemake(workdir, one, "--dry-run", "--cores", "2")
-    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | REPORT_JOBS, result.stdout
+    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | BEHAVIOUR_LLM | REPORT_JOBS, (
+        result.stdout
+    )
     assert "llm=smollm2-swapped" in result.stdout and "llm=smollm2\n" not in result.stdout
     # The cascade's folds are the cascade's alone.
     folds = json.loads(json.dumps(config))
@@ -665,6 +674,9 @@ def test_changing_one_dataset_reruns_only_that_dataset(smoke_run):
         "attribute",
         "llm_compare",
         "cascade",
+        "behaviour_suite",
+        "behaviour_encoder",
+        "behaviour_llm",
     ]
     assert jobs_besides_total(result) == dict.fromkeys(per_dataset, "1") | {"train": "1"} | REPORT_JOBS, result.stdout
     assert "dataset=sst5" in result.stdout and "dataset=sst2" not in result.stdout

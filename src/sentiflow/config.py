@@ -2,12 +2,14 @@
 
 A file given with `snakemake --configfile` is laid over `config/config.yaml`: nested settings are merged
 key by key, but the dimension maps (`datasets`, `backbones`, `variants`) are replaced whole, so an override
-that names its own datasets, backbones or variants never inherits the study's.
+that names its own datasets, backbones or variants never inherits the study's; so are `llm.models` and
+`behaviour.tests` (a suite of one's own).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from functools import cache
 from pathlib import Path
 
@@ -16,6 +18,22 @@ import yaml
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
 DIMENSIONS = ("datasets", "backbones", "variants")
 BASE_VARIANT = "base"  # the study's recipe as configured; runs of other variants are compared with it
+# The behaviour stage's shipped word lists (one SLOT.txt per lexicon slot) and generators, known here so that a test
+# naming another is refused before anything runs. Per generator: whether it perturbs sentence pairs (both texts
+# alike), the test types it makes, whether it draws words from `slots`. sentiflow.behaviour.generators implements
+# exactly these (tests/test_behaviour_suite.py holds them together).
+BEHAVIOUR_LEXICONS = Path(__file__).with_name("behaviour") / "lexicons"
+BEHAVIOUR_GENERATORS = {
+    "templates": {"pairs": False, "types": ("MFT",), "slots": False},
+    "append_tail": {"pairs": False, "types": ("INV", "DIR"), "slots": True},
+    "swap_words": {"pairs": True, "types": ("INV", "DIR"), "slots": True},
+    "shortcut_words": {"pairs": True, "types": ("INV", "DIR"), "slots": False},
+    "typos": {"pairs": True, "types": ("INV", "DIR"), "slots": False},
+    "contractions": {"pairs": True, "types": ("INV", "DIR"), "slots": False},
+}
+POLARITIES = ("negative", "positive", "neutral")
+# A template's placeholder: a lexicon slot, and a number for a second (third, ...) word drawn from the same slot.
+PLACEHOLDER = re.compile(r"\{([a-z]+(?:_[a-z]+)*)(\d*)\}")
 
 
 class ConfigError(ValueError):
@@ -68,7 +86,7 @@ def study_config(base: str | Path, override: dict) -> dict:
             "the config key `llm.model` was replaced by `llm.models`, a map from a name to a model: write "
             f"`llm: {{models: {{my-model: {{...}}}}}}` with the old block's keys ({', '.join(sorted(model)) or 'path, n_ctx'}) under the name"
         )
-    return overlay(yaml.safe_load(Path(base).read_text()), override, replace=DIMENSIONS + ("models",))
+    return overlay(yaml.safe_load(Path(base).read_text()), override, replace=DIMENSIONS + ("models", "tests"))
 
 
 def load_study(configfiles=(), base: str | Path | None = None) -> dict:
@@ -86,7 +104,7 @@ def load_study(configfiles=(), base: str | Path | None = None) -> dict:
 
 def check_dimensions(config: dict) -> None:
     """What the schema cannot say: datasets name only configured backbones, prompts cover every label, a holdout
-    exists where the epoch is to be chosen on it."""
+    exists where the epoch is to be chosen on it, every behavioural test a dataset runs can run there."""
     attributed = (config.get("analysis", {}).get("attribution") or {}).get("variants") or []
     unknown = sorted(set(attributed) - set(config.get("variants", {})))
     if unknown:
@@ -132,6 +150,8 @@ def check_dimensions(config: dict) -> None:
                     f"datasets.{name} with llm.models.{entry}: no verbalizers for label(s) {missing}; set datasets.{name}.prompt.verbalizers "
                     "(a list of words per label) or llm.enabled: false"
                 )
+    for name in config["datasets"]:
+        check_behaviour(config, name)
 
 
 def text_columns(dataset: dict) -> tuple[str, ...]:
@@ -226,7 +246,7 @@ def llm_prompt(config: dict, name: str, entry: str) -> dict:
 # not prepare it again, and with it tokenize and train every run of the dataset again. Every other key (and any
 # key added to the schema later) is data preparation's, so a change to it reruns preparation.
 NOT_DATA_KEYS = frozenset(
-    {"backbones", "variants", "seeds", "reference", "prompt", "llm_models", "llm_tags", "label_witnesses"}
+    {"backbones", "variants", "seeds", "reference", "prompt", "llm_models", "llm_tags", "label_witnesses", "behaviour"}
 )
 
 
@@ -260,3 +280,103 @@ def with_defaults(config: dict) -> dict:
         filled
     )
     return filled
+
+
+def lexicon_slots(config: dict) -> set[str]:
+    """The lexicon slots a test may name: the shipped word lists and those of `behaviour.lexicons`."""
+    shipped = {path.stem for path in BEHAVIOUR_LEXICONS.glob("*.txt")}
+    return shipped | set(config.get("behaviour", {}).get("lexicons") or {})
+
+
+def label_polarity(config: dict, name: str) -> dict[str, str | None]:
+    """Each label of dataset `name` -> its polarity: the dataset's `behaviour.polarity`, then the study's, then the
+    polarity its name contains ("very negative" is negative); None for a label without one (RTE's)."""
+    dataset = config["datasets"][name]
+    given = (config.get("behaviour", {}).get("polarity") or {}) | (
+        (dataset.get("behaviour") or {}).get("polarity") or {}
+    )
+    return {
+        label: given.get(label) or next((p for p in POLARITIES if p in label.lower()), None)
+        for label in dataset["labels"]
+    }
+
+
+def dataset_tests(config: dict, name: str) -> dict[str, dict]:
+    """The behavioural tests run on dataset `name`, in the suite's order: its `behaviour.tests`, or by default every
+    test (a sentence-pair dataset: those marked `pairs`); none when the stage or the dataset's part is off."""
+    behaviour, dataset = config.get("behaviour") or {}, config["datasets"][name]
+    settings = dataset.get("behaviour") or {}
+    if not behaviour.get("enabled", False) or not settings.get("enabled", True):
+        return {}
+    chosen, pair = settings.get("tests"), len(text_columns(dataset)) == 2
+    return {
+        test: spec
+        for test, spec in behaviour["tests"].items()
+        if (test in chosen if chosen is not None else spec.get("pairs", False) or not pair)
+    }
+
+
+def check_behaviour(config: dict, name: str) -> None:
+    """Every test dataset `name` runs can run: a known generator making its type, known lexicon slots, labels of
+    the dataset, a direction for DIR, and a polarity for every label where a test reads labels by polarity."""
+    chosen = (config["datasets"][name].get("behaviour") or {}).get("tests")
+    if config.get("behaviour", {}).get("enabled", False) and chosen is not None:
+        unknown = sorted(set(chosen) - set(config["behaviour"]["tests"]))
+        if unknown:
+            raise ConfigError(f"datasets.{name}.behaviour.tests names {unknown}, which are not keys of `behaviour.tests:` "
+                              f"({sorted(config['behaviour']['tests'])})")  # fmt: skip
+    for test, spec in dataset_tests(config, name).items():
+        check_test_generator(config, name, test, spec)
+        check_test_labels(config, name, test, spec)
+
+
+def check_test_generator(config: dict, name: str, test: str, spec: dict) -> None:
+    where = f"behaviour.tests.{test}"
+    generator = BEHAVIOUR_GENERATORS.get(spec["generator"])
+    if generator is None:
+        raise ConfigError(
+            f"{where}.generator: {spec['generator']!r} is not a generator ({sorted(BEHAVIOUR_GENERATORS)})"
+        )
+    if spec["type"] not in generator["types"]:
+        raise ConfigError(f"{where}.type: the {spec['generator']} generator makes {'/'.join(generator['types'])} "
+                          f"tests, not {spec['type']}")  # fmt: skip
+    if len(text_columns(config["datasets"][name])) == 2 and not generator["pairs"]:
+        raise ConfigError(f"datasets.{name}.behaviour.tests selects {test}, whose generator {spec['generator']} "
+                          "makes single texts, but the dataset has sentence pairs")  # fmt: skip
+    known = lexicon_slots(config)
+    placeholders = [slot for template in spec.get("templates") or [] for slot, _ in PLACEHOLDER.findall(template)]
+    for key, slots in (("slots", spec.get("slots") or []), ("templates", placeholders)):
+        unknown = sorted(set(slots) - known)
+        if unknown:
+            raise ConfigError(f"{where}.{key} names lexicon slot(s) {unknown}, which are neither shipped nor in "
+                              f"behaviour.lexicons ({sorted(known)})")  # fmt: skip
+    if generator["slots"] and not spec.get("slots"):
+        raise ConfigError(
+            f"{where}.slots: the {spec['generator']} generator draws its words from lexicon slots; name one"
+        )
+    if spec["generator"] == "templates" and not spec.get("templates"):
+        raise ConfigError(f"{where}.templates: the templates generator needs at least one template")
+
+
+def check_test_labels(config: dict, name: str, test: str, spec: dict) -> None:
+    where, labels = f"behaviour.tests.{test}", config["datasets"][name]["labels"]
+    unknown = sorted(set(spec.get("labels") or []) - set(labels))
+    if unknown:
+        raise ConfigError(f"{where}.labels names {unknown}, which are not labels of datasets.{name} ({labels})")
+    if spec["type"] in ("MFT", "DIR") and not (spec.get("labels") or spec.get("polarity")):
+        what = "expected labels" if spec["type"] == "MFT" else "labels whose probability it watches"
+        raise ConfigError(f"{where} is {spec['type']} but names no {what}: set {where}.polarity or {where}.labels")
+    if spec["type"] == "DIR" and not spec.get("must_not"):
+        raise ConfigError(f"{where} is DIR but has no direction: set {where}.must_not (increase or decrease)")
+    polarity = label_polarity(config, name)
+    for key in ("sources", "polarity"):
+        if key == "polarity" and spec.get("labels"):
+            continue  # labels named outright win over a polarity
+        wanted = spec.get(key) or []
+        lacking = [label for label, p in polarity.items() if p is None]
+        if wanted and lacking:
+            raise ConfigError(f"{where}.{key} reads labels by polarity, but datasets.{name} label(s) {lacking} have "
+                              f"none: set datasets.{name}.behaviour.polarity (label: negative, positive or neutral)")  # fmt: skip
+        if wanted and not set(wanted) & set(polarity.values()):
+            raise ConfigError(f"{where}.{key}: no label of datasets.{name} has polarity {wanted} "
+                              f"({polarity}); set datasets.{name}.behaviour.polarity")  # fmt: skip

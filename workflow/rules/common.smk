@@ -3,6 +3,7 @@ import re
 import shutil
 
 from sentiflow.config import (
+    PLACEHOLDER,
     canonical,
     data_settings,
     dataset_backbones,
@@ -10,7 +11,9 @@ from sentiflow.config import (
     dataset_llm_models,
     dataset_llm_tags,
     dataset_seeds,
+    dataset_tests,
     dataset_variants,
+    label_polarity,
     llm_prompt,
     run_label,
     variant_training,
@@ -437,3 +440,63 @@ def tracking_inputs(wildcards):
 
 def tracking_outputs():
     return rules.export_tracking.output if config["tracking"]["enabled"] else []
+
+
+def behaviour_datasets():
+    """The datasets with a behavioural suite: the stage on, the dataset's part on, at least one test selected."""
+    return [dataset for dataset in DATASETS if dataset_tests(config, dataset)]
+
+
+def behaviour_slots(tests):
+    """The lexicon slots `tests` read, so that editing another slot's words reruns nothing."""
+    slots = (
+        {"structural_words"}
+        if any(t["generator"] == "shortcut_words" for t in tests)
+        else set()
+    )
+    for test in tests:
+        slots |= set(test["slots"])
+        slots |= {
+            slot
+            for template in test["templates"]
+            for slot, _ in PLACEHOLDER.findall(template)
+        }
+    return slots
+
+
+def behaviour_settings(wildcards):
+    """Params of behaviour_suite: the dataset's tests in suite order, its labels' polarity, the lexicons they read."""
+    tests = dataset_tests(config, wildcards.dataset)
+    behaviour = config["behaviour"]
+    slots = behaviour_slots(list(tests.values()))
+    return {
+        "tests": [[name, canonical(spec)] for name, spec in tests.items()],
+        "labels": config["datasets"][wildcards.dataset]["labels"],
+        "polarity": canonical(label_polarity(config, wildcards.dataset)),
+        "lexicons": canonical(
+            {
+                slot: words
+                for slot, words in behaviour["lexicons"].items()
+                if slot in slots
+            }
+        ),
+        "seed": behaviour["seed"],
+        "max_cases": behaviour["max_cases"],
+    }
+
+
+def behaviour_outputs():
+    """The suite, every run group's and every LLM entry's answers, for each dataset with a suite."""
+    wanted = []
+    for dataset in behaviour_datasets():
+        wanted.append(rules.behaviour_suite.output.suite.format(dataset=dataset))
+        wanted += [
+            rules.behaviour_encoder.output[0].format(
+                dataset=dataset, backbone=backbone, variant=variant
+            )
+            for backbone in dataset_backbones(config, dataset)
+            for variant in dataset_variants(config, dataset)
+        ]
+        for entry in llm_entries(dataset):
+            wanted += expand(rules.behaviour_llm.output, dataset=dataset, llm=entry)
+    return wanted

@@ -1,0 +1,17 @@
+from sentiflow.analysis.runs import RunSet
+from sentiflow.behaviour.score import score_encoders
+from sentiflow.behaviour.suite import read_suite
+from sentiflow.logs import log_to
+from sentiflow.train.gpus import claim_device
+
+with log_to(snakemake.log[0]):
+    params = snakemake.params
+    runs = RunSet.load(snakemake.input.metadata, params.expected, params.allow_partial)
+    # Where the job runs is read from the config, not params: see the note on placement in workflow/rules/common.smk.
+    placement = snakemake.config["training"]
+    # The slot (a file lock) is held while the name is bound: for the whole job.
+    device, _slot = claim_device(placement["device"], snakemake.threads, placement["runs_per_gpu"])
+    (group,) = runs.groups.values()
+    checkpoints = {run.seed: run.folder / "model" for run in group.runs}
+    cases = read_suite(snakemake.input.suite)
+    score_encoders(cases, checkpoints, len(params.labels), params.max_length, device, snakemake.output[0])

@@ -1,0 +1,80 @@
+# Per dataset: the behavioural tests (CheckList's MFT, INV, DIR) as cases, from templates, the validation split and
+# the training split's shortcut words; seeded, so the same config and data give the same file.
+rule behaviour_suite:
+    input:
+        validation=rules.prepare_data.output.validation,
+        shortcut_words=rules.misclassified.output.shortcut_words,
+    output:
+        suite=report(
+            "results/{dataset}/behaviour/suite.jsonl",
+            caption="../report/behaviour_suite.rst",
+            category="Behaviour",
+            subcategory="{dataset}",
+        ),
+    log:
+        "logs/{dataset}/behaviour_suite.log",
+    conda:
+        "../envs/sentiflow.yaml"
+    params:
+        settings=behaviour_settings,
+    script:
+        "../../scripts/behaviour_suite.py"
+
+
+# One run group's answers: every seed's published checkpoint on every text of the suite. Holds the gpu like training.
+rule behaviour_encoder:
+    input:
+        metadata=group_runs("metadata"),
+        # Read through the metadata's folder; listed so the DAG knows about them.
+        models=group_runs("model"),
+        suite=rules.behaviour_suite.output.suite,
+    output:
+        "results/{dataset}/behaviour/encoders/{backbone}/{variant}.parquet",
+    log:
+        "logs/{dataset}/behaviour_encoder/{backbone}/{variant}.log",
+    benchmark:
+        "benchmarks/{dataset}/behaviour_encoder/{backbone}/{variant}.tsv"
+    conda:
+        "../envs/sentiflow.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        gpu=config["training"]["gpus_per_run"],
+    params:
+        expected=expected_runs_of_group,
+        labels=dataset_setting("labels"),
+        max_length=config["training"]["max_length"],
+        allow_partial=config["analysis"]["allow_partial"],
+    script:
+        "../../scripts/behaviour_encoder.py"
+
+
+# One LLM entry's answers on a bounded, stratified draw of the suite's cases, through the shared score cache.
+rule behaviour_llm:
+    input:
+        unpack(llm_model_file),
+        suite=rules.behaviour_suite.output.suite,
+        # The prompt's few-shot examples come from train, as in llm_compare.
+        train=rules.prepare_data.output.train,
+    output:
+        table="results/{dataset}/behaviour/llm/{llm}.parquet",
+        summary="results/{dataset}/behaviour/llm/{llm}.json",
+    log:
+        "logs/{dataset}/behaviour_llm/{llm}.log",
+    benchmark:
+        "benchmarks/{dataset}/behaviour_llm/{llm}.tsv"
+    conda:
+        "../envs/sentiflow.yaml"
+    threads: llm_threads
+    params:
+        # The same prompt as llm_compare; the entry's threads place the job.
+        entry=lambda wildcards: without(
+            config["llm"]["models"][wildcards.llm], "prompt", "threads"
+        ),
+        prompt=lambda wildcards: canonical(
+            llm_prompt(config, wildcards.dataset, wildcards.llm)
+        ),
+        cache=config["llm"]["cache"],
+        labels=dataset_setting("labels"),
+        selection={k: config["behaviour"][k] for k in ("llm_cases", "seed")},
+    script:
+        "../../scripts/behaviour_llm.py"
