@@ -1,0 +1,33 @@
+"""The behavioural tests' figure: failure rate per test and model with its hierarchical bootstrap interval."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sentiflow.analysis.plots import colours, plt, save
+
+
+def failure_rate_figure(rates: pd.DataFrame, png, pdf) -> None:
+    """One row per test (suite order), one marker per model (encoders, LLM entries, cascades); rates over seeds."""
+    shown = rates[rates["seed"] == "all"]
+    tests = list(shown["test"].drop_duplicates()) or ["(no cases)"]
+    models = list(shown["model"].drop_duplicates())
+    palette = colours(models)
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * len(tests) * max(1, len(models)) ** 0.5))
+    offsets = np.linspace(-0.3, 0.3, len(models)) if len(models) > 1 else np.zeros(1)
+    for offset, model in zip(offsets, models):
+        rows = shown[(shown["model"] == model) & shown["cases"].gt(0)]
+        y = np.array([tests.index(test) for test in rows["test"]]) + offset
+        rate = rows["failure_rate"].to_numpy()
+        error = np.vstack([rate - rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy() - rate])
+        marker = {"encoder": "o", "llm": "s", "cascade": "D"}[rows["kind"].iloc[0]] if len(rows) else "o"
+        ax.errorbar(rate, y, xerr=error, fmt=marker, color=palette[model], capsize=2, markersize=4, label=model)
+    ax.set_yticks(range(len(tests)), tests, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_xlabel("failure rate (interval: bootstrap over seeds, then clusters)")
+    ax.grid(alpha=0.3, axis="x")
+    if models:
+        ax.legend(fontsize=7, loc="lower right")
+    save(fig, png, pdf)

@@ -1,0 +1,122 @@
+"""Whether each case of a behavioural suite fails, per model and seed, from its items' class probabilities.
+
+The suite and the score files are the stage's contract (docs/outputs.md): `suite.jsonl` holds one case per line
+(`texts`: MFT one text, INV and DIR the original then its perturbations), a score table one row per case, item and
+seed with `prob_0` ... `prob_{K-1}` in the dataset's label order. A case fails
+- MFT: when the predicted label is not among `expected_labels`;
+- INV: when any perturbed item's predicted label differs from the original's;
+- DIR: when the summed probability of `direction.labels` moves the forbidden way (`must_not`: increase or
+  decrease) by more than `direction.tolerance` from the original to any perturbed item.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TYPES = ("MFT", "INV", "DIR")
+SUITE_COLUMNS = [
+    "case",
+    "test",
+    "type",
+    "probes",
+    "source",
+    "cluster",
+    "texts",
+    "texts_b",
+    "expected_labels",
+    "direction",
+]
+
+
+class SuiteError(ValueError):
+    pass
+
+
+def read_suite(path) -> pd.DataFrame:
+    """The suite's cases in file order; a line that is not a case of a known type is refused, naming the line."""
+    rows = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        case = json.loads(line)
+        missing = [key for key in SUITE_COLUMNS if key not in case]
+        if missing or case["type"] not in TYPES:
+            problem = f"lacks {', '.join(missing)}" if missing else f"has type {case['type']!r}, not one of {TYPES}"
+            raise SuiteError(f"{path} line {number} {problem}")
+        rows.append(case)
+    suite = pd.DataFrame(rows, columns=SUITE_COLUMNS)
+    if suite["case"].duplicated().any():
+        raise SuiteError(f"{path} repeats case {suite.loc[suite['case'].duplicated(), 'case'].iloc[0]!r}")
+    return suite
+
+
+def read_scores(path, classes: int) -> pd.DataFrame:
+    """A score table (case, item, seed, prob_0 ... prob_{K-1}), checked for the dataset's number of classes."""
+    scores = pd.read_parquet(path)
+    wanted = ["case", "item", "seed", *prob_columns(classes)]
+    missing = [column for column in wanted if column not in scores]
+    if missing:
+        raise SuiteError(f"{path} lacks column(s) {', '.join(missing)}")
+    return scores[wanted]
+
+
+def prob_columns(classes: int) -> list[str]:
+    return [f"prob_{k}" for k in range(classes)]
+
+
+def item_probs(scores: pd.DataFrame, case: str, seeds: int, items: int, classes: int) -> tuple | None:
+    """seeds x items x classes of one case and the predicted labels (seeds x items: the table's `pred` where it
+    has one, else the most probable class), or None when an item or seed is missing (the case was not scored)."""
+    rows = scores.loc[[case]] if case in scores.index else None
+    if rows is None or len(rows) != seeds * items:
+        return None
+    ordered = rows.sort_values(["seed", "item"])
+    probs = ordered[prob_columns(classes)].to_numpy().reshape(seeds, items, classes)
+    predicted = ordered["pred"].to_numpy().reshape(seeds, items) if "pred" in ordered else probs.argmax(2)
+    return probs, predicted
+
+
+def failures(
+    case: dict, probs: np.ndarray, labels: Sequence[str], predicted: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per seed: whether the case fails, and the item that decides it (the first failing perturbed item; 0 for MFT,
+    1 for a passing INV or DIR case). `probs`: seeds x items x classes; `predicted` (seeds x items) where the
+    label is not the most probable class (the cascade's seed majority)."""
+    predicted = probs.argmax(2) if predicted is None else predicted
+    if case["type"] == "MFT":
+        expected = [labels.index(label) for label in case["expected_labels"]]
+        return ~np.isin(predicted[:, 0], expected), np.zeros(len(probs), dtype=int)
+    if case["type"] == "INV":
+        changed = predicted[:, 1:] != predicted[:, :1]
+    else:
+        direction = case["direction"]
+        moved = watched_change(probs, [labels.index(name) for name in direction["labels"]])[:, 1:]
+        tolerance = direction["tolerance"]
+        changed = moved > tolerance if direction["must_not"] == "increase" else moved < -tolerance
+    return changed.any(1), 1 + changed.argmax(1)
+
+
+def watched_change(probs: np.ndarray, watched: Sequence[int]) -> np.ndarray:
+    """DIR: per seed and item, the watched classes' summed probability minus the original item's."""
+    summed = probs[:, :, list(watched)].sum(2)
+    return summed - summed[:, :1]
+
+
+def case_outcomes(suite: pd.DataFrame, scores: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+    """One row per scored case and seed: `failed` and the deciding `item`; cases without scores are left out."""
+    classes, seeds = len(labels), sorted(scores["seed"].unique())
+    indexed = scores.set_index("case")
+    rows = []
+    for case in suite.to_dict("records"):
+        scored = item_probs(indexed, case["case"], len(seeds), len(case["texts"]), classes)
+        if scored is None:
+            continue
+        failed, item = failures(case, scored[0], labels, scored[1])
+        rows += [{"case": case["case"], "seed": int(seed), "failed": bool(f), "item": int(i)}
+                 for seed, f, i in zip(seeds, failed, item)]  # fmt: skip
+    return pd.DataFrame(rows, columns=["case", "seed", "failed", "item"])
