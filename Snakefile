@@ -25,6 +25,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/errors.smk"
 include: "workflow/rules/llm.smk"
+include: "workflow/rules/behaviour.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/track.smk"
 
@@ -42,5 +43,6 @@ rule all:
         expand(rules.plot_reliability.output, dataset=DATASETS),
         expand(rules.plot_confusion.output, dataset=DATASETS),
         llm_outputs(),
+        behaviour_outputs(),
         report_outputs(),
         tracking_outputs(),

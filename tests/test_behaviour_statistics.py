@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import numpy as np
 import pandas as pd
 import pytest
-from behaviour_files import case, onehot, two, write_scores, write_suite
+from behaviour_files import case, onehot, study_files, summary_outputs, two, write_scores, write_suite
 
 from sentiflow.behaviour.cascade import cascade_scores, seed_majority
 from sentiflow.behaviour.outcomes import SuiteError, case_outcomes, read_scores, read_suite
@@ -20,7 +19,7 @@ from sentiflow.behaviour.statistics import (
     paired_difference,
     rate_with_interval,
 )
-from sentiflow.behaviour.summary import EncoderFiles, LLMFiles, run_summary
+from sentiflow.behaviour.summary import run_summary
 
 SST5 = ["very negative", "negative", "neutral", "positive", "very positive"]
 SST2 = ["negative", "positive"]
@@ -172,60 +171,6 @@ def test_outcome_table_round_trip():
     outcomes = pd.DataFrame({"case": ["a", "a", "b", "b"], "seed": [0, 1, 0, 1], "failed": [True, False, False, False],
                              "item": [0, 0, 0, 0]})  # fmt: skip
     assert fail_table(outcomes).to_numpy().tolist() == [[1.0, 0.0], [0.0, 0.0]]
-
-
-def study_files(folder) -> dict:
-    """A two-class suite (an MFT over two templates, an INV over two sentences), two run groups of two seeds, an
-    LLM entry asked about three cases, its cascade, the errors stage's failure modes and the aggregate summary."""
-    neg = ["negative"]
-    cases = [
-        case("neg/0", "negation", "MFT", ["The acting was not <b>good</b>."], "t0", expected_labels=neg),
-        case("neg/1", "negation", "MFT", ["The plot was not great & 100% $dull_."], "t0", expected_labels=neg),
-        case("neg/2", "negation", "MFT", ["It is not fine."], "t1", expected_labels=neg),
-        case("names/0", "names", "INV", ["Tom is great.", "<script>x</script> is great."], "validation:4",
-             probes="shortcuts"),
-        case("names/1", "names", "INV", ["Ann is dull.", "Bo is dull."], "validation:9", probes="shortcuts"),
-    ]  # fmt: skip
-    suite = write_suite(folder / "suite.jsonl", cases)
-    # minilm fails neg/0 in both seeds and names/0 in seed 1; the variant fails only neg/2 in seed 0.
-    base = {
-        "neg/0": [[two(0.9)], [two(0.8)]],
-        "neg/1": [[two(0.2)], [two(0.3)]],
-        "neg/2": [[two(0.1)], [two(0.2)]],
-        "names/0": [[two(0.9), two(0.8)], [two(0.9), two(0.3)]],
-        "names/1": [[two(0.1), two(0.2)]] * 2,
-    }
-    variant = base | {
-        "neg/0": [[two(0.2)], [two(0.3)]],
-        "neg/2": [[two(0.7)], [two(0.2)]],
-        "names/0": [[two(0.9), two(0.8)]] * 2,
-    }
-    llm = {"neg/0": [[two(0.1)]], "neg/2": [[two(0.6)]], "names/0": [[two(0.6), two(0.9)]]}  # fmt: skip
-    cascade = {"backbones": {"minilm": {"threshold": 0.8}, "minilm+lr-1e-4": {"threshold": 0.5}}}
-    (folder / "cascade.json").write_text(json.dumps(cascade))
-    aggregate = {"backbones": [{"backbone": "minilm", "selected_accuracy": 0.81},
-                               {"backbone": "minilm+lr-1e-4", "selected_accuracy": 0.78}]}  # fmt: skip
-    (folder / "aggregate.json").write_text(json.dumps(aggregate))
-    modes = pd.DataFrame({"backbone": ["minilm"] * 3, "cue": ["negation", "contrast", "question"], "sentences": [40, 30, 5],
-                          "error_rate_with": [0.25, 0.3, 0.1], "error_rate_without": [0.17, 0.16, 0.2],
-                          "difference_ci_low": [0.01, 0.05, -0.2], "difference_ci_high": [0.15, 0.2, 0.1]})  # fmt: skip
-    modes.to_csv(folder / "failure_modes.csv", index=False)
-    return {
-        "suite": suite,
-        "encoders": [
-            EncoderFiles("minilm", "base", "minilm", write_scores(folder / "e" / "base.parquet", base, 2)),
-            EncoderFiles("minilm", "lr-1e-4", "minilm+lr-1e-4", write_scores(folder / "e" / "lr.parquet", variant, 2)),
-        ],
-        "llms": [LLMFiles("smollm2", write_scores(folder / "llm.parquet", llm, 2), folder / "cascade.json")],
-        "failure_modes": folder / "failure_modes.csv",
-        "aggregate": folder / "aggregate.json",
-    }
-
-
-def summary_outputs(folder) -> dict:
-    names = ["failure_rates", "comparisons", "association", "failing_cases"]
-    return {name: folder / f"{name}.csv" for name in names} | {
-        "summary": folder / "summary.json", "png": folder / "behaviour.png", "pdf": folder / "behaviour.pdf"}  # fmt: skip
 
 
 def test_the_summary_rule_on_hand_made_files(tmp_path):

@@ -11,7 +11,7 @@ from conftest import REPO
 
 SRC = REPO / "src" / "sentiflow"
 # The stages in workflow order; the shared leaves (config, atomic, logs, data) come first, the tools last.
-ORDER = ["", "train", "analysis", "errors", "llm", "report", "track", "tools"]
+ORDER = ["", "train", "analysis", "errors", "llm", "behaviour", "report", "track", "tools"]
 MAX_FUNCTION_LINES = 60
 
 

@@ -85,7 +85,7 @@ READERS = {
         "system instruction answer_prefix plain_template verbalizers.* shots seed reuse_prefix",
         {"llm_compare"},
     ),
-    **each("report", "title top_errors attributed_errors pdf", set()),
+    **each("report", "title top_errors attributed_errors failing_cases pdf", set()),
 }
 # Switches whose changed value (off) takes rules out of the plan altogether.
 SWITCHED_OFF = {

@@ -106,6 +106,7 @@ def test_the_setup_tables_show_every_setting_as_a_dotted_key(tmp_path):
             "title": "t",
             "top_errors": 25,
             "attributed_errors": 12,
+            "failing_cases": 3,
             "shortcut_words": 5,
             "bootstrap": {},
             "training": {"epochs": 3, "fast": {"precision": "bf16", "compile": False}, "loop": "fast"},
@@ -126,5 +127,6 @@ def test_the_setup_tables_show_every_setting_as_a_dotted_key(tmp_path):
     ]
     with pytest.raises(ValueError, match="the report's settings lack 'training'"):
         ReportSettings.from_dict(
-            {"title": "t", "top_errors": 25, "attributed_errors": 12, "shortcut_words": 5, "bootstrap": {}}
-        )
+            {"title": "t", "top_errors": 25, "attributed_errors": 12, "failing_cases": 3, "shortcut_words": 5,
+             "bootstrap": {}}
+        )  # fmt: skip

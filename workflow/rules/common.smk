@@ -14,7 +14,13 @@ from sentiflow.config import (
     run_label,
     variant_training,
 )
-from sentiflow.report.figures import FIGURE_NAMES, cascade_stem, latex_figure, plot_file
+from sentiflow.report.figures import (
+    BEHAVIOUR,
+    FIGURE_NAMES,
+    cascade_stem,
+    latex_figure,
+    plot_file,
+)
 from sentiflow.report.inputs import DatasetInputs
 
 # Jobs import the library from this checkout (local, --use-conda or cluster jobs alike), never from a
@@ -207,6 +213,68 @@ def llm_outputs():
     return wanted
 
 
+# The behaviour stage's contract (docs/outputs.md): a dataset's suite, and the scores of a run group and an LLM entry.
+BEHAVIOUR_SUITE = "results/{dataset}/behaviour/suite.jsonl"
+BEHAVIOUR_ENCODER = "results/{dataset}/behaviour/encoders/{backbone}/{variant}.parquet"
+BEHAVIOUR_LLM = "results/{dataset}/behaviour/llm/{llm}.parquet"
+
+
+def behaviour_on(dataset):
+    """Whether the behavioural tests run on `dataset` (behaviour.enabled)."""
+    return bool(config.get("behaviour", {}).get("enabled", False))
+
+
+def behaviour_groups(dataset):
+    """(backbone, variant) of every run group of `dataset`: each answers the suite."""
+    return [
+        (backbone, variant)
+        for backbone in dataset_backbones(config, dataset)
+        for variant in dataset_variants(config, dataset)
+    ]
+
+
+def behaviour_summary_inputs(wildcards):
+    """The suite, every run group's and LLM entry's scores, and each entry's cascade when the cascade is enabled."""
+    dataset, entries = wildcards.dataset, llm_entries(wildcards.dataset)
+    cascades = config["llm"]["cascade"]["enabled"]
+    return {
+        "suite": BEHAVIOUR_SUITE.format(dataset=dataset),
+        "encoders": [
+            BEHAVIOUR_ENCODER.format(
+                dataset=dataset, backbone=backbone, variant=variant
+            )
+            for backbone, variant in behaviour_groups(dataset)
+        ],
+        "llm": [BEHAVIOUR_LLM.format(dataset=dataset, llm=entry) for entry in entries],
+        "cascades": [
+            rules.cascade.output.summary.format(dataset=dataset, llm=entry)
+            for entry in entries
+            if cascades
+        ],
+    }
+
+
+def behaviour_outputs():
+    return [
+        path
+        for dataset in DATASETS
+        if behaviour_on(dataset)
+        for path in expand(rules.behaviour_summary.output, dataset=dataset)
+    ]
+
+
+def behaviour_report_files(dataset):
+    """The behaviour_summary outputs the report reads; None when the stage is off (the section is left out)."""
+    if not behaviour_on(dataset):
+        return None
+    outputs = rules.behaviour_summary.output
+    keys = ("failure_rates", "comparisons", "association", "failing_cases", "summary")
+    return {key: getattr(outputs, key).format(dataset=dataset) for key in keys} | {
+        "png": outputs.png.format(dataset=dataset),
+        "pdf": outputs.pdf.format(dataset=dataset),
+    }
+
+
 # The report's LaTeX document; the figures it includes are copied beside it.
 REPORT_LATEX = "results/report/latex"
 
@@ -263,6 +331,7 @@ def dataset_report_files(dataset):
             "llm": {
                 entry: llm_report_files(dataset, entry) for entry in llm_keys(dataset)
             },
+            "behaviour": behaviour_report_files(dataset),
         }
     )
 
@@ -300,8 +369,9 @@ def report_files_of(wildcards):
 
 
 def report_latex_figures():
-    """The figure PDFs the LaTeX report includes, beside it: every dataset's plots, and the cascade of every
-    finished LLM entry when the cascade is enabled."""
+    """The figure PDFs the LaTeX report includes, beside it: every dataset's plots, the cascade of every
+    finished LLM entry when the cascade is enabled, and the behavioural tests' figure where they run.
+    """
     cascade = config["llm"]["cascade"]["enabled"]
     return [
         f"{REPORT_LATEX}/{latex_figure(dataset, stem)}"
@@ -309,6 +379,7 @@ def report_latex_figures():
         for stem in [
             *FIGURE_NAMES,
             *(cascade_stem(entry) for entry in llm_keys(dataset) if cascade),
+            *([BEHAVIOUR] if behaviour_on(dataset) else []),
         ]
     ]
 
@@ -320,7 +391,7 @@ def report_settings():
     return canonical(
         {
             key: config["report"][key]
-            for key in ("title", "top_errors", "attributed_errors")
+            for key in ("title", "top_errors", "attributed_errors", "failing_cases")
         }
         | {
             "shortcut_words": analysis["shortcuts"]["top_words"],

@@ -16,6 +16,8 @@ rule report:
             for part in (
                 "why.html.j2",
                 "why.tex.j2",
+                "behaviour.html.j2",
+                "behaviour.tex.j2",
                 "macros.html.j2",
                 "macros.tex.j2",
             )

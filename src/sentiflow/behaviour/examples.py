@@ -1,5 +1,5 @@
 """The failing cases a reader can look at: per model, every case that fails in at least half its seeds, with the
-original and the deciding perturbed text and what the model answered on each."""
+original and the deciding perturbed text and what the model answered on each at its first failing seed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 
 from sentiflow.behaviour.outcomes import prob_columns
 
-COLUMNS = ["test", "type", "model", "kind", "case", "failed_seeds", "seeds", "item", "original", "original_b",
+COLUMNS = ["test", "type", "model", "kind", "case", "failed_seeds", "seeds", "seed", "item", "original", "original_b",
            "perturbed", "perturbed_b", "expected", "predicted_original", "predicted_perturbed", "watched_change"]  # fmt: skip
 
 
@@ -25,28 +25,26 @@ def expectation(case: dict) -> str:
     )
 
 
-def mean_answers(scores: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
-    """Per (case, item): the seed-mean probabilities and the label answered (`pred` where the table has it)."""
-    columns = prob_columns(len(labels))
-    mean = scores.groupby(["case", "item"])[columns].mean()
-    predicted = scores.groupby(["case", "item"])["pred"].first() if "pred" in scores else mean.to_numpy().argmax(1)
-    return mean.assign(label=[labels[k] for k in predicted])
+def seed_answers(scores: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+    """Per (case, item, seed): the probabilities and the label answered (`pred` where the table has it)."""
+    predicted = scores["pred"] if "pred" in scores else scores[prob_columns(len(labels))].to_numpy().argmax(1)
+    return scores.assign(label=[labels[k] for k in predicted]).set_index(["case", "item", "seed"])
 
 
 def failing_cases(
     suite: pd.DataFrame, model: str, kind: str, outcomes: pd.DataFrame, scores: pd.DataFrame, labels: Sequence[str]
 ) -> pd.DataFrame:
-    """One row per case `model` fails in at least half its seeds, in suite order; the deciding item is the first
-    failing seed's."""
+    """One row per case `model` fails in at least half its seeds, in suite order, as its first failing seed
+    answered it (the deciding item is that seed's)."""
     per_case = outcomes.groupby("case", sort=False).agg(failed_seeds=("failed", "sum"), seeds=("seed", "size"))
-    first_item = outcomes[outcomes["failed"]].groupby("case")["item"].first()
+    first = outcomes[outcomes["failed"]].groupby("case")[["item", "seed"]].first()
     failing = per_case[(per_case["failed_seeds"] > 0) & (2 * per_case["failed_seeds"] >= per_case["seeds"])]
-    answers = mean_answers(scores, labels)
+    answers = seed_answers(scores, labels)
     rows = []
     for case in suite[suite["case"].isin(failing.index)].to_dict("records"):
-        item = int(first_item[case["case"]])
+        item, seed = (int(x) for x in first.loc[case["case"]])
         pair = case["texts_b"] or [None] * len(case["texts"])
-        original, decided = answers.loc[(case["case"], 0)], answers.loc[(case["case"], item)]
+        original, decided = answers.loc[(case["case"], 0, seed)], answers.loc[(case["case"], item, seed)]
         watched = None
         if case["type"] == "DIR":
             ids = [f"prob_{labels.index(name)}" for name in case["direction"]["labels"]]
@@ -54,7 +52,7 @@ def failing_cases(
         rows.append({
             "test": case["test"], "type": case["type"], "model": model, "kind": kind, "case": case["case"],
             "failed_seeds": int(failing.loc[case["case"], "failed_seeds"]), "seeds": int(failing.loc[case["case"], "seeds"]),
-            "item": item, "original": case["texts"][0], "original_b": pair[0],
+            "seed": seed, "item": item, "original": case["texts"][0], "original_b": pair[0],
             "perturbed": case["texts"][item] if item else None, "perturbed_b": pair[item] if item else None,
             "expected": expectation(case), "predicted_original": original["label"],
             "predicted_perturbed": decided["label"] if item else None, "watched_change": watched,

@@ -15,6 +15,7 @@ import pandas as pd
 import sentiflow
 from sentiflow.analysis.runs import RunSet
 from sentiflow.data import is_pair
+from sentiflow.report import behaviour as report_behaviour
 from sentiflow.report import why as report_why
 from sentiflow.report.figures import FIGURES, cascade_stem
 from sentiflow.report.inputs import DatasetInputs, LLMFiles
@@ -159,6 +160,7 @@ def collect_dataset(inputs: DatasetInputs, settings: ReportSettings) -> dict:
         | llm_section(inputs.llm, dataset.llm_models, settings.top_errors)
     )
     section["why"] = report_why.collect(inputs, errors, card["labels"], settings)
+    section["behaviour"] = report_behaviour.collect(inputs.behaviour, settings.failing_cases)
     best = max(b["selected_accuracy"] for b in section["backbones"])
     section["limitations"] = limitations(len(section["seeds"]), best, summary, dataset)
     return section

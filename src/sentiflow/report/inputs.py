@@ -45,6 +45,19 @@ class LLMFiles:
 
 
 @dataclass(frozen=True)
+class BehaviourFiles:
+    """The behaviour_summary rule's outputs on a dataset."""
+
+    failure_rates: Path
+    comparisons: Path
+    association: Path
+    failing_cases: Path
+    summary: Path
+    png: Path
+    pdf: Path
+
+
+@dataclass(frozen=True)
 class DatasetInputs:
     name: str
     summary: Path
@@ -63,11 +76,14 @@ class DatasetInputs:
     runs: list[Path]  # the metadata.json of every run the report covers
     attribution: list[AttributionFiles]  # per run group, in the configured order
     llm: dict[str, LLMFiles]  # per LLM entry whose comparison finished
+    behaviour: BehaviourFiles | None = None  # None where the behavioural tests do not run: no section
 
     @classmethod
     def from_dict(cls, given: dict) -> DatasetInputs:
         name = given.get("name", "?")
-        _require(given, [f.name for f in fields(cls)], f"the report's inputs of dataset {name}")
+        _require(
+            given, [f.name for f in fields(cls) if f.default is not None], f"the report's inputs of dataset {name}"
+        )
         _require(given["figures"], list(FIGURE_NAMES), f"the report's figures of dataset {name}")
         files = {key: Path(given[key]) for key in _single_files()}
         return cls(
@@ -81,6 +97,8 @@ class DatasetInputs:
                          for group in given["attribution"]],
             llm={entry: LLMFiles(**_paths(files, LLMFiles, f"{name} LLM entry {entry}"))
                  for entry, files in given["llm"].items()},
+            behaviour=BehaviourFiles(**_paths(given["behaviour"], BehaviourFiles, f"{name} behavioural tests"))
+            if given.get("behaviour") else None,
         )  # fmt: skip
 
     def paths(self) -> list[Path]:
@@ -89,6 +107,7 @@ class DatasetInputs:
         nested += [path for f in self.figures.values() for path in (f.png, f.pdf)]
         nested += [getattr(group, f.name) for group in self.attribution for f in fields(AttributionFiles)]
         nested += [getattr(e, f.name) for e in self.llm.values() for f in fields(LLMFiles) if getattr(e, f.name)]
+        nested += [getattr(self.behaviour, f.name) for f in fields(BehaviourFiles)] if self.behaviour else []
         return [getattr(self, key) for key in _single_files()] + nested
 
 
