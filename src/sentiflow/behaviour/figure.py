@@ -14,8 +14,8 @@ def failure_rate_figure(rates: pd.DataFrame, png, pdf) -> None:
     tests = list(shown["test"].drop_duplicates()) or ["(no cases)"]
     models = list(shown["model"].drop_duplicates())
     palette = colours(models)
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * len(tests) * max(1, len(models)) ** 0.5))
-    offsets = np.linspace(-0.3, 0.3, len(models)) if len(models) > 1 else np.zeros(1)
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.25 * len(tests) * max(2, len(models))))
+    offsets = np.linspace(-0.28, 0.28, len(models)) if len(models) > 1 else np.zeros(1)
     for offset, model in zip(offsets, models):
         rows = shown[(shown["model"] == model) & shown["cases"].gt(0)]
         y = np.array([tests.index(test) for test in rows["test"]]) + offset
@@ -24,10 +24,12 @@ def failure_rate_figure(rates: pd.DataFrame, png, pdf) -> None:
         marker = {"encoder": "o", "llm": "s", "cascade": "D"}[rows["kind"].iloc[0]] if len(rows) else "o"
         ax.errorbar(rate, y, xerr=error, fmt=marker, color=palette[model], capsize=2, markersize=4, label=model)
     ax.set_yticks(range(len(tests)), tests, fontsize=8)
-    ax.invert_yaxis()
+    for boundary in np.arange(len(tests) - 1) + 0.5:  # each test's band of markers, one per model
+        ax.axhline(boundary, color="0.85", linewidth=0.8)
+    ax.set_ylim(len(tests) - 0.5, -0.5)  # the first test on top
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel("failure rate (interval: bootstrap over seeds, then clusters)")
     ax.grid(alpha=0.3, axis="x")
     if models:
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     save(fig, png, pdf)

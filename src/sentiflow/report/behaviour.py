@@ -14,12 +14,15 @@ from sentiflow.report.inputs import BehaviourFiles
 from sentiflow.report.tables import read_json, records
 
 
-def shown_failing_cases(table: pd.DataFrame, models: list[str], count: int) -> list[dict]:
-    """Per test (in table order), its first `count` failing cases: those of the first model in `models` (the best
+def shown_failing_cases(table: pd.DataFrame, tests: list[str], models: list[str], count: int) -> list[dict]:
+    """Per test (in suite order), its first `count` failing cases: those of the first model in `models` (the best
     encoder first) before the others', each once, with its texts as the first model failing it answered and
     `failed_by`, every model failing it."""
-    tests = []
-    for test, rows in table.groupby("test", sort=False):
+    shown = []
+    for test in tests:
+        rows = table[table["test"] == test]
+        if rows.empty:
+            continue
         rows = rows.assign(order=rows["model"].map({m: i for i, m in enumerate(models)})).sort_values(
             "order", kind="stable"
         )
@@ -31,8 +34,8 @@ def shown_failing_cases(table: pd.DataFrame, models: list[str], count: int) -> l
                    "perturbed_texts": [t for t in (row["perturbed"], row["perturbed_b"]) if t is not None]}
             for row in first.drop(columns="order").to_dict("records")
         ]  # fmt: skip
-        tests.append({"test": test, "type": rows["type"].iloc[0], "cases": cases})
-    return tests
+        shown.append({"test": test, "type": rows["type"].iloc[0], "cases": cases})
+    return shown
 
 
 def collect(files: BehaviourFiles | None, failing_cases: int) -> dict | None:
@@ -50,6 +53,8 @@ def collect(files: BehaviourFiles | None, failing_cases: int) -> dict | None:
         "rates": rates[rates["seed"] == "all"].replace({np.nan: None}).to_dict("records"),
         "comparisons": records(files.comparisons),
         "association": records(files.association),
-        "failing": shown_failing_cases(failing, order, failing_cases) if failing_cases else [],
+        "failing": shown_failing_cases(failing, [t["test"] for t in summary["tests"]], order, failing_cases)
+        if failing_cases
+        else [],
         "stem": BEHAVIOUR,
     }
