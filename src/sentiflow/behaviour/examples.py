@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from sentiflow.behaviour.outcomes import prob_columns
+from sentiflow.behaviour.outcomes import ScoreTable
 
 COLUMNS = ["test", "type", "model", "kind", "case", "failed_seeds", "seeds", "seed", "item", "original", "original_b",
            "perturbed", "perturbed_b", "expected", "predicted_original", "predicted_perturbed", "watched_change"]  # fmt: skip
@@ -25,12 +25,6 @@ def expectation(case: dict) -> str:
     )
 
 
-def seed_answers(scores: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
-    """Per (case, item, seed): the probabilities and the label answered (`pred` where the table has it)."""
-    predicted = scores["pred"] if "pred" in scores else scores[prob_columns(len(labels))].to_numpy().argmax(1)
-    return scores.assign(label=[labels[k] for k in predicted]).set_index(["case", "item", "seed"])
-
-
 def failing_cases(
     suite: pd.DataFrame, model: str, kind: str, outcomes: pd.DataFrame, scores: pd.DataFrame, labels: Sequence[str]
 ) -> pd.DataFrame:
@@ -39,22 +33,23 @@ def failing_cases(
     per_case = outcomes.groupby("case", sort=False).agg(failed_seeds=("failed", "sum"), seeds=("seed", "size"))
     first = outcomes[outcomes["failed"]].groupby("case")[["item", "seed"]].first()
     failing = per_case[(per_case["failed_seeds"] > 0) & (2 * per_case["failed_seeds"] >= per_case["seeds"])]
-    answers = seed_answers(scores, labels)
+    answers = ScoreTable(scores, len(labels))
     rows = []
     for case in suite[suite["case"].isin(failing.index)].to_dict("records"):
         item, seed = (int(x) for x in first.loc[case["case"]])
         pair = case["texts_b"] or [None] * len(case["texts"])
-        original, decided = answers.loc[(case["case"], 0, seed)], answers.loc[(case["case"], item, seed)]
+        probs, predicted = answers.case(case["case"], len(case["texts"]))
+        at = answers.seeds.index(seed)
         watched = None
         if case["type"] == "DIR":
-            ids = [f"prob_{labels.index(name)}" for name in case["direction"]["labels"]]
-            watched = float(decided[ids].sum() - original[ids].sum())
+            ids = [labels.index(name) for name in case["direction"]["labels"]]
+            watched = float(probs[at, item, ids].sum() - probs[at, 0, ids].sum())
         rows.append({
             "test": case["test"], "type": case["type"], "model": model, "kind": kind, "case": case["case"],
             "failed_seeds": int(failing.loc[case["case"], "failed_seeds"]), "seeds": int(failing.loc[case["case"], "seeds"]),
             "seed": seed, "item": item, "original": case["texts"][0], "original_b": pair[0],
             "perturbed": case["texts"][item] if item else None, "perturbed_b": pair[item] if item else None,
-            "expected": expectation(case), "predicted_original": original["label"],
-            "predicted_perturbed": decided["label"] if item else None, "watched_change": watched,
+            "expected": expectation(case), "predicted_original": labels[predicted[at, 0]],
+            "predicted_perturbed": labels[predicted[at, item]] if item else None, "watched_change": watched,
         })  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)

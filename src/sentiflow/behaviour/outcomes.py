@@ -69,16 +69,28 @@ def prob_columns(classes: int) -> list[str]:
     return [f"prob_{k}" for k in range(classes)]
 
 
-def item_probs(scores: pd.DataFrame, case: str, seeds: int, items: int, classes: int) -> tuple | None:
-    """seeds x items x classes of one case and the predicted labels (seeds x items: the table's `pred` where it
-    has one, else the most probable class), or None when an item or seed is missing (the case was not scored)."""
-    rows = scores.loc[[case]] if case in scores.index else None
-    if rows is None or len(rows) != seeds * items:
-        return None
-    ordered = rows.sort_values(["seed", "item"])
-    probs = ordered[prob_columns(classes)].to_numpy().reshape(seeds, items, classes)
-    predicted = ordered["pred"].to_numpy().reshape(seeds, items) if "pred" in ordered else probs.argmax(2)
-    return probs, predicted
+class ScoreTable:
+    """A score table sorted by case, seed and item, each case's rows found by position (a lookup per case in a
+    pandas index of repeated keys would cost a scan of the table)."""
+
+    def __init__(self, scores: pd.DataFrame, classes: int):
+        ordered = scores.sort_values(["case", "seed", "item"], kind="stable")
+        self.probs = ordered[prob_columns(classes)].to_numpy()
+        self.predicted = ordered["pred"].to_numpy() if "pred" in ordered else self.probs.argmax(1)
+        self.seeds = sorted(int(seed) for seed in ordered["seed"].unique())
+        names, starts, counts = np.unique(ordered["case"].to_numpy(), return_index=True, return_counts=True)
+        self.rows = {name: (start, count) for name, start, count in zip(names, starts, counts)}
+
+    def case(self, name: str, items: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """seeds x items x classes of one case and the predicted labels (seeds x items: the table's `pred` where it
+        has one, else the most probable class), or None when an item or seed is missing (the case was not scored)."""
+        start, count = self.rows.get(name, (0, 0))
+        if count != len(self.seeds) * items:
+            return None
+        shape = (len(self.seeds), items)
+        return self.probs[start : start + count].reshape(*shape, -1), self.predicted[start : start + count].reshape(
+            shape
+        )
 
 
 def failures(
@@ -109,14 +121,13 @@ def watched_change(probs: np.ndarray, watched: Sequence[int]) -> np.ndarray:
 
 def case_outcomes(suite: pd.DataFrame, scores: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
     """One row per scored case and seed: `failed` and the deciding `item`; cases without scores are left out."""
-    classes, seeds = len(labels), sorted(scores["seed"].unique())
-    indexed = scores.set_index("case")
+    table = ScoreTable(scores, len(labels))
     rows = []
     for case in suite.to_dict("records"):
-        scored = item_probs(indexed, case["case"], len(seeds), len(case["texts"]), classes)
+        scored = table.case(case["case"], len(case["texts"]))
         if scored is None:
             continue
         failed, item = failures(case, scored[0], labels, scored[1])
-        rows += [{"case": case["case"], "seed": int(seed), "failed": bool(f), "item": int(i)}
-                 for seed, f, i in zip(seeds, failed, item)]  # fmt: skip
+        rows += [{"case": case["case"], "seed": seed, "failed": bool(f), "item": int(i)}
+                 for seed, f, i in zip(table.seeds, failed, item)]  # fmt: skip
     return pd.DataFrame(rows, columns=["case", "seed", "failed", "item"])

@@ -31,8 +31,8 @@ def cluster_sums(fails: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray, n
 
 def _counts(rng: np.random.Generator, batch: int, n: int) -> np.ndarray:
     """How often each of n units is drawn in each of `batch` resamples of n draws with replacement."""
-    draws = rng.integers(0, n, size=(batch, n))
-    return np.stack([np.bincount(row, minlength=n) for row in draws]).astype(float)
+    draws = rng.integers(0, n, size=(batch, n)) + n * np.arange(batch)[:, None]  # each resample its own range
+    return np.bincount(draws.ravel(), minlength=batch * n).reshape(batch, n).astype(float)
 
 
 def hierarchical_rates(fails: np.ndarray, clusters: np.ndarray, samples: int, seed: int) -> np.ndarray:
