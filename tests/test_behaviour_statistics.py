@@ -202,3 +202,9 @@ def test_the_summary_rule_on_hand_made_files(tmp_path):
     assert names[["case", "failed_seeds", "seeds", "item", "perturbed"]].tolist() == [
         "names/0", 1, 2, 1, "<script>x</script> is great."]  # fmt: skip
     assert outputs["png"].stat().st_size > 0 and outputs["pdf"].read_bytes().startswith(b"%PDF")
+
+
+def test_a_suite_naming_a_label_the_dataset_lacks_is_refused(tmp_path):
+    files = study_files(tmp_path / "in")
+    with pytest.raises(SuiteError, match=r"case 'neg/0' names label\(s\) \['negative'\] not among \['neg', 'pos'\]"):
+        run_summary(**files, labels=["neg", "pos"], bootstrap=BOOTSTRAP, outputs=summary_outputs(tmp_path / "out"))

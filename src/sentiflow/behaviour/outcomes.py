@@ -55,6 +55,15 @@ def read_suite(path) -> pd.DataFrame:
     return suite
 
 
+def check_labels(suite: pd.DataFrame, labels: Sequence[str], path) -> None:
+    """Every label a case expects or watches must be one of the dataset's, else the case is named."""
+    for case in suite.to_dict("records"):
+        named = (case["expected_labels"] or []) + ((case["direction"] or {}).get("labels") or [])
+        unknown = [label for label in named if label not in labels]
+        if unknown:
+            raise SuiteError(f"{path}: case {case['case']!r} names label(s) {unknown} not among {list(labels)}")
+
+
 def read_scores(path, classes: int) -> pd.DataFrame:
     """A score table (case, item, seed, prob_0 ... prob_{K-1}), checked for the dataset's number of classes."""
     scores = pd.read_parquet(path)

@@ -17,7 +17,7 @@ from sentiflow.behaviour.cascade import cascade_scores
 from sentiflow.behaviour.examples import COLUMNS as FAILING_COLUMNS
 from sentiflow.behaviour.examples import failing_cases
 from sentiflow.behaviour.figure import failure_rate_figure
-from sentiflow.behaviour.outcomes import case_outcomes, read_scores, read_suite
+from sentiflow.behaviour.outcomes import case_outcomes, check_labels, read_scores, read_suite
 from sentiflow.behaviour.statistics import comparisons, fail_table, failure_rates
 
 
@@ -127,4 +127,6 @@ def summarise(suite: pd.DataFrame, encoders, llms, paths: dict, labels, bootstra
 def run_summary(suite, encoders, llms, failure_modes, aggregate, labels, bootstrap: dict, outputs) -> dict:
     """The behaviour_summary rule from its files (see `summarise`)."""
     paths = {"failure_modes": failure_modes, "aggregate": aggregate}
-    return summarise(read_suite(suite), encoders, llms, paths, labels, bootstrap, outputs)
+    cases = read_suite(suite)
+    check_labels(cases, labels, suite)
+    return summarise(cases, encoders, llms, paths, labels, bootstrap, outputs)
