@@ -96,3 +96,7 @@ def test_an_operating_point_reports_its_interval_calls_and_seconds():
     assert point["cascade_accuracy"] > max(point["encoder_accuracy"], point["llm_accuracy"])
     assert point["gain_ci_low"] > 0
     assert point["oracle_accuracy"] >= point["cascade_accuracy"]
+    # The threshold for new inputs is fitted on every sentence, close to what each fold fitted on half of them.
+    confidence = encoder_probs[np.arange(len(gold)), encoder_pred]
+    assert point["threshold"] == fit_threshold(confidence, encoder_pred == gold, llm_probs.argmax(1) == gold)
+    assert min(point["thresholds"]) - 0.1 <= point["threshold"] <= max(point["thresholds"]) + 0.1

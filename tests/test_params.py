@@ -118,7 +118,7 @@ READERS = {
     "behaviour.seed": {"behaviour_suite", "behaviour_llm"},
     **each("behaviour", "max_cases polarity lexicons tests", {"behaviour_suite"}),
     "behaviour.llm_cases": {"behaviour_llm"},
-    **each("report", "title top_errors attributed_errors pdf", set()),
+    **each("report", "title top_errors attributed_errors failing_cases pdf", set()),
 }
 # Switches whose changed value (off) takes rules out of the plan altogether.
 SWITCHED_OFF = {

@@ -112,6 +112,12 @@ def test_dataset_inputs_are_checked_and_list_every_file(tmp_path):
     del missing["why"], missing["figures"]
     with pytest.raises(ReportInputError, match="inputs of dataset sst2 lack why, figures"):
         DatasetInputs.from_dict(missing)
+    # The behavioural tests' files where they ran: all seven listed; none where they did not (the default).
+    names = ["failure_rates", "comparisons", "association", "failing_cases", "summary", "png", "pdf"]
+    tested = DatasetInputs.from_dict(dataset_files(tmp_path) | {"behaviour": {n: tmp_path / f"b-{n}" for n in names}})
+    assert set(tested.paths()) - set(paths) == {tmp_path / f"b-{n}" for n in names} and inputs.behaviour is None
+    with pytest.raises(ReportInputError, match="sst2 behavioural tests lack pdf"):
+        DatasetInputs.from_dict(dataset_files(tmp_path) | {"behaviour": {n: tmp_path / n for n in names[:-1]}})
     unknown = dataset_files(tmp_path)
     unknown["llm"]["smollm2"]["cascade_points"] = tmp_path / "p.csv"
     with pytest.raises(ReportInputError, match=r"sst2 LLM entry smollm2: unknown input\(s\) cascade_points"):
@@ -124,6 +130,7 @@ def test_the_setup_tables_show_every_setting_as_a_dotted_key(tmp_path):
             "title": "t",
             "top_errors": 25,
             "attributed_errors": 12,
+            "failing_cases": 3,
             "shortcut_words": 5,
             "bootstrap": {},
             "training": {"epochs": 3, "fast": {"precision": "bf16", "compile": False}, "loop": "fast"},
@@ -144,5 +151,6 @@ def test_the_setup_tables_show_every_setting_as_a_dotted_key(tmp_path):
     ]
     with pytest.raises(ValueError, match="the report's settings lack 'training'"):
         ReportSettings.from_dict(
-            {"title": "t", "top_errors": 25, "attributed_errors": 12, "shortcut_words": 5, "bootstrap": {}}
-        )
+            {"title": "t", "top_errors": 25, "attributed_errors": 12, "failing_cases": 3, "shortcut_words": 5,
+             "bootstrap": {}}
+        )  # fmt: skip

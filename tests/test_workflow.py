@@ -836,7 +836,7 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path):
 
     workdir, config = smoke_run
     settings = ReportSettings.from_dict(
-        {key: config["report"][key] for key in ("title", "top_errors", "attributed_errors")}
+        {key: config["report"][key] for key in ("title", "top_errors", "attributed_errors", "failing_cases")}
         | {
             "shortcut_words": config["analysis"]["shortcuts"]["top_words"],
             "bootstrap": config["analysis"]["bootstrap"],

@@ -18,7 +18,13 @@ from sentiflow.config import (
     run_label,
     variant_training,
 )
-from sentiflow.report.figures import FIGURE_NAMES, cascade_stem, latex_figure, plot_file
+from sentiflow.report.figures import (
+    BEHAVIOUR,
+    FIGURE_NAMES,
+    cascade_stem,
+    latex_figure,
+    plot_file,
+)
 from sentiflow.report.inputs import DatasetInputs
 
 # Jobs import the library from this checkout (local, --use-conda or cluster jobs alike), never from a
@@ -257,6 +263,56 @@ def llm_outputs():
     return wanted
 
 
+def behaviour_on(dataset):
+    """Whether `dataset` has a behavioural suite: the stage on, the dataset's part on, a test selected."""
+    return bool(dataset_tests(config, dataset))
+
+
+def behaviour_groups(dataset):
+    """(backbone, variant) of every run group of `dataset`: each answers the suite."""
+    return [
+        (backbone, variant)
+        for backbone in dataset_backbones(config, dataset)
+        for variant in dataset_variants(config, dataset)
+    ]
+
+
+def behaviour_summary_inputs(wildcards):
+    """The suite, every run group's and LLM entry's scores, and each entry's cascade when the cascade is enabled."""
+    dataset, entries = wildcards.dataset, llm_entries(wildcards.dataset)
+    cascades = config["llm"]["cascade"]["enabled"]
+    return {
+        "suite": rules.behaviour_suite.output.suite.format(dataset=dataset),
+        "encoders": [
+            rules.behaviour_encoder.output[0].format(
+                dataset=dataset, backbone=backbone, variant=variant
+            )
+            for backbone, variant in behaviour_groups(dataset)
+        ],
+        "llm": [
+            rules.behaviour_llm.output.table.format(dataset=dataset, llm=entry)
+            for entry in entries
+        ],
+        "cascades": [
+            rules.cascade.output.summary.format(dataset=dataset, llm=entry)
+            for entry in entries
+            if cascades
+        ],
+    }
+
+
+def behaviour_report_files(dataset):
+    """The behaviour_summary outputs the report reads; None when the stage is off (the section is left out)."""
+    if not behaviour_on(dataset):
+        return None
+    outputs = rules.behaviour_summary.output
+    keys = ("failure_rates", "comparisons", "association", "failing_cases", "summary")
+    return {key: getattr(outputs, key).format(dataset=dataset) for key in keys} | {
+        "png": outputs.png.format(dataset=dataset),
+        "pdf": outputs.pdf.format(dataset=dataset),
+    }
+
+
 # The report's LaTeX document; the figures it includes are copied beside it.
 REPORT_LATEX = "results/report/latex"
 
@@ -315,6 +371,7 @@ def dataset_report_files(dataset):
                 entry: llm_report_files(dataset, entry) for entry in llm_keys(dataset)
             },
             "slices": slices_report_files(dataset),
+            "behaviour": behaviour_report_files(dataset),
         }
     )
 
@@ -352,8 +409,9 @@ def report_files_of(wildcards):
 
 
 def report_latex_figures():
-    """The figure PDFs the LaTeX report includes, beside it: every dataset's plots, and the cascade of every
-    finished LLM entry when the cascade is enabled."""
+    """The figure PDFs the LaTeX report includes, beside it: every dataset's plots, the cascade of every
+    finished LLM entry when the cascade is enabled, and the behavioural tests' figure where they run.
+    """
     cascade = config["llm"]["cascade"]["enabled"]
     return [
         f"{REPORT_LATEX}/{latex_figure(dataset, stem)}"
@@ -361,6 +419,7 @@ def report_latex_figures():
         for stem in [
             *FIGURE_NAMES,
             *(cascade_stem(entry) for entry in llm_keys(dataset) if cascade),
+            *([BEHAVIOUR] if behaviour_on(dataset) else []),
         ]
     ]
 
@@ -372,7 +431,7 @@ def report_settings():
     return canonical(
         {
             key: config["report"][key]
-            for key in ("title", "top_errors", "attributed_errors")
+            for key in ("title", "top_errors", "attributed_errors", "failing_cases")
         }
         | {
             "shortcut_words": analysis["shortcuts"]["top_words"],
@@ -443,8 +502,8 @@ def tracking_outputs():
 
 
 def behaviour_datasets():
-    """The datasets with a behavioural suite: the stage on, the dataset's part on, at least one test selected."""
-    return [dataset for dataset in DATASETS if dataset_tests(config, dataset)]
+    """The datasets with a behavioural suite."""
+    return [dataset for dataset in DATASETS if behaviour_on(dataset)]
 
 
 def behaviour_slots(tests):
@@ -486,7 +545,7 @@ def behaviour_settings(wildcards):
 
 
 def behaviour_outputs():
-    """The suite, every run group's and every LLM entry's answers, for each dataset with a suite."""
+    """The suite, every run group's and every LLM entry's answers and their statistics, for each dataset with a suite."""
     wanted = []
     for dataset in behaviour_datasets():
         wanted.append(rules.behaviour_suite.output.suite.format(dataset=dataset))
@@ -499,4 +558,5 @@ def behaviour_outputs():
         ]
         for entry in llm_entries(dataset):
             wanted += expand(rules.behaviour_llm.output, dataset=dataset, llm=entry)
+        wanted += expand(rules.behaviour_summary.output, dataset=dataset)
     return wanted

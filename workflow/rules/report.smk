@@ -18,6 +18,8 @@ rule report:
                 "why.tex.j2",
                 "slices.html.j2",
                 "slices.tex.j2",
+                "behaviour.html.j2",
+                "behaviour.tex.j2",
                 "macros.html.j2",
                 "macros.tex.j2",
             )

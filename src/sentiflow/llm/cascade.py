@@ -24,6 +24,8 @@ from sentiflow.atomic import write_csv, write_json
 
 SHARES = np.linspace(0.0, 1.0, 101)
 WEIGHTS = np.linspace(0.0, 1.0, 21)
+# What a threshold is compared with, as cascade.json states it for whoever applies the threshold to new inputs.
+CONFIDENCE = "the encoder's probability of its predicted label; seed majority: the mean over seeds of the probability of the label most seeds chose"
 
 
 def deferral_accuracy(
@@ -144,6 +146,8 @@ def analyse(
         "llm_calls": int(fitted["deferred"].sum()),
         "llm_seconds": float(llm_seconds[fitted["deferred"]].sum()),
         "thresholds": fitted["thresholds"],
+        # For new inputs (the behavioural suite): fitted on all these sentences; the fold thresholds only score it.
+        "threshold": fit_threshold(confidence, encoder_correct, llm_correct),
         "combined_accuracy": float(combined.mean()),
         **dict(zip(("combined_ci_low", "combined_ci_high"), bootstrap_ci(combined, **ci))),
         "combined_weights": fitted["weights"],
@@ -176,7 +180,8 @@ def run_cascade(name: str, llm_table_path, runs, labels: Sequence[str], bootstra
             points.append({"backbone": label, "encoder": which, "llm": name} | point)
     curve_table = pd.concat(curve_tables, ignore_index=True) if curve_tables else pd.DataFrame()
     point_table = pd.DataFrame(points)
-    summary = {"llm": name, "sentences": len(llm), "settings": settings, "missing_runs": runs.missing, "backbones": {}}
+    summary = {"llm": name, "sentences": len(llm), "settings": settings, "confidence": CONFIDENCE,
+               "missing_runs": runs.missing, "backbones": {}}  # fmt: skip
     for label, rows in point_table.groupby("backbone", sort=False) if len(point_table) else []:
         majority = rows[rows["encoder"] == "seed majority"].iloc[0].to_dict()
         seeds = rows[rows["encoder"] != "seed majority"]

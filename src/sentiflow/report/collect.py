@@ -16,6 +16,7 @@ import sentiflow
 from sentiflow.analysis.runs import RunSet
 from sentiflow.data import is_pair
 from sentiflow.llm.compare import fix_counts
+from sentiflow.report import behaviour as report_behaviour
 from sentiflow.report import slices as report_slices
 from sentiflow.report import why as report_why
 from sentiflow.report.figures import FIGURES, cascade_stem
@@ -170,6 +171,7 @@ def collect_dataset(inputs: DatasetInputs, settings: ReportSettings) -> dict:
     )
     section["why"] = report_why.collect(inputs, errors, card["labels"], settings)
     section["slices"] = report_slices.collect(inputs.slices)
+    section["behaviour"] = report_behaviour.collect(inputs.behaviour, settings.failing_cases)
     best = max(b["selected_accuracy"] for b in section["backbones"])
     section["limitations"] = limitations(len(section["seeds"]), best, summary, dataset)
     return section

@@ -21,6 +21,8 @@ FIGURES = (
 FIGURE_NAMES = tuple(name for name, _ in FIGURES)
 # The cascade rule's figure of an LLM entry, one per dataset and entry.
 CASCADE = "cascade"
+# The behaviour_summary rule's figure, one per dataset where the behavioural tests run (written like the plots).
+BEHAVIOUR = "behaviour"
 
 
 def plot_file(dataset: str, name: str, kind: str) -> str:

@@ -53,6 +53,19 @@ class SliceFiles:
 
 
 @dataclass(frozen=True)
+class BehaviourFiles:
+    """The behaviour_summary rule's outputs on a dataset."""
+
+    failure_rates: Path
+    comparisons: Path
+    association: Path
+    failing_cases: Path
+    summary: Path
+    png: Path
+    pdf: Path
+
+
+@dataclass(frozen=True)
 class DatasetInputs:
     name: str
     summary: Path
@@ -73,11 +86,14 @@ class DatasetInputs:
     attribution: list[AttributionFiles]  # per run group, in the configured order
     llm: dict[str, LLMFiles]  # per LLM entry whose comparison finished
     slices: SliceFiles | None  # None when analysis.slices is off
+    behaviour: BehaviourFiles | None = None  # None where the behavioural tests do not run: no section
 
     @classmethod
     def from_dict(cls, given: dict) -> DatasetInputs:
         name = given.get("name", "?")
-        _require(given, [f.name for f in fields(cls)], f"the report's inputs of dataset {name}")
+        _require(
+            given, [f.name for f in fields(cls) if f.default is not None], f"the report's inputs of dataset {name}"
+        )
         _require(given["figures"], list(FIGURE_NAMES), f"the report's figures of dataset {name}")
         files = {key: Path(given[key]) for key in _single_files()}
         return cls(
@@ -92,6 +108,8 @@ class DatasetInputs:
             llm={entry: LLMFiles(**_paths(files, LLMFiles, f"{name} LLM entry {entry}"))
                  for entry, files in given["llm"].items()},
             slices=SliceFiles(**_paths(given["slices"], SliceFiles, f"{name} slices")) if given["slices"] else None,
+            behaviour=BehaviourFiles(**_paths(given["behaviour"], BehaviourFiles, f"{name} behavioural tests"))
+            if given.get("behaviour") else None,
         )  # fmt: skip
 
     def paths(self) -> list[Path]:
@@ -101,6 +119,7 @@ class DatasetInputs:
         nested += [getattr(group, f.name) for group in self.attribution for f in fields(AttributionFiles)]
         nested += [getattr(e, f.name) for e in self.llm.values() for f in fields(LLMFiles) if getattr(e, f.name)]
         nested += [self.slices.table, self.slices.summary] if self.slices else []
+        nested += [getattr(self.behaviour, f.name) for f in fields(BehaviourFiles)] if self.behaviour else []
         return [getattr(self, key) for key in _single_files()] + nested
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from sentiflow.atomic import atomic_path, write_csv
 from sentiflow.report.collect import collect
-from sentiflow.report.figures import FIGURE_NAMES, cascade_stem, latex_figure
+from sentiflow.report.figures import BEHAVIOUR, FIGURE_NAMES, cascade_stem, latex_figure
 from sentiflow.report.inputs import DatasetInputs
 from sentiflow.report.settings import ReportSettings
 
@@ -141,13 +141,16 @@ def _inline(path) -> str:
 
 
 def embedded_images(datasets: list[DatasetInputs]) -> dict[str, dict[str, str]]:
-    """Per dataset, every figure the HTML page shows as a data URI: the plots by name, the cascades by stem."""
+    """Per dataset, every figure the HTML page shows as a data URI: the plots by name, the cascades and the
+    behavioural tests' figure by stem."""
     images = {}
     for inputs in datasets:
         images[inputs.name] = {name: _inline(inputs.figures[name].png) for name in FIGURE_NAMES}
         for entry, files in inputs.llm.items():
             if files.cascade_png:
                 images[inputs.name][cascade_stem(entry)] = _inline(files.cascade_png)
+        if inputs.behaviour:
+            images[inputs.name][BEHAVIOUR] = _inline(inputs.behaviour.png)
     return images
 
 
@@ -160,6 +163,8 @@ def latex_figures(datasets: list[DatasetInputs]) -> dict[str, Path]:
         for entry, files in inputs.llm.items():
             if files.cascade_pdf:
                 copies[latex_figure(inputs.name, cascade_stem(entry))] = files.cascade_pdf
+        if inputs.behaviour:
+            copies[latex_figure(inputs.name, BEHAVIOUR)] = inputs.behaviour.pdf
     return copies
 
 

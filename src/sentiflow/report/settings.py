@@ -18,6 +18,7 @@ class ReportSettings:
     title: str
     top_errors: int
     attributed_errors: int
+    failing_cases: int  # failing cases the behavioural tests' section shows per test
     shortcut_words: int  # analysis.shortcuts.top_words: words shown per label
     bootstrap: dict  # analysis.bootstrap's method, samples and confidence, as the captions name them
     training: dict  # every training setting: the setup table shows them all
@@ -29,7 +30,10 @@ class ReportSettings:
     def from_dict(cls, given: dict) -> ReportSettings:
         try:
             return cls(
-                **{key: given[key] for key in ("title", "top_errors", "attributed_errors", "shortcut_words")},
+                **{
+                    key: given[key]
+                    for key in ("title", "top_errors", "attributed_errors", "failing_cases", "shortcut_words")
+                },
                 bootstrap=given["bootstrap"],
                 training=given["training"],
                 variants=[(name, changes) for name, changes in given["variants"]],

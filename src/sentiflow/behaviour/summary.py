@@ -1,0 +1,132 @@
+"""The behaviour_summary rule: every model's outcomes on a dataset's suite, their failure rates and comparisons,
+the cascade applied to the suite, the association table, the failing cases, the summary and the figure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+import pandas as pd
+
+from sentiflow.atomic import write_csv, write_json
+from sentiflow.behaviour.association import association
+from sentiflow.behaviour.cascade import cascade_scores
+from sentiflow.behaviour.examples import COLUMNS as FAILING_COLUMNS
+from sentiflow.behaviour.examples import failing_cases
+from sentiflow.behaviour.figure import failure_rate_figure
+from sentiflow.behaviour.outcomes import case_outcomes, check_labels, read_scores, read_suite
+from sentiflow.behaviour.statistics import comparisons, fail_table, failure_rates
+
+
+@dataclass(frozen=True)
+class EncoderFiles:
+    """One run group's scores on the suite (rule behaviour_encoder)."""
+
+    backbone: str
+    variant: str
+    label: str  # the run group's label, as the analysis names it (sentiflow.config.run_label)
+    scores: Path
+
+
+@dataclass(frozen=True)
+class LLMFiles:
+    """One LLM entry's scores on the suite (rule behaviour_llm) and its cascade's summary (none when it is off)."""
+
+    name: str
+    scores: Path
+    cascade: Path | None
+
+
+@dataclass
+class Answers:
+    """One model's answers: its kind (encoder, llm, cascade), score table and per (case, seed) outcomes."""
+
+    kind: str
+    scores: pd.DataFrame
+    outcomes: pd.DataFrame
+
+
+def best_encoder(aggregate_summary: Path, encoders: Sequence[EncoderFiles]) -> str:
+    """The run group with the highest validation accuracy (seed majority, selected epoch) among those scored."""
+    scored = [encoder.label for encoder in encoders]
+    rows = [row for row in json.loads(Path(aggregate_summary).read_text())["backbones"] if row["backbone"] in scored]
+    return max(rows, key=lambda row: row["selected_accuracy"])["backbone"] if rows else scored[0]
+
+
+def cascade_name(encoder: str, llm: str) -> str:
+    return f"cascade {encoder} / {llm}"
+
+
+def answer_all(suite, encoders, llms, best: str, labels) -> tuple[dict[str, Answers], dict]:
+    """Every model's answers, and per cascade the share of its items the LLM answered."""
+    answers, deferred = {}, {}
+    for encoder in encoders:
+        scores = read_scores(encoder.scores, len(labels))
+        answers[encoder.label] = Answers("encoder", scores, case_outcomes(suite, scores, labels))
+    for llm in llms:
+        scores = read_scores(llm.scores, len(labels))
+        answers[llm.name] = Answers("llm", scores, case_outcomes(suite, scores, labels))
+    for llm in llms if best in answers else []:
+        if llm.cascade is None:
+            continue
+        threshold = json.loads(Path(llm.cascade).read_text())["backbones"][best]["threshold"]
+        scores = cascade_scores(answers[best].scores, answers[llm.name].scores, threshold, len(labels))
+        name = cascade_name(best, llm.name)
+        answers[name] = Answers("cascade", scores, case_outcomes(suite, scores, labels))
+        deferred[name] = {"threshold": threshold, "items": len(scores), "deferred_share": float(scores["deferred"].mean())
+                          if len(scores) else None}  # fmt: skip
+    return answers, deferred
+
+
+def comparison_pairs(encoders: Sequence[EncoderFiles], llms: Sequence[LLMFiles], best: str, models) -> list:
+    """(kind, a, b): backbone vs backbone within a variant, each variant vs its backbone's base recipe, the best
+    encoder vs each LLM entry and its cascade, each LLM entry vs its cascade."""
+    pairs = [("backbones", a.label, b.label) for a, b in combinations(encoders, 2)
+             if a.variant == b.variant and a.backbone != b.backbone]  # fmt: skip
+    base = {e.backbone: e.label for e in encoders if e.variant == "base"}
+    pairs += [("variant", e.label, base[e.backbone]) for e in encoders if e.variant != "base" and e.backbone in base]
+    for llm in llms:
+        cascade = cascade_name(best, llm.name)
+        pairs.append(("llm", best, llm.name))
+        if cascade in models:
+            pairs += [("cascade", best, cascade), ("cascade", llm.name, cascade)]
+    return [pair for pair in pairs if pair[1] in models and pair[2] in models]
+
+
+def summarise(suite: pd.DataFrame, encoders, llms, paths: dict, labels, bootstrap: dict, outputs) -> dict:
+    """The rule. `paths`: suite, failure_modes, aggregate (the aggregate rule's summary.json); `outputs`:
+    failure_rates, comparisons, association, failing_cases, summary, png, pdf."""
+    best = best_encoder(paths["aggregate"], encoders) if encoders else None
+    answers, deferred = answer_all(suite, encoders, llms, best, labels)
+    tables = {model: (a.kind, fail_table(a.outcomes)) for model, a in answers.items()}
+    rates = failure_rates(suite, tables, bootstrap)
+    pairs = comparison_pairs(encoders, llms, best, answers)
+    failing = [failing_cases(suite, model, a.kind, a.outcomes, a.scores, labels) for model, a in answers.items()]
+    write_csv(outputs["failure_rates"], rates)
+    write_csv(outputs["comparisons"], comparisons(suite, tables, pairs, bootstrap))
+    write_csv(outputs["association"], association(pd.read_csv(paths["failure_modes"]), rates, suite))
+    write_csv(outputs["failing_cases"], pd.concat([pd.DataFrame(columns=FAILING_COLUMNS), *failing], ignore_index=True))
+    summary = {
+        "cases": len(suite),
+        "tests": [{"test": test, "type": rows["type"].iloc[0], "probes": rows["probes"].iloc[0], "cases": len(rows),
+                   "clusters": int(rows["cluster"].nunique())} for test, rows in suite.groupby("test", sort=False)],
+        "models": [{"model": model, "kind": a.kind, "seeds": sorted(int(s) for s in a.outcomes["seed"].unique()),
+                    "cases": int(a.outcomes["case"].nunique())} for model, a in answers.items()],
+        "best_encoder": best,
+        "cascades": deferred,
+        "bootstrap": {key: bootstrap[key] for key in ("samples", "confidence", "seed")} | {"method": "percentile"},
+    }  # fmt: skip
+    write_json(outputs["summary"], summary)
+    failure_rate_figure(rates, outputs["png"], outputs["pdf"])
+    return summary
+
+
+def run_summary(suite, encoders, llms, failure_modes, aggregate, labels, bootstrap: dict, outputs) -> dict:
+    """The behaviour_summary rule from its files (see `summarise`)."""
+    paths = {"failure_modes": failure_modes, "aggregate": aggregate}
+    cases = read_suite(suite)
+    check_labels(cases, labels, suite)
+    return summarise(cases, encoders, llms, paths, labels, bootstrap, outputs)

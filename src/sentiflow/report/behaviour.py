@@ -1,0 +1,60 @@
+"""The report's "Behavioural tests" section: failure rates per test and model, comparisons, association beside
+intervention and a few failing cases per test, from the behaviour_summary rule's outputs.
+
+Suite text is data: the templates escape it like every other text (HTML autoescaping, `tex` in LaTeX).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sentiflow.report.figures import BEHAVIOUR
+from sentiflow.report.inputs import BehaviourFiles
+from sentiflow.report.tables import read_json, records
+
+
+def shown_failing_cases(table: pd.DataFrame, tests: list[str], models: list[str], count: int) -> list[dict]:
+    """Per test (in suite order), its first `count` failing cases: those of the first model in `models` (the best
+    encoder first) before the others', each once, with its texts as the first model failing it answered and
+    `failed_by`, every model failing it."""
+    shown = []
+    for test in tests:
+        rows = table[table["test"] == test]
+        if rows.empty:
+            continue
+        rows = rows.assign(order=rows["model"].map({m: i for i, m in enumerate(models)})).sort_values(
+            "order", kind="stable"
+        )
+        failed_by = rows.groupby("case", sort=False)["model"].agg(list)
+        first = rows.drop_duplicates("case").head(count)
+        cases = [
+            row | {"failed_by": failed_by[row["case"]],
+                   "original_texts": [t for t in (row["original"], row["original_b"]) if t is not None],
+                   "perturbed_texts": [t for t in (row["perturbed"], row["perturbed_b"]) if t is not None]}
+            for row in first.drop(columns="order").to_dict("records")
+        ]  # fmt: skip
+        shown.append({"test": test, "type": rows["type"].iloc[0], "cases": cases})
+    return shown
+
+
+def collect(files: BehaviourFiles | None, failing_cases: int) -> dict | None:
+    """The section's context for one dataset; None (no section, nothing read) where the tests did not run."""
+    if files is None:
+        return None
+    summary = read_json(files.summary)
+    rates = pd.read_csv(files.failure_rates, dtype={"seed": str})
+    models = [m["model"] for m in summary["models"]]
+    best = summary["best_encoder"]
+    order = [best, *(m for m in models if m != best)] if best else models
+    failing = pd.read_csv(files.failing_cases).replace({np.nan: None})
+    return {
+        "summary": summary,
+        "rates": rates[rates["seed"] == "all"].replace({np.nan: None}).to_dict("records"),
+        "comparisons": records(files.comparisons),
+        "association": records(files.association),
+        "failing": shown_failing_cases(failing, [t["test"] for t in summary["tests"]], order, failing_cases)
+        if failing_cases
+        else [],
+        "stem": BEHAVIOUR,
+    }

@@ -1,0 +1,66 @@
+"""The report's behavioural tests section on hand-made behaviour_summary outputs: what it shows, escaped in both
+documents, and nothing read where the tests did not run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from behaviour_files import SST2, study_files, summary_outputs
+from conftest import REPO
+
+from sentiflow.behaviour.summary import run_summary
+from sentiflow.report import behaviour
+from sentiflow.report.inputs import BehaviourFiles
+from sentiflow.report.render import _template
+
+TEMPLATES = REPO / "src" / "sentiflow" / "report" / "templates"
+BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0}
+
+
+@pytest.fixture
+def section(tmp_path) -> dict:
+    outputs = summary_outputs(tmp_path / "out")
+    run_summary(**study_files(tmp_path / "in"), labels=SST2, bootstrap=BOOTSTRAP, outputs=outputs)
+    return behaviour.collect(BehaviourFiles(**outputs), failing_cases=2)
+
+
+def test_the_section_shows_rates_and_each_tests_failing_cases_best_encoder_first(section):
+    assert [(r["test"], r["model"]) for r in section["rates"]][:2] == [
+        ("negation", "minilm"),
+        ("negation", "minilm+lr-1e-4"),
+    ]
+    assert all(r["seed"] == "all" for r in section["rates"])
+    negation, names = section["failing"]
+    # neg/0 fails for minilm (the best encoder) and the cascade; neg/2 for the variant and the LLM: both shown, the
+    # best encoder's first, each with every model that fails it.
+    assert [c["case"] for c in negation["cases"]] == ["neg/0", "neg/2"]
+    assert negation["cases"][0]["failed_by"] == ["minilm", "cascade minilm / smollm2"]
+    assert (
+        negation["cases"][0]["original_texts"] == ["The acting was not <b>good</b> & 100% $dull_."]
+        and not negation["cases"][0]["perturbed_texts"]
+    )
+    assert names["cases"][0]["perturbed_texts"] == ["<script>x</script> is great."]
+    assert behaviour.collect(None, failing_cases=2) is None  # the stage did not run: no section, nothing read
+
+
+def test_suite_text_is_escaped_in_html_and_latex(section, tmp_path):
+    context = {"d": {"name": "sst2", "behaviour": section}, "s": 3, "images": {"sst2": {"behaviour": "data:,"}}}
+    html = _template(TEMPLATES / "behaviour.html.j2", latex=False).render(context)
+    assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt; is great." in html
+    assert "not &lt;b&gt;good&lt;/b&gt; &amp; 100% $dull_." in html and "3.9 Behavioural tests" in html
+    tex = _template(TEMPLATES / "behaviour.tex.j2", latex=True).render(context)
+    assert r"100\% \$dull\_\allowbreak{}." in tex and r"\textless{}script\textgreater{}x" in tex
+    if shutil.which("pdflatex") is None:
+        pytest.skip("needs pdflatex (Debian texlive-latex-base; .ci/run installs it)")
+    (tmp_path / "figures" / "sst2").mkdir(parents=True)
+    shutil.copy(tmp_path / "out" / "behaviour.pdf", tmp_path / "figures" / "sst2" / "behaviour.pdf")
+    lines = (TEMPLATES / "report.tex.j2").read_text().splitlines()
+    preamble = "\n".join(
+        line for line in lines if line.startswith(("\\documentclass", "\\usepackage", "\\newcolumntype"))
+    )
+    (tmp_path / "t.tex").write_text(preamble + "\n\\begin{document}\n\\section{x}\n" + tex + "\n\\end{document}\n")
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]
