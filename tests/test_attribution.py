@@ -182,8 +182,9 @@ def test_deleting_the_top_words_of_an_error_flips_it_more_than_random_words(toy_
     gold[flipped] = 1 - gold[flipped]  # label errors: the model now "errs" on these 30 sentences
     settings = {"steps": 16, "deletion_k": [1, 2]}
     words, convergence, deletions = attribution.attribute_group(
-        {7: toy_checkpoint}, texts, None, gold, predicted[None, :], settings, "cpu", index=frame["index"] + 100
-    )
+        {7: toy_checkpoint}, texts, None, gold, predicted[None, :], predicted, settings, "cpu",
+        index=frame["index"] + 100,
+    )  # fmt: skip
     assert list(words.columns) == attribution.WORD_COLUMNS and list(deletions.columns) == attribution.DELETION_COLUMNS
     assert (words["seed"] == 7).all() and set(convergence["index"]) == set(frame["index"] + 100)
     assert convergence["passed"].mean() >= 0.95
@@ -192,24 +193,67 @@ def test_deleting_the_top_words_of_an_error_flips_it_more_than_random_words(toy_
     # The attribution finds the one word that decides the toy label.
     top = deletions[deletions["k"] == 1]
     assert top["deleted_top"].isin(POSITIVE + NEGATIVE).mean() >= 0.9
-    summary = attribution.deletion_summary(deletions, BOOTSTRAP)
-    one = summary.set_index("k").loc[1]
-    assert one["flipped_top"] == pytest.approx(top["flipped_top"].mean())
-    assert one["flipped_random"] == pytest.approx(top["flipped_random"].mean())
-    assert one["flipped_top"] > one["flipped_random"] + 0.2
-    assert one["difference"] == pytest.approx(one["flipped_top"] - one["flipped_random"])
-    assert one["difference_ci_low"] <= one["difference"] <= one["difference_ci_high"]
-    assert one["sentences"] == len(errors) and list(summary["k"]) == [1, 2]
+    # One case by hand: the predicted class's probability on the whole sentence, without its top word, and on the
+    # top word alone (with [CLS] and [SEP]).
+    case = top.iloc[0]
+    text = texts[int(case["index"]) - 100]
+    word, cls = case["deleted_top"], int(case["predicted"])
+    without = " ".join(w for w in text.split() if w != word)
+    probs = [
+        torch.softmax(torch.tensor(logits(model, tokenizer(t)["input_ids"])), -1)[cls] for t in (text, without, word)
+    ]
+    assert case["prob_whole"] == pytest.approx(float(probs[0]), abs=1e-5)
+    assert case["comprehensiveness_top"] == pytest.approx(float(probs[0] - probs[1]), abs=1e-5)
+    assert case["sufficiency_top"] == pytest.approx(float(probs[0] - probs[2]), abs=1e-5)
+    assert case["turned_to_gold_top"] == (probs[1] < 0.5) == case["turned_away_top"]  # two classes: the same
+    summary = attribution.deletion_summary(deletions, BOOTSTRAP).set_index(["k", "measure"])
+    assert list(summary.index.get_level_values("measure")[:4]) == attribution.MEASURES
+    gold_one = summary.loc[(1, "turned_to_gold")]
+    assert gold_one["top"] == pytest.approx(top["turned_to_gold_top"].mean())
+    assert gold_one["random"] == pytest.approx(top["turned_to_gold_random"].mean())
+    assert gold_one["top"] > gold_one["random"] + 0.2
+    assert gold_one["difference"] == pytest.approx(gold_one["top"] - gold_one["random"])
+    assert gold_one["difference_ci_low"] <= gold_one["difference"] <= gold_one["difference_ci_high"]
+    # ERASER: deleting the top word costs the prediction more than a random word; keeping it alone keeps more.
+    comprehensiveness, sufficiency = summary.loc[(1, "comprehensiveness")], summary.loc[(1, "sufficiency")]
+    assert comprehensiveness["top"] == pytest.approx(top["comprehensiveness_top"].mean())
+    assert comprehensiveness["difference_ci_low"] > 0.1 and sufficiency["difference_ci_high"] < -0.1
+    assert gold_one["sentences"] == len(errors) and sorted(set(summary.index.get_level_values("k"))) == [1, 2]
+
+
+def test_a_switch_to_a_third_class_turns_away_from_the_prediction_not_to_gold():
+    cases = pd.DataFrame({"index": [0, 1], "k": 1, "words": 4, "predicted": [2, 2], "gold": [0, 0], "deleted_top": "x"})
+    # Per case, the five variants (whole, without top, without random, only top, only random) over three classes.
+    probs = np.array([
+        [0.1, 0.1, 0.8], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.1, 0.2, 0.7], [0.3, 0.1, 0.6],
+        [0.1, 0.2, 0.7], [0.6, 0.1, 0.3], [0.1, 0.1, 0.8], [0.1, 0.1, 0.8], [0.2, 0.2, 0.6],
+    ])  # fmt: skip
+    table = attribution.deletion_measures(cases, probs)
+    assert table["turned_away_top"].tolist() == [True, True] and table["turned_to_gold_top"].tolist() == [False, True]
+    assert table["turned_away_random"].tolist() == [False, False]
+    np.testing.assert_allclose(table["comprehensiveness_top"], [0.7, 0.4])
+    np.testing.assert_allclose(table["comprehensiveness_random"], [0.1, -0.1])
+    np.testing.assert_allclose(table["sufficiency_top"], [0.1, -0.1])
+    np.testing.assert_allclose(table["sufficiency_random"], [0.2, 0.1])
 
 
 def test_deletion_summary_averages_seeds_per_sentence():
     deletions = pd.DataFrame({
         "index": [1, 1, 2, 2, 3, 4], "seed": [1, 2, 1, 2, 1, 1], "k": 1,
-        "flipped_top": [True, False, True, True, False, True], "flipped_random": [False, False, True, False, False, False],
+        "turned_to_gold_top": [True, False, True, True, False, True],
+        "turned_to_gold_random": [False, False, True, False, False, False],
     })  # fmt: skip
-    row = attribution.deletion_summary(deletions, BOOTSTRAP).iloc[0]
+    for measure in attribution.MEASURES[:-1]:  # the same numbers under every name but the last
+        deletions[f"{measure}_top"] = deletions["turned_to_gold_top"].astype(float)
+        deletions[f"{measure}_random"] = deletions["turned_to_gold_random"].astype(float)
+    deletions["turned_away_top"], deletions["turned_away_random"] = 1.0, 0.5
+    summary = attribution.deletion_summary(deletions, BOOTSTRAP).set_index("measure")
+    assert list(summary.index) == attribution.MEASURES
+    row = summary.loc["turned_to_gold"]
     # Per sentence: top 0.5, 1, 0, 1 -> 0.625; random 0, 0.5, 0, 0 -> 0.125.
     assert row["sentences"] == 4 and row["cases"] == 6
-    assert row["flipped_top"] == pytest.approx(0.625) and row["flipped_random"] == pytest.approx(0.125)
+    assert row["top"] == pytest.approx(0.625) and row["random"] == pytest.approx(0.125)
     assert row["difference"] == pytest.approx(0.5)
-    assert row["flipped_top_ci_low"] <= 0.625 <= row["flipped_top_ci_high"]
+    assert row["top_ci_low"] <= 0.625 <= row["top_ci_high"]
+    assert summary.loc["comprehensiveness", "top"] == pytest.approx(0.625)
+    assert summary.loc["turned_away", "difference"] == pytest.approx(0.5)
