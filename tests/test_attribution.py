@@ -2,11 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import MINILM, NEGATIVE, POSITIVE, require, toy_frame
+from conftest import MINILM, NEGATIVE, POSITIVE, require, toy_frame, write_run
+from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from sentiflow import config
-from sentiflow.errors import attribution
+from sentiflow.analysis.runs import RunSet
+from sentiflow.errors import attribution, words
 from sentiflow.errors.attribution import AttributionError
+from sentiflow.errors.explain import sentence_summary
 from sentiflow.train.evaluation import predict
 from sentiflow.train.modeling import load_classifier, load_tokenizer, load_trained
 from sentiflow.train.run import RunOutputs, TrainConfig, fine_tune
@@ -115,6 +118,113 @@ def test_a_sentence_s_scores_do_not_depend_on_the_sentences_padded_beside_it(ran
         for j, single in enumerate(alone):
             np.testing.assert_allclose(together.scores[j], single.scores[0], rtol=1e-4, atol=1e-6)
             assert together.difference[j] == pytest.approx(single.difference[0], rel=1e-5)
+
+
+SIZE = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+FAMILIES = {
+    "bert": SIZE,
+    "roberta": SIZE,  # positions from the ids, counted after the padding index
+    "electra": SIZE | {"embedding_size": 32},
+    # DeBERTa-v3's layout: relative attention, no absolute positions added to the input.
+    "deberta-v2": SIZE | {"relative_attention": True, "position_biased_input": False, "pos_att_type": ["p2c", "c2p"]},
+    "distilbert": {"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 64},
+    "modernbert": SIZE | {"pad_token_id": 0, "bos_token_id": 101, "eos_token_id": 102, "cls_token_id": 101,
+                          "sep_token_id": 102, "global_attn_every_n_layers": 1, "local_attention": 16},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_convergence_delta_falls_with_the_steps_in_every_family(family):
+    """A randomly initialised encoder of each family, with weights large enough to move the logits: the share of
+    the logit difference that the integral misses falls with the steps. RoBERTa's all-pad baseline once got other
+    positions than the input (its positions count non-pad ids), and its delta stayed at a third of the difference
+    at any number of steps; with the input's positions passed for both it goes to 0 like BERT's."""
+    tokenizer = load_tokenizer(str(require(MINILM)))  # BERT's WordPiece ids for every family
+    torch.manual_seed(0)
+    config_ = AutoConfig.for_model(family, vocab_size=len(tokenizer), num_labels=2, **FAMILIES[family])
+    model = AutoModelForSequenceClassification.from_config(config_)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            torch.nn.init.normal_(module.weight, std=0.3)
+    texts = ["the movie was good", "a dull and boring plot of the film", "it is fine, isn't it?"]
+    sentences = attribution.encode(tokenizer, texts, None, model, 128)
+    with attribution.frozen(model):
+        passes = [attribution.integrate(model, sentences, np.ones(3, int), steps, "cpu") for steps in (8, 32, 128)]
+    assert all(abs(p.difference).min() > 0.05 for p in passes)
+    missed = [np.abs(p.delta / p.difference) for p in passes]
+    assert missed[2].mean() < 0.5 * missed[0].mean() and missed[2].max() < 0.02, missed
+    if family in ("bert", "roberta"):
+        assert missed[1].max() < 1e-3 and missed[2].max() < 1e-3, missed
+
+
+def test_texts_are_truncated_as_training_truncated_them(random_classifier):
+    model, tokenizer = random_classifier
+    long = "the plot was dull and the acting was bad , the film was long " * 3
+    frame = pd.DataFrame({"index": [0, 1], "text": [long, "a good film"], "text_pair": ["it is fine", long],
+                          "label": [0, 1]})  # fmt: skip
+    trained = encode(tokenizer, frame, 24, segment_ids=True)
+    sentences = attribution.encode(tokenizer, frame["text"], frame["text_pair"], model, 24)
+    for j, sentence in enumerate(sentences):
+        assert sentence.inputs["input_ids"] == trained.ids[trained.offsets[j] : trained.offsets[j + 1]].tolist()
+        assert sentence.inputs["token_type_ids"] == trained.types[trained.offsets[j] : trained.offsets[j + 1]].tolist()
+    # Longest first: the long text loses its end, the short one keeps every word.
+    first = sentences[0].words()
+    assert [p for f, p in first if f == 1] == [0, 1, 2] and len([w for w in first if w[0] == 0]) == 24 - 3 - 3
+    assert len(attribution.encode(tokenizer, [long], None, model)[0]) > 24  # the tokenizer's own limit: 128
+
+
+def test_n_t_is_one_word_on_the_attribution_and_the_shortcut_side(random_classifier, tmp_path):
+    require(MINILM / "vocab.txt")  # the real WordPiece vocabulary splits "n't" into n / ' / t
+    model, tokenizer = random_classifier
+    texts = ["it does n't work", "it doesn't work", "o'fallon -- was here"]
+    sentences = attribution.encode(tokenizer, texts, None, model)
+    for text, sentence in zip(texts, sentences):
+        shown = [sentence.word_text(w) for w in sentence.words()]
+        assert [w.lower() for w in shown] == words.words(text) and len(shown) == len(words.spans(text))
+        assert [text[s:e] for s, e in sentence.spans[0]] == shown  # the words as written, by character offsets
+    assert [sentences[1].word_text(w) for w in sentences[1].words()] == ["it", "does", "n't", "work"]
+    assert tokenizer.tokenize(texts[0]) == ["it", "does", "n", "'", "t", "work"]
+    # One unit per token: "n't" gets its three tokens' 3, more than "work"'s 2, so it is the top word.
+    scores = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 0.0])  # [CLS] it does n ' t work [SEP]
+    scored = attribution.word_scores(sentences[0], scores)
+    assert [(w["word"], w["score"], w["start"], w["end"]) for w in scored] == [
+        ("it", 0.0, 0, 2), ("does", 0.0, 3, 7), ("n't", 3.0, 8, 11), ("work", 2.0, 12, 16)]  # fmt: skip
+    table = pd.DataFrame([{"index": 0, "seed": 1, **w, "score_predicted": w["score"], "score_gold": 0.0}
+                          for w in scored])  # fmt: skip
+    path = write_run(tmp_path / "run", "m", 1, [np.array([[0.9, 0.1]])], np.array([1]))
+    group = RunSet.load([path], [["m", 1]]).groups["m"]
+    validation = pd.DataFrame({"index": [0], "text": texts[:1], "label": [1]})
+    shortcuts = pd.DataFrame({"label": ["negative"], "word": ["n't"]})
+    summary = sentence_summary(table, group, validation, np.array([0]), {0}, LABELS, shortcuts)
+    assert summary["top_words"].iloc[0].startswith("n't; work") and summary["top_word_is_shortcut"].iloc[0]
+
+
+def test_every_seed_is_attributed_toward_the_seed_majority(tiny_bert, tmp_path):
+    """Two seeds (one checkpoint saved twice) that predict different classes: both are attributed toward the
+    majority's class, so averaging their scores averages one quantity; the deletion test takes the seed that made
+    the majority's error."""
+    model = load_classifier(str(tiny_bert), LABELS)
+    tokenizer = load_tokenizer(str(tiny_bert))
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            torch.nn.init.normal_(module.weight, std=0.3)
+    for seed in (1, 2):
+        model.save_pretrained(tmp_path / f"seed{seed}")
+        tokenizer.save_pretrained(tmp_path / f"seed{seed}")
+    texts = ["the movie was good and fine", "a dull and boring plot of the film"]
+    gold, majority = np.array([0, 0]), np.array([1, 0])
+    predicted = np.array([[1, 0], [0, 0]])  # seed 2 disagrees with the majority on the first sentence
+    checkpoints = {seed: tmp_path / f"seed{seed}" for seed in (1, 2)}
+    settings = {"steps": 16, "deletion_k": [1]}
+    words_, convergence, deletions = attribution.attribute_group(
+        checkpoints, texts, None, gold, predicted, majority, settings, "cpu"
+    )
+    one, two = (words_[words_["seed"] == s].reset_index(drop=True) for s in (1, 2))
+    np.testing.assert_allclose(one["score_predicted"], two["score_predicted"], rtol=1e-5, atol=1e-7)
+    first = one[one["index"] == 0]
+    assert not np.allclose(first["score_predicted"], first["score_gold"])  # toward class 1, not seed 2's class 0
+    assert convergence["predicted"].tolist() == [1, 0, 1, 0]
+    assert deletions["seed"].tolist() == [1] and deletions["index"].tolist() == [0]
 
 
 def test_the_settings_are_the_schema_s_with_its_defaults():
