@@ -10,6 +10,7 @@ from sentiflow.analysis.runs import RunSet
 from sentiflow.errors import attribution, words
 from sentiflow.errors.attribution import AttributionError
 from sentiflow.errors.explain import sentence_summary
+from sentiflow.report.why import coloured
 from sentiflow.train.evaluation import predict
 from sentiflow.train.modeling import load_classifier, load_tokenizer, load_trained
 from sentiflow.train.run import RunOutputs, TrainConfig, fine_tune
@@ -197,6 +198,25 @@ def test_n_t_is_one_word_on_the_attribution_and_the_shortcut_side(random_classif
     shortcuts = pd.DataFrame({"label": ["negative"], "word": ["n't"]})
     summary = sentence_summary(table, group, validation, np.array([0]), {0}, LABELS, shortcuts)
     assert summary["top_words"].iloc[0].startswith("n't; work") and summary["top_word_is_shortcut"].iloc[0]
+
+
+def test_the_report_colours_the_text_as_written(random_classifier):
+    model, tokenizer = random_classifier
+    texts, pairs = ["o'fallon -- a  fine film ,  isn't it", "it was dull"], ["the plot is bad", "a good  film"]
+    sentences = attribution.encode(tokenizer, texts, pairs, model, 14)  # cuts the first text's end
+    scores = [np.linspace(-1, 1, len(s)) for s in sentences]
+    table = pd.DataFrame([{"index": j, **w, "score_predicted": w["score"]}
+                          for j, s in enumerate(sentences) for w in attribution.word_scores(s, scores[j])])  # fmt: skip
+    first = table[table["index"] == 0]
+    fields = coloured(first, [texts[0], pairs[0]])
+    assert ["".join(x["text"] for x in field) for field in fields] == [texts[0], pairs[0]]
+    shown = [x["text"] for x in fields[0]]
+    assert shown[:4] == ["o'fallon", " ", "-", "-"] and "  " in shown  # as written: no space added or lost
+    assert fields[0][-1]["score"] is None and "n't" in fields[0][-1]["text"]  # the cut end, uncoloured
+    coloured_words = [x for field in fields for x in field if x["score"] is not None]
+    assert len(coloured_words) == len(first)
+    strongest = max(abs(x["score"]) for x in coloured_words)
+    assert {x["rgb"].endswith(",0.60)") for x in coloured_words if abs(x["score"]) == strongest} == {True}
 
 
 def test_every_seed_is_attributed_toward_the_seed_majority(tiny_bert, tmp_path):
