@@ -158,6 +158,21 @@ def test_the_convergence_delta_falls_with_the_steps_in_every_family(family):
         assert missed[1].max() < 1e-3 and missed[2].max() < 1e-3, missed
 
 
+def test_every_family_s_tokenizer_maps_its_tokens_onto_the_same_words(tiny_family):
+    """Byte-level BPE (RoBERTa, ModernBERT), SentencePiece (DeBERTa-v3) and WordPiece (ELECTRA) all give the words
+    of `errors.words`, as written, and a pair's second text its own offsets. (A word with no token of its own, one
+    that an unknown-token run shares with the next word, cannot be scored apart: the toy SentencePiece vocabulary
+    knows no "k" or "-", so the text avoids "k:" and "--".)"""
+    family, folder = tiny_family
+    model, tokenizer = load_classifier(str(folder), LABELS), load_tokenizer(str(folder))
+    texts, pairs = ["It doesn't fail , o'fallon ( a  dull film )"], ["the plot wasn't  good"]
+    (sentence,) = attribution.encode(tokenizer, texts, pairs, model, 128)
+    for field, text in enumerate((texts[0], pairs[0])):
+        shown = [sentence.word_text(w) for w in sentence.words() if w[0] == field]
+        assert [w.lower() for w in shown] == words.words(text), family
+    assert sentence.word_text((0, 2)) == "n't" and sentence.word_text((1, 3)) == "n't"
+
+
 def test_texts_are_truncated_as_training_truncated_them(random_classifier):
     model, tokenizer = random_classifier
     long = "the plot was dull and the acting was bad , the film was long " * 3

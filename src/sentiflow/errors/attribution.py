@@ -122,7 +122,8 @@ class Sentence:
 def word_of_tokens(offsets: Sequence[tuple[int, int]], spans: list[tuple[int, int]]) -> list[int | None]:
     """Per token (character offsets in one text), the word (index into `spans`) that holds most of its characters,
     the first on a tie: WordPiece's "doesn" of "doesn't" goes to "does", its "'" and "t" to "n't". None for a token
-    with no character in any word (special tokens have empty offsets)."""
+    with no character in any word (special tokens have empty offsets). A word left with no token (an unknown-token
+    run that covers it and the word before) is not attributed and is shown uncoloured."""
     ends = [end for _, end in spans]
     found = []
     for start, end in offsets:
