@@ -1,3 +1,5 @@
+import json
+
 import pandas as pd
 
 from sentiflow.analysis.runs import RunSet
@@ -16,6 +18,8 @@ with log_to(snakemake.log[0]):
     shortcuts = pd.read_csv(snakemake.input.shortcut_words)
     (group,) = runs.groups.values()
     validation = read_split(snakemake.input.validation)
-    explain_group(
-        group, validation, shortcuts, params.labels, params.settings, params.bootstrap, device, snakemake.output
-    )
+    # Attribute what the model was scored on: the truncation the tokenize rule resolved for this backbone.
+    with open(snakemake.input.tokens) as handle:
+        max_length = json.load(handle)["max_length"]
+    settings = (params.labels, params.settings, params.bootstrap)
+    explain_group(group, validation, shortcuts, *settings, device, snakemake.output, max_length)

@@ -232,12 +232,25 @@ def test_a_run_group_reads_each_seed_at_its_selected_epoch_and_votes(tmp_path):
     group = RunSet.load(paths, [["m", 1], ["m", 2]]).groups["m"]
     assert group.seeds == [1, 2] and group.index.tolist() == [0, 1, 2, 3] and group.gold.tolist() == [0, 1, 2, 2]
     np.testing.assert_allclose(group.probs(), np.stack([epoch2, epoch1]))
-    # Sentence 0: seed 1 says 1, seed 2 says 0: a tie, to the lower class. Sentence 2: 2 and 0, a tie again.
+    # Every split vote is a 1-1 tie, each broken by the seed-mean probability, not toward the lower class id:
+    # sentence 0 (1 vs 0) means 0.4/0.5/0.1, sentence 2 (2 vs 0) 0.3/0.1/0.6, sentence 3 (1 vs 2) 0.1/0.4/0.5.
     assert group.predictions().tolist() == [[1, 1, 2, 1], [0, 1, 0, 2]]
-    assert group.majority().tolist() == [0, 1, 0, 1]
+    assert group.majority().tolist() == [1, 1, 2, 2]
     assert group.wrong_in_seeds().tolist() == [1, 0, 1, 1]
     assert group.correct().to_numpy().tolist() == [[False, True], [True, True], [True, False], [False, True]]
     assert group.runs[0].epoch() == 2 and group.runs[0].epoch("best") == 1 and group.runs[0].epoch("last") == 2
+
+
+def test_a_tied_vote_goes_to_the_tied_class_with_the_higher_mean_probability(tmp_path):
+    gold = np.array([1, 1])
+    # Sentence 0: seed 1 says 0, seed 2 says 1; means 0.30, 0.275, 0.425: class 2 has the highest mean but no
+    # vote, so the tie goes to class 0. Sentence 1: 0 and 1 again, class 1 the more probable on average.
+    seed1 = np.array([[0.55, 0.05, 0.40], [0.50, 0.45, 0.05]])
+    seed2 = np.array([[0.05, 0.50, 0.45], [0.20, 0.70, 0.10]])
+    paths = [write_run(tmp_path / f"s{s}", "m", s, [p], gold) for s, p in ((1, seed1), (2, seed2))]
+    group = RunSet.load(paths, [["m", 1], ["m", 2]]).groups["m"]
+    assert group.predictions().tolist() == [[0, 0], [1, 1]]
+    assert group.majority().tolist() == [0, 1]
 
 
 def test_aggregate_tables(two_backbones, tmp_path):

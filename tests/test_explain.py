@@ -11,6 +11,7 @@ from conftest import toy_frame, write_run
 from test_training import run_outputs
 
 from sentiflow.analysis.runs import RunSet
+from sentiflow.errors import attribution
 from sentiflow.errors.explain import chosen_sentences, explain_group
 from sentiflow.train.run import TrainConfig, fine_tune
 from sentiflow.train.tokens import encode
@@ -77,10 +78,18 @@ def test_a_group_s_errors_and_as_many_correct_sentences_are_attributed(trained_g
     assert shortcut["top_word_is_shortcut"].tolist() == expected
     assert summary["top_word_is_shortcut"]["share"] == pytest.approx(np.mean(expected))
     deletion = pd.read_csv(tmp_path / "deletion.csv")
-    assert deletion["k"].tolist() == [1, 2] and (deletion["sentences"] == len(wrong)).all()
+    assert deletion["k"].tolist() == [1] * 4 + [2] * 4 and deletion["measure"].tolist()[:4] == attribution.MEASURES
+    # Each error with the seeds that made it: at least one, since a tie goes to a class some seed chose.
+    assert (deletion["sentences"] == len(wrong)).all()
     saved = json.loads((tmp_path / "attribution.json").read_text())
     assert saved["errors"] == len(wrong) and saved["convergence"]["sentences"] == 2 * len(attributed)
-    assert saved["convergence"]["passed_share"] >= 0.95
+    assert saved["convergence"]["passed_share"] >= 0.95 and saved["max_length"] is None
+    # Training's truncation: 4 tokens leave [CLS], two words and [SEP] of each five-word toy sentence.
+    cut = explain_group(group, validation, shortcuts, LABELS, SETTINGS | {"sentences": 3}, BOOTSTRAP, "cpu",
+                        outputs(tmp_path / "cut"), max_length=4)  # fmt: skip
+    short = pd.read_parquet(tmp_path / "cut/attributions.parquet")
+    assert cut["max_length"] == 4 and (short.groupby(["index", "seed"]).size() == 2).all()
+    assert (short["position"] < 2).all()
 
 
 def test_a_group_without_errors_writes_its_tables_empty(tmp_path):

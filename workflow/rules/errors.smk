@@ -122,6 +122,8 @@ rule attribute:
         models=group_runs("model", "predictions"),
         validation=rules.prepare_data.output.validation,
         shortcut_words=rules.misclassified.output.shortcut_words,
+        # Its max_length: texts are truncated as training truncated them.
+        tokens=rules.tokenize.output.stats,
     output:
         words="results/{dataset}/analysis/attribution/{backbone}/{variant}/attributions.parquet",
         sentences="results/{dataset}/analysis/attribution/{backbone}/{variant}/sentences.csv",

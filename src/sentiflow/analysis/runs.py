@@ -4,7 +4,7 @@ A `RunSet` is a dataset's runs in run groups (a backbone with a variant of the r
 Every analysis reads a run at its selected epoch: the epoch of its published checkpoint, chosen by training
 (`select_epoch`: on the held-out slice of train, or on validation as the study did, or the last). A group's
 `probs()` stacks its seeds' probabilities (seeds x sentences x classes, in sentence-index order) and `majority()`
-is the label most seeds chose.
+is the label most seeds chose, ties broken by the seed-mean probability.
 """
 
 from __future__ import annotations
@@ -116,10 +116,11 @@ class RunGroup:
         return self.probs().argmax(2)
 
     def majority(self) -> np.ndarray:
-        """Per sentence, the class most seeds predicted (ties go to the lower class id)."""
-        predictions = self.predictions()
-        classes = self.probs().shape[2]
-        return np.stack([(predictions == k).sum(0) for k in range(classes)], axis=1).argmax(1)
+        """Per sentence, the class most seeds predicted; a tie (an even number of seeds split evenly) goes to the
+        tied class with the highest seed-mean probability, not to the lower class id."""
+        votes = np.stack([(self.predictions() == k).sum(0) for k in range(self.probs().shape[2])], axis=1)
+        tied = votes == votes.max(1, keepdims=True)
+        return np.where(tied, self.mean_probs(), -np.inf).argmax(1)
 
     def mean_probs(self) -> np.ndarray:
         return self.probs().mean(0)

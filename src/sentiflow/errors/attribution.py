@@ -1,18 +1,29 @@
 """Which words a fine-tuned encoder leaned on: Integrated Gradients (captum) over the word embeddings, summed into words.
 
+Words are those of `errors.words` (the shortcut statistic's), found on the text as written; each subword token goes
+to the word that holds most of its characters (the fast tokenizer's offsets), so "n't" is one word however the
+tokenizer splits it, and every word keeps its character offsets. Texts are truncated as training truncated them
+(`max_length`, longest first for a pair): a word cut off was never seen and is not attributed.
+
+Every seed is attributed toward the seed majority's prediction (and toward gold), so that averaging a word's score
+over seeds averages one quantity even where a seed predicted another class.
+
 Integrated Gradients (Sundararajan et al. 2017) attributes f(x) - f(baseline) to the inputs; captum's convergence
 delta says how far the numerical integral is from that total. A sentence's attributions are kept when the delta is
 within `tolerance` (5%) of the logit difference; if too few sentences pass, the failing ones are integrated again
 with twice the steps, up to `max_steps`, and every sentence records the steps it used and whether it passed.
 
 Its settings are those of `analysis.attribution` under the schema's names, with the schema's defaults
-(`settings_with_defaults`). The deletion test (comprehensiveness, DeYoung et al. 2020, ERASER) checks that the attributions mean something:
-on a misclassified sentence, deleting the words that pushed most toward the wrong class should turn the prediction
-to the gold class more often than deleting as many random words.
+(`settings_with_defaults`). The deletion test checks that the attributions mean something, on each error of the
+seed majority and each seed that made it: ERASER's comprehensiveness and sufficiency (DeYoung et al. 2020), the
+drop of the predicted class's probability when the top-k words are deleted, and when only they are kept, against k
+random words; and, under their own names, the share of errors that deleting the top-k words turns to gold, and that
+it turns away from the prediction (to gold or, with more than two classes, to a third class).
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import inspect
 from collections.abc import Sequence
@@ -25,10 +36,11 @@ import torch
 
 from sentiflow import config
 from sentiflow.analysis.metrics import bootstrap_ci, ci_settings
+from sentiflow.errors import words as segmentation
 from sentiflow.train.batches import HostBatches, model_inputs
-from sentiflow.train.evaluation import predict
+from sentiflow.train.evaluation import logits_in_order
 from sentiflow.train.modeling import load_trained
-from sentiflow.train.tokens import Encoded, packed
+from sentiflow.train.tokens import Encoded, packed, resolve_max_length
 
 # Not settings, since they change how fast the numbers come, not the numbers: a sentence's IG result does not
 # depend on the sentences integrated beside it.
@@ -41,14 +53,21 @@ INTERNAL_BATCH = 320
 # The deletion test's forward passes keep nothing for a backward pass, so they take larger batches.
 PREDICT_BATCH = 4 * IG_BATCH
 
-WORD_COLUMNS = ["index", "seed", "field", "position", "word", "score_predicted", "score_gold"]
+WORD_COLUMNS = ["index", "seed", "field", "position", "start", "end", "word", "score_predicted", "score_gold"]
 CONVERGENCE_COLUMNS = ["index", "seed", "predicted", "gold", "difference_predicted", "delta_predicted",
                        "difference_gold", "delta_gold", "steps", "passed"]  # fmt: skip
-DELETION_COLUMNS = ["index", "seed", "k", "words", "predicted", "gold", "deleted_top", "predicted_top",
-                    "predicted_random", "flipped_top", "flipped_random"]  # fmt: skip
-DELETION_SUMMARY_COLUMNS = ["k", "sentences", "cases", "flipped_top", "flipped_top_ci_low", "flipped_top_ci_high",
-                            "flipped_random", "flipped_random_ci_low", "flipped_random_ci_high", "difference",
-                            "difference_ci_low", "difference_ci_high"]  # fmt: skip
+# The deletion test's variants of a sentence, in the order they are predicted: the whole, without the top-k words,
+# without k random words, only the top-k words, only the k random words.
+VARIANTS = ["whole", "without_top", "without_random", "only_top", "only_random"]
+# Per measure, what its top and random columns are: ERASER's two, then the two flip shares.
+MEASURES = ["comprehensiveness", "sufficiency", "turned_to_gold", "turned_away"]
+CASE_COLUMNS = ["index", "k", "words", "predicted", "gold", "deleted_top"]
+DELETION_COLUMNS = ["index", "seed", "k", "words", "predicted", "gold", "deleted_top",
+                    *(f"prob_{v}" for v in VARIANTS), *(f"class_{v}" for v in VARIANTS[1:]),
+                    *(f"{m}_{s}" for m in MEASURES for s in ("top", "random"))]  # fmt: skip
+DELETION_SUMMARY_COLUMNS = ["k", "measure", "sentences", "cases", "top", "top_ci_low", "top_ci_high", "random",
+                            "random_ci_low", "random_ci_high", "difference", "difference_ci_low",
+                            "difference_ci_high"]  # fmt: skip
 # Float32 noise in the integral: a logit difference this small passes with any delta below it.
 _ABSOLUTE_FLOOR = 1e-5
 
@@ -68,25 +87,55 @@ class Sentence:
 
     texts: tuple[str, ...]
     inputs: dict[str, list[int]]  # the tokenizer's outputs that the model accepts
-    special: np.ndarray  # bool per token: [CLS], [SEP] and the like
-    word_of: list[tuple[int, int] | None]  # per token: (field, word index within the field); None if special
-    offsets: list[tuple[int, int]]
+    word_of: list[tuple[int, int] | None]  # per token: (field, word index within the field); None: in no word
+    spans: tuple[list[tuple[int, int]], ...]  # per field: each word's character offsets in its text
 
     def __len__(self) -> int:
-        return len(self.special)
+        return len(self.word_of)
+
+    @property
+    def special(self) -> np.ndarray:
+        """Per token, whether it belongs to no word: [CLS], [SEP] and the like (kept in the baseline)."""
+        return np.array([w is None for w in self.word_of])
 
     def words(self) -> list[tuple[int, int]]:
         """(field, position) of each word, in token order."""
         return list(dict.fromkeys(w for w in self.word_of if w is not None))
 
     def word_text(self, word: tuple[int, int]) -> str:
-        tokens = [t for t, w in enumerate(self.word_of) if w == word]
-        return self.texts[word[0]][self.offsets[tokens[0]][0] : self.offsets[tokens[-1]][1]].strip()
+        start, end = self.spans[word[0]][word[1]]
+        return self.texts[word[0]][start:end]
 
     def without(self, deleted: set[tuple[int, int]]) -> dict[str, list[int]]:
         """The inputs with every subword token of the deleted words dropped (special tokens kept)."""
-        keep = [t for t, w in enumerate(self.word_of) if w not in deleted]
+        return self._keeping(lambda word: word not in deleted)
+
+    def only(self, kept: set[tuple[int, int]]) -> dict[str, list[int]]:
+        """The inputs with the tokens of the kept words and the special tokens alone."""
+        return self._keeping(lambda word: word in kept)
+
+    def _keeping(self, wanted) -> dict[str, list[int]]:
+        keep = [t for t, w in enumerate(self.word_of) if w is None or wanted(w)]
         return {name: [values[t] for t in keep] for name, values in self.inputs.items()}
+
+
+def word_of_tokens(offsets: Sequence[tuple[int, int]], spans: list[tuple[int, int]]) -> list[int | None]:
+    """Per token (character offsets in one text), the word (index into `spans`) that holds most of its characters,
+    the first on a tie: WordPiece's "doesn" of "doesn't" goes to "does", its "'" and "t" to "n't". None for a token
+    with no character in any word (special tokens have empty offsets). A word left with no token (an unknown-token
+    run that covers it and the word before) is not attributed and is shown uncoloured."""
+    ends = [end for _, end in spans]
+    found = []
+    for start, end in offsets:
+        best, most = None, 0
+        i = bisect.bisect_right(ends, start)  # the first word that ends after the token starts
+        while i < len(spans) and spans[i][0] < end:
+            overlap = min(end, spans[i][1]) - max(start, spans[i][0])
+            if overlap > most:
+                best, most = i, overlap
+            i += 1
+        found.append(best)
+    return found
 
 
 @dataclass
@@ -114,27 +163,27 @@ def embedding_layer(model) -> torch.nn.Embedding:
 
 
 def encode(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, model, max_length: int | None = None):
-    """Each text (with its pair) tokenised by the checkpoint's fast tokenizer, keeping the inputs the model accepts."""
+    """Each text (with its pair) tokenised by the checkpoint's fast tokenizer as training tokenised it (truncated at
+    `max_length`, longest first), keeping the inputs the model accepts; tokens mapped to `errors.words` words."""
     if not getattr(tokenizer, "is_fast", False):
         raise AttributionError(f"{type(tokenizer).__name__} is not a fast tokenizer; word offsets need one")
     if pairs is not None and len(pairs) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(pairs)} second texts")
     accepted = set(inspect.signature(model.forward).parameters) & {"input_ids", "attention_mask", "token_type_ids"}
+    truncation = {"truncation": "longest_first", "max_length": max_length} if max_length else {}
     sentences = []
     for i, text in enumerate(texts):
         fields = (text,) if pairs is None else (text, pairs[i])
-        encoding = tokenizer(*fields, return_offsets_mapping=True, truncation=True, max_length=max_length)
-        field_of, word_ids = encoding.sequence_ids(), encoding.word_ids()
-        word_of = [None if f is None or w is None else (f, w) for f, w in zip(field_of, word_ids)]
-        sentences.append(
-            Sentence(
-                texts=fields,
-                inputs={name: list(encoding[name]) for name in accepted if name in encoding},
-                special=np.array([w is None for w in word_of]),
-                word_of=word_of,
-                offsets=[tuple(o) for o in encoding["offset_mapping"]],
-            )
-        )
+        encoding = tokenizer(*fields, return_offsets_mapping=True, **truncation)
+        spans = tuple(segmentation.spans(field) for field in fields)
+        field_of, offsets = encoding.sequence_ids(), encoding["offset_mapping"]
+        word_of: list[tuple[int, int] | None] = [None] * len(field_of)
+        for f in range(len(fields)):
+            tokens = [t for t, owner in enumerate(field_of) if owner == f]
+            for t, w in zip(tokens, word_of_tokens([offsets[t] for t in tokens], spans[f])):
+                word_of[t] = None if w is None else (f, w)
+        inputs = {name: list(encoding[name]) for name in accepted if name in encoding}
+        sentences.append(Sentence(texts=fields, inputs=inputs, word_of=word_of, spans=spans))
     return sentences
 
 
@@ -146,12 +195,28 @@ def as_split(rows: list[dict[str, list[int]]], labels: np.ndarray) -> Encoded:
 
 
 def baseline(sentence: Sentence, pad_id: int) -> dict[str, list[int]]:
-    # Every word becomes the pad token while [CLS]/[SEP], positions, segment ids and the attention mask stay: the
-    # input and its baseline differ in the words alone, so completeness splits f(x) - f(baseline) among the words
-    # and the special tokens get exactly zero. The pad embedding is the usual "no word" reference (captum's BERT
-    # tutorial); an all-zero vector would be one the encoder never saw.
+    # Every word becomes the pad token while [CLS]/[SEP], positions (`position_ids`), segment ids and the attention
+    # mask stay: the input and its baseline differ in the words alone, so completeness splits f(x) - f(baseline)
+    # among the words and the special tokens get exactly zero. The pad embedding is the usual "no word" reference
+    # (captum's BERT tutorial); an all-zero vector would be one the encoder never saw.
     ids = [i if s else pad_id for i, s in zip(sentence.inputs["input_ids"], sentence.special)]
     return sentence.inputs | {"input_ids": ids}
+
+
+def position_ids(model, attention_mask: torch.Tensor) -> torch.Tensor | None:
+    """The positions the model gives the input's tokens, to pass for the input and its baseline alike.
+
+    RoBERTa's family derives positions from the ids (a pad id sits at the padding index, the words count on after
+    it), so left to itself the all-pad baseline would get other positions than the path captum integrates, and the
+    integral could never converge to f(x) - f(baseline). Those families say so by a padding index on their position
+    table; the others number tokens from 0. None where the model takes no positions."""
+    if "position_ids" not in inspect.signature(model.forward).parameters:
+        return None
+    table = getattr(getattr(model.base_model, "embeddings", None), "position_embeddings", None)
+    padding = getattr(table, "padding_idx", None)
+    if padding is None:
+        return torch.arange(attention_mask.shape[1], device=attention_mask.device).expand_as(attention_mask)
+    return attention_mask.cumsum(1) * attention_mask + padding
 
 
 @contextlib.contextmanager
@@ -187,6 +252,8 @@ def integrate(model, sentences: list[Sentence], targets: np.ndarray, steps: int,
         stop = min(start + IG_BATCH, len(order))
         rows = inputs.batch(start, stop)
         batch, target = model_inputs(rows), rows["labels"]  # the split's labels are the target classes
+        positions = position_ids(model, batch["attention_mask"])
+        batch |= {} if positions is None else {"position_ids": positions}
         extra[:] = [name for name in batch if name != "input_ids"]
         attributions, deltas = explainer.attribute(
             batch["input_ids"], bases.batch(start, stop)["input_ids"], target=target,
@@ -241,7 +308,11 @@ def word_scores(sentence: Sentence, token_scores: np.ndarray) -> list[dict]:
     for word, score in zip(sentence.word_of, token_scores):
         if word is not None:
             totals[word] = totals.get(word, 0.0) + float(score)
-    return [{"field": f, "position": p, "word": sentence.word_text((f, p)), "score": s} for (f, p), s in totals.items()]
+    return [
+        {"field": f, "position": p, "start": sentence.spans[f][p][0], "end": sentence.spans[f][p][1],
+         "word": sentence.word_text((f, p)), "score": s}
+        for (f, p), s in totals.items()
+    ]  # fmt: skip
 
 
 def attribute(model, sentences: list[Sentence], predicted: np.ndarray, gold: np.ndarray, settings: dict, device):
@@ -271,15 +342,16 @@ def attribute(model, sentences: list[Sentence], predicted: np.ndarray, gold: np.
     return tuple(pd.DataFrame(rows, columns=next(without_seed)) for rows in (words, convergence))
 
 
-def deletion_test(model, sentences, words: pd.DataFrame, predicted, gold, settings: dict, seed: int, device):
-    """On each misclassified sentence, delete its top-k words by attribution toward the predicted class, and k random
-    words, and re-predict. A k needs more than k words in the sentence (deleting every word tests nothing). The
-    random words are drawn from settings["seed"] and the run's `seed`."""
+def deletion_test(model, sentences, words: pd.DataFrame, predicted, own, gold, settings: dict, seed: int, device):
+    """On each error whose `predicted` class (the seed majority's, which the words were attributed toward) this
+    seed predicted too (`own`), the sentence re-predicted without its top-k words by attribution, without k random
+    words, with only the top-k and with only k random words. A k needs more than k words in the sentence (deleting
+    every word tests nothing). The random words are drawn from settings["seed"] and the run's `seed`."""
     settings = settings_with_defaults(settings)
     rng = np.random.default_rng([settings["seed"], seed])
     cases, rows = [], []
     by_sentence = dict(tuple(words.groupby("index")))
-    for j in np.flatnonzero(np.asarray(predicted) != np.asarray(gold)):
+    for j in np.flatnonzero((np.asarray(predicted) != np.asarray(gold)) & (np.asarray(own) == np.asarray(predicted))):
         if j not in by_sentence:  # no word left after truncation
             continue
         ranked = by_sentence[j].sort_values(["score_predicted", "field", "position"], ascending=[False, True, True])
@@ -287,64 +359,91 @@ def deletion_test(model, sentences, words: pd.DataFrame, predicted, gold, settin
         for k in settings["deletion_k"]:
             if len(keys) <= k:
                 continue
-            chosen = [keys[i] for i in sorted(rng.choice(len(keys), size=k, replace=False))]
+            top, chosen = set(keys[:k]), {keys[i] for i in rng.choice(len(keys), size=k, replace=False)}
             cases.append({
                 "index": j, "k": k, "words": len(keys), "predicted": int(predicted[j]), "gold": int(gold[j]),
                 "deleted_top": " | ".join(ranked["word"].iloc[:k]),
             })  # fmt: skip
-            rows += [sentences[j].without(set(keys[:k])), sentences[j].without(set(chosen))]
-    golds = np.repeat([case["gold"] for case in cases], 2)  # labels the split carries; prediction reads none
-    with frozen(model):
-        outcome = predict(model, as_split(rows, golds), pad_token_id(model), PREDICT_BATCH, device)
-    table = pd.DataFrame(cases, columns=["index", "k", "words", "predicted", "gold", "deleted_top"])
-    table["predicted_top"], table["predicted_random"] = outcome[0::2], outcome[1::2]
-    table["flipped_top"] = table["predicted_top"] == table["gold"]
-    table["flipped_random"] = table["predicted_random"] == table["gold"]
+            s = sentences[j]  # its variants in the order of VARIANTS
+            rows += [s.inputs, s.without(top), s.without(chosen), s.only(top), s.only(chosen)]
+    split = as_split(rows, np.zeros(len(rows), dtype=int))  # labels the split carries; prediction reads none
+    with frozen(model), torch.inference_mode():
+        probs = [torch.softmax(logits, -1).cpu().numpy()
+                 for _, logits in logits_in_order(model, split, pad_token_id(model), PREDICT_BATCH, device)]  # fmt: skip
+    classes = model.config.num_labels
+    return deletion_measures(
+        pd.DataFrame(cases, columns=CASE_COLUMNS), np.concatenate(probs or [np.zeros((0, classes))])
+    )
+
+
+def deletion_measures(cases: pd.DataFrame, probs: np.ndarray) -> pd.DataFrame:
+    """The cases with their variants' probabilities (`probs`: one row per case and variant, in VARIANTS order) and
+    what they measure. Comprehensiveness: p(predicted | x) - p(predicted | x without the words); sufficiency:
+    p(predicted | x) - p(predicted | the words alone) (DeYoung et al. 2020: high comprehensiveness and low sufficiency
+    say the words carried the prediction). Turned to gold / away: the class after deleting the words is gold / is not
+    the predicted one."""
+    table = cases.copy()
+    rows = np.arange(len(table)) * len(VARIANTS)
+    predicted = table["predicted"].to_numpy(dtype=int)
+    for offset, variant in enumerate(VARIANTS):
+        table[f"prob_{variant}"] = probs[rows + offset, predicted]
+        if offset:
+            table[f"class_{variant}"] = probs[rows + offset].argmax(1)
+    for side in ("top", "random"):
+        table[f"comprehensiveness_{side}"] = table["prob_whole"] - table[f"prob_without_{side}"]
+        table[f"sufficiency_{side}"] = table["prob_whole"] - table[f"prob_only_{side}"]
+        table[f"turned_to_gold_{side}"] = table[f"class_without_{side}"] == table["gold"]
+        table[f"turned_away_{side}"] = table[f"class_without_{side}"] != table["predicted"]
     return table
 
 
 def deletion_summary(deletions: pd.DataFrame, bootstrap: dict, by: Sequence[str] = ()) -> pd.DataFrame:
-    """Per k: the share of errors that deleting the top words, and random words, turns to gold, with bootstrap
+    """Per k and measure (MEASURES): its mean with the top-k words and with k random words, with bootstrap
     intervals, and the interval of their paired difference. Seeds are averaged per sentence first, so the sentence
     is the unit resampled (as in `metrics.bootstrap_ci`)."""
-    rows = []
+    rows, ci = [], ci_settings(bootstrap)
     for key, group in deletions.groupby([*by, "k"], sort=True):
-        per_sentence = group.groupby("index")[["flipped_top", "flipped_random"]].mean()
-        top, random = per_sentence["flipped_top"].to_numpy(), per_sentence["flipped_random"].to_numpy()
-        ci = ci_settings(bootstrap)
-        rows.append(
-            dict(zip([*by, "k"], key if isinstance(key, tuple) else (key,)))
-            | {"sentences": len(per_sentence), "cases": len(group), "flipped_top": float(top.mean())}
-            | dict(zip(["flipped_top_ci_low", "flipped_top_ci_high"], bootstrap_ci(top, **ci)))
-            | {"flipped_random": float(random.mean())}
-            | dict(zip(["flipped_random_ci_low", "flipped_random_ci_high"], bootstrap_ci(random, **ci)))
-            | {"difference": float((top - random).mean())}
-            | dict(zip(["difference_ci_low", "difference_ci_high"], bootstrap_ci(top - random, **ci)))
-        )
+        for measure in MEASURES:
+            columns = [f"{measure}_top", f"{measure}_random"]
+            per_sentence = group.groupby("index")[columns].mean()
+            top, random = (per_sentence[c].to_numpy(dtype=float) for c in columns)
+            rows.append(
+                dict(zip([*by, "k"], key if isinstance(key, tuple) else (key,)))
+                | {"measure": measure, "sentences": len(per_sentence), "cases": len(group), "top": top.mean()}
+                | dict(zip(["top_ci_low", "top_ci_high"], bootstrap_ci(top, **ci)))
+                | {"random": random.mean()}
+                | dict(zip(["random_ci_low", "random_ci_high"], bootstrap_ci(random, **ci)))
+                | {"difference": (top - random).mean()}
+                | dict(zip(["difference_ci_low", "difference_ci_high"], bootstrap_ci(top - random, **ci)))
+            )
     return pd.DataFrame(rows, columns=[*by, *DELETION_SUMMARY_COLUMNS])
 
 
 def attribute_group(
     checkpoints: dict[int, Path], texts: Sequence[str], pairs: Sequence[str] | None, gold: np.ndarray,
-    predicted: np.ndarray, settings: dict, device="cpu", index: Sequence[int] | None = None,
+    predicted: np.ndarray, majority: np.ndarray, settings: dict, device="cpu", index: Sequence[int] | None = None,
+    max_length: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Word attributions, convergence and the deletion test of one run group: `checkpoints` maps each seed to its
-    published model folder, `predicted` holds each seed's predictions (seeds x sentences, in that order).
-    Returns (words, convergence, deletions), their rows labelled with `index` (default: text positions) and seed."""
+    published model folder, `predicted` holds each seed's predictions (seeds x sentences, in that order),
+    `majority` the seed majority's, which every seed is attributed toward. `max_length` is the truncation training
+    used (default: the tokenizer's limit, as training's default). Returns (words, convergence, deletions), their
+    rows labelled with `index` (default: text positions) and seed."""
     settings = settings_with_defaults(settings)
-    predicted, gold = np.asarray(predicted), np.asarray(gold)
+    predicted, gold, majority = np.asarray(predicted), np.asarray(gold), np.asarray(majority)
     if not checkpoints:
         raise ValueError("no checkpoint to attribute")
-    if predicted.shape != (len(checkpoints), len(texts)) or len(gold) != len(texts):
-        raise ValueError(f"predicted must be seeds x sentences {(len(checkpoints), len(texts))}, not {predicted.shape}")
+    if predicted.shape != (len(checkpoints), len(texts)) or len(gold) != len(texts) or len(majority) != len(texts):
+        raise ValueError(f"predicted must be seeds x sentences {(len(checkpoints), len(texts))}, not {predicted.shape}, "
+                         f"gold and majority {len(texts)} long, not {len(gold)} and {len(majority)}")  # fmt: skip
     index = np.arange(len(texts)) if index is None else np.asarray(index)
     tables = {"words": [], "convergence": [], "deletions": []}
     for (seed, folder), seed_predicted in zip(checkpoints.items(), predicted):
         model, tokenizer = load_trained(folder)
         model.to(device)
-        sentences = encode(tokenizer, texts, pairs, model)
-        words, convergence = attribute(model, sentences, seed_predicted, gold, settings, device)
-        deletions = deletion_test(model, sentences, words, seed_predicted, gold, settings, seed, device)
+        sentences = encode(tokenizer, texts, pairs, model, resolve_max_length(tokenizer, model.config, max_length))
+        words, convergence = attribute(model, sentences, majority, gold, settings, device)
+        deletions = deletion_test(model, sentences, words, majority, seed_predicted, gold, settings, seed, device)
         for name, table in zip(tables, (words, convergence, deletions)):
             tables[name].append(table.assign(index=index[table["index"].to_numpy(dtype=int)], seed=seed))
     columns = {"words": WORD_COLUMNS, "convergence": CONVERGENCE_COLUMNS, "deletions": DELETION_COLUMNS}

@@ -1,9 +1,11 @@
 """The attribute rule: the words behind one run group's errors, whether they matter, and whether they are shortcuts.
 
 Every validation sentence the seed majority gets wrong (or a seeded sample of `sentences` of them) and a seeded
-sample of as many it gets right are attributed with each seed's published checkpoint (`attribution`); the deletion
-test checks the attributions; an error whose top word (toward the wrong prediction, averaged over seeds) is a
-lexical shortcut of the training split links the attributions to the shortcut statistic.
+sample of as many it gets right are attributed with each seed's published checkpoint (`attribution`), toward the
+seed majority's prediction, truncated as training truncated them; the deletion test checks the attributions; an
+error whose top word (toward the wrong prediction, averaged over seeds) is a lexical shortcut of the training split
+links the attributions to the shortcut statistic: the attributions' words are the shortcut statistic's
+(`errors.words`), so "n't" is one word on both sides.
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ def chosen_sentences(group: RunGroup, sentences: int | None, seed: int) -> tuple
 
 
 def explain_group(group: RunGroup, validation: pd.DataFrame, shortcut_words: pd.DataFrame, labels: Sequence[str],
-                  settings: dict, bootstrap: dict, device, outputs) -> dict:  # fmt: skip
+                  settings: dict, bootstrap: dict, device, outputs, max_length: int | None = None) -> dict:  # fmt: skip
     """Attribute one run group (a `runs.RunGroup`; `validation` in index order) and write `outputs`: words,
-    sentences, deletion, summary."""
+    sentences, deletion, summary. `max_length`: training's truncation (the tokenize rule's)."""
 
     started = time.perf_counter()
     wrong, right = chosen_sentences(group, settings["sentences"], settings["seed"])
@@ -48,8 +50,9 @@ def explain_group(group: RunGroup, validation: pd.DataFrame, shortcut_words: pd.
     pairs = validation[PAIR].to_numpy()[chosen] if is_pair(validation) else None
     if len(chosen):
         words, convergence, deletions = attribution.attribute_group(
-            checkpoints, validation[TEXT].to_numpy()[chosen], pairs, group.gold[chosen],
-            group.predictions()[:, chosen], settings, device, index=validation["index"].to_numpy()[chosen],
+            checkpoints, validation[TEXT].to_numpy()[chosen], pairs, group.gold[chosen], group.predictions()[:, chosen],
+            group.majority()[chosen], settings, device, index=validation["index"].to_numpy()[chosen],
+            max_length=max_length,
         )  # fmt: skip
     else:  # the seed majority makes no error: tables with their columns and nothing in them
         columns = (attribution.WORD_COLUMNS, attribution.CONVERGENCE_COLUMNS, attribution.DELETION_COLUMNS)
@@ -62,6 +65,7 @@ def explain_group(group: RunGroup, validation: pd.DataFrame, shortcut_words: pd.
     summary = {
         "run_group": group.label, "seeds": group.seeds, "errors": len(wrong), "correct": len(right),
         "errors_of_majority": int((group.majority() != group.gold).sum()),
+        "max_length": max_length,
         "convergence": attribution.convergence_summary(convergence, settings),
         "top_word_is_shortcut": {"errors": len(errors), "share": float(shortcut_share.mean()) if len(errors) else None,
                                  "ci": bootstrap_ci(shortcut_share, **ci_settings(bootstrap))},

@@ -6,9 +6,11 @@ templates escape every word from the data (HTML autoescaping, `tex` in LaTeX), t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
-from sentiflow.data import TEXT_FIELDS
+from sentiflow.data import PAIR, TEXT_FIELDS
 from sentiflow.report.inputs import AttributionFiles, DatasetInputs
 from sentiflow.report.settings import ReportSettings
 from sentiflow.report.tables import read_json, records
@@ -16,21 +18,32 @@ from sentiflow.report.tables import read_json, records
 # Red pushes toward the (wrong) predicted class, blue away from it; the strongest word of a sentence is at full colour.
 TOWARD, AWAY = (214, 39, 40), (31, 119, 180)
 MAX_ALPHA = 0.6  # the strongest word's background opacity: the text stays readable on it
+# The deletion test's measures (attribution.MEASURES) as the table names them.
+MEASURE_NAMES = {"comprehensiveness": "comprehensiveness", "sufficiency": "sufficiency",
+                 "turned_to_gold": "turned to gold (share)", "turned_away": "turned away (share)"}  # fmt: skip
 
 
-def coloured(words: pd.DataFrame) -> list[list[dict]]:
-    """A sentence's words per text (one list, or two for a pair), each with its mean score over seeds and the colour
-    that shows it: `rgb` for HTML, `tex` (an xcolor expression) for LaTeX."""
-    mean = words.groupby(["field", "position", "word"], as_index=False)["score_predicted"].mean()
+def coloured(words: pd.DataFrame, texts: Sequence[str]) -> list[list[dict]]:
+    """A sentence's texts (one, or two for a pair) as written, cut at its words' character offsets: each attributed
+    word (`text`, as the words table has it) with its mean score over seeds and the colour that shows it (`rgb` for
+    HTML, `tex` an xcolor expression for LaTeX), and between the words the text itself (`score` None), uncoloured.
+    So "o'fallon" and "--" read as the text has them, and a truncated text's lost end is shown uncoloured."""
+    mean = words.groupby(["field", "start", "end", "word"], as_index=False)["score_predicted"].mean()
     strongest = float(mean["score_predicted"].abs().max()) or 1.0
     fields = []
-    for _, field in mean.groupby("field", sort=True):
-        shown = []
-        for word, score in zip(field["word"], field["score_predicted"]):
+    for number, text in enumerate(texts):
+        shown, at = [], 0
+        for start, end, word, score in mean.loc[mean["field"] == number, ["start", "end", "word", "score_predicted"]
+                                                ].sort_values("start").itertuples(index=False):  # fmt: skip
+            if start > at:
+                shown.append({"text": text[at:start], "score": None})
             strength = abs(score) / strongest
             colour, name = (TOWARD, "red") if score > 0 else (AWAY, "blue")
-            shown.append({"word": word, "score": float(score), "rgb": f"rgba({colour[0]},{colour[1]},{colour[2]},{MAX_ALPHA * strength:.2f})",
+            shown.append({"text": word, "score": float(score), "rgb": f"rgba({colour[0]},{colour[1]},{colour[2]},{MAX_ALPHA * strength:.2f})",
                           "tex": f"{name}!{round(100 * MAX_ALPHA * strength)}"})  # fmt: skip
+            at = max(at, int(end))
+        if at < len(text):
+            shown.append({"text": text[at:], "score": None})
         fields.append(shown)
     return fields
 
@@ -46,11 +59,13 @@ def collect_group(files: AttributionFiles, misclassified: pd.DataFrame, count: i
     shown = errors[errors["index"].isin(attributed)].sort_values("confidence", ascending=False).head(count)
     by_index = dict(tuple(words.groupby("index")))
     top = sentences.set_index("index")
+    text_columns = [column for column in ("sentence", PAIR) if column in errors.columns]
     return summary | {
-        "deletion": pd.read_csv(files.deletion).to_dict("records"),
+        "deletion": [row | {"name": MEASURE_NAMES[row["measure"]]}
+                     for row in pd.read_csv(files.deletion).to_dict("records")],
         "errors_shown": [
             {"index": int(row["index"]), "gold": row["gold"], "predicted": row["predicted"],
-             "confidence": row["confidence"], "fields": coloured(by_index[row["index"]]),
+             "confidence": row["confidence"], "fields": coloured(by_index[row["index"]], [row[c] for c in text_columns]),
              "top_words": top.loc[row["index"], "top_words"], "label_issue": int(row["index"]) in confirmed}
             for _, row in shown.iterrows()
         ],
