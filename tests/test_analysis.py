@@ -1,5 +1,6 @@
 import json
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -327,6 +328,10 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
                "overconfidence": out / "over.json", "shortcut_words": out / "shortcuts.csv", "word_groups": out / "groups.csv",
                "label_issues": out / "issues.csv", "why": out / "why.json"}  # fmt: skip
     runs = RunSet.load(paths, expected)
+    # Training rows as a treebank nests them: 50 phrases "is not film i" inside the 10 texts "it is not film i".
+    train = pd.read_parquet(folder / "train.parquet")
+    phrases = pd.DataFrame({"index": range(100, 150), "text": [f"is not film {i % 10}" for i in range(50)], "label": 1})
+    pd.concat([train, phrases], ignore_index=True).to_parquet(folder / "train.parquet")
     data = {"validation": folder / "validation.parquet", "train": folder / "train.parquet"}
     settings = ErrorSettings(cues=CUES, bootstrap=BOOTSTRAP, overconfidence_threshold=0.9)
     confident = analyse_errors(runs, data, ["negative", "positive"], settings, outputs)
@@ -356,6 +361,12 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
     assert {"shortcut_words", "label_issue"} <= set(table.columns)
     issues = pd.read_csv(out / "issues.csv")
     assert set(table.loc[table["label_issue"], "index"]) <= set(issues["index"])
+    # The shortcut statistic counts each text once, the phrases left out: "is" and "not" are in 60 rows but only 10
+    # texts, under min_count 20, so "film" alone is tested, toward 2 labels.
+    shortcut = json.loads((out / "why.json").read_text())["shortcuts"]
+    assert (shortcut["training_rows"], shortcut["rows_counted"]) == (150, 100)
+    assert (shortcut["words_tested"], shortcut["tests"]) == (1, 2)
+    assert shortcut["z_threshold"] == pytest.approx(NormalDist().inv_cdf(1 - 0.01 / 2))
 
 
 def test_calibration_with_crossfitting_and_with_a_holdout(two_backbones, tmp_path):

@@ -47,8 +47,10 @@ def find(
 ) -> Findings:  # fmt: skip
     """Shortcut words from `train`, the families and label issues of `validation` (both in index order), with the
     settings analysis.shortcuts, analysis.mixed_polarity and analysis.label_issues."""
-    stats = shortcuts.word_label_stats(joined(train), train["label"].to_numpy(), len(labels), settings["min_count"])
-    threshold = shortcuts.significance_threshold(len(stats), settings["alpha"])
+    # Each sentence once: a treebank's phrases (SST-2's rows) would count its words again and again.
+    counted = train[shortcuts.outermost_rows(joined(train))]
+    stats = shortcuts.word_label_stats(joined(counted), counted["label"].to_numpy(), len(labels), settings["min_count"])
+    threshold = shortcuts.significance_threshold(len(stats), len(labels), settings["alpha"])
     gold = validation["label"].to_numpy()
     against = shortcuts.shortcut_against_gold(joined(validation), gold, stats, threshold, settings["min_share"])
     mixed = polarity.mixed_polarity(joined(validation), tone["positive"], tone["negative"], tone["ignore"])
@@ -58,15 +60,16 @@ def find(
     flags["label_issue_by"] = validation["index"].map(dict(zip(issues["index"], issues["flagged_by"]))).fillna("")
     # Every (word, label) that counts as a shortcut: z at least the threshold and share at least min_share.
     words = shortcuts.strongest(stats, labels, threshold=threshold, min_share=settings["min_share"])
-    groups = shortcuts.word_groups(stats, settings["groups"], threshold).reindex(columns=GROUP_COLUMNS)
+    groups = shortcuts.word_groups(stats, settings["groups"], threshold, settings["min_share"])
     summary = {
-        "shortcuts": {"words_tested": len(stats), "z_threshold": threshold, "min_count": settings["min_count"],
+        "shortcuts": {"training_rows": len(train), "rows_counted": len(counted), "words_tested": len(stats),
+                      "tests": len(stats) * len(labels), "z_threshold": threshold, "min_count": settings["min_count"],
                       "min_share": settings["min_share"], "alpha": settings["alpha"], "shortcut_words": len(words),
                       "sentences_against_gold": int(against["shortcut_against_gold"].sum())},
         "mixed_polarity": {"sentences": int(mixed["mixed_polarity"].sum()), "thresholds": [tone["positive"], -tone["negative"]]},
         "label_issues": {"flagged": len(issues), "note": issue_note},
     }  # fmt: skip
-    return Findings(flags, words, groups, issues, sensitivity, summary)
+    return Findings(flags, words, groups.reindex(columns=GROUP_COLUMNS), issues, sensitivity, summary)
 
 
 def label_issue_tables(runs: RunSet, validation: pd.DataFrame, labels: Sequence[str], settings: dict):
