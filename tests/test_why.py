@@ -185,6 +185,26 @@ def test_the_lexicon_is_vaders_and_its_modifiers_are_not_sentiment():
     assert polarity.mixed_polarity([ptb, raw])["mixed_polarity"].tolist() == [True, True]
 
 
+def test_pretty_is_a_sentiment_word_to_vader_and_a_degree_adverb_here_before_a_word():
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer
+
+    # VADER does not treat "pretty" as a modifier: +2.2 in its lexicon, no booster, so it finds "pretty bad" mixed.
+    assert polarity.lexicon()["pretty"] == 2.2 and "pretty" not in BOOSTER_DICT
+    assert SentimentIntensityAnalyzer().polarity_scores("pretty bad")["pos"] > 0
+    # Here it is skipped before a word, counted as the adjective at the end or before a conjunction.
+    assert polarity.polar_words("a pretty bad film") == [("bad", -2.5)]
+    assert (
+        polarity.mixed_polarity(["a pretty bad film", "a pretty good film"])["mixed_polarity"].tolist() == [False] * 2
+    )
+    assert polarity.polar_words("and it ai n't pretty .") == [("pretty", 2.2)]
+    assert polarity.polar_words("the joys of pretty and weightless fun") == [
+        ("joys", 2.2),
+        ("pretty", 2.2),
+        ("fun", 2.3),
+    ]
+    assert polarity.mixed_polarity(["pretty and awful"])["mixed_polarity"].tolist() == [True]
+
+
 def confident_probs(rng, truth, classes, strength=3.0):
     logits = rng.normal(0, 1, (len(truth), classes))
     logits[np.arange(len(truth)), truth] += strength
