@@ -1,5 +1,6 @@
 import json
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from sentiflow.analysis.calibration import (
     softmax,
 )
 from sentiflow.analysis.metrics import aggregate, bootstrap_ci, class_scores, difference_ci, macro_f1, mcnemar_exact
+from sentiflow.analysis.proportions import newcombe_difference, wilson_interval
 from sentiflow.analysis.runs import MissingRuns, RunSet
 from sentiflow.errors.misclassified import ErrorSettings, analyse_errors, cue_tags, failure_modes, words
 
@@ -178,6 +180,38 @@ def test_failure_mode_rates_and_shares():
     assert row["share_of_errors"] == pytest.approx(1.5 / 2.0)
     assert row["error_rate_with_ci_low"] <= 0.75 <= row["error_rate_with_ci_high"]
     assert row["difference_ci_low"] <= 0.75 - 1 / 6 <= row["difference_ci_high"]
+    # Wilson with 2 sentences and 1.5 errors, by hand: centre (p + z²/2n) / (1 + z²/n), half-width
+    # z / (1 + z²/n) * sqrt(p (1 - p) / n + z² / 4n²).
+    z = NormalDist().inv_cdf(0.975)
+    centre, half = (0.75 + z * z / 4) / (1 + z * z / 2), z / (1 + z * z / 2) * math.sqrt(0.75 * 0.25 / 2 + z * z / 16)
+    assert (row["error_rate_with_ci_low"], row["error_rate_with_ci_high"]) == pytest.approx(
+        (centre - half, centre + half)
+    )
+
+
+def test_rate_intervals_are_honest_at_zero_and_match_newcombe():
+    # Newcombe (1998), Statistics in Medicine 17: Wilson's interval of 81/263 and the hybrid score interval
+    # (method 10) of 56/70 - 48/80 and 9/10 - 3/10, as published to four places.
+    def rates(errors, n):
+        return np.r_[np.ones(errors), np.zeros(n - errors)]
+
+    assert wilson_interval(rates(81, 263)) == pytest.approx((0.2553, 0.3662), abs=5e-5)
+    assert newcombe_difference(rates(56, 70), rates(48, 80)) == pytest.approx((0.0524, 0.3339), abs=5e-5)
+    assert newcombe_difference(rates(9, 10), rates(3, 10)) == pytest.approx((0.1705, 0.8090), abs=5e-5)
+    # SST-2's `question` family: 12 sentences, all right. A bootstrap says [0, 0]; Wilson's upper limit is
+    # z² / (n + z²) = 0.2425, and the difference from a 15% rate elsewhere keeps a width and reaches past 0.
+    z2 = NormalDist().inv_cdf(0.975) ** 2
+    assert wilson_interval(np.zeros(12)) == pytest.approx((0.0, z2 / (12 + z2)))
+    assert bootstrap_ci(np.zeros(12), samples=200, method="percentile") == (0.0, 0.0)
+    tags = pd.DataFrame({"question": [True] * 12 + [False] * 100})
+    modes = failure_modes(tags, {"m": np.r_[np.zeros(12), rates(15, 100)]}, BOOTSTRAP).iloc[0]
+    assert modes["error_rate_with"] == 0 and modes["error_rate_with_ci_high"] == pytest.approx(0.2425, abs=1e-4)
+    assert modes["difference_ci_low"] < -0.15 < 0 < modes["difference_ci_high"]
+    # Shares of seeds wrong count as fractional errors: 12 sentences wrong in half the seeds are 6 errors in 12.
+    assert wilson_interval(np.full(12, 0.5)) == pytest.approx(wilson_interval(rates(6, 12)))
+    assert math.isnan(wilson_interval(np.zeros(0))[0]) and math.isnan(newcombe_difference(np.zeros(3), [])[1])
+    with pytest.raises(ValueError, match=r"values in \[0, 1\]"):
+        wilson_interval(np.array([0.5, 2.0]))
 
 
 # --- the analysis stages on run folders in the documented format ---------------------------------------------
@@ -340,6 +374,10 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
                "overconfidence": out / "over.json", "shortcut_words": out / "shortcuts.csv", "word_groups": out / "groups.csv",
                "why": out / "why.json"}  # fmt: skip
     runs = RunSet.load(paths, expected)
+    # Training rows as a treebank nests them: 50 phrases "is not film i" inside the 10 texts "it is not film i".
+    train = pd.read_parquet(folder / "train.parquet")
+    phrases = pd.DataFrame({"index": range(100, 150), "text": [f"is not film {i % 10}" for i in range(50)], "label": 1})
+    pd.concat([train, phrases], ignore_index=True).to_parquet(folder / "train.parquet")
     data = {"validation": folder / "validation.parquet", "train": folder / "train.parquet"}
     settings = ErrorSettings(cues=CUES, bootstrap=BOOTSTRAP, overconfidence_threshold=0.9)
     confident = analyse_errors(runs, data, ["negative", "positive"], settings, outputs)
@@ -369,6 +407,12 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
     assert {"shortcut_against_gold", "mixed_polarity"} <= set(modes.loc["a"].index)
     assert "shortcut_words" in table.columns and "label_issue" not in table.columns
     assert "label_issue" not in pd.read_csv(out / "cues.csv").columns
+    # The shortcut statistic counts each text once, the phrases left out: "is" and "not" are in 60 rows but only 10
+    # texts, under min_count 20, so "film" alone is tested, toward 2 labels.
+    shortcut = json.loads((out / "why.json").read_text())["shortcuts"]
+    assert (shortcut["training_rows"], shortcut["rows_counted"]) == (150, 100)
+    assert (shortcut["words_tested"], shortcut["tests"]) == (1, 2)
+    assert shortcut["z_threshold"] == pytest.approx(NormalDist().inv_cdf(1 - 0.01 / 2))
 
 
 def test_calibration_with_crossfitting_and_with_a_holdout(two_backbones, tmp_path):

@@ -2,7 +2,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import SST5, require
+from conftest import RTE, SST5, require
 
 from sentiflow.data import Columns, DataError, load_file_split, load_hub_split, prepare, read_split, take_rows
 
@@ -219,6 +219,48 @@ def test_cleaning_is_off_unless_asked_and_counts_what_it_changed(tmp_path):
             "validation": {"html_breaks": 1, "ptb_escapes": 0, "whitespace": 0},
         },
     }
+
+
+def test_mojibake_repair_on_real_rte_changes_only_the_mojibake(tmp_path):
+    pytest.importorskip("ftfy", reason="clean.mojibake needs ftfy (requirements.txt)")
+    rte = require(RTE)
+    pairs = {
+        "text_column": None,
+        "text_columns": ["sentence1", "sentence2"],
+        "labels": ["entailment", "not_entailment"],
+    }
+    config = dataset_config(rte / "train.tsv", rte / "dev.tsv", **pairs)
+    prepare(config, "raw", **outputs(tmp_path / "raw"))
+    card = prepare(config | {"clean": {"mojibake": True}}, "rte", **outputs(tmp_path / "fixed"))
+    # dev.tsv line 240 reads "Iraqâ\x80\x99s": the UTF-8 bytes of U+2019 decoded as Latin-1. The quote stays curly.
+    raw, fixed = (read_split(tmp_path / folder / "validation.parquet") for folder in ("raw", "fixed"))
+    assert "Iraq\u00e2\x80\x99s interim" in raw.loc[238, "text"]
+    assert fixed.loc[238, "text"] == raw.loc[238, "text"].replace("Iraq\u00e2\x80\x99s", "Iraq\u2019s")
+    # Nothing else changes: São Paulo, Inácio, the em dashes and € of other pairs are text, not mojibake.
+    assert (raw.drop(index=238) == fixed.drop(index=238)).all().all()
+    train_raw, train_fixed = (read_split(tmp_path / folder / "train.parquet") for folder in ("raw", "fixed"))
+    changed = (train_raw[["text", "text_pair"]] != train_fixed[["text", "text_pair"]]).any(axis=1)
+    assert changed.sum() == 3 and train_fixed.loc[changed, "text"].str.contains("Iraq\u2019s|£|ó").all()
+    assert (
+        train_raw["text"].str.contains("São Paulo|Inácio").sum()
+        == train_fixed["text"].str.contains("São Paulo|Inácio").sum()
+        > 0
+    )
+    assert card["cleaning"] == {
+        "steps": ["mojibake"],
+        "texts_changed": {"train": {"mojibake": 3}, "validation": {"mojibake": 1}},
+    }
+
+
+def test_mojibake_repair_leaves_correct_text_as_written(tmp_path):
+    pytest.importorskip("ftfy", reason="clean.mojibake needs ftfy (requirements.txt)")
+    # ftfy's fix_text would straighten the quotes, decode &amp; and split the ﬁ ligature: none of them is mojibake.
+    written = "a “clichéd” café &amp; a ﬁne ２ hours — naïve"
+    train = tmp_path / "train.tsv"
+    train.write_text(f"sentence\tlabel\n{written}\t1\nIt\u00e2\x80\x99s fine\t0\n", encoding="utf-8")
+    card = prepare(dataset_config(train, train, clean={"mojibake": True}), "x", **outputs(tmp_path))
+    assert read_split(tmp_path / "train.parquet")["text"].tolist() == [written, "It\u2019s fine"]
+    assert card["cleaning"]["texts_changed"]["train"] == {"mojibake": 1}
 
 
 def test_a_text_that_cleaning_empties_is_named_with_file_and_line(tmp_path):

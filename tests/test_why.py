@@ -94,6 +94,15 @@ def test_word_groups(toy_stats):
     row = table.loc["words"]
     assert row["configured"] == 4 and row["found"] == 2 and row["found_words"] == "great; dull"
     assert row["shortcuts"] == 1 and row["shortcut_words"] == "dull"
+    # The shortcut table's definition, min_share included: "great" (z 0.7 toward positive, share 3/4) is a shortcut
+    # at threshold 0.5 with min_share 0.7, not with 0.8; "dull" (share 1) stays one. The same words as `strongest`.
+    loose = shortcuts.word_groups(toy_stats, groups, threshold=0.5, min_share=0.7).set_index("group")
+    strict = shortcuts.word_groups(toy_stats, groups, threshold=0.5, min_share=0.8).set_index("group")
+    assert loose.loc["words", "shortcut_words"] == "dull; great" and strict.loc["words", "shortcut_words"] == "dull"
+    assert strict.loc["positive", "shortcuts"] == 0 and loose.loc["positive", "shortcuts"] == 1
+    for min_share, table in ((0.7, loose), (0.8, strict)):
+        listed = set(shortcuts.strongest(toy_stats, threshold=0.5, min_share=min_share)["word"])
+        assert set(table.loc["words", "shortcut_words"].split("; ")) == listed & {"great", "dull"}
     z = toy_stats.set_index("word")
     assert row["mean_abs_z"] == pytest.approx((z.loc["great", "z_1"] + z.loc["dull", "z_0"]) / 2)
     assert (
@@ -105,9 +114,46 @@ def test_word_groups(toy_stats):
     assert table.loc["positive", "strongest_label"] == 1 and table.loc["positive", "strongest_z"] > 0
 
 
-def test_significance_threshold_is_bonferroni_corrected():
-    assert shortcuts.significance_threshold(100, alpha=0.01) == pytest.approx(stats.norm.isf(1e-4))
-    assert shortcuts.significance_threshold(1000) > shortcuts.significance_threshold(10)
+def test_significance_threshold_is_bonferroni_corrected_over_words_and_labels():
+    # 100 words, each tested toward 2 labels: 200 one-sided tests, alpha / 200 = 5e-5 each, z = 3.8906.
+    assert shortcuts.significance_threshold(100, 2, alpha=0.01) == pytest.approx(3.890592, abs=1e-6)
+    assert shortcuts.significance_threshold(100, 2, alpha=0.01) == pytest.approx(stats.norm.isf(0.01 / 200))
+    # Over words alone (the old count) it would be 3.719: the words x labels bar is higher.
+    assert shortcuts.significance_threshold(100, 2) > stats.norm.isf(0.01 / 100) == pytest.approx(3.719016, abs=1e-6)
+    assert shortcuts.significance_threshold(200, 5) == pytest.approx(stats.norm.isf(0.01 / 1000))
+    with pytest.raises(ValueError, match="at least two labels"):
+        shortcuts.significance_threshold(100, 1)
+
+
+def test_nested_rows_are_counted_once():
+    texts = ["a dull , dull film", "dull , dull", "dull film", "a dull", "the end", "The End", "a great film", "great"]
+    assert shortcuts.outermost_rows(texts).tolist() == [True, False, False, False, True, False, True, False]
+    # Whole words ("end" is not inside "the ending"), split as the statistic splits them ("do n't" is in "don't").
+    split_alike = shortcuts.outermost_rows(["the ending", "end", "I don't know", "do n't"])
+    assert split_alike.tolist() == [True, True, True, False]
+    assert shortcuts.outermost_rows([]).tolist() == []
+
+
+def brute_force_outermost(texts):
+    """The definition, pair by pair: drop a text whose words are a contiguous part of another's, or an earlier twin."""
+    from sentiflow.errors.words import words
+
+    keys = [" " + " ".join(words(t)) + " " for t in texts]
+    return [
+        not any(key in other and (len(other) > len(key) or j < i) for j, other in enumerate(keys) if j != i)
+        for i, key in enumerate(keys)
+    ]
+
+
+def test_nested_treebank_rows_on_real_sst2(sst2_dir):
+    import csv
+
+    table = pd.read_csv(sst2_dir / "train.tsv", sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
+    sample = table["sentence"].iloc[:1500].tolist()
+    kept = shortcuts.outermost_rows(sample)
+    assert kept.tolist() == brute_force_outermost(sample)
+    # GLUE SST-2's rows are the treebank's phrases: of all 67,349, 6,882 are no part of another row (measured: 2 s).
+    assert len(table) == 67349 and shortcuts.outermost_rows(table["sentence"].tolist()).sum() == 6882
 
 
 def test_mixed_polarity_on_hand_written_sentences():
@@ -137,6 +183,26 @@ def test_the_lexicon_is_vaders_and_its_modifiers_are_not_sentiment():
     ptb, raw = "it is n't bad , it 's kind of great", "it isn't bad, it's kind of great"
     assert polarity.polar_words(ptb) == polarity.polar_words(raw) == [("bad", -2.5), ("great", 3.1)]
     assert polarity.mixed_polarity([ptb, raw])["mixed_polarity"].tolist() == [True, True]
+
+
+def test_pretty_is_a_sentiment_word_to_vader_and_a_degree_adverb_here_before_a_word():
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer
+
+    # VADER does not treat "pretty" as a modifier: +2.2 in its lexicon, no booster, so it finds "pretty bad" mixed.
+    assert polarity.lexicon()["pretty"] == 2.2 and "pretty" not in BOOSTER_DICT
+    assert SentimentIntensityAnalyzer().polarity_scores("pretty bad")["pos"] > 0
+    # Here it is skipped before a word, counted as the adjective at the end or before a conjunction.
+    assert polarity.polar_words("a pretty bad film") == [("bad", -2.5)]
+    assert (
+        polarity.mixed_polarity(["a pretty bad film", "a pretty good film"])["mixed_polarity"].tolist() == [False] * 2
+    )
+    assert polarity.polar_words("and it ai n't pretty .") == [("pretty", 2.2)]
+    assert polarity.polar_words("the joys of pretty and weightless fun") == [
+        ("joys", 2.2),
+        ("pretty", 2.2),
+        ("fun", 2.3),
+    ]
+    assert polarity.mixed_polarity(["pretty and awful"])["mixed_polarity"].tolist() == [True]
 
 
 def confident_probs(rng, truth, classes, strength=3.0):

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +169,26 @@ PTB_ESCAPES = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": 
                "\\/": "/", "\\*": "*", "``": '"', "''": '"'}  # fmt: skip
 _PTB = re.compile("|".join(re.escape(escape) for escape in PTB_ESCAPES))
 _HTML_BREAK = re.compile(r"<br\s*/?>", flags=re.IGNORECASE)
+
+
+@cache
+def _ftfy():
+    """ftfy's fix_text with its encoding repairs alone: the rest of its defaults change text that is not broken
+    (curly quotes straightened, HTML entities decoded, ligatures, widths, line breaks, Unicode normal form)."""
+    try:
+        import ftfy
+    except ImportError as err:  # pinned in requirements.txt; imported here so that only this step needs it
+        raise DataError("clean.mojibake needs the ftfy package (pinned in requirements.txt): pip install ftfy") from err
+    off = ("unescape_html", "remove_terminal_escapes", "fix_latin_ligatures", "fix_character_width", "uncurl_quotes",
+           "fix_line_breaks", "remove_control_chars")  # fmt: skip
+    config = ftfy.TextFixerConfig(**dict.fromkeys(off, False), normalization=None, explain=False)
+    return lambda text: ftfy.fix_text(text, config)
+
+
 CLEANERS: dict[str, Callable[[str], str]] = {
+    # UTF-8 read as Latin-1 or Windows-1252 (GLUE RTE's "Iraqâ\x80\x99s"): repaired first, so that the later steps
+    # see the characters meant.
+    "mojibake": lambda text: _ftfy()(text),
     "html_breaks": lambda text: _HTML_BREAK.sub(" ", text),  # review corpora (IMDb) keep <br /> between paragraphs
     "ptb_escapes": lambda text: _PTB.sub(lambda m: PTB_ESCAPES[m.group()], text),
     "whitespace": lambda text: " ".join(text.split()),

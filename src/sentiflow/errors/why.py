@@ -40,19 +40,22 @@ def joined(split: pd.DataFrame) -> list[str]:
 def find(validation: pd.DataFrame, train: pd.DataFrame, labels: Sequence[str], settings: dict, tone: dict) -> Findings:
     """Shortcut words from `train` and the families of `validation` (both in index order), with the settings
     analysis.shortcuts and analysis.mixed_polarity."""
-    stats = shortcuts.word_label_stats(joined(train), train["label"].to_numpy(), len(labels), settings["min_count"])
-    threshold = shortcuts.significance_threshold(len(stats), settings["alpha"])
+    # Each sentence once: a treebank's phrases (SST-2's rows) would count its words again and again.
+    counted = train[shortcuts.outermost_rows(joined(train))]
+    stats = shortcuts.word_label_stats(joined(counted), counted["label"].to_numpy(), len(labels), settings["min_count"])
+    threshold = shortcuts.significance_threshold(len(stats), len(labels), settings["alpha"])
     gold = validation["label"].to_numpy()
     against = shortcuts.shortcut_against_gold(joined(validation), gold, stats, threshold, settings["min_share"])
     mixed = polarity.mixed_polarity(joined(validation), tone["positive"], tone["negative"], tone["ignore"])
     flags = pd.concat([against, mixed[["mixed_polarity"]]], axis=1)
     # Every (word, label) that counts as a shortcut: z at least the threshold and share at least min_share.
     words = shortcuts.strongest(stats, labels, threshold=threshold, min_share=settings["min_share"])
-    groups = shortcuts.word_groups(stats, settings["groups"], threshold).reindex(columns=GROUP_COLUMNS)
+    groups = shortcuts.word_groups(stats, settings["groups"], threshold, settings["min_share"])
     summary = {
-        "shortcuts": {"words_tested": len(stats), "z_threshold": threshold, "min_count": settings["min_count"],
+        "shortcuts": {"training_rows": len(train), "rows_counted": len(counted), "words_tested": len(stats),
+                      "tests": len(stats) * len(labels), "z_threshold": threshold, "min_count": settings["min_count"],
                       "min_share": settings["min_share"], "alpha": settings["alpha"], "shortcut_words": len(words),
                       "sentences_against_gold": int(against["shortcut_against_gold"].sum())},
         "mixed_polarity": {"sentences": int(mixed["mixed_polarity"].sum()), "thresholds": [tone["positive"], -tone["negative"]]},
     }  # fmt: skip
-    return Findings(flags, words, groups, summary)
+    return Findings(flags, words, groups.reindex(columns=GROUP_COLUMNS), summary)

@@ -190,7 +190,7 @@ def limitations(n_seeds: int, accuracy: float, summary: dict, dataset: DatasetSe
     ]
     if summary["select_epoch"] == "holdout":
         items.append(
-            f"Each run's epoch is chosen on {dataset.holdout_rows:,} held-out training sentences, so the "
+            f"Each run's epoch is chosen on {dataset.holdout_rows:,} held-out training rows, so the "
             "headline accuracy is unbiased; the best-on-validation column is chosen on the sentences it is scored on, "
             "as the study reported, and is optimistic."
         )
@@ -200,9 +200,7 @@ def limitations(n_seeds: int, accuracy: float, summary: dict, dataset: DatasetSe
             "so the headline accuracy is optimistic; last-epoch accuracy is the unbiased figure."
         )
     if dataset.max_train_rows:
-        items.append(
-            f"Training used a random subset of {dataset.max_train_rows:,} training sentences, not the full split."
-        )
+        items.append(f"Training used a random subset of {dataset.max_train_rows:,} training rows, not the full split.")
     if summary["missing_runs"]:
         names = ", ".join(f"{m['backbone']} seed {m['seed']}" for m in summary["missing_runs"])
         items.append(f"Missing runs, excluded from every table: {names}.")
