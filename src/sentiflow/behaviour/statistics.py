@@ -7,6 +7,9 @@ test's clusters with replacement, each drawn cluster bringing all its cases; the
 over the drawn seeds and the drawn clusters' cases divided by their (seed, case) count. With one seed (an LLM, or
 the rate of one seed) only clusters are drawn. A comparison of two models takes each case's share of failing seeds
 per model on the cases both answered, and resamples clusters (paired: a cluster is drawn with both models' answers).
+A rate of exactly 0 or 1 has a bootstrap interval of zero width, which claims a certainty no finite suite has: there
+the interval is Wilson's score interval with the clusters as the trials (each cluster's share of failing cases and
+seeds as its outcome), honest at the boundary and as wide as the independent units warrant.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import math
 
 import numpy as np
 import pandas as pd
+
+from sentiflow.analysis.proportions import wilson_interval
 
 # A resample's seeds and clusters are drawn in batches, so that memory stays at about BATCH x clusters.
 BATCH = 2000
@@ -61,9 +66,14 @@ def rate_with_interval(fails: np.ndarray, clusters: np.ndarray, bootstrap: dict)
     fails = np.asarray(fails, float)
     if fails.size == 0:
         return {"cases": 0, "clusters": 0, "failure_rate": math.nan, "ci_low": math.nan, "ci_high": math.nan}
-    rates = hierarchical_rates(fails, clusters, bootstrap["samples"], bootstrap["seed"])
-    low, high = percentile_interval(rates, bootstrap["confidence"])
-    return {"cases": fails.shape[1], "clusters": len(np.unique(clusters)), "failure_rate": float(fails.mean()),
+    rate = float(fails.mean())
+    if rate in (0.0, 1.0):
+        sums, sizes = cluster_sums(fails, clusters)
+        low, high = wilson_interval(sums.sum(0) / (sizes * fails.shape[0]), bootstrap["confidence"])
+    else:
+        rates = hierarchical_rates(fails, clusters, bootstrap["samples"], bootstrap["seed"])
+        low, high = percentile_interval(rates, bootstrap["confidence"])
+    return {"cases": fails.shape[1], "clusters": len(np.unique(clusters)), "failure_rate": rate,
             "ci_low": low, "ci_high": high}  # fmt: skip
 
 
