@@ -20,7 +20,8 @@ def failure_rate_figure(rates: pd.DataFrame, png, pdf) -> None:
         rows = shown[(shown["model"] == model) & shown["cases"].gt(0)]
         y = np.array([tests.index(test) for test in rows["test"]]) + offset
         rate = rows["failure_rate"].to_numpy()
-        error = np.vstack([rate - rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy() - rate])
+        # An interval's end can sit a rounding error inside its rate; matplotlib refuses negative bars.
+        error = np.clip(np.vstack([rate - rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy() - rate]), 0, None)
         marker = {"encoder": "o", "llm": "s", "cascade": "D"}[rows["kind"].iloc[0]] if len(rows) else "o"
         ax.errorbar(rate, y, xerr=error, fmt=marker, color=palette[model], capsize=2, markersize=4, label=model)
     ax.set_yticks(range(len(tests)), tests, fontsize=8)

@@ -70,6 +70,7 @@ def rate_with_interval(fails: np.ndarray, clusters: np.ndarray, bootstrap: dict)
     if rate in (0.0, 1.0):
         sums, sizes = cluster_sums(fails, clusters)
         low, high = wilson_interval(sums.sum(0) / (sizes * fails.shape[0]), bootstrap["confidence"])
+        low, high = (0.0, high) if rate == 0 else (low, 1.0)  # the end at the rate, exactly
     else:
         rates = hierarchical_rates(fails, clusters, bootstrap["samples"], bootstrap["seed"])
         low, high = percentile_interval(rates, bootstrap["confidence"])
