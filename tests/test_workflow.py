@@ -72,6 +72,7 @@ def test_default_config_plans_the_study(tmp_path):
         "aggregate": "1",
         "misclassified": "1",
         "label_issues": "1",
+        "slices": "1",
         "attribute": "2",
         "calibration": "1",
         "plot_curves": "1",
@@ -83,6 +84,7 @@ def test_default_config_plans_the_study(tmp_path):
         "behaviour_suite": "1",
         "behaviour_encoder": "2",
         "behaviour_llm": "1",
+        "behaviour_summary": "1",
         "report": "1",
         **({"report_pdf": "1"} if shutil.which("pdflatex") else {}),
         "all": "1",
@@ -571,8 +573,8 @@ def jobs_besides_total(result) -> dict:
 
 
 REPORT_JOBS = {"report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which("pdflatex") else {})
-# An entry's prompt is also the one it answers the behavioural suite with.
-BEHAVIOUR_LLM = {"behaviour_llm": "1"}
+# An entry's prompt is also the one it answers the behavioural suite with; the suite's statistics read its answers.
+BEHAVIOUR_LLM = {"behaviour_llm": "1", "behaviour_summary": "1"}
 
 
 @pytest.mark.e2e
@@ -583,8 +585,9 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     # The LLM rule and what reads it (the cascade, the report), never data preparation, tokenization, training or
     # analysis; and only sst2's smollm2: the swapped entry and sst5 have instructions of their own.
     result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
-    # sst2's smollm2 is also the witness of its label issues: scored again, and the issues judged again.
-    witness = {"llm_witness": "1", "label_issues": "1"}
+    # sst2's smollm2 is also the witness of its label issues: scored again, the issues judged again, and the slices,
+    # which take a confirmed issue as a feature, found again.
+    witness = {"llm_witness": "1", "label_issues": "1", "slices": "1"}
     assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | witness | BEHAVIOUR_LLM | REPORT_JOBS, (
         result.stdout
     )
@@ -599,10 +602,11 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
         result.stdout
     )
     assert "llm=smollm2-swapped" in result.stdout and "llm=smollm2\n" not in result.stdout
-    # The cascade's folds are the cascade's alone.
+    # The cascade's folds are the cascade's alone, and the behavioural statistics' that apply its threshold.
     folds = json.loads(json.dumps(config))
     folds["llm"]["cascade"]["folds"] = 3
-    assert jobs_besides_total(snakemake(workdir, folds, "--dry-run", "--cores", "2")) == {"cascade": "4"} | REPORT_JOBS
+    cascades = {"cascade": "4", "behaviour_summary": "3"}
+    assert jobs_besides_total(snakemake(workdir, folds, "--dry-run", "--cores", "2")) == cascades | REPORT_JOBS
     # A dataset's seeds and LLM entries choose what is done with its prepared data: nothing is prepared again.
     more = json.loads(json.dumps(config))
     more["datasets"]["sst5"]["seeds"] = [1, 2]
@@ -610,7 +614,7 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     jobs = jobs_besides_total(snakemake(workdir, more, "--dry-run", "--cores", "2"))
     assert "prepare_data" not in jobs and "tokenize" not in jobs and jobs["train"] == "1", jobs
     forced = snakemake(workdir, config, "--dry-run", "--cores", "2", "--forcerun", "llm_compare")
-    assert jobs_besides_total(forced) == {"llm_compare": "4", "cascade": "4"} | REPORT_JOBS, forced.stdout
+    assert jobs_besides_total(forced) == {"llm_compare": "4"} | cascades | REPORT_JOBS, forced.stdout
 
 
 @pytest.mark.e2e
