@@ -92,8 +92,9 @@ READERS = {
     **each("analysis.label_issues", "witness_sentences seed", {"llm_witness", "label_issues"}),
     **each("analysis.label_issues", "confirm_probability min_witness_accuracy flip_share", {"label_issues"}),
     **each("analysis.slices", "enabled max_depth min_leaf folds seed top", {"slices"}),
-    # Without the LLM stage label issues lose their witnesses and are judged again without them.
-    "llm.enabled": {"label_issues"},
+    # Without the LLM stage label issues lose their witnesses and are judged again without them, and the behavioural
+    # statistics lose their LLM entries and cascades.
+    "llm.enabled": {"label_issues", "behaviour_summary"},
     **each("llm.models.*", "path hub_repo hub_file revision n_ctx n_gpu_layers", {"llm_compare", "behaviour_llm"}),
     **each(
         "llm.models.*.prompt",

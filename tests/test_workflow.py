@@ -681,6 +681,9 @@ def test_changing_one_dataset_reruns_only_that_dataset(smoke_run):
         "behaviour_suite",
         "behaviour_encoder",
         "behaviour_llm",
+        "behaviour_summary",
+        "label_issues",
+        "slices",
     ]
     assert jobs_besides_total(result) == dict.fromkeys(per_dataset, "1") | {"train": "1"} | REPORT_JOBS, result.stdout
     assert "dataset=sst5" in result.stdout and "dataset=sst2" not in result.stdout
@@ -723,9 +726,9 @@ def test_html_report_in_a_real_browser(smoke_run, tmp_path):
     assert image.shape[:2] == (3000, 1300) and image.std() > 0.05
     dom = chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", page).stdout
     loaded = re.search(r'data-images-loaded="(\d+)" data-images-total="(\d+)"', dom)
-    assert loaded and loaded.group(1) == loaded.group(2) == "16", dom[
+    assert loaded and loaded.group(1) == loaded.group(2) == "19", dom[
         :500
-    ]  # four per dataset and a cascade per LLM entry, all decoded
+    ]  # five per dataset (the behavioural tests), a cascade per LLM entry, all decoded
     assert "http://" not in dom.split("<script>")[0] and "https://" not in dom.split("<script>")[0]  # self-contained
 
     for name in config["datasets"]:
@@ -762,7 +765,7 @@ def test_html_report_in_a_real_browser(smoke_run, tmp_path):
     # Tables and figures are numbered without gaps across both datasets' sections.
     tables = [int(n) for n in re.findall(r"<caption>Table (\d+)\.", dom)]
     figures = [int(n) for n in re.findall(r"<b>Figure (\d+)\.</b>", dom)]
-    assert tables == list(range(1, len(tables) + 1)) and figures == list(range(1, 17))
+    assert tables == list(range(1, len(tables) + 1)) and figures == list(range(1, 20))
     assert "sst5: hard cases" in dom and "Limitations" in dom
     assert f"by sentiflow {sentiflow.__version__} " in dom  # the checkout's version, installed or not
     assert "{'precision'" not in dom and "<code>fast.precision</code>" in dom  # settings as keys, never a dict

@@ -136,7 +136,7 @@ rule behaviour_summary:
             [backbone, variant, run_label(backbone, variant)]
             for backbone, variant in behaviour_groups(wildcards.dataset)
         ],
-        llms=lambda wildcards: llm_entries(wildcards.dataset),
+        llms=lambda wildcards: behaviour_llm_keys(wildcards.dataset),
         # The intervals resample with the analysis' settings; always percentile (see sentiflow.behaviour.statistics).
         bootstrap=without(config["analysis"]["bootstrap"], "method"),
     script:

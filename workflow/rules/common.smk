@@ -277,9 +277,25 @@ def behaviour_groups(dataset):
     ]
 
 
+def behaviour_llm_keys(dataset):
+    """The LLM entries whose answers the behavioural statistics read; with analysis.allow_partial, those whose
+    answers (and cascade, when it is on) exist, so that an entry that failed leaves the rest to be reported."""
+    entries = llm_entries(dataset)
+    if not config["analysis"]["allow_partial"]:
+        return entries
+    wanted = [rules.behaviour_llm.output.table]
+    if config["llm"]["cascade"]["enabled"]:
+        wanted.append(rules.cascade.output.summary)
+    return [
+        e
+        for e in entries
+        if all(os.path.exists(p.format(dataset=dataset, llm=e)) for p in wanted)
+    ]
+
+
 def behaviour_summary_inputs(wildcards):
     """The suite, every run group's and LLM entry's scores, and each entry's cascade when the cascade is enabled."""
-    dataset, entries = wildcards.dataset, llm_entries(wildcards.dataset)
+    dataset, entries = wildcards.dataset, behaviour_llm_keys(wildcards.dataset)
     cascades = config["llm"]["cascade"]["enabled"]
     return {
         "suite": rules.behaviour_suite.output.suite.format(dataset=dataset),
