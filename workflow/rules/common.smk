@@ -279,7 +279,8 @@ def behaviour_groups(dataset):
 
 def behaviour_llm_keys(dataset):
     """The LLM entries whose answers the behavioural statistics read; with analysis.allow_partial, those whose
-    answers (and cascade, when it is on) exist, so that an entry that failed leaves the rest to be reported."""
+    answers (and cascade, when it is on) exist, so that an entry that failed leaves the rest to be reported.
+    """
     entries = llm_entries(dataset)
     if not config["analysis"]["allow_partial"]:
         return entries
