@@ -32,7 +32,14 @@ def wilson_interval(rates: np.ndarray, confidence: float = 0.95) -> tuple[float,
         return math.nan, math.nan
     if rates.min() < 0 or rates.max() > 1:
         raise ValueError("a rate's interval needs values in [0, 1] (a share of seeds wrong per sentence)")
-    p, z = float(rates.mean()), _z(confidence)
+    return wilson_of_share(float(rates.mean()), n, confidence)
+
+
+def wilson_of_share(p: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval of a share `p` of `n` trials (successes / n); (nan, nan) for no trial."""
+    if n == 0:
+        return math.nan, math.nan
+    z = _z(confidence)
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return max(0.0, centre - half), min(1.0, centre + half)

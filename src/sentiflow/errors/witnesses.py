@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
+from sentiflow.analysis.proportions import wilson_of_share
 from sentiflow.errors.label_issues import find_issues
 
 CONFIRMED, CANDIDATE = "confirmed", "candidate"
@@ -44,13 +44,7 @@ class Rule:
 
 def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a rate: honest at 0 and 1, where a bootstrap interval collapses to a point."""
-    if n == 0:
-        return float("nan"), float("nan")
-    z = float(norm.ppf(0.5 + confidence / 2))
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    return wilson_of_share(successes / n if n else 0.0, n, confidence)
 
 
 def witness_quality(gold: np.ndarray, probs: np.ndarray, rule: Rule) -> dict:
