@@ -4,7 +4,19 @@ import pandas as pd
 import pytest
 from conftest import RTE, SST5, require
 
-from sentiflow.data import Columns, DataError, load_file_split, load_hub_split, prepare, read_split, take_rows
+from sentiflow.data import (
+    Columns,
+    DataError,
+    hold_out_groups,
+    load_file_split,
+    load_hub_split,
+    prepare,
+    read_split,
+    rows_inside,
+    subsample_groups,
+    take_rows,
+)
+from sentiflow.nesting import word_key
 
 COLUMNS = Columns(("sentence",), "label", ("negative", "positive"))
 
@@ -123,6 +135,83 @@ def test_take_rows_is_seeded_and_disjoint():
     assert taken["index"].is_monotonic_increasing
 
 
+# Three treebank-like sentences with their phrases, "the film" in two of them, a sentence alone, and a twin.
+NESTED = [
+    "a dull , lifeless film", "dull , lifeless", "lifeless film", "the film",        # 0-3: sentence 0
+    "the film is a gem", "a gem", "gem",                                              # 4-6: sentence 4, "the film" too
+    "i liked the film", "liked",                                                      # 7-8: sentence 7, "the film" too
+    "no phrase here",                                                                 # 9
+    "a gem",                                                                          # 10: a twin of row 5, inside 4
+]  # fmt: skip
+
+
+def frame_of(texts):
+    return pd.DataFrame({"index": range(len(texts)), "text": texts, "label": [i % 2 for i in range(len(texts))]})
+
+
+def brute_force_inside(inner, outer):
+    """The definition, text by text: a text's words are a contiguous run of another text's words."""
+    return sum(any(word_key(a) in word_key(b) for b in outer) for a in inner)
+
+
+def test_the_holdout_takes_whole_sentences_and_nothing_of_them_stays_in_training():
+    frame = frame_of(NESTED)
+    seen, sides = set(), set()
+    for seed, target in ((seed, target) for seed in range(30) for target in (1, 3, 8)):
+        holdout, train, how = hold_out_groups(frame, target, seed)
+        held, kept = holdout["text"].tolist(), train["text"].tolist()
+        # No held-out row is part of a training row, and no training row is part of a held-out one.
+        assert brute_force_inside(held, kept) == 0 == brute_force_inside(kept, held)
+        assert rows_inside(holdout, train) == 0 == rows_inside(train, holdout)
+        # Whole groups: a held-out sentence takes every phrase only it holds; a phrase it shares with a kept sentence
+        # ("the film") is dropped from both sides and counted.
+        shared = "the film" in held or "the film" in kept
+        assert len(held) + len(kept) + how["dropped_rows"] == len(NESTED)
+        assert how["dropped_rows"] == (0 if shared else 1)
+        assert how["grouped"] and how["groups"] == 4 and how["largest_group"] == 5 and len(held) >= target
+        sides.add("held" if "the film" in held else "kept" if "the film" in kept else "dropped")
+        if "gem" in held:
+            assert held.count("a gem") == 2  # twins go together
+        seen.add(tuple(sorted(holdout["index"])))
+        # Seeded: the same seed draws the same rows.
+        assert hold_out_groups(frame, target, seed)[0]["index"].tolist() == holdout["index"].tolist()
+    assert len(seen) > 6 and sides == {"held", "kept", "dropped"}
+
+
+def test_a_subsample_takes_whole_sentences():
+    frame = frame_of(NESTED)
+    for seed in range(20):
+        sample = subsample_groups(frame, 5, seed)["text"].tolist()
+        assert len(sample) >= 5
+        for sentence, phrases in (("a dull , lifeless film", NESTED[1:4]), ("the film is a gem", NESTED[3:7])):
+            assert sentence not in sample or all(phrase in sample for phrase in phrases)
+        assert subsample_groups(frame, 5, seed)["text"].tolist() == sample
+
+
+def test_without_nesting_the_holdout_is_the_flat_draw():
+    # Sentence pairs, and texts none of which is part of another: every row its own group, the rows of before.
+    flat = frame_of([f"sentence number {i} here" for i in range(50)])
+    held, kept, how = hold_out_groups(flat, 7, seed=3)
+    flat_held, flat_kept = take_rows(flat, 7, seed=3)
+    assert held.equals(flat_held) and kept.equals(flat_kept)
+    assert how == {"grouped": False, "groups": 50, "largest_group": 1, "held_out_groups": 7, "dropped_rows": 0}
+    pairs = flat.assign(text_pair=flat["text"].str.upper())
+    assert hold_out_groups(pairs, 7, seed=3)[0].equals(take_rows(pairs, 7, seed=3)[0])
+    assert subsample_groups(flat, 9, seed=1).equals(take_rows(flat, 9, seed=1)[0])
+
+
+def test_the_old_flat_holdout_of_sst2_was_mostly_phrases_of_training_rows(sst2_dir):
+    # Why the holdout takes groups: drawn flat from all 67,349 rows, 1,787 of 2,000 held-out rows sit inside a
+    # training row (89%), and 8,220 training rows inside a held-out one. Grouped: none either way.
+    train = load_file_split(sst2_dir / "train.tsv", COLUMNS)
+    flat_held, flat_kept = take_rows(train, 2000, seed=0)
+    assert rows_inside(flat_held, flat_kept) == 1787 and rows_inside(flat_kept, flat_held) == 8220
+    held, kept, how = hold_out_groups(train, 2000, seed=0)
+    assert rows_inside(held, kept) == 0 == rows_inside(kept, held)
+    assert how["groups"] == 6882 and how["largest_group"] == 53 and 2000 <= len(held) < 2053
+    assert len(held) + len(kept) + how["dropped_rows"] == 67349
+
+
 def test_a_split_is_read_back_in_index_order(tmp_path):
     # Predictions are joined to sentences by position after sorting both by index; a split stored in another
     # order (a hand-made or older file) must not pair sentences with other sentences' predictions.
@@ -143,7 +232,9 @@ def test_prepare_writes_splits_holdout_and_card(sst2_dir, tmp_path):
         **out,
     )
     train, holdout = pd.read_parquet(out["train"]), pd.read_parquet(out["holdout"])
-    assert (len(train), len(holdout)) == (3000, 200)
+    # Whole treebank sentences with their phrases: the sizes are targets, overshot by less than one sentence's rows.
+    largest = card["nesting"]["largest_group"]
+    assert 3000 <= len(train) < 3000 + largest and 200 <= len(holdout) < 200 + largest
     assert set(train["index"]).isdisjoint(holdout["index"])
     # The holdout does not depend on how much of the rest is used for training.
     bigger = outputs(tmp_path / "bigger")
@@ -160,6 +251,11 @@ def test_prepare_writes_splits_holdout_and_card(sst2_dir, tmp_path):
     assert card["splits"]["train"]["label_counts"]["positive"] == int(train["label"].sum())
     assert card["sources"]["validation"]["sha256"] == "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0"
     assert card["validation_in_train"] == 0
+    assert card["nesting"] | {"held_out_groups": 0, "dropped_rows": 0} == {
+        "grouped": True, "groups": 6882, "largest_group": 53, "held_out_groups": 0, "dropped_rows": 0,
+        "holdout_inside_train": 0, "train_inside_holdout": 0, "validation_inside_train": 1,
+    }  # fmt: skip
+    assert card["nesting"]["held_out_groups"] > 10 and card["nesting"]["dropped_rows"] > 0
 
 
 def test_prepare_counts_overlap_and_leaves_nothing_on_error(tmp_path):

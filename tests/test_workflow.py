@@ -40,6 +40,12 @@ def smoke_runs(config: dict):
                 yield name, variant, seed, f"results/{name}/runs/minilm/{variant}/seed{seed}"
 
 
+def split_rows(workdir: Path, name: str) -> dict[str, int]:
+    """Rows per split as the data card counts them (the configured sizes are targets met in whole groups)."""
+    card = json.loads((workdir / f"results/{name}/data/data_card.json").read_text())
+    return {split: counts["rows"] for split, counts in card["splits"].items()}
+
+
 def dataset_seeds(config: dict, name: str) -> list[int]:
     return config["datasets"][name].get("seeds") or config["seeds"]
 
@@ -302,8 +308,9 @@ def test_smoke_run_reaches_the_accuracy_bar_for_every_seed(smoke_run):
         assert dataset["max_train_rows"] >= {"sst2": 4500, "sst5": 2500, "rte": 400}[name]
         metadata = json.loads((workdir / run / "metadata.json").read_text())
         assert metadata["best_val_accuracy"] >= ACCURACY_BAR[name], (name, variant, seed, metadata["best_val_accuracy"])
-        assert metadata["data"] == {"train_rows": dataset["max_train_rows"], "validation_rows": VALIDATION[name],
-                                    "holdout_rows": dataset["holdout_rows"]}  # fmt: skip
+        rows = split_rows(workdir, name)
+        assert metadata["data"] == {"train_rows": rows["train"], "validation_rows": VALIDATION[name],
+                                    "holdout_rows": rows["holdout"]}  # fmt: skip
         assert (
             metadata["select_epoch"] == "holdout" and metadata["stored_dtype"] == metadata["trained_dtype"] == "float32"
         )
@@ -337,9 +344,10 @@ def test_smoke_run_writes_every_documented_output_consistently(smoke_run):
         assert set(predictions["pred"]) <= set(range(classes))
         assert (predictions["pred"] == predictions["gold"]).mean() == history["val_accuracy"].iloc[0]
         holdout = pd.read_csv(run / "holdout_predictions.csv")
-        assert len(holdout) == dataset["holdout_rows"] and holdout["epoch"].unique().tolist() == [1]
+        rows = split_rows(workdir, name)
+        assert len(holdout) == rows["holdout"] and holdout["epoch"].unique().tolist() == [1]
         steps = pd.read_csv(run / "steps.csv")
-        assert len(steps) == -(-dataset["max_train_rows"] // 32)
+        assert len(steps) == -(-rows["train"] // 32)
         expected_lr = config["variants"][variant].get("learning_rate", config["training"]["learning_rate"])
         assert (steps["grad_norm"] > 0).all() and steps["lr"].iloc[0] == expected_lr
         metadata = json.loads((run / "metadata.json").read_text())
@@ -348,10 +356,17 @@ def test_smoke_run_writes_every_documented_output_consistently(smoke_run):
         assert not (workdir / f"results/{name}/resume/minilm/{variant}/seed{seed}").exists()
     for name, dataset in config["datasets"].items():
         card = json.loads((workdir / f"results/{name}/data/data_card.json").read_text())
-        assert card["name"] == name and card["splits"]["holdout"]["rows"] == dataset["holdout_rows"]
+        # Targets, met in whole groups of nested rows: overshot by less than the largest group.
+        rows, largest = split_rows(workdir, name), card["nesting"]["largest_group"]
+        assert card["name"] == name and 0 <= rows["holdout"] - dataset["holdout_rows"] < largest
+        assert 0 <= rows["train"] - dataset["max_train_rows"] < largest
         holdout = pd.read_parquet(workdir / f"results/{name}/data/holdout.parquet")
         train = pd.read_parquet(workdir / f"results/{name}/data/train.parquet")
         assert set(holdout["index"]).isdisjoint(train["index"])
+        assert card["nesting"]["holdout_inside_train"] == 0 == card["nesting"]["train_inside_holdout"]
+    # SST-2's rows nest (treebank phrases); RTE's pairs are rows of their own.
+    assert json.loads((workdir / "results/sst2/data/data_card.json").read_text())["nesting"]["grouped"]
+    assert not json.loads((workdir / "results/rte/data/data_card.json").read_text())["nesting"]["grouped"]
     # SST-5 asked for the treebank's escapes to be cleaned; SST-2 asked for nothing.
     sst5 = json.loads((workdir / "results/sst5/data/data_card.json").read_text())["cleaning"]
     assert sst5["steps"] == ["ptb_escapes"] and sst5["texts_changed"]["validation"]["ptb_escapes"] > 20
@@ -1057,5 +1072,6 @@ def test_plan_uses_the_step_times_of_finished_runs(smoke_run):
         seconds.append(history["epoch_seconds"].mean() / metadata["hyperparameters"]["steps_per_epoch"])
     # One model, loop and batch size in every run: one measured step time, the median over all six runs.
     assert table["ms_per_step"].tolist() == pytest.approx([1000 * float(np.median(seconds))] * 4)
-    assert table.loc[("sst5", "base"), "train_rows"] == 2500 and table.loc[("sst5", "base"), "rows_from"] == "data card"
+    rows = split_rows(workdir, "sst5")["train"]
+    assert table.loc[("sst5", "base"), "train_rows"] == rows and table.loc[("sst5", "base"), "rows_from"] == "data card"
     assert table["step_time_from"].str.startswith("measured: 6 run(s)").all()

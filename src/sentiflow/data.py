@@ -21,6 +21,7 @@ import pandas as pd
 
 from sentiflow.atomic import write_json, write_parquet
 from sentiflow.config import text_columns
+from sentiflow.nesting import Nesting, inside_any, nesting
 
 FORMATS = {".tsv": "tsv", ".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}
 
@@ -252,6 +253,75 @@ def take_rows(frame: pd.DataFrame, n: int, seed: int) -> tuple[pd.DataFrame, pd.
     return frame[chosen].reset_index(drop=True), frame[~chosen].reset_index(drop=True)
 
 
+def row_nesting(frame: pd.DataFrame) -> Nesting | None:
+    """The nesting of a split's texts (`sentiflow.nesting`), or None where every row is a group of its own: a
+    sentence pair, or texts none of which is part of another."""
+    if is_pair(frame):
+        return None
+    nest = nesting(frame[TEXT].tolist())
+    return nest if not nest.outermost.all() else None
+
+
+def hold_out_groups(frame: pd.DataFrame, n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(holdout, train, how): about `n` rows held out in whole groups, so that nothing of a held-out text stays in
+    training and no held-out row is part of a training row.
+
+    A group is an outermost row with every row inside it. Groups are held out in a seeded order until the rows
+    inside held-out groups alone reach `n`. A row inside both a held-out and a kept group (a phrase such as "the
+    film" in many sentences) belongs to neither side and is dropped: in the holdout it would be part of a training
+    sentence, in training it would be part of a held-out one. Without nesting every row is its own group, and the
+    draw is `take_rows`' (the same rows for the same seed as a flat split)."""
+    if n < 0 or n > len(frame):
+        raise DataError(f"cannot hold out {n} rows out of {len(frame)}")
+    nest = row_nesting(frame)
+    if nest is None:
+        held, kept = take_rows(frame, n, seed)
+        how = {"grouped": False, "groups": len(frame), "largest_group": min(len(frame), 1), "held_out_groups": n}
+        return held, kept, how | {"dropped_rows": 0}
+    outer, members = nest.groups()
+    open_groups = np.array([len(groups) for groups in nest.containers])  # containers not held out yet, per row
+    held_groups, held_rows = 0, 0
+    for group in outer[np.random.default_rng(seed).permutation(len(outer))]:
+        if held_rows >= n:
+            break
+        held_groups += 1
+        for row in members[int(group)]:
+            open_groups[row] -= 1
+            held_rows += open_groups[row] == 0
+    counts = np.array([len(groups) for groups in nest.containers])
+    holdout, train = open_groups == 0, open_groups == counts
+    how = {"grouped": True, "groups": len(outer), "largest_group": int(nest.group_sizes().max()),
+           "held_out_groups": held_groups, "dropped_rows": int((~holdout & ~train).sum())}  # fmt: skip
+    return frame[holdout].reset_index(drop=True), frame[train].reset_index(drop=True), how
+
+
+def subsample_groups(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """About `n` rows of `frame` in whole groups (see `hold_out_groups`), drawn in a seeded order until the rows of
+    the chosen groups reach `n`, in source order: a subsample never holds part of a sentence's phrases and leaves
+    the rest out. Without nesting, `take_rows`' draw."""
+    nest = row_nesting(frame)
+    if nest is None:
+        return take_rows(frame, n, seed)[0]
+    outer, members = nest.groups()
+    chosen = np.zeros(len(frame), dtype=bool)
+    for group in outer[np.random.default_rng(seed).permutation(len(outer))]:
+        if chosen.sum() >= n:
+            break
+        chosen[members[int(group)]] = True
+    return frame[chosen].reset_index(drop=True)
+
+
+def rows_inside(inner: pd.DataFrame, outer: pd.DataFrame) -> int:
+    """How many rows of `inner` are part of (or equal to) a row of `outer`, by their words (`sentiflow.nesting`);
+    for pairs, how many pairs occur in `outer` whole."""
+    if not len(inner) or not len(outer):
+        return 0
+    if is_pair(inner):
+        known = set(_keys(outer))
+        return int(sum(key in known for key in _keys(inner)))
+    return int(inside_any(inner[TEXT].tolist(), outer[TEXT].tolist()).sum())
+
+
 def _normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -330,7 +400,9 @@ def prepare(dataset: dict, name: str, *, train, validation, holdout, card) -> di
     """Load both splits, clean them if asked, carve out the holdout and the training subsample, write the outputs.
 
     The holdout is drawn before the subsample so that shrinking the training set for a smoke run never
-    changes which sentences are held out for calibration.
+    changes which sentences are held out for calibration. Both take whole groups of nested rows (a treebank
+    sentence with its phrases, `hold_out_groups`), and the data card counts what could still leak: held-out rows
+    that are part of a training row and training rows that are part of a held-out row (both 0 by construction).
     """
     train_rows, validation_rows, sources = load_configured_splits(dataset)
     cleaning = {
@@ -341,9 +413,13 @@ def prepare(dataset: dict, name: str, *, train, validation, holdout, card) -> di
         },
     }
     seed = dataset["seed"]
-    holdout_rows, train_rows = take_rows(train_rows, dataset["holdout_rows"], seed)
+    if dataset["holdout_rows"] > len(train_rows):
+        raise DataError(
+            f"datasets.{name}.holdout_rows is {dataset['holdout_rows']}, but the training split has {len(train_rows)} rows"
+        )
+    holdout_rows, train_rows, grouping = hold_out_groups(train_rows, dataset["holdout_rows"], seed)
     if dataset.get("max_train_rows") is not None and dataset["max_train_rows"] < len(train_rows):
-        train_rows, _ = take_rows(train_rows, dataset["max_train_rows"], seed + 1)
+        train_rows = subsample_groups(train_rows, dataset["max_train_rows"], seed + 1)
     if len(train_rows) == 0:
         raise DataError(
             f"no training rows left after holding out {len(holdout_rows)}; lower datasets.{name}.holdout_rows"
@@ -352,6 +428,11 @@ def prepare(dataset: dict, name: str, *, train, validation, holdout, card) -> di
     splits = {"train": train_rows, "validation": validation_rows, "holdout": holdout_rows}
     summary = {"name": name, "seed": seed} | data_card(splits, dataset["labels"], sources, text_columns(dataset))
     summary["cleaning"] = cleaning
+    summary["nesting"] = grouping | {
+        "holdout_inside_train": rows_inside(holdout_rows, train_rows),
+        "train_inside_holdout": rows_inside(train_rows, holdout_rows),
+        "validation_inside_train": rows_inside(validation_rows, train_rows),
+    }
     for split, path in (("train", train), ("validation", validation), ("holdout", holdout)):
         write_parquet(path, splits[split])
     write_json(card, summary)
