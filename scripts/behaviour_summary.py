@@ -16,4 +16,6 @@ with log_to(snakemake.log[0]):
         params.labels,
         params.bootstrap,
         snakemake.output,
+        polarity=params.polarity,
+        band=params.neutral_band,
     )

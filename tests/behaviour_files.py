@@ -14,7 +14,7 @@ SST2 = ["negative", "positive"]
 
 
 def case(name: str, test: str, kind: str, texts: list[str], cluster: str, **fields) -> dict:
-    """A suite line; `fields` may set probes, expected_labels, direction, texts_b, source."""
+    """A suite line; `fields` may set probes, expected_labels, expected_polarity, direction, texts_b, edits, source."""
     return {
         "case": name,
         "test": test,
@@ -24,7 +24,9 @@ def case(name: str, test: str, kind: str, texts: list[str], cluster: str, **fiel
         "cluster": cluster,
         "texts": texts,
         "texts_b": fields.get("texts_b"),
+        "edits": fields.get("edits"),
         "expected_labels": fields.get("expected_labels"),
+        "expected_polarity": fields.get("expected_polarity"),
         "direction": fields.get("direction"),
     }
 
@@ -72,7 +74,8 @@ def study_files(folder) -> dict:
         case("neg/2", "negation", "MFT", ["It is not fine."], "t1", expected_labels=neg),
         case("names/0", "names", "INV", ["Tom is great.", "<script>x</script> is great."], "validation:4",
              probes="shortcuts"),
-        case("names/1", "names", "INV", ["Ann is dull.", "Bo is dull."], "validation:9", probes="shortcuts"),
+        case("names/1", "names", "INV", ["Ann is dull.", "Bo is dull."], "validation:9", probes="shortcuts",
+             edits=[[["ann", "bo"]]]),
     ]  # fmt: skip
     suite = write_suite(folder / "suite.jsonl", cases)
     # minilm fails neg/0 in both seeds and names/0 in seed 1; the variant fails only neg/2 in seed 0.

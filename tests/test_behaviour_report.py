@@ -43,6 +43,9 @@ def test_the_section_shows_rates_and_each_tests_failing_cases_best_encoder_first
     )
     assert names["cases"][0]["perturbed_texts"] == ["<script>x</script> is great."]
     assert behaviour.collect(None, failing_cases=2) is None  # the stage did not run: no section, nothing read
+    # The words each perturbation test changed, and how many (case, seed) pairs could fail at all.
+    assert section["edits"] == [{"test": "names", "type": "INV", "before": [["ann", 1]], "after": [["bo", 1]]}]
+    assert [r["can_fail"] for r in section["rates"] if r["model"] == "minilm"] == [6, 4]
 
 
 def test_suite_text_is_escaped_in_html_and_latex(section, tmp_path):
@@ -50,6 +53,7 @@ def test_suite_text_is_escaped_in_html_and_latex(section, tmp_path):
     html = _template(TEMPLATES / "behaviour.html.j2", latex=False).render(context)
     assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt; is great." in html
     assert "not &lt;b&gt;good&lt;/b&gt; &amp; 100% $dull_." in html and "3.9 Behavioural tests" in html
+    assert "<td>6 of 6</td>" in html and '<td class="text">ann (1)</td><td class="text">bo (1)</td>' in html
     tex = _template(TEMPLATES / "behaviour.tex.j2", latex=True).render(context)
     assert r"100\% \$dull\_\allowbreak{}." in tex and r"\textless{}script\textgreater{}x" in tex
     if shutil.which("pdflatex") is None:

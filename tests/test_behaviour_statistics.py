@@ -11,7 +11,8 @@ import pytest
 from behaviour_files import case, onehot, study_files, summary_outputs, two, write_scores, write_suite
 
 from sentiflow.behaviour.cascade import cascade_scores, seed_majority
-from sentiflow.behaviour.outcomes import SuiteError, case_outcomes, read_scores, read_suite
+from sentiflow.behaviour.outcomes import PROBABILITY_FLOOR, Reading, SuiteError, case_outcomes, read_scores, read_suite
+from sentiflow.behaviour.polarity import answer_polarity
 from sentiflow.behaviour.statistics import (
     comparisons,
     fail_table,
@@ -25,13 +26,17 @@ from sentiflow.behaviour.summary import run_summary
 SST5 = ["very negative", "negative", "neutral", "positive", "very positive"]
 SST2 = ["negative", "positive"]
 BOOTSTRAP = {"samples": 4000, "confidence": 0.95, "seed": 0, "method": "BCa"}
-INCREASE = {"labels": ["positive", "very positive"], "must_not": "increase", "tolerance": 0.1}
+INCREASE = {"labels": ["positive", "very positive"], "must_not": "increase", "scale": "probability", "tolerance": 0.1}
+POLARITY = {"very negative": "negative", "negative": "negative", "neutral": "neutral", "positive": "positive",
+            "very positive": "positive"}  # fmt: skip
+BAND = (1 / 3, 2 / 3)
 
 
 def outcomes_of(tmp_path, cases, probs, labels):
     suite = read_suite(write_suite(tmp_path / "suite.jsonl", cases))
     scores = read_scores(write_scores(tmp_path / "scores.parquet", probs, len(labels)), len(labels))
-    return case_outcomes(suite, scores, labels).set_index(["case", "seed"])
+    reading = Reading(labels, {label: POLARITY[label] for label in labels}, BAND)
+    return case_outcomes(suite, scores, reading).set_index(["case", "seed"])
 
 
 def test_mft_fails_when_the_label_is_not_one_of_the_expected(tmp_path):
@@ -69,6 +74,66 @@ def test_dir_fails_when_the_watched_probability_moves_the_forbidden_way_beyond_t
     decrease = dict(INCREASE, must_not="decrease")
     cases[0]["direction"] = decrease  # the same answers under the opposite rule: seeds 1 (-0.3) and 2 (-0.4) fail
     assert outcomes_of(tmp_path, cases, probs, SST5)["failed"].tolist() == [False, True, True]
+
+
+def test_the_neutral_band_reads_binary_answers_and_the_polarity_map_multi_class_ones():
+    p_positive = np.array([0.0, 0.2, 1 / 3, 0.5, 2 / 3, 0.7, 1.0])
+    said = answer_polarity(np.stack([1 - p_positive, p_positive], 1), SST2, POLARITY, BAND)
+    assert said.tolist() == ["negative", "negative", "neutral", "neutral", "neutral", "positive", "positive"]
+    # The labels in the other order, and a narrower band: the positive label is found by its polarity.
+    flipped = answer_polarity(np.array([[0.45, 0.55], [0.3, 0.7]]), ["positive", "negative"], POLARITY, (0.4, 0.6))
+    assert flipped.tolist() == ["neutral", "negative"]
+    # Five classes: the predicted label's polarity, or the given prediction's (the cascade's seed majority).
+    probs = np.array([onehot(0, 5), onehot(1, 5), onehot(2, 5), onehot(4, 5)])
+    assert answer_polarity(probs, SST5, POLARITY, None).tolist() == ["negative", "negative", "neutral", "positive"]
+    assert answer_polarity(probs[:1], SST5, POLARITY, None, predicted=np.array([3])).tolist() == ["positive"]
+    with pytest.raises(ValueError, match="neutral band"):
+        answer_polarity(np.array([[0.5, 0.5]]), SST2, POLARITY, None)
+    with pytest.raises(ValueError, match=r"label\(s\) \['entailment', 'not_entailment'\] have no polarity"):
+        answer_polarity(np.array([[0.5, 0.5]]), ["entailment", "not_entailment"], {}, BAND)
+
+
+def test_a_negated_negative_passes_on_positive_or_unsure_and_a_negated_positive_needs_negative(tmp_path):
+    cases = [case("nn/0", "negation_negative", "MFT", ["The plot was not bad."], "t0", expected_labels=["positive"],
+                  expected_polarity=["positive", "neutral"]),
+             case("np/0", "negation_positive", "MFT", ["The plot was not good."], "t0", expected_labels=["negative"],
+                  expected_polarity=["negative"])]  # fmt: skip
+    # P(positive) per seed: 0.8 (positive), 0.5 (unsure), 0.2 (negative).
+    probs = {name: [[two(0.8)], [two(0.5)], [two(0.2)]] for name in ("nn/0", "np/0")}
+    outcomes = outcomes_of(tmp_path, cases, probs, SST2)
+    assert outcomes.loc["nn/0", "failed"].tolist() == [False, False, True]
+    # Read by label, 0.5 would pass the negated positive (the tie's most probable class is the first, negative);
+    # the band reads it as unsure, which a negated positive fails.
+    assert outcomes.loc["np/0", "failed"].tolist() == [True, True, False]
+    assert outcomes["can_fail"].all()
+
+
+def test_a_dir_case_at_p_099_can_fail_on_the_log_odds_scale_and_not_on_the_probability_scale(tmp_path):
+    texts = ["A charming film.", "A charming film, if you enjoy being bored."]
+    logit = {"labels": ["positive"], "must_not": "increase", "scale": "logit", "tolerance": 0.4}
+    cases = [case("tail/0", "sarcasm", "DIR", texts, "validation:0", probes="mixed_tone", direction=logit),
+             case("tail/1", "sarcasm_p", "DIR", texts, "validation:0", probes="mixed_tone",
+                  direction=dict(logit, scale="probability", tolerance=0.1))]  # fmt: skip
+    # 0.99 -> 0.999: the odds grow tenfold (+2.3 in log-odds), the probability by 0.009.
+    probs = {name: [[two(0.99), two(0.999)], [two(0.99), two(0.991)]] for name in ("tail/0", "tail/1")}
+    outcomes = outcomes_of(tmp_path, cases, probs, SST2)
+    assert outcomes.loc["tail/0", "failed"].tolist() == [True, False]  # +2.30 fails; +0.10 stays within 0.4
+    assert outcomes.loc["tail/0", "can_fail"].tolist() == [True, True]
+    assert outcomes.loc["tail/1", "failed"].tolist() == [False, False]
+    assert outcomes.loc["tail/1", "can_fail"].tolist() == [False, False]  # 0.99 + 0.1 is past 1: fixed by the original
+
+
+def test_log_odds_of_probabilities_that_are_exactly_0_or_1_are_floored_not_infinite(tmp_path):
+    texts = ["A film.", "A film, sort of."]
+    logit = {"labels": ["positive"], "must_not": "decrease", "scale": "logit", "tolerance": 0.4}
+    cases = [case("d/0", "dir", "DIR", texts, "validation:0", probes="mixed_tone", direction=logit)]
+    ceiling = -np.log(PROBABILITY_FLOOR)  # 27.6
+    # Seed 0: exactly 1 -> 1 - 1e-9 (in float32 1 - 1e-9 rounds to 1, but the negative class keeps its 1e-9):
+    # log-odds 27.6 -> 20.7, a fall of 6.9. Seed 1: exactly 0 -> 0: at the floor, it cannot fall further.
+    probs = {"d/0": [[[0.0, 1.0], [1e-9, 1.0]], [[1.0, 0.0], [1.0, 0.0]]]}
+    outcomes = outcomes_of(tmp_path, cases, probs, SST2)
+    assert outcomes["failed"].tolist() == [True, False] and outcomes["can_fail"].tolist() == [True, False]
+    assert ceiling == pytest.approx(27.631, abs=1e-3)
 
 
 def test_cases_without_scores_are_left_out_and_a_bad_suite_line_is_named(tmp_path):
@@ -190,6 +255,14 @@ def test_the_summary_rule_on_hand_made_files(tmp_path):
     # neg/0 keeps the encoder (fails), neg/2 keeps it (passes); names/0 item 1 takes the LLM's positive: passes.
     assert rates.loc[("negation", cascade, "all"), "failure_rate"] == 0.5
     assert rates.loc[("names", cascade, "all"), "failure_rate"] == 0.0
+    # Every MFT and INV case can fail: 3 negation cases x 2 seeds, and per seed 3.
+    assert (
+        rates.loc[("negation", "minilm", "all"), "can_fail"] == 6
+        and rates.loc[("negation", "minilm", "1"), "can_fail"] == 3
+    )
+    assert rates.loc[("names", "smollm2", "all"), "can_fail"] == 1  # the LLM answered one names case
+    edits = {t["test"]: t["edits"] for t in summary["tests"]}
+    assert edits["names"] == {"before": [["ann", 1]], "after": [["bo", 1]]} and edits["negation"]["before"] == []
     compared = pd.read_csv(outputs["comparisons"])
     assert set(zip(compared["comparison"], compared["model_a"], compared["model_b"])) == {
         ("variant", "minilm+lr-1e-4", "minilm"), ("llm", "minilm", "smollm2"), ("cascade", "minilm", cascade),

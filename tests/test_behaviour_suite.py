@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -13,8 +14,8 @@ import torch
 import yaml
 from conftest import MINILM, REPO, SST2, require
 
-from sentiflow.behaviour.generators import GENERATORS, Context, neutral_shortcuts, toggle_contractions
-from sentiflow.behaviour.lexicons import Style, style_of, styled
+from sentiflow.behaviour.generators import GENERATORS, Context, neutral_shortcuts, shortcut_choices, toggle_contractions
+from sentiflow.behaviour.lexicons import Style, shipped, style_of, styled
 from sentiflow.behaviour.score import case_items, llm_cases, score_encoders, score_llm
 from sentiflow.behaviour.suite import build_suite, make_suite, read_suite
 from sentiflow.config import (
@@ -24,11 +25,14 @@ from sentiflow.config import (
     dataset_tests,
     label_polarity,
     overlay,
+    own_lists,
     study_config,
     with_defaults,
 )
 from sentiflow.data import Columns, load_file_split
+from sentiflow.errors.polarity import lexicon as vader_lexicon
 from sentiflow.llm.compare import LLMJob
+from sentiflow.sentiment_words import evaluative, pattern_lexicon
 
 PLAIN = Style(lower=False, ptb=False)
 SST2_LABELS = ["negative", "positive"]
@@ -67,7 +71,7 @@ def test_contractions_swap_both_ways_in_the_dataset_style():
     assert toggle_contractions("it does not work and it is n't fun .", ptb) == "it does n't work and it is not fun ."
     assert toggle_contractions("This is nothing new.", PLAIN) == "This is nothing new."  # "is no..." is no "is not"
     cases = GENERATORS["contractions"](spec("contractions"), context(frame(["Is not it?", "A fine film."])), 10, None)
-    assert [c["texts"] for c in cases] == [["Is not it?", "Isn't it?"]]
+    assert [c["texts"] for c in cases] == [["Is not it?", "Isn't it?"]] and cases[0]["edits"] == [[["Is not", "Isn't"]]]
     assert cases[0]["source"] == cases[0]["cluster"] == "validation:0"
 
 
@@ -75,16 +79,18 @@ def test_a_name_swap_changes_both_texts_of_a_pair_alike():
     pairs = frame(
         ["John met Mary in Paris.", "Nobody came."], pairs=["John is in Paris.", "Someone came."], labels=[0, 1]
     )
-    test = spec("swap_words", slots=["first_names"], perturbations=3)
+    test = spec("swap_words", slots=["female_names", "male_names"], perturbations=3)
     (case,) = GENERATORS["swap_words"](
         test, context(pairs, ["entailment", "not_entailment"]), 10, np.random.default_rng(0)
     )
     assert case["texts"][0] == "John met Mary in Paris." and case["texts_b"][0] == "John is in Paris."
     assert len(case["texts"]) == len(case["texts_b"]) > 1
-    for text, pair in zip(case["texts"][1:], case["texts_b"][1:]):
-        first = text.split()[0]
+    men, women = shipped("male_names"), shipped("female_names")
+    for text, pair, edits in zip(case["texts"][1:], case["texts_b"][1:], case["edits"]):
+        first, second = text.split()[0], text.split()[2]
         assert first != "John" and first[0].isupper() and pair == f"{first} is in Paris."
-        assert text.split()[2] != "Mary" and text.split()[2] != first
+        assert first.lower() in men and second.lower() in women  # each name swapped within its gender
+        assert sorted(edits) == [["john", first.lower()], ["mary", second.lower()]]
 
 
 def test_a_perturbation_that_matches_nothing_makes_an_empty_test(tmp_path):
@@ -100,15 +106,41 @@ def test_a_perturbation_that_matches_nothing_makes_an_empty_test(tmp_path):
     assert (tmp_path / "suite.jsonl").read_text() == ""
 
 
-def test_shortcut_words_without_valence_are_deleted_and_replaced():
-    ctx = context(frame(["the plot is bad .", "a good film ."], labels=[0, 1]),
-                  shortcut_words=["bad", "plot", "n't", "too", "minutes", "good"])  # fmt: skip
-    assert neutral_shortcuts(ctx) == ["plot", "minutes"]
-    (case,) = GENERATORS["shortcut_words"](
-        spec("shortcut_words", slots=["filler_words"]), ctx, 10, np.random.default_rng(1)
+# The review words an audit found the shortcut test deleting as "non-evaluative" (VADER lacks them all).
+REVIEW_WORDS = ["tedious", "bland", "pointless", "lifeless", "mediocre", "clumsy", "moving", "memorable", "touching", "unfunny", "formulaic", "predictable", "contrived", "pretentious", "flat", "poignant"]  # fmt: skip
+
+
+def test_a_shortcut_word_with_sentiment_in_any_resource_is_never_perturbed():
+    assert set(evaluative(REVIEW_WORDS, own_lists({}))) == set(REVIEW_WORDS)
+    texts = ["a poignant and memorable film .", "the performances are tedious , the plot formulaic .",
+             "it feels like 90 minutes .", "a film that were n't moving ."]  # fmt: skip
+    ctx = context(frame(texts, labels=[1, 0, 0, 0]), shortcut_words=[*REVIEW_WORDS, "plot", "performances",
+                                                                      "minutes", "feels", "were", "n't", "too", "film", "?"])  # fmt: skip
+    assert neutral_shortcuts(ctx) == ["plot", "performances", "minutes", "film"]
+    reasons = shortcut_choices(ctx)
+    assert reasons["poignant"] == "carries sentiment (pattern +0.5)" and reasons["moving"].endswith(
+        "(review_polar_words)"
     )
-    assert case["texts"][:2] == ["the plot is bad .", "the is bad ."]
-    assert case["texts"][2].split()[1] in {"thing", "part", "aspect", "element"}
+    assert reasons["feels"] == reasons["were"] == "not a common noun: no filler can stand in for it"
+    assert reasons["too"] == "a negation, degree or structural word" and reasons["n't"] == "not a word of letters"
+    test = spec("shortcut_words", slots=["filler_words"], perturbations=3)
+    cases = GENERATORS["shortcut_words"](test, ctx, 10, np.random.default_rng(1))
+    assert [c["source"] for c in cases] == [f"validation:{i}" for i in range(4)]
+    fillers = set(shipped("filler_words"))
+    for case in cases:
+        original = case["texts"][0].split()
+        for text, edits in zip(case["texts"][1:], case["edits"]):
+            words = text.split()
+            assert len(words) == len(original)  # a noun is replaced, never deleted
+            for i, (before, after) in enumerate(zip(original, words)):
+                if before in {"plot", "film"}:
+                    assert after in fillers and [before, after] in edits
+                elif before in {"performances", "minutes"}:
+                    assert after[:-1] in fillers and after.endswith("s") and [before, after] in edits
+                elif before == "a" and words[i + 1] in fillers:  # the article agrees with the filler
+                    assert after == ("an" if words[i + 1][0] in "aeiou" else "a")
+                else:
+                    assert after == before  # poignant, memorable, tedious, formulaic, moving, feels, were stay
 
 
 def test_templates_and_tails_take_the_dataset_style_and_polarity():
@@ -135,7 +167,7 @@ def test_templates_and_tails_take_the_dataset_style_and_polarity():
     tails = [c for c in cases if c["test"] == "tail"]
     assert [c["source"] for c in tails] == ["validation:0", "validation:2"]  # the positive sentences only
     assert tails[0]["texts"][1].startswith("it 's a charming journey , ") and tails[0]["texts"][1].endswith(" .")
-    assert tails[0]["direction"] == {"labels": ["positive"], "must_not": "increase", "tolerance": 0.1}
+    assert tails[0]["direction"] == {"labels": ["positive"], "must_not": "increase", "scale": "logit", "tolerance": 0.4}
     assert [c["case"] for c in cases][:2] == ["neg/0000", "neg/0001"]
 
 
@@ -164,10 +196,15 @@ def test_the_same_config_and_data_give_the_same_suite_byte_for_byte(tmp_path):
     make_suite(sst2_settings(seed=1), validation, shortcuts, paths[2])
     assert paths[0].read_bytes() == paths[1].read_bytes()
     assert paths[0].read_bytes() != paths[2].read_bytes()
-    assert set(counts.values()) == {15}, counts  # every default test finds its 15 cases in SST-2's validation split
+    # Every default test finds its 15 cases in SST-2's validation split but the genre swap: 8 sentences there name a
+    # genre that carries no sentiment and no everyday sense (documentary, noir, sci-fi).
+    assert counts == dict.fromkeys(counts, 15) | {"genre_swap": 8}, counts
     cases = read_suite(paths[0])
-    assert len({c["case"] for c in cases}) == len(cases) == 15 * len(counts)
+    assert len({c["case"] for c in cases}) == len(cases) == sum(counts.values())
     assert all(len(c["texts"]) >= (1 if c["type"] == "MFT" else 2) and c["texts_b"] is None for c in cases)
+    # Each perturbed text says what it changed; templates change nothing.
+    assert all((c["edits"] is None) == (c["type"] == "MFT") for c in cases)
+    assert all(len(c["edits"]) == len(c["texts"]) - 1 and all(c["edits"]) for c in cases if c["type"] != "MFT")
 
 
 @pytest.mark.parametrize(
@@ -197,6 +234,31 @@ def test_the_same_config_and_data_give_the_same_suite_byte_for_byte(tmp_path):
         ({"datasets": {"sst2": {"labels": ["bad", "good"], "prompt": {"verbalizers": {"bad": ["bad"], "good": ["good"]}}}}},
          "sst2",
          "behaviour.tests.negation_positive.polarity reads labels by polarity, but datasets.sst2 label(s) ['bad', 'good']"),
+        # A word put in where a neutral one is needed, named with the test and the resource that gives it polarity.
+        ({"behaviour": {"lexicons": {"genre_words": ["documentary", "horror"]}}}, "sst2",
+         "behaviour.lexicons.genre_words, read by behaviour.tests.genre_swap, holds 'horror', which carries sentiment (VADER -2.7)"),
+        ({"behaviour": {"lexicons": {"filler_words": ["thing", "mess"]}}}, "sst2",
+         "behaviour.lexicons.filler_words, read by behaviour.tests.shortcut_words, holds 'mess', which carries sentiment (VADER -1.5, pattern -0.5)"),
+        ({"behaviour": {"lexicons": {"thing": ["plot", "poignant"]}}}, "sst2",
+         "behaviour.lexicons.thing, read by behaviour.tests.negation_positive, holds 'poignant'"),
+        ({"behaviour": {"lexicons": {"last_names": ["johnson", "spielberg"]}}}, "sst2",
+         "behaviour.lexicons.last_names, read by behaviour.tests.name_swap, holds ['spielberg'], film-industry names"),
+        ({"behaviour": {"lexicons": {"male_names": ["john", "mary"]}}}, "sst2",
+         "behaviour.tests.name_swap.slots: 'mary' is in both female_names and male_names"),
+        ({"behaviour": {"tests": {"x": {"type": "MFT", "generator": "templates", "probes": "negation_contrast",
+                                        "polarity": ["negative"], "templates": ["The {thing} was not {pos_adj}."] * 3}}}},
+         "sst2", "behaviour.tests.x.templates has 3 template(s), fewer than behaviour.min_templates (20)"),
+        ({"behaviour": {"tests": {"x": {"type": "MFT", "generator": "templates", "probes": "negation_contrast",
+                                        "polarity": ["negative", "positive"], "templates": ["It is {pos_adj}."] * 20}}}},
+         "sst2", "behaviour.tests.x on datasets.sst2 passes every label (['negative', 'positive']), so no answer can fail it"),
+        ({"behaviour": {"tests": {"x": {"type": "DIR", "generator": "append_tail", "probes": "mixed_tone",
+                                        "slots": ["negative_tails"], "labels": ["negative", "positive"],
+                                        "must_not": "increase"}}}}, "sst2",
+         "behaviour.tests.x on datasets.sst2 watches every label, whose summed probability is always 1"),
+        ({"behaviour": {"tests": {"x": {"type": "DIR", "generator": "append_tail", "probes": "mixed_tone",
+                                        "slots": ["negative_tails"], "polarity": ["positive"], "must_not": "increase",
+                                        "scale": "probability", "tolerance": 1}}}}, "sst2",
+         "behaviour.tests.x.tolerance is 1: on the probability scale no change exceeds 1, so the test cannot fail"),
     ],
 )  # fmt: skip
 def test_a_test_that_cannot_run_is_refused_at_validation(changes, dataset, message):
@@ -211,6 +273,50 @@ def test_a_test_that_cannot_run_is_refused_at_validation(changes, dataset, messa
         check_dimensions(config)
     assert message in str(error.value)
     assert dataset in str(error.value) or "behaviour.tests" in str(error.value)
+
+
+def test_the_shipped_suite_validates_and_a_reversed_neutral_band_is_refused():
+    config = study()
+    check_dimensions(config)  # every shipped word list a test reads holds neutral words, every MFT 20+ templates
+    mft = [spec for spec in config["behaviour"]["tests"].values() if spec["type"] == "MFT"]
+    assert len(mft) == 4 and min(len(spec["templates"]) for spec in mft) >= config["behaviour"]["min_templates"] == 20
+    with pytest.raises(ConfigError, match=r"behaviour.neutral_band \[0.7, 0.3\]: the low end"):
+        check_dimensions(with_defaults(config | {"behaviour": config["behaviour"] | {"neutral_band": [0.7, 0.3]}}))
+
+
+def test_our_review_word_list_holds_only_words_both_lexicons_miss():
+    words = shipped("review_polar_words")
+    assert len(words) == len(set(words)) >= 40
+    assert not [w for w in words if vader_lexicon().get(w) or pattern_lexicon().get(w)]
+    assert {"lifeless", "moving", "unfunny", "formulaic"} <= set(words)
+
+
+def test_no_replacement_name_is_a_film_industry_name_and_articles_follow_the_new_word():
+    config = study()
+    film = {w.lower() for w in config["analysis"]["shortcuts"]["groups"]["names"]}
+    names = [w for slot in ("female_names", "male_names", "last_names") for w in shipped(slot)]
+    assert not set(names) & (film | {"spielberg", "hitchcock", "kubrick", "tarantino", "sandler", "carrey", "stallone"})
+    texts = ["only steven spielberg could make it , with mary miller and an anna .", "a john and an emma ."]
+    (one, two_) = GENERATORS["swap_words"](spec("swap_words", slots=["female_names", "male_names", "last_names"],
+                                                perturbations=20), context(frame(texts)), 10, np.random.default_rng(0))  # fmt: skip
+    replacements = {after for case in (one, two_) for edits in case["edits"] for _, after in edits}
+    assert replacements <= set(names) and "spielberg" not in replacements and len(replacements) > 10
+    assert all(" spielberg " in text for text in one["texts"])  # a film name is never a source either
+    # "an western" and "a adventure" cannot occur: the article before a swapped word agrees with the new word.
+    genres = context(
+        frame(["an adventure , a western and An epic .", "A western ?"]),
+        lexicon_overrides={"genre_words": ["western", "adventure", "epic", "documentary"]},
+    )
+    cases = GENERATORS["swap_words"](spec("swap_words", slots=["genre_words"], perturbations=12), genres, 10,
+                                     np.random.default_rng(0))  # fmt: skip
+    perturbed = [text for case in cases for text in case["texts"][1:]]
+    assert any(" an epic" in t or "a documentary" in t for t in perturbed)  # the articles did change
+    assert not [t for t in perturbed if re.search(r"\b[Aa] (adventure|epic)\b|\b[Aa]n (western|documentary)\b", t)]
+    ctx = context(frame(["x"]), lexicon_overrides={"pos_adj": ["excellent", "good"]})
+    made = build_suite([("t", spec("templates", type="MFT", templates=["A {pos_adj} {work}.", "This is not a {pos_adj} {work}."],
+                                   polarity=["negative"]))], ctx, max_cases=8, seed=0)  # fmt: skip
+    agreeing = re.compile(r"^(An excellent|A good) \w+\.$|^This is not (an excellent|a good) \w+\.$")
+    assert len(made) == 8 and all(agreeing.match(c["texts"][0]) for c in made), [c["texts"][0] for c in made]
 
 
 def test_a_polarity_map_lets_other_label_names_through():

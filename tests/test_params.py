@@ -117,7 +117,13 @@ READERS = {
     # The suite is made by behaviour_suite; the LLM's draw of cases by behaviour_llm. A test's settings are one leaf.
     "behaviour.enabled": set(),
     "behaviour.seed": {"behaviour_suite", "behaviour_llm"},
-    **each("behaviour", "max_cases polarity lexicons tests", {"behaviour_suite"}),
+    **each("behaviour", "max_cases lexicons tests", {"behaviour_suite"}),
+    # The labels' polarity makes the suite and reads an MFT answer as a polarity, like the neutral band.
+    "behaviour.polarity": {"behaviour_suite", "behaviour_summary"},
+    "behaviour.neutral_band": {"behaviour_summary"},
+    # Checked at validation only: a test with too few templates or a polar word where a neutral one is needed is
+    # refused before anything runs.
+    **each("behaviour", "min_templates polar_slots", set()),
     "behaviour.llm_cases": {"behaviour_llm"},
     **each("report", "title top_errors attributed_errors failing_cases pdf", set()),
 }
@@ -140,6 +146,8 @@ VALUES = {
     "behaviour.polarity": lambda value, tmp: {"neutral": "negative"},  # SST-5's neutral label read as negative
     "behaviour.lexicons": lambda value, tmp: {"pos_adj": ["good", "great"]},
     "behaviour.tests": lambda value, tmp: value | {"typos": value["typos"] | {"perturbations": 3}},
+    "behaviour.neutral_band": lambda value, tmp: [0.4, 0.6],
+    "behaviour.min_templates": lambda value, tmp: value - 1,  # more would refuse the shipped suite
 }
 # Maps whose entries are changed as a whole, one leaf: a test's keys only make sense together.
 WHOLE = {"behaviour.tests"}

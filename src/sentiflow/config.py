@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from sentiflow.sentiment_words import OWN_LISTS, evaluative
+
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
 DIMENSIONS = ("datasets", "backbones", "variants")
 BASE_VARIANT = "base"  # the study's recipe as configured; runs of other variants are compared with it
@@ -27,7 +29,7 @@ BEHAVIOUR_GENERATORS = {
     "templates": {"pairs": False, "types": ("MFT",), "slots": False},
     "append_tail": {"pairs": False, "types": ("INV", "DIR"), "slots": True},
     "swap_words": {"pairs": True, "types": ("INV", "DIR"), "slots": True},
-    "shortcut_words": {"pairs": True, "types": ("INV", "DIR"), "slots": False},
+    "shortcut_words": {"pairs": True, "types": ("INV", "DIR"), "slots": True},
     "typos": {"pairs": True, "types": ("INV", "DIR"), "slots": False},
     "contractions": {"pairs": True, "types": ("INV", "DIR"), "slots": False},
 }
@@ -60,6 +62,11 @@ def defaults(*path: str) -> dict:
     for key in path:
         node = node["properties"][key]
     return _defaults_of(node)
+
+
+def test_defaults() -> dict:
+    """The defaults of a behavioural test's keys (the schema's `behaviour_test`)."""
+    return _defaults_of(schema()["$defs"]["behaviour_test"])
 
 
 def overlay(base: dict, override: dict, replace: tuple[str, ...] = ()) -> dict:
@@ -150,6 +157,7 @@ def check_dimensions(config: dict) -> None:
                     f"datasets.{name} with llm.models.{entry}: no verbalizers for label(s) {missing}; set datasets.{name}.prompt.verbalizers "
                     "(a list of words per label) or llm.enabled: false"
                 )
+    check_neutral_band(config)
     for name in config["datasets"]:
         check_behaviour(config, name)
 
@@ -282,6 +290,24 @@ def with_defaults(config: dict) -> dict:
     return filled
 
 
+@cache
+def shipped_words(slot: str) -> tuple[str, ...]:
+    """The words of a shipped lexicon slot, `lexicons/SLOT.txt` (one entry a line; lines starting with `#` say where
+    the words come from)."""
+    text = (BEHAVIOUR_LEXICONS / f"{slot}.txt").read_text(encoding="utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+
+
+def lexicon_words(slot: str, overrides: dict) -> list[str]:
+    """The words of lexicon slot `slot`: `behaviour.lexicons`' list (`overrides`), else the shipped one."""
+    return list(overrides[slot]) if slot in overrides else list(shipped_words(slot))
+
+
+def own_lists(overrides: dict) -> dict[str, set[str]]:
+    """Our own lists of polar words (`sentiment_words.OWN_LISTS`), lower-cased, as the config gives them."""
+    return {slot: {w.lower() for w in lexicon_words(slot, overrides)} for slot in OWN_LISTS}
+
+
 def lexicon_slots(config: dict) -> set[str]:
     """The lexicon slots a test may name: the shipped word lists and those of `behaviour.lexicons`."""
     shipped = {path.stem for path in BEHAVIOUR_LEXICONS.glob("*.txt")}
@@ -316,9 +342,25 @@ def dataset_tests(config: dict, name: str) -> dict[str, dict]:
     }
 
 
+def watched_labels(spec: dict, labels: list[str], polarity: dict[str, str | None]) -> list[str]:
+    """The labels a test names outright, or those whose polarity it names, in the dataset's label order: an MFT
+    test's passing labels, a DIR test's watched ones."""
+    if spec.get("labels"):
+        return [label for label in labels if label in spec["labels"]]
+    return [label for label in labels if polarity.get(label) in (spec.get("polarity") or [])]
+
+
+def check_neutral_band(config: dict) -> None:
+    band = (config.get("behaviour") or {}).get("neutral_band")
+    if band and band[0] > band[1]:
+        raise ConfigError(f"behaviour.neutral_band {band}: the low end (P(positive) below it is negative) must not "
+                          "exceed the high end (above it is positive)")  # fmt: skip
+
+
 def check_behaviour(config: dict, name: str) -> None:
-    """Every test dataset `name` runs can run: a known generator making its type, known lexicon slots, labels of
-    the dataset, a direction for DIR, and a polarity for every label where a test reads labels by polarity."""
+    """Every test dataset `name` runs can run, and can fail: a known generator making its type, known lexicon
+    slots, labels of the dataset, a direction for DIR, a polarity for every label where a test reads labels by
+    polarity, enough templates, neutral words where a test needs them and an outcome the model can change."""
     chosen = (config["datasets"][name].get("behaviour") or {}).get("tests")
     if config.get("behaviour", {}).get("enabled", False) and chosen is not None:
         unknown = sorted(set(chosen) - set(config["behaviour"]["tests"]))
@@ -328,6 +370,9 @@ def check_behaviour(config: dict, name: str) -> None:
     for test, spec in dataset_tests(config, name).items():
         check_test_generator(config, name, test, spec)
         check_test_labels(config, name, test, spec)
+        check_test_can_fail(config, name, test, spec)
+        check_test_templates(config, test, spec)
+        check_test_words(config, test, spec)
 
 
 def check_test_generator(config: dict, name: str, test: str, spec: dict) -> None:
@@ -380,3 +425,75 @@ def check_test_labels(config: dict, name: str, test: str, spec: dict) -> None:
         if wanted and not set(wanted) & set(polarity.values()):
             raise ConfigError(f"{where}.{key}: no label of datasets.{name} has polarity {wanted} "
                               f"({polarity}); set datasets.{name}.behaviour.polarity")  # fmt: skip
+
+
+def check_test_can_fail(config: dict, name: str, test: str, spec: dict) -> None:
+    """A test whose outcome no answer can change is refused: an MFT test every label passes, a DIR test watching
+    every label (their summed probability is always 1) or allowing a probability change of 1 or more."""
+    where, labels = f"behaviour.tests.{test}", config["datasets"][name]["labels"]
+    watched = watched_labels(spec, labels, label_polarity(config, name))
+    if spec["type"] in ("MFT", "DIR") and set(watched) == set(labels):
+        what = (
+            "passes every label"
+            if spec["type"] == "MFT"
+            else "watches every label, whose summed probability is always 1"
+        )
+        raise ConfigError(f"{where} on datasets.{name} {what} ({watched}), so no answer can fail it: set "
+                          f"{where}.polarity or {where}.labels to fewer labels")  # fmt: skip
+    if spec["type"] == "DIR" and spec.get("scale") == "probability" and spec.get("tolerance", 0) >= 1:
+        raise ConfigError(f"{where}.tolerance is {spec['tolerance']}: on the probability scale no change exceeds 1, "
+                          f"so the test cannot fail; use a tolerance below 1 (CheckList's is 0.1) or scale: logit")  # fmt: skip
+
+
+def check_test_templates(config: dict, test: str, spec: dict) -> None:
+    """An MFT test's templates are its clusters: with a handful, its failure rate says more about the templates
+    than about the model, so fewer than `behaviour.min_templates` are refused."""
+    least = (config.get("behaviour") or {}).get("min_templates", 1)
+    if spec["generator"] == "templates" and len(spec.get("templates") or []) < least:
+        raise ConfigError(f"behaviour.tests.{test}.templates has {len(spec.get('templates') or [])} template(s), "
+                          f"fewer than behaviour.min_templates ({least}): write more (each is a cluster of the "
+                          "test's interval) or lower behaviour.min_templates")  # fmt: skip
+
+
+def test_slots(spec: dict) -> list[str]:
+    """The lexicon slots a test reads: its `slots` and its templates' placeholders, in order."""
+    placeholders = [slot for template in spec.get("templates") or [] for slot, _ in PLACEHOLDER.findall(template)]
+    return list(dict.fromkeys([*(spec.get("slots") or []), *placeholders]))
+
+
+def check_test_words(config: dict, test: str, spec: dict) -> None:
+    """The words a test puts in or swaps must not change the sentiment: every slot it reads outside
+    `behaviour.polar_slots` may hold only words no sentiment resource gives a polarity
+    (`behaviour.sentiment_words`) and no film-industry name (`analysis.shortcuts.groups.names`); a swap's slots
+    may not share a word (which slot would it be swapped within?)."""
+    behaviour = config.get("behaviour") or {}
+    overrides, polar = behaviour.get("lexicons") or {}, set(behaviour.get("polar_slots") or [])
+    own = own_lists(overrides)
+    film_names = {
+        w.lower() for w in ((config.get("analysis") or {}).get("shortcuts") or {}).get("groups", {}).get("names", [])
+    }
+    seen: dict[str, str] = {}
+    for slot in test_slots(spec):
+        words = lexicon_words(slot, overrides)
+        where = (
+            f"behaviour.lexicons.{slot}"
+            if slot in overrides
+            else f"the shipped lexicon {slot} (src/sentiflow/behaviour/lexicons/{slot}.txt)"
+        )
+        if slot not in polar:
+            found = evaluative(words, own)
+            if found:
+                word, sources = next(iter(found.items()))
+                raise ConfigError(f"{where}, read by behaviour.tests.{test}, holds {word!r}, which carries sentiment "
+                                  f"({', '.join(sources)}); a word this test puts in must be neutral: remove it, or "
+                                  f"list {slot} in behaviour.polar_slots if its words are meant to be polar")  # fmt: skip
+            named = sorted({w.lower() for w in words} & film_names)
+            if named:
+                raise ConfigError(f"{where}, read by behaviour.tests.{test}, holds {named}, film-industry names "
+                                  "(analysis.shortcuts.groups.names) that bring their maker's reputation in: use "
+                                  "ordinary names")  # fmt: skip
+        if spec["generator"] == "swap_words":
+            for word in (w.lower() for w in words):
+                if seen.setdefault(word, slot) != slot:
+                    raise ConfigError(f"behaviour.tests.{test}.slots: {word!r} is in both {seen[word]} and {slot}; a "
+                                      "swapped word must belong to one slot")  # fmt: skip

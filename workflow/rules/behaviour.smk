@@ -137,6 +137,9 @@ rule behaviour_summary:
             for backbone, variant in behaviour_groups(wildcards.dataset)
         ],
         llms=lambda wildcards: behaviour_llm_keys(wildcards.dataset),
+        # How an MFT answer is read as a polarity: the labels' polarity and a binary model's neutral band.
+        polarity=lambda wildcards: canonical(label_polarity(config, wildcards.dataset)),
+        neutral_band=config["behaviour"]["neutral_band"],
         # The intervals resample with the analysis' settings; always percentile (see sentiflow.behaviour.statistics).
         bootstrap=without(config["analysis"]["bootstrap"], "method"),
     script:

@@ -525,8 +525,9 @@ def behaviour_datasets():
 
 def behaviour_slots(tests):
     """The lexicon slots `tests` read, so that editing another slot's words reruns nothing."""
+    # The shortcut test also reads the lists that mark a word as polar (sentiflow.behaviour.sentiment_words).
     slots = (
-        {"structural_words"}
+        {"structural_words", "pos_adj", "neg_adj", "review_polar_words"}
         if any(t["generator"] == "shortcut_words" for t in tests)
         else set()
     )

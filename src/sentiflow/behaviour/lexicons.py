@@ -1,7 +1,7 @@
 """The word lists tests draw from, and the surface style of a dataset's text that generated text copies.
 
-Each lexicon slot is a shipped file `lexicons/SLOT.txt` (one entry a line), replaced by `behaviour.lexicons.SLOT` when
-the config gives one. Templates and tails are written in plain English; a dataset whose validation text is lower-cased
+Each lexicon slot is a shipped file `lexicons/SLOT.txt` (one entry a line; lines starting with `#` say where the
+words come from), replaced by `behaviour.lexicons.SLOT` when the config gives one. Templates and tails are written in plain English; a dataset whose validation text is lower-cased
 or tokenised like the Penn Treebank (SST: "it 's", "does n't", "good .") gets them in its own style, so a test
 probes the construction, not the unfamiliar casing or spacing.
 """
@@ -11,19 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
+
+from sentiflow.config import lexicon_words, shipped_words
 
 PTB_MARKS = re.compile(r" (n't|'s|'re|'ve|'ll|'d|'m|[,.!?;:])(?= |$)")
 
 
-def shipped(slot: str) -> list[str]:
-    text = resources.files("sentiflow.behaviour").joinpath("lexicons", f"{slot}.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+def shipped(slot: str) -> tuple[str, ...]:
+    return shipped_words(slot)
 
 
 def lexicon(slot: str, overrides: Mapping[str, Sequence[str]]) -> list[str]:
     """The words of `slot`: the config's list, else the shipped one."""
-    return list(overrides[slot]) if slot in overrides else shipped(slot)
+    return lexicon_words(slot, dict(overrides))
 
 
 def lexicons(slots: Sequence[str], overrides: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:

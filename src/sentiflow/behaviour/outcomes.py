@@ -3,20 +3,35 @@
 The suite and the score files are the stage's contract (docs/outputs.md): `suite.jsonl` holds one case per line
 (`texts`: MFT one text, INV and DIR the original then its perturbations), a score table one row per case, item and
 seed with `prob_0` ... `prob_{K-1}` in the dataset's label order. A case fails
-- MFT: when the predicted label is not among `expected_labels`;
+- MFT: when the answer's polarity (`polarity.answer_polarity`: on a binary dataset by the neutral band) is not
+  among `expected_polarity`; for a test that names labels (`expected_polarity` null), when the predicted label is
+  not among `expected_labels`;
 - INV: when any perturbed item's predicted label differs from the original's;
-- DIR: when the summed probability of `direction.labels` moves the forbidden way (`must_not`: increase or
-  decrease) by more than `direction.tolerance` from the original to any perturbed item.
+- DIR: when the watched labels' summed probability P moves the forbidden way (`must_not`: increase or decrease) by
+  more than `direction.tolerance` from the original to any perturbed item, measured on `direction.scale`: the
+  log-odds log(P / (1 - P)) (`logit`), or P itself (`probability`, CheckList's).
+
+On the probability scale a case whose original P lies within the tolerance of the bound it would have to cross (P
+above 0.9 with tolerance 0.1 and must_not increase) cannot fail whatever the model answers, and a confident model
+passes by ceiling; the log-odds scale has no such ceiling. 1 - P is summed from the unwatched labels' probabilities
+rather than subtracted from 1, so a float32 probability that rounds to 1 keeps its log-odds; both are floored at
+PROBABILITY_FLOOR (1e-12), which puts the log-odds in [-27.6, 27.6] where a probability is exactly 0 or 1 (an
+underflowed softmax, an LLM's rounded answer). Each (case, seed) says whether it `can_fail`: MFT and INV cases
+always can; a DIR case can when its original's value lies more than the tolerance from the scale's bound.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from sentiflow.behaviour.polarity import answer_polarity
 
 TYPES = ("MFT", "INV", "DIR")
 SUITE_COLUMNS = [
@@ -28,9 +43,13 @@ SUITE_COLUMNS = [
     "cluster",
     "texts",
     "texts_b",
+    "edits",
     "expected_labels",
+    "expected_polarity",
     "direction",
 ]
+PROBABILITY_FLOOR = 1e-12
+OUTCOME_COLUMNS = ["case", "seed", "failed", "item", "can_fail"]
 
 
 class SuiteError(ValueError):
@@ -102,41 +121,89 @@ class ScoreTable:
         )
 
 
-def failures(
-    case: dict, probs: np.ndarray, labels: Sequence[str], predicted: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per seed: whether the case fails, and the item that decides it (the first failing perturbed item; 0 for MFT,
-    1 for a passing INV or DIR case). `probs`: seeds x items x classes; `predicted` (seeds x items) where the
-    label is not the most probable class (the cascade's seed majority)."""
+@dataclass(frozen=True)
+class Reading:
+    """How answers are read: the dataset's labels, their polarity and the neutral band of a binary model
+    (`behaviour.neutral_band`; needed only where an MFT case expects polarities)."""
+
+    labels: Sequence[str]
+    polarity: Mapping[str, str | None] = field(default_factory=dict)
+    band: Sequence[float] | None = None
+
+
+def failures(case: dict, probs: np.ndarray, reading: Reading, predicted: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Per seed: whether the case fails, the item that decides it (the first failing perturbed item; 0 for MFT,
+    1 for a passing INV or DIR case) and whether it could fail at all. `probs`: seeds x items x classes;
+    `predicted` (seeds x items) where the label is not the most probable class (the cascade's seed majority)."""
+    labels, seeds = list(reading.labels), len(probs)
     predicted = probs.argmax(2) if predicted is None else predicted
+    always = np.ones(seeds, dtype=bool)
     if case["type"] == "MFT":
-        expected = [labels.index(label) for label in case["expected_labels"]]
-        return ~np.isin(predicted[:, 0], expected), np.zeros(len(probs), dtype=int)
+        if case["expected_polarity"]:
+            said = answer_polarity(probs[:, 0], labels, reading.polarity, reading.band, predicted[:, 0])
+            failed = ~np.isin(said, case["expected_polarity"])
+        else:
+            failed = ~np.isin(predicted[:, 0], [labels.index(label) for label in case["expected_labels"]])
+        return failed, np.zeros(seeds, dtype=int), always
     if case["type"] == "INV":
         changed = predicted[:, 1:] != predicted[:, :1]
+        return changed.any(1), 1 + changed.argmax(1), always
+    direction = case["direction"]
+    watched = [labels.index(name) for name in direction["labels"]]
+    value = watched_value(probs, watched, direction["scale"])
+    moved, tolerance, (low, high) = (
+        value[:, 1:] - value[:, :1],
+        direction["tolerance"],
+        scale_bounds(direction["scale"]),
+    )
+    if direction["must_not"] == "increase":
+        changed, can_fail = moved > tolerance, value[:, 0] + tolerance < high
     else:
-        direction = case["direction"]
-        moved = watched_change(probs, [labels.index(name) for name in direction["labels"]])[:, 1:]
-        tolerance = direction["tolerance"]
-        changed = moved > tolerance if direction["must_not"] == "increase" else moved < -tolerance
-    return changed.any(1), 1 + changed.argmax(1)
+        changed, can_fail = moved < -tolerance, value[:, 0] - tolerance > low
+    return changed.any(1), 1 + changed.argmax(1), can_fail
 
 
-def watched_change(probs: np.ndarray, watched: Sequence[int]) -> np.ndarray:
-    """DIR: per seed and item, the watched classes' summed probability minus the original item's."""
+def watched_value(probs: np.ndarray, watched: Sequence[int], scale: str) -> np.ndarray:
+    """DIR: per seed and item, the watched classes' summed probability P, or its log-odds (see the module)."""
     summed = probs[:, :, list(watched)].sum(2)
-    return summed - summed[:, :1]
+    if scale == "probability":
+        return summed
+    rest = np.delete(probs, list(watched), axis=2).sum(2)
+    return np.log(np.maximum(summed, PROBABILITY_FLOOR)) - np.log(np.maximum(rest, PROBABILITY_FLOOR))
 
 
-def case_outcomes(suite: pd.DataFrame, scores: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
-    """One row per scored case and seed: `failed` and the deciding `item`; cases without scores are left out."""
-    table = ScoreTable(scores, len(labels))
+def scale_bounds(scale: str) -> tuple[float, float]:
+    """The lowest and highest value a watched quantity can take on `scale`."""
+    return (0.0, 1.0) if scale == "probability" else (math.log(PROBABILITY_FLOOR), -math.log(PROBABILITY_FLOOR))
+
+
+def watched_change(probs: np.ndarray, watched: Sequence[int], scale: str) -> np.ndarray:
+    """DIR: per seed and item, the watched value minus the original item's."""
+    value = watched_value(probs, watched, scale)
+    return value - value[:, :1]
+
+
+def case_outcomes(suite: pd.DataFrame, scores: pd.DataFrame, reading: Reading) -> pd.DataFrame:
+    """One row per scored case and seed: `failed`, the deciding `item` and `can_fail`; cases without scores are
+    left out."""
+    table = ScoreTable(scores, len(reading.labels))
     rows = []
     for case in suite.to_dict("records"):
         scored = table.case(case["case"], len(case["texts"]))
         if scored is None:
             continue
-        failed, item = failures(case, scored[0], labels, scored[1])
-        rows += [{"case": case["case"], "seed": seed, "failed": bool(f), "item": int(i)}
-                 for seed, f, i in zip(table.seeds, failed, item)]  # fmt: skip
-    return pd.DataFrame(rows, columns=["case", "seed", "failed", "item"])
+        failed, item, can_fail = failures(case, scored[0], reading, scored[1])
+        rows += [{"case": case["case"], "seed": seed, "failed": bool(f), "item": int(i), "can_fail": bool(c)}
+                 for seed, f, i, c in zip(table.seeds, failed, item, can_fail)]  # fmt: skip
+    return pd.DataFrame(rows, columns=OUTCOME_COLUMNS)
+
+
+def room(suite: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Per test and seed (as text), and per test over all seeds (`all`): how many scored (case, seed) pairs could
+    fail (`can_fail`)."""
+    scored = outcomes.merge(suite[["case", "test"]], on="case")
+    per_seed = scored.groupby(["test", "seed"], sort=False)["can_fail"].sum().reset_index()
+    over_seeds = scored.groupby("test", sort=False)["can_fail"].sum().reset_index().assign(seed="all")
+    table = pd.concat([per_seed.assign(seed=per_seed["seed"].astype(str)), over_seeds], ignore_index=True)
+    return table.astype({"can_fail": int})[["test", "seed", "can_fail"]]

@@ -9,39 +9,45 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sentiflow.atomic import atomic_path
-from sentiflow.behaviour.generators import GENERATORS, Context
+from sentiflow.behaviour.generators import GENERATORS, Context, shortcut_choices
 from sentiflow.behaviour.lexicons import style_of
+from sentiflow.config import test_defaults, watched_labels
 
-FIELDS = ("case", "test", "type", "probes", "source", "cluster", "texts", "texts_b", "expected_labels", "direction")
+FIELDS = ("case", "test", "type", "probes", "source", "cluster", "texts", "texts_b", "edits", "expected_labels",
+          "expected_polarity", "direction")  # fmt: skip
 
 
 def test_rng(seed: int, test: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(test.encode("utf-8"))])
 
 
-def watched_labels(spec: dict, labels: Sequence[str], polarity: Mapping[str, str | None]) -> list[str]:
-    """The labels a test names outright, or those whose polarity it names, in the dataset's label order."""
-    if spec.get("labels"):
-        return [label for label in labels if label in spec["labels"]]
-    return [label for label in labels if polarity.get(label) in (spec.get("polarity") or [])]
+def direction(spec: dict, watched: list[str]) -> dict:
+    """A DIR test's rule: the watched labels, the forbidden way and how far they may move it, on the log-odds scale
+    (`logit_tolerance`) or CheckList's probability scale (`tolerance`)."""
+    spec = test_defaults() | spec
+    tolerance = spec["logit_tolerance"] if spec["scale"] == "logit" else spec["tolerance"]
+    return {"labels": watched, "must_not": spec["must_not"], "scale": spec["scale"], "tolerance": tolerance}
 
 
 def test_cases(name: str, spec: dict, context: Context, budget: int, seed: int) -> list[dict]:
     """The cases of one test, with what every case of it shares, numbered in order."""
     made = GENERATORS[spec["generator"]](spec | {"name": name}, context, budget, test_rng(seed, name))
     watched = watched_labels(spec, context.labels, context.polarity)
+    mft = spec["type"] == "MFT"
     shared = {
         "test": name, "type": spec["type"], "probes": spec["probes"],
-        "expected_labels": watched if spec["type"] == "MFT" else None,
-        "direction": {"labels": watched, "must_not": spec["must_not"], "tolerance": spec.get("tolerance", 0.1)}
-        if spec["type"] == "DIR" else None,
+        "expected_labels": watched if mft else None,
+        # Labels named outright are scored by label; polarities by the answer's polarity (`behaviour.polarity`).
+        "expected_polarity": list(spec["polarity"]) if mft and spec.get("polarity") and not spec.get("labels") else None,
+        "direction": direction(spec, watched) if spec["type"] == "DIR" else None,
     }  # fmt: skip
     width = max(4, len(str(len(made))))
     return [
@@ -57,6 +63,11 @@ def build_suite(tests: Sequence[tuple[str, dict]], context: Context, max_cases: 
         for name, spec in tests
         for case in test_cases(name, spec, context, spec.get("max_cases") or max_cases, seed)
     ]
+
+
+def edited_words(cases) -> Counter:
+    """(before, after) -> how many perturbed texts of `cases` made that edit."""
+    return Counter((before, after) for case in cases for edits in case["edits"] or [] for before, after in edits)
 
 
 def write_suite(path: str | Path, cases: Sequence[dict]) -> None:
@@ -77,10 +88,16 @@ def make_suite(settings: dict, validation: pd.DataFrame, shortcut_words: pd.Data
         style=style_of(validation["text"]), lexicon_overrides=settings["lexicons"],
         shortcut_words=shortcut_words["word"].astype(str).tolist() if len(shortcut_words) else [],
     )  # fmt: skip
-    cases = build_suite([tuple(test) for test in settings["tests"]], context, settings["max_cases"], settings["seed"])
+    tests = [tuple(test) for test in settings["tests"]]
+    cases = build_suite(tests, context, settings["max_cases"], settings["seed"])
     write_suite(output, cases)
-    counts = {name: sum(case["test"] == name for case in cases) for name, _ in settings["tests"]}
+    counts = {name: sum(case["test"] == name for case in cases) for name, _ in tests}
     for name, count in counts.items():
-        print(f"{name}: {count} cases", flush=True)
+        words = edited_words(case for case in cases if case["test"] == name)
+        shown = ", ".join(f"{before} -> {after} ({n})" for (before, after), n in words.most_common(12))
+        print(f"{name}: {count} cases" + (f"; edits: {shown}" if shown else ""), flush=True)
+    if any(spec["generator"] == "shortcut_words" for _, spec in tests):
+        for word, reason in shortcut_choices(context).items():
+            print(f"shortcut word {word!r}: {reason or 'replaced'}", flush=True)
     print(f"{len(cases)} cases in {time.perf_counter() - started:.1f} s ({context.style})", flush=True)
     return counts

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from functools import cache
-from importlib import resources
 
 import pandas as pd
 
 from sentiflow.errors.words import words
+from sentiflow.sentiment_words import vader_lexicon
 
 # ±1.5 keeps the words raters found clearly polar (good 1.9, funny 1.9, dull -1.7, waste -1.8, bad -2.5) and leaves
 # out the mild ones (fine 0.8, well 1.1, boring -1.3, no -1.2) that would make most sentences "mixed".
@@ -31,12 +31,9 @@ DEGREE_ADVERBS = frozenset({"pretty"})
 _CONJUNCTIONS = frozenset({"and", "or", "but", "nor"})
 
 
-@cache
 def lexicon() -> dict[str, float]:
-    """word -> mean valence, read from the vader_lexicon.txt the vaderSentiment package ships."""
-    text = resources.files("vaderSentiment").joinpath("vader_lexicon.txt").read_text(encoding="utf-8")
-    entries = (line.split("\t") for line in text.splitlines() if line.strip())
-    return {fields[0]: float(fields[1]) for fields in entries}
+    """word -> mean valence, the VADER lexicon (read once, by `sentiflow.sentiment_words`)."""
+    return vader_lexicon()
 
 
 @cache

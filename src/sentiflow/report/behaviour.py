@@ -50,6 +50,12 @@ def collect(files: BehaviourFiles | None, failing_cases: int) -> dict | None:
     failing = pd.read_csv(files.failing_cases).replace({np.nan: None})
     return {
         "summary": summary,
+        # Per test, the words its perturbations replaced and put in (none for templates), most frequent first.
+        "edits": [
+            {"test": t["test"], "type": t["type"], "before": t["edits"]["before"], "after": t["edits"]["after"]}
+            for t in summary["tests"]
+            if t["edits"]["before"] or t["edits"]["after"]
+        ],
         "rates": rates[rates["seed"] == "all"].replace({np.nan: None}).to_dict("records"),
         "comparisons": records(files.comparisons),
         "association": records(files.association),
