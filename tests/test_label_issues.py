@@ -133,6 +133,23 @@ def test_agreement_counts_between_model_families_only():
     assert not (together["status"] == "confirmed").any() and (together["status"] == "disputed").any()
 
 
+def test_without_a_good_witness_nothing_is_judged_and_an_unscored_candidate_stays_a_candidate():
+    gold, encoders, seen, _ = toy_set()
+    for given in ({}, {"coin": seen["coin"]}):
+        found, _, judge, _ = witnesses.detect(gold, encoders, given, RULE)
+        assert len(found) == 32 and (found["status"] == "candidate").all() and judge.voters == ()
+        assert found["p_gold_wrong"].isna().all()
+    # A witness that scored only part of validation is judged on that part; unscored candidates stay candidates.
+    partial = seen["qwen"].copy()
+    partial[200:] = np.nan
+    found, quality, _, _ = witnesses.detect(gold, encoders, {"qwen": partial}, RULE)
+    assert quality["qwen"]["sentences"] == 200 and quality["qwen"]["votes"]
+    late = found["position"] >= 200
+    assert (found.loc[late, "status"] == "candidate").all() and (found.loc[late, "witnesses"] == 0).all()
+    assert found.loc[late, "p_gold_wrong"].isna().all() and found.loc[~late, "p_gold_wrong"].notna().all()
+    assert (found.loc[~late, "status"] == "confirmed").any()
+
+
 def test_a_witness_whose_false_alarms_cannot_be_measured_does_not_vote(tmp_path):
     """The encoders err only on the candidates: nothing measures how often the witness reads a hard sentence with a
     right gold label against it, so its readings cannot be weighed, and nothing is confirmed or disputed."""

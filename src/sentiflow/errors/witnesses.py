@@ -157,11 +157,16 @@ def voters(quality: dict, rule: Rule) -> list[str]:
             best[family] = name
     for name, q in quality.items():
         q["votes"] = best.get(rule.family(name)) == name
-        q["vote"] = ("votes" if q["votes"] else "does not vote: not good enough" if not q["good"]
-                     else "does not vote: no error of the encoders outside the candidates to measure its false alarms "
-                     "on" if not measured(q)
-                     else f"does not vote: {best[rule.family(name)]}, of its family, discriminates better")  # fmt: skip
+        q["vote"] = "votes" if q["votes"] else f"does not vote: {why_not(q, best.get(rule.family(name)))}"
     return [name for name in quality if quality[name]["votes"]]
+
+
+def why_not(quality: dict, voter: str | None) -> str:
+    if not quality["good"]:
+        return "not good enough"
+    if not measured(quality):
+        return "no error of the encoders outside the candidates to measure its false alarms on"
+    return f"{voter}, of its family, discriminates better"
 
 
 @dataclass(frozen=True)
@@ -178,7 +183,10 @@ class Judge:
         return np.column_stack(columns).astype(int) if columns else np.empty((len(rows), 0), dtype=int)
 
     def gold_wrong(self, read: np.ndarray) -> np.ndarray:
-        return self.fit.gold_wrong(read) if self.fit is not None else np.full(len(read), np.nan)
+        """P(gold wrong | readings) per candidate; NaN where no voter read it."""
+        if self.fit is None:
+            return np.full(len(read), np.nan)
+        return np.where((read != precision.UNREAD).any(1), self.fit.gold_wrong(read), np.nan)
 
     def statuses(self, read: np.ndarray) -> np.ndarray:
         against = (read == precision.AGAINST).any(1)
@@ -209,9 +217,9 @@ def detect(gold: np.ndarray, encoders: dict[str, np.ndarray], witnesses: dict[st
     judge = Judge(tuple(chosen), None, rule.min_precision)
     read = judge.read(gold, suggested, witnesses, rows, rule.confirm_probability)
     if chosen:
-        measured = {kind: np.array([[quality[name][kind]["successes"], quality[name][kind]["trials"]]
-                                    for name in chosen], dtype=float) for kind in ("sensitivity", "false_alarm")}  # fmt: skip
-        fit = precision.fit(read, chosen, measured["sensitivity"], measured["false_alarm"], DRAWS, rule.seed)
+        counts = {kind: np.array([[quality[name][kind]["successes"], quality[name][kind]["trials"]]
+                                  for name in chosen], dtype=float) for kind in ("sensitivity", "false_alarm")}  # fmt: skip
+        fit = precision.fit(read, chosen, counts["sensitivity"], counts["false_alarm"], DRAWS, rule.seed)
         judge = Judge(tuple(chosen), fit, rule.min_precision)
     for name, probs in witnesses.items():
         mine = probs[rows]
@@ -238,7 +246,7 @@ def mean_or_nan(values: np.ndarray | None, rows: int) -> np.ndarray:
 def figures(found: pd.DataFrame, read: np.ndarray, judge: Judge, confidence: float) -> dict:
     """The dataset's figures: the base rate of wrong gold labels among the candidates the voters read, the share
     with a wrong gold label among the confirmed, the disputed and all read against gold, and per reading pattern."""
-    if judge.fit is None:
+    if judge.fit is None or not (read != precision.UNREAD).any():  # no reading: the base rate would be the prior's
         return {"base_rate": None, "precision": None, "patterns": []}
     status = found["status"].to_numpy()
     against = (read == precision.AGAINST).any(1)
