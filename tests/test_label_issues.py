@@ -167,6 +167,25 @@ def test_a_witness_whose_false_alarms_cannot_be_measured_does_not_vote(tmp_path)
     assert summary["base_rate"] is None and summary["patterns"] == []
 
 
+def test_a_witness_that_does_not_discriminate_does_not_vote():
+    """A witness that answers one class whatever the sentence reads the encoders' errors against gold more often
+    (f) than it would a wrong gold label (q): the model assumes q > f, so it does not vote, and its posterior draws
+    keep q > f even where the measured rates are close."""
+    rates = {
+        "good": True,
+        "sensitivity": {"successes": 82, "trials": 154},
+        "false_alarm": {"successes": 40, "trials": 51},
+    }
+    quality = {"constant": dict(rates), "fine": rates | {"false_alarm": {"successes": 5, "trials": 51}}}
+    assert witnesses.voters(quality, witnesses.Rule(families={"constant": "a", "fine": "b"})) == ["fine"]
+    assert quality["constant"]["vote"] == (
+        "does not vote: it reads the encoders' other errors against gold at least as often as it would a wrong gold "
+        "label"
+    )
+    q, f = precision.informative_rates(np.array([[10, 20]]), np.array([[9, 20]]), 2000, np.random.default_rng(0))
+    assert q.shape == (2000, 1) and (q > f).all()
+
+
 def test_one_witness_gives_rogan_and_gladens_prevalence():
     """The maximum-likelihood base rate of one witness is (d - f) / (q - f), clipped to [0, 1]."""
     rng = np.random.default_rng(0)

@@ -16,9 +16,10 @@ whose readings cannot tell a high base rate from a high false-alarm rate. pi is 
 given the candidates' readings: with one witness Rogan & Gladen's (1978) prevalence under an imperfect test,
 (d - f) / (q - f) clipped to [0, 1], d the share read against gold.
 
-Uncertainty: q and f are drawn from their Jeffreys posteriors (Beta(k + 1/2, n - k + 1/2)), the frequencies of the
-candidates' reading patterns from a Dirichlet(counts + 1/2) (with one witness the Jeffreys posterior of d), and pi is
-the maximum-likelihood value of each draw. An estimate is the draws' mean (the probability the gold label is wrong,
+Uncertainty: q and f are drawn from their Jeffreys posteriors (Beta(k + 1/2, n - k + 1/2)) restricted to q > f (the
+witness is informative: the usual constraint that keeps a latent-class model from swapping its two classes), the
+frequencies of the candidates' reading patterns from a Dirichlet(counts + 1/2) (with one witness the Jeffreys
+posterior of d), and pi is the maximum-likelihood value of each draw. An estimate is the draws' mean (the probability the gold label is wrong,
 the witnesses' rates uncertain), an interval their equal-tailed quantiles; `tests/test_label_issues.py` measures the
 intervals' coverage on simulated studies with a known truth. Everything here vectorises over leading axes (studies),
 so the simulations run thousands of studies at once.
@@ -32,6 +33,7 @@ import numpy as np
 
 AGAINST, AGREES, UNREAD = 1, 0, -1  # a witness's reading of a candidate: against gold, like gold, not scored
 BISECTIONS = 30  # pi to 1e-9: far below any figure reported
+REDRAWS = 20  # rounds of drawing q <= f again: voters separate by far more (witnesses.voters), so few are needed
 
 
 def rate_draws(successes, trials, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -92,15 +94,32 @@ def possible_patterns(patterns: np.ndarray) -> np.ndarray:
     return np.array(sorted(cells), dtype=int).reshape(-1, patterns.shape[1])
 
 
+def informative_rates(sensitivity, false_alarm, draws: int, rng: np.random.Generator):
+    """Draws of q and f (..., draws, witnesses) from their Jeffreys posteriors restricted to q > f: a witness reads a
+    wrong gold label against gold more often than a right one (Youden's J > 0, the constraint that keeps a latent-class
+    model from swapping its classes). A pair drawn with q <= f is drawn again, up to REDRAWS times."""
+
+    def pair():
+        return tuple(np.moveaxis(rate_draws(rates[..., 0], rates[..., 1], draws, rng), -1, -2)
+                     for rates in (sensitivity, false_alarm))  # fmt: skip
+
+    q, f = pair()
+    for _ in range(REDRAWS):
+        swapped = q <= f
+        if not swapped.any():
+            break
+        again_q, again_f = pair()
+        q, f = np.where(swapped, again_q, q), np.where(swapped, again_f, f)
+    return q, f
+
+
 def draw(patterns, counts, sensitivity, false_alarm, draws: int, rng: np.random.Generator):
     """Posterior draws for studies of candidates with reading `patterns` (patterns x witnesses, shared by the
     studies; the all-UNREAD pattern carries no evidence and must not be among them) seen `counts` times (..., patterns)
     and witnesses' measured rates `sensitivity` and `false_alarm`, each (..., witnesses, 2) as [successes, trials].
     Returns pi (..., draws), q and f (..., draws, witnesses)."""
     counts = np.asarray(counts, dtype=float)
-    sensitivity, false_alarm = np.asarray(sensitivity, dtype=float), np.asarray(false_alarm, dtype=float)
-    q = np.moveaxis(rate_draws(sensitivity[..., 0], sensitivity[..., 1], draws, rng), -1, -2)
-    f = np.moveaxis(rate_draws(false_alarm[..., 0], false_alarm[..., 1], draws, rng), -1, -2)
+    q, f = informative_rates(np.asarray(sensitivity, dtype=float), np.asarray(false_alarm, dtype=float), draws, rng)
     if counts.shape[-1] == 0:  # no candidate read by any witness: nothing says what pi is
         return rng.beta(0.5, 0.5, (*counts.shape[:-1], draws)), q, f
     shares = rng.gamma(counts[..., None, :] + 0.5, size=(*counts.shape[:-1], draws, counts.shape[-1]))

@@ -147,13 +147,20 @@ def measured(quality: dict) -> bool:
     return quality["false_alarm"]["trials"] > 0 and quality["sensitivity"]["trials"] > 0
 
 
+def discriminates(quality: dict) -> bool:
+    """Whether its readings against gold are more frequent on wrong gold labels than on right ones (q > f); a
+    witness that answers one class whatever the sentence reads the encoders' errors against gold more often."""
+    return separation(quality) > 0
+
+
 def voters(quality: dict, rule: Rule) -> list[str]:
     """The good, measured witnesses that vote: per family the one with the largest separation (the first on a tie).
     Sets each witness's `votes` and, in words, `vote`."""
     best = {}
     for name, q in quality.items():
         family = rule.family(name)
-        if q["good"] and measured(q) and (family not in best or separation(q) > separation(quality[best[family]])):
+        eligible = q["good"] and measured(q) and discriminates(q)
+        if eligible and (family not in best or separation(q) > separation(quality[best[family]])):
             best[family] = name
     for name, q in quality.items():
         q["votes"] = best.get(rule.family(name)) == name
@@ -166,6 +173,8 @@ def why_not(quality: dict, voter: str | None) -> str:
         return "not good enough"
     if not measured(quality):
         return "no error of the encoders outside the candidates to measure its false alarms on"
+    if not discriminates(quality):
+        return "it reads the encoders' other errors against gold at least as often as it would a wrong gold label"
     return f"{voter}, of its family, discriminates better"
 
 
