@@ -21,7 +21,6 @@ from sentiflow.errors import label_issues, witnesses
 
 LEADING = ["gold", "suggested", "self_confidence", "flagged_pooled", "flagged_by", "status", "p_gold_wrong", "witnesses",
            "against_gold", "witness_prob_suggested"]  # fmt: skip
-STATUSES = (witnesses.CONFIRMED, witnesses.DISPUTED, witnesses.CANDIDATE)
 
 
 def issue_columns(validation: pd.DataFrame, names: Sequence[str]) -> list[str]:
@@ -111,7 +110,8 @@ def study(runs: RunSet, data: dict, labels: Sequence[str], settings: dict, confi
     confirmed = found.loc[found["status"] == witnesses.CONFIRMED, "position"]
     correct = {label: 1 - group.wrong_in_seeds() / len(group.runs) for label, group in runs.groups.items()}
     summary = {
-        "candidates": len(found), **{status: int((found["status"] == status).sum()) for status in STATUSES[:2]},
+        "candidates": len(found), "confirmed": len(confirmed),
+        "disputed": int((found["status"] == witnesses.DISPUTED).sum()),
         "note": why_none(quality, found, rule.min_precision), "judged_sentences": len(judged), "witnesses": quality,
         "voters": list(judge.voters), **witnesses.figures(found, read, judge, confidence), **stated,
         "injected_flips": injected, "injected_flips_note": flip_note(settings, found, judged, flips),

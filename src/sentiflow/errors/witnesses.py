@@ -14,7 +14,8 @@ reads it against gold.
 
 A witness votes when it is good enough (the lower end of the Wilson interval of its validation accuracy above the
 majority class's share and `min_witness_accuracy`): one no better than always answering the commonest class says
-nothing about one sentence. Witnesses of one model family (`families`; entries not named there form one family) make
+nothing about one sentence; when its rates could be measured; and when it discriminates, reading wrong gold labels
+against gold more often than right ones (sensitivity above false-alarm rate). Witnesses of one model family (`families`; entries not named there form one family) make
 the same mistakes, so only the family's most discriminating member votes (largest sensitivity minus false-alarm rate):
 agreement raises the precision only between families, where errors are taken as independent.
 
