@@ -10,4 +10,7 @@ with log_to(snakemake.log[0]):
         "witnesses": dict(zip(params.witnesses, snakemake.input.witnesses)),
     }
     summary = study(runs, data, params.labels, params.settings, params.confidence, snakemake.output)
-    print(f"{summary['candidates']} candidates, {summary['confirmed']} confirmed; {summary['note'] or ''}")
+    print(
+        f"{summary['candidates']} candidates, {summary['confirmed']} confirmed, {summary['disputed']} disputed; "
+        f"{summary['note'] or ''}"
+    )

@@ -90,7 +90,11 @@ READERS = {
     "analysis.label_issues.enabled": {"label_issues"},
     # The judged sentences are scored by llm_witness; confirming and flipping is label_issues' alone.
     **each("analysis.label_issues", "witness_sentences seed", {"llm_witness", "label_issues"}),
-    **each("analysis.label_issues", "confirm_probability min_witness_accuracy flip_share", {"label_issues"}),
+    **each(
+        "analysis.label_issues",
+        "confirm_probability min_precision families min_witness_accuracy flip_share",
+        {"label_issues"},
+    ),
     **each("analysis.slices", "enabled max_depth min_leaf folds seed top", {"slices"}),
     # Without the LLM stage label issues lose their witnesses and are judged again without them, and the behavioural
     # statistics lose their LLM entries and cascades.
@@ -144,6 +148,7 @@ VALUES = {
     "llm.models.*.prompt.plain_template": lambda value, tmp: "{system}\n\n{prompt}",
     "llm.models.*.path": lambda value, tmp: str(linked(Path(value), tmp)),  # the same model, another path
     "behaviour.polarity": lambda value, tmp: {"neutral": "negative"},  # SST-5's neutral label read as negative
+    "analysis.label_issues.families": lambda value, tmp: {"smollm2": "smollm"},  # the smoke study's LLM entry
     "behaviour.lexicons": lambda value, tmp: {"pos_adj": ["good", "great"]},
     "behaviour.tests": lambda value, tmp: value | {"typos": value["typos"] | {"perturbations": 3}},
     "behaviour.neutral_band": lambda value, tmp: [0.4, 0.6],

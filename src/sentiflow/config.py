@@ -116,6 +116,13 @@ def check_dimensions(config: dict) -> None:
     unknown = sorted(set(attributed) - set(config.get("variants", {})))
     if unknown:
         raise ConfigError(f"analysis.attribution.variants names {unknown}, which are not keys of `variants:`")
+    families = (config.get("analysis", {}).get("label_issues") or {}).get("families") or {}
+    entries = sorted((config.get("llm") or {}).get("models") or {})
+    unknown = sorted(set(families) - set(entries))
+    if unknown:
+        raise ConfigError(
+            f"analysis.label_issues.families names {unknown}, which are not keys of `llm.models:` ({entries})"
+        )
     for name, dataset in config["datasets"].items():
         check_text_columns(name, dataset)
         if config.get("analysis", {}).get("select_epoch") == "holdout" and not dataset.get("holdout_rows"):

@@ -47,8 +47,9 @@ rule misclassified:
         "../../scripts/misclassified.py"
 
 
-# Label issues: cleanlab's candidates on the encoders' seed-mean probabilities, confirmed only where the dataset's
-# good-enough LLM witnesses also read the sentence against its gold label; the detection measured on injected flips.
+# Label issues: cleanlab's candidates on the encoders' seed-mean probabilities, judged by the dataset's good-enough LLM
+# witnesses: confirmed where the estimated probability that the gold label is wrong, from the witnesses' measured
+# rates and the candidates' base rate, reaches min_precision, disputed below; the detection measured on injected flips.
 rule label_issues:
     input:
         unpack(analysed_runs("history", "predictions")),

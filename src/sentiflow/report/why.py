@@ -91,20 +91,21 @@ def collect(inputs: DatasetInputs, misclassified: pd.DataFrame, labels: list[str
 
 
 def confirmed_indices(path) -> set[int]:
-    """The validation indices of the confirmed label issues in a label_issues.csv."""
+    """The validation indices of the confirmed label issues in a label_issues.csv (never the disputed ones)."""
     table = pd.read_csv(path)
     return set(table.loc[table["status"] == "confirmed", "index"].astype(int))
 
 
 def label_issue_section(inputs: DatasetInputs, top: int) -> dict:
-    """The label issues rule's summary, its first `top` confirmed issues and, apart, its first `top` candidates."""
+    """The label issues rule's summary and its first `top` confirmed issues, disputed ones and other candidates."""
     summary = read_json(inputs.label_summary)
     table = pd.read_csv(inputs.label_issues).fillna({"flagged_by": ""})
     rows = {status: [row | {"texts": [row[c] for c in TEXT_FIELDS if c in row]}
                      for row in table[table["status"] == status].head(top).to_dict("records")]
-            for status in ("confirmed", "candidate")}  # fmt: skip
+            for status in ("confirmed", "disputed", "candidate")}  # fmt: skip
     return summary | {
         "confirmed_rows": rows["confirmed"],
+        "disputed_rows": rows["disputed"],
         "candidate_rows": rows["candidate"],
         "confirmed_index": sorted(confirmed_indices(inputs.label_issues)),
     }
