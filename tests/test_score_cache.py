@@ -169,10 +169,12 @@ def test_a_damaged_file_names_itself_and_its_line(tmp_path):
     write_rows(shard, {key(0): row(0), key(1): row(1)})
     lines = shard.read_text().splitlines()
     shard.write_text(lines[0] + "\n" + lines[1][:30] + "\n")
-    with pytest.raises(LLMError, match=r"damaged\.jsonl, line 2: not a JSON object; .* delete it"):
+    with pytest.raises(LLMError, match=r"damaged\.jsonl, line 2: not JSON; .* delete it"):
         read_store(tmp_path)
     shard.write_text(lines[0] + "\n" + json.dumps({"key": key(1)}) + "\n")
-    with pytest.raises(LLMError, match=r"damaged\.jsonl, line 2: no field 'probs'"):
+    with pytest.raises(
+        LLMError, match=r"damaged\.jsonl, line 2: not a score row \(key, probs, seconds, prompt_tokens, reused_tokens\)"
+    ):
         read_store(tmp_path)
     shard.write_text(lines[0] + "\n" + lines[1][:30])
     with pytest.raises(LLMError, match=r"damaged\.jsonl: the last line is cut off"):

