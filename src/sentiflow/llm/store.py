@@ -41,6 +41,7 @@ import secrets
 import socket
 import sqlite3
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def parse_rows(path: Path, text: str) -> list[tuple[str, dict]]:
     if text and not text.endswith("\n"):
         raise LLMError(f"{path}: the last line is cut off; {DAMAGED}")
     try:
-        # One parse of the whole file as a JSON array is twice as fast as a parse per line (1 s for 100k rows).
+        # One parse of the whole file as a JSON array takes 40% less time than a parse per line.
         records = json.loads("[" + text[:-1].replace("\n", ",") + "]")
         if all(isinstance(record, dict) and record.keys() == RECORD for record in records):
             return [(record.pop("key"), record) for record in records]
@@ -134,7 +135,7 @@ def parse_rows(path: Path, text: str) -> list[tuple[str, dict]]:
 
 def read_legacy(path: Path) -> list[tuple[str, dict]] | None:
     """The rows of an old `scores.sqlite`, read without locks (`immutable`): nothing writes it any more."""
-    uri = f"file:{path.resolve()}?immutable=1"
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?immutable=1"
     try:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             rows = db.execute("SELECT key, probs, seconds, prompt_tokens, reused_tokens FROM scores").fetchall()
