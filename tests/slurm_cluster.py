@@ -9,6 +9,9 @@ Clients find the cluster through SLURM_CONF, except one: inside a job the slurm-
 every SLURM_* variable but the job's identity before it calls `srun`, which then looks for
 /etc/slurm/slurm.conf as on a real cluster. So slurmd (and every job it starts) runs in a private mount
 namespace where our folder is bind-mounted on /etc/slurm; the machine's /etc is never touched.
+
+The node may be given more CPUs than the machine has (`cpus`; slurmd then takes the configured count,
+`config_overrides`), so that more single-CPU jobs run at once than there are cores, sharing them.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class SlurmCluster:
         key.write_bytes(os.urandom(1024))
         key.chmod(0o600)
         munge_socket = self.root / "munge" / "munge.socket"
+        # Without it, slurmd drains a node configured with more CPUs than it finds.
+        overrides = "SlurmdParameters=config_overrides\n" if self.cpus > os.cpu_count() else ""
         self.conf.write_text(
             f"""\
 ClusterName=sentiflow-test
@@ -105,7 +110,7 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 KillWait=60
-NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={_node_memory_mb()} State=UNKNOWN
+{overrides}NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={_node_memory_mb()} State=UNKNOWN
 PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
         )

@@ -3,7 +3,8 @@
 The smoke config cut to SST-2, one recipe, one seed and 2,000 training sentences runs twice: locally, then on
 the cluster. Its training job is preempted with SIGTERM (what Slurm sends at a time limit or preemption) a
 third of the way through its epoch; the profile's retry must resume it, and every number must still equal the
-local run.
+local run. The two LLM entries' witness jobs run at once on the cluster, both writing the LLM score cache;
+afterwards every LLM job, run again, must find every score it needs there.
 """
 
 import contextlib
@@ -12,6 +13,7 @@ import json
 import re
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +25,8 @@ from slurm_cluster import SlurmCluster, missing_programs
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 TRAIN_ROWS = 2000  # a target: SST-2's rows are drawn in whole treebank sentences, so a few more
 PREEMPT_AFTER_STEP = 20
+ENTRIES = ("smollm2", "smollm2-swapped")  # the smoke config's two LLM entries, both witnesses of label issues
+WITNESS_SENTENCES = 40
 
 
 def _require_slurm() -> None:
@@ -50,17 +54,48 @@ def _steps_done(log: Path) -> int:
 
 
 def cluster_config(cache: Path) -> dict:
-    """The smoke config's SST-2 with one recipe, one seed and fewer sentences, and one LLM entry; the cluster
-    has no GPUs to grant, and training asks for two CPUs, so that the job's grant shows in its metadata. Both
-    runs share the LLM score cache: the cluster's jobs ask the model nothing the local run has answered."""
+    """The smoke config's SST-2 with one recipe, one seed and fewer sentences, and its two LLM entries, both
+    witnesses; the cluster has no GPUs to grant, and training asks for two CPUs, so that the job's grant shows in
+    its metadata. Each run has its own LLM score cache (`cache`), so that the cluster's LLM jobs score."""
     config = smoke_config()
-    config["datasets"] = {"sst2": config["datasets"]["sst2"] | {"max_train_rows": TRAIN_ROWS, "holdout_rows": 200}}
+    sst2 = config["datasets"]["sst2"] | {"max_train_rows": TRAIN_ROWS, "holdout_rows": 200}
+    config["datasets"] = {"sst2": sst2 | {"label_witnesses": list(ENTRIES)}}
     config["variants"] = {"base": {}}
     config["seeds"] = [1]
     config["training"] = config["training"] | {"gpus_per_run": 0, "threads": 2}
-    llm = {"models": {"smollm2": config["llm"]["models"]["smollm2"]}, "cache": str(cache)}
+    config["analysis"] = config["analysis"] | {"label_issues": {"witness_sentences": WITNESS_SENTENCES}}
+    llm = {"models": {name: config["llm"]["models"][name] for name in ENTRIES}, "cache": str(cache)}
     config["llm"] = config["llm"] | llm | {"items": {"max_errors": 8}, "cascade": {"sentences": 24}}
     return config
+
+
+def llm_outputs(workdir: Path) -> dict:
+    """What each LLM job wrote: the witness tables and logs, the comparisons' tables and summaries, the behavioural
+    answers' summaries."""
+    folder = workdir / "results" / "sst2"
+    return {
+        entry: {
+            "witness": pd.read_csv(folder / "llm" / entry / "witness.csv"),
+            "witness_log": (workdir / "logs" / "sst2" / "llm_witness" / f"{entry}.log").read_text(),
+            "predictions": pd.read_csv(folder / "llm" / entry / "predictions.csv"),
+            "summary": json.loads((folder / "llm" / entry / "summary.json").read_text()),
+            "behaviour": json.loads((folder / "behaviour" / "llm" / f"{entry}.json").read_text()),
+        }
+        for entry in ENTRIES
+    }
+
+
+def slurm_jobs(log: str, records: list[dict]) -> list[dict]:
+    """Every Slurm job with its rule and wildcards (from the executor's log paths) and when it ran."""
+    rules = {
+        jobid: (rule, wildcards)
+        for jobid, rule, wildcards in re.findall(r"SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_(\w+)/(?:(\S+)/)?\d+\.log\)", log)
+    }  # fmt: skip
+    return [
+        {"rule": rules[r["JobId"]][0], "wildcards": rules[r["JobId"]][1], "state": r["JobState"],
+         "start": datetime.fromisoformat(r["StartTime"]), "end": datetime.fromisoformat(r["EndTime"])}
+        for r in records
+    ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +106,7 @@ def slurm_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("slurm")
     config = cluster_config(root / "llm_cache")
     local_workdir = root / "local"
-    snakemake(local_workdir, config, "--cores", "2")
+    snakemake(local_workdir, cluster_config(root / "local_llm_cache"), "--cores", "2")
     workdir = root / "run"
     workdir.mkdir()
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -84,7 +119,8 @@ def slurm_run(tmp_path_factory):
         # step): most of this study's jobs take seconds.
         "--slurm-init-seconds-before-status-checks", "1",
     ]  # fmt: skip
-    cluster = SlurmCluster(root / "cluster", min_job_age=1800)
+    # Four CPUs on a two-core machine: the two witness jobs (one CPU each) start together with tokenize.
+    cluster = SlurmCluster(root / "cluster", cpus=4, min_job_age=1800)
     with cluster:
         with open(root / "snakemake.log", "w") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=cluster.env, text=True)
@@ -113,7 +149,13 @@ def slurm_run(tmp_path_factory):
         assert process.returncode == 0, log[-6000:] + cluster.logs()
         records = cluster.completed_jobs()
     daemons = [cmd for cmd in _command_lines() if str(root / "cluster") in cmd or cmd.startswith("slurmstepd")]
-    return workdir, config, log, records, preempted, daemons, local_workdir
+    # Every LLM job again, here: each must find every score it needs in the cache the cluster's jobs wrote.
+    scored = llm_outputs(workdir)
+    targets = [f"results/sst2/llm/{entry}/{name}" for entry in ENTRIES for name in ("witness.csv", "summary.json")]
+    targets += [f"results/sst2/behaviour/llm/{entry}.json" for entry in ENTRIES]
+    snakemake(workdir, config, *targets, "--cores", "2", "--forcerun", "llm_witness", "llm_compare", "behaviour_llm")
+    llm = {"jobs": slurm_jobs(log, records), "scored": scored, "again": llm_outputs(workdir)}
+    return workdir, config, log, records, preempted, llm, daemons, local_workdir
 
 
 def test_every_job_went_through_sbatch(slurm_run):
@@ -172,7 +214,33 @@ def test_results_equal_the_local_run(slurm_run):
     for path in ("results/sst2/analysis/failure_modes.csv", "results/sst2/analysis/calibration.csv",
                  "results/sst2/analysis/per_class.csv"):  # fmt: skip
         pd.testing.assert_frame_equal(pd.read_csv(workdir / path), pd.read_csv(local / path))
+    # The LLMs' answers, scored on the cluster into a cache of its own, are the local run's.
+    for entry in ENTRIES:
+        for name in ("witness.csv", "predictions.csv"):
+            tables = [pd.read_csv(d / f"results/sst2/llm/{entry}/{name}") for d in (workdir, local)]
+            answers = [column for column in tables[0] if column.startswith(("llm_prob_", "tag_")) or column == "index"]
+            pd.testing.assert_frame_equal(tables[0][answers], tables[1][answers], check_exact=True)
     assert (workdir / "results/report/report.html").stat().st_size > 10_000
+
+
+def test_two_llm_jobs_ran_at_once_and_kept_every_score(slurm_run):
+    *_, llm, _, _ = slurm_run
+    witnesses = [job for job in llm["jobs"] if job["rule"] == "llm_witness"]
+    assert sorted(job["wildcards"] for job in witnesses) == [f"sst2_{entry}" for entry in ENTRIES]
+    assert all(job["state"] == "COMPLETED" for job in witnesses)
+    # Both in flight at once (Slurm's times are whole seconds): each began before the other ended.
+    assert max(job["start"] for job in witnesses) < min(job["end"] for job in witnesses), witnesses
+    for entry in ENTRIES:
+        scored, again = llm["scored"][entry], llm["again"][entry]
+        # On the cluster each witness scored its sentences (the cache was new), and so did the other LLM jobs.
+        assert f"scored {WITNESS_SENTENCES} sentences, 0 from the cache" in scored["witness_log"]
+        assert scored["summary"]["session"]["scored_now"] > 0 and scored["behaviour"]["scored_now"] > 0
+        # Run again, every job found every score in the cache and wrote the very same answers.
+        assert f"scored 0 sentences, {WITNESS_SENTENCES} from the cache" in again["witness_log"]
+        assert again["summary"]["session"]["scored_now"] == 0 and again["summary"]["session"]["from_cache"] > 0
+        assert again["behaviour"]["scored_now"] == 0 and again["behaviour"]["from_cache"] > 0
+        pd.testing.assert_frame_equal(again["witness"], scored["witness"], check_exact=True)
+        pd.testing.assert_frame_equal(again["predictions"], scored["predictions"], check_exact=True)
 
 
 def test_the_cluster_is_gone_afterwards(slurm_run):

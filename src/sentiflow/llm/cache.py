@@ -1,44 +1,63 @@
-"""LLM scores cached per model, prompt and sentence, outside any rule's outputs.
+"""LLM scores cached per model, prompt and sentence, outside any rule's outputs: the cache's key.
 
 Scoring a validation split is the slow part of the LLM stage (0.4 s a sentence for a 1.5B model on 2 cores), and
 what it scores depends on many settings that do not change a single score: which backbones' errors are asked
 about, the cascade's folds, another model entry. A score is stored under a key made of everything that does
 change it (the GGUF file's content hash, the rendered prompt's settings, the labels, GPU offload, llama.cpp's
-version) and the sentence, so any job that needs it again reads it instead of asking the model. Rows are
-committed as they are scored: a job stopped half-way keeps what it scored, and each row is whole or absent.
+version) and the sentence, so any job that needs it again reads it instead of asking the model.
 
-This module owns the cache's key (`score_identity`, `sentence_key`) and its table (`ScoreCache`).
+This module owns the key (`score_identity`, `sentence_key`) and the memo of model files' hashes
+(`remembered_sha256`); `store` owns the files the scores are kept in (`ScoreCache`), safe for many jobs at once
+on a cluster's shared file system.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from sentiflow.atomic import write_json
 from sentiflow.data import file_sha256
-from sentiflow.llm.scorer import PromptConfig
+from sentiflow.llm.scorer import LLMError, PromptConfig
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS scores (
-    key TEXT PRIMARY KEY, probs TEXT NOT NULL, seconds REAL NOT NULL, prompt_tokens INTEGER NOT NULL, reused_tokens INTEGER NOT NULL)"""
+MEMO = "files.json"
 
 
 def remembered_sha256(path: Path, folder: Path) -> str:
-    """The file's content hash, remembered per (path, size, modification time) so a 1 GB model is hashed once."""
+    """The file's content hash, remembered per (path, size, modification time) so a 1 GB model is hashed once.
 
+    Jobs on several machines may add to the memo at once: each writes a whole new memo under a unique temporary
+    name and renames it into place, so none fails and none reads half a memo. The last rename wins, so an entry
+    another job added a moment earlier may be lost; that costs one more hashing of that file, never a wrong hash."""
     stat = path.stat()
-    known_path = folder / "files.json"
-    known = json.loads(known_path.read_text()) if known_path.exists() else {}
     stamp = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    known = read_memo(folder / MEMO)
     if stamp not in known:
-        known[stamp] = file_sha256(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = known_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(known, indent=1))
-        tmp.replace(known_path)
+        digest = file_sha256(path)
+        # Read again just before writing: what others added while this file was hashed is kept.
+        write_json(folder / MEMO, read_memo(folder / MEMO) | {stamp: digest})
+        return digest
     return known[stamp]
+
+
+def read_memo(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        # Absent, or replaced by another machine's rename while an NFS client read it (ESTALE): hash again.
+        if error.errno in (errno.ENOENT, errno.ESTALE):
+            return {}
+        raise
+    try:
+        known = json.loads(text)
+    except ValueError as error:
+        raise LLMError(f"{path}: not JSON ({error}); it only remembers model files' hashes: delete it") from None
+    if not isinstance(known, dict):
+        raise LLMError(f"{path}: not a JSON object; it only remembers model files' hashes: delete it")
+    return known
 
 
 def score_identity(
@@ -58,44 +77,3 @@ def sentence_key(identity: dict, item) -> str:
     """The cache key of one item: a sentence, or every text of a pair (NUL-separated, so no two pairs share it)."""
     text = item if isinstance(item, str) else "\0".join(item)
     return hashlib.sha256((json.dumps(identity, sort_keys=True) + "\0" + text).encode("utf-8")).hexdigest()
-
-
-class ScoreCache:
-    """A SQLite table of scores; several jobs may read and write it at once (SQLite locks the file)."""
-
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.folder / "scores.sqlite", timeout=120)
-        self.db.execute(SCHEMA)
-        self.db.commit()
-
-    def get(self, keys: list[str]) -> dict[str, dict]:
-        found = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            rows = self.db.execute(
-                f"SELECT key, probs, seconds, prompt_tokens, reused_tokens FROM scores WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            for key, probs, seconds, prompt_tokens, reused in rows:
-                found[key] = {
-                    "probs": json.loads(probs),
-                    "seconds": seconds,
-                    "prompt_tokens": prompt_tokens,
-                    "reused_tokens": reused,
-                }
-        return found
-
-    def put(self, rows: dict[str, dict]) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?)",
-            [
-                (k, json.dumps(r["probs"]), r["seconds"], r["prompt_tokens"], r["reused_tokens"])
-                for k, r in rows.items()
-            ],
-        )
-        self.db.commit()
-
-    def close(self) -> None:
-        self.db.close()

@@ -18,9 +18,10 @@ from tqdm.auto import tqdm
 
 from sentiflow.atomic import write_csv, write_json
 from sentiflow.data import PAIR, TEXT, is_pair, read_split
-from sentiflow.llm.cache import ScoreCache, score_identity, sentence_key
+from sentiflow.llm.cache import score_identity, sentence_key
 from sentiflow.llm.items import encoder_votes, items_of, items_to_score, prompt_with_shots
 from sentiflow.llm.scorer import Item, LabelScorer, PromptConfig, resolve_model
+from sentiflow.llm.store import ScoreCache
 from sentiflow.llm.tags import TAG_ANSWERS, tag_prompt, tag_rates
 
 
@@ -48,41 +49,38 @@ def score_sentences(sentences: Sequence[Item], model_path: Path, job: LLMJob, pr
     """Each item's (sentence's or pair's) label probabilities, its scoring seconds and prompt tokens, from the cache
     or from the model.
 
-    The model is loaded only if some sentence is not cached yet; new scores are committed every 20 sentences.
+    The model is loaded only if some sentence is not cached yet; new scores are written to the cache at the latest
+    30 seconds after they were scored, and all of them when the job stops, even by an error.
     """
-    cache = ScoreCache(job.cache)
-    identity = score_identity(model_path, job.entry, prompt, labels, job.cache)
-    keys = [sentence_key(identity, s) for s in sentences]
-    found = cache.get(sorted(set(keys)))
-    todo = list(dict.fromkeys(k for k in keys if k not in found))  # each distinct sentence once
-    text_of = dict(zip(keys, sentences))
-    session = {
-        "scored_now": len(todo),
-        "from_cache": len(set(keys)) - len(todo),
-        "load_seconds": 0.0,
-        "score_seconds": 0.0,
-    }
-    if todo:
-        started = time.perf_counter()
-        scorer = LabelScorer(model_path, prompt, labels, n_ctx=job.entry["n_ctx"], threads=job.threads,
-                             seed=job.prompt["seed"], reuse_prefix=job.prompt.get("reuse_prefix", True),
-                             n_gpu_layers=job.entry["n_gpu_layers"], where=job.where)  # fmt: skip
-        session["load_seconds"] = time.perf_counter() - started
-        fresh = {}
-        for key in tqdm(todo, desc=f"{job.where}: scoring", mininterval=5.0):
-            tokens, reused, started = scorer.prompt_tokens, scorer.reused_tokens, time.perf_counter()
-            probs = scorer.score(text_of[key])
-            fresh[key] = {"probs": [probs[label] for label in labels], "seconds": time.perf_counter() - started,
-                          "prompt_tokens": scorer.prompt_tokens - tokens, "reused_tokens": scorer.reused_tokens - reused}  # fmt: skip
-            if len(fresh) == 20:
-                cache.put(fresh)
-                found |= fresh
-                fresh = {}
-        cache.put(fresh)
-        found |= fresh
-        session["score_seconds"] = sum(found[k]["seconds"] for k in todo)
-    cache.close()
+    with ScoreCache(job.cache) as cache:
+        identity = score_identity(model_path, job.entry, prompt, labels, job.cache)
+        keys = [sentence_key(identity, s) for s in sentences]
+        found = cache.get(sorted(set(keys)))
+        todo = list(dict.fromkeys(k for k in keys if k not in found))  # each distinct sentence once
+        session = {"scored_now": len(todo), "from_cache": len(set(keys)) - len(todo), "load_seconds": 0.0,
+                   "score_seconds": 0.0}  # fmt: skip
+        if todo:
+            found |= ask_model(dict(zip(keys, sentences)), todo, model_path, job, prompt, labels, cache, session)
+            session["score_seconds"] = sum(found[k]["seconds"] for k in todo)
     return [found[k] for k in keys], session
+
+
+def ask_model(text_of: dict, todo: list[str], model_path: Path, job: LLMJob, prompt: PromptConfig,
+              labels: Sequence[str], cache: ScoreCache, session: dict) -> dict[str, dict]:  # fmt: skip
+    """Score the items under the keys `todo` with the model, each row put in the cache as soon as it is scored."""
+    started = time.perf_counter()
+    scorer = LabelScorer(model_path, prompt, labels, n_ctx=job.entry["n_ctx"], threads=job.threads,
+                         seed=job.prompt["seed"], reuse_prefix=job.prompt.get("reuse_prefix", True),
+                         n_gpu_layers=job.entry["n_gpu_layers"], where=job.where)  # fmt: skip
+    session["load_seconds"] = time.perf_counter() - started
+    fresh = {}
+    for key in tqdm(todo, desc=f"{job.where}: scoring", mininterval=5.0):
+        tokens, reused, started = scorer.prompt_tokens, scorer.reused_tokens, time.perf_counter()
+        probs = scorer.score(text_of[key])
+        fresh[key] = {"probs": [probs[label] for label in labels], "seconds": time.perf_counter() - started,
+                      "prompt_tokens": scorer.prompt_tokens - tokens, "reused_tokens": scorer.reused_tokens - reused}  # fmt: skip
+        cache.put({key: fresh[key]})
+    return fresh
 
 
 def compare(job: LLMJob, runs, labels: Sequence[str], data: dict, selection: dict, bootstrap: dict, outputs) -> dict:
