@@ -139,4 +139,8 @@ def case_outcomes(suite: pd.DataFrame, scores: pd.DataFrame, labels: Sequence[st
         failed, item = failures(case, scored[0], labels, scored[1])
         rows += [{"case": case["case"], "seed": seed, "failed": bool(f), "item": int(i)}
                  for seed, f, i in zip(table.seeds, failed, item)]  # fmt: skip
-    return pd.DataFrame(rows, columns=["case", "seed", "failed", "item"])
+    # Typed even without a row (a suite without a case): `failed` selects rows, and an empty column of objects
+    # would select columns instead.
+    return pd.DataFrame(rows, columns=["case", "seed", "failed", "item"]).astype(
+        {"seed": int, "failed": bool, "item": int}
+    )
