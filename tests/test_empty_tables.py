@@ -143,7 +143,7 @@ def test_everything_present_says_nothing_is_absent():
           "label_issues": "Label issues are off in this configuration (analysis.label_issues.enabled: false)"}),
         ({"llm_models": ["q"]}, True, {"attribution_variants": ["lr-1e-4"]},
          {"why": {"attribution": [], "label_issues": {"witnesses": {"w": {}}}}},
-         {"attribution": "No run group of this dataset is attributed: none has a variant attribution reads "
+         {"attribution": "No run group of this dataset is attributed: attribution is asked for other variants "
                          "(analysis.attribution.variants: [lr-1e-4])"}),
         # Behavioural tests: off for the study, off for this dataset, or no test selected for its kind.
         ({"llm_models": ["q"]}, True, {"behaviour": False}, {"behaviour": None},

@@ -60,7 +60,7 @@ def attribution_note(groups: list, settings: ReportSettings) -> Note | None:
         return Note("Word attributions are off in this configuration", "analysis.attribution.enabled: false")
     variants = ", ".join(settings.stages.attribution_variants or [])
     return Note(
-        "No run group of this dataset is attributed: none has a variant attribution reads",
+        "No run group of this dataset is attributed: attribution is asked for other variants",
         f"analysis.attribution.variants: [{variants}]",
     )
 
