@@ -49,7 +49,9 @@ def test_the_section_shows_rates_and_each_tests_failing_cases_best_encoder_first
 
 
 def test_suite_text_is_escaped_in_html_and_latex(section, tmp_path):
-    context = {"d": {"name": "sst2", "behaviour": section}, "s": 3, "images": {"sst2": {"behaviour": "data:,"}}}
+    notes = {"behaviour": None, "behaviour_comparisons": None}  # the suite has cases, and comparisons
+    context = {"d": {"name": "sst2", "behaviour": section, "absent": notes}, "s": 3,
+               "images": {"sst2": {"behaviour": "data:,"}}}  # fmt: skip
     html = _template(TEMPLATES / "behaviour.html.j2", latex=False).render(context)
     assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt; is great." in html
     assert "not &lt;b&gt;good&lt;/b&gt; &amp; 100% $dull_." in html and "3.9 Behavioural tests" in html

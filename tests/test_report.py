@@ -136,6 +136,7 @@ def test_the_setup_tables_show_every_setting_as_a_dotted_key(tmp_path):
             "training": {"epochs": 3, "fast": {"precision": "bf16", "compile": False}, "loop": "fast"},
             "variants": [["base", {}], ["lr-1e-4", {"learning_rate": 1e-4}]],
             "llm_enabled": False,
+            "stages": {"attribution": True, "attribution_variants": None, "label_issues": True, "behaviour": True},
             "datasets": {"sst2": {"holdout_rows": 300}},
         }
     )

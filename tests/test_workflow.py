@@ -865,6 +865,8 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path):
             "training": config["training"],
             "variants": list(config["variants"].items()),
             "llm_enabled": False,
+            "stages": {key: config["analysis"][key]["enabled"] for key in ("attribution", "label_issues")}
+            | {"attribution_variants": config["analysis"]["attribution"]["variants"], "behaviour": False},
             # The rule's settings name each dataset's LLM entries: none when the comparison is off.
             "datasets": {name: dataset | {"llm_models": []} for name, dataset in config["datasets"].items()},
         }
@@ -876,6 +878,8 @@ def test_a_disabled_stage_is_said_so_in_the_report(smoke_run, tmp_path):
     assert (tmp_path / "r.tex").read_text().count("The LLM comparison is disabled in this configuration") == 3
     assert (tmp_path / "r.html").read_text().count("Slices are off in this configuration") == 3
     assert (tmp_path / "r.tex").read_text().count("Slices are off in this configuration") == 3
+    for report in ("r.html", "r.tex"):  # the behavioural tests' files are not given here, as with behaviour.enabled off
+        assert (tmp_path / report).read_text().count("Behavioural tests are off in this configuration") == 3
     # The figures the document includes are beside it, where its \includegraphics looks.
     assert (tmp_path / "figures/sst5/confusion.pdf").read_bytes() == (
         workdir / "results/sst5/figures/confusion.pdf"

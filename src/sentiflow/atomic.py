@@ -69,13 +69,26 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 
 def write_csv(path: str | os.PathLike, frame) -> None:
+    _check_columns(path, frame)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
 
 
 def write_parquet(path: str | os.PathLike, frame) -> None:
+    _check_columns(path, frame)
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
+
+
+class EmptyTableError(ValueError):
+    pass
+
+
+def _check_columns(path, frame) -> None:
+    """A table without rows still names its columns: a frame without any (pandas' DataFrame of no records) would
+    be written as a 1-byte CSV that no reader can parse, so the writer must say what its columns are."""
+    if len(frame.columns) == 0:
+        raise EmptyTableError(f"{path}: the table to write has no columns; an empty table must still name them")
 
 
 def _json_default(obj):

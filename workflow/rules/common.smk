@@ -463,6 +463,13 @@ def report_settings():
                 [name, changes] for name, changes in config["variants"].items()
             ],
             "llm_enabled": config["llm"]["enabled"],
+            # The switches that leave a part out: the report says which did.
+            "stages": {
+                "attribution": analysis["attribution"]["enabled"],
+                "attribution_variants": analysis["attribution"]["variants"],
+                "label_issues": analysis["label_issues"]["enabled"],
+                "behaviour": config["behaviour"]["enabled"],
+            },
             "datasets": {
                 dataset: report_dataset_settings(dataset) for dataset in DATASETS
             },
@@ -471,11 +478,15 @@ def report_settings():
 
 
 def report_dataset_settings(dataset):
-    """The study's reference numbers, the subsample and holdout sizes the section names, its LLM entries."""
+    """The study's reference numbers, the subsample and holdout sizes the section names, its LLM entries, and its
+    witnesses and behavioural tests as configured (the report says why a part is absent).
+    """
     settings = config["datasets"][dataset]
-    shown = ("reference", "max_train_rows", "holdout_rows")
+    shown = ("reference", "max_train_rows", "holdout_rows", "label_witnesses")
     return {key: settings[key] for key in shown if key in settings} | {
-        "llm_models": llm_entries(dataset)
+        "llm_models": llm_entries(dataset),
+        "behaviour_enabled": (settings.get("behaviour") or {}).get("enabled", True),
+        "behaviour_tests": list(dataset_tests(config, dataset)),
     }
 
 

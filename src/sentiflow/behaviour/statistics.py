@@ -97,7 +97,11 @@ def failure_rates(suite: pd.DataFrame, tables: dict[str, tuple[str, pd.DataFrame
             for seed in seeds if len(seeds) > 1 else []:
                 one = scored[[seed]].T
                 rows.append(head | {"seed": str(seed), "seeds": 1} | rate_with_interval(one, clusters, bootstrap))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=RATE_COLUMNS)
+
+
+RATE_COLUMNS = ["test", "type", "probes", "model", "kind", "seed", "seeds", "cases", "clusters", "failure_rate",
+                "ci_low", "ci_high"]  # fmt: skip
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, clusters: np.ndarray, bootstrap: dict) -> dict:
@@ -140,4 +144,8 @@ def comparisons(
             )
             rows.append({"test": test, "comparison": comparison, "model_a": a, "model_b": b,
                          "clusters": both["cluster"].nunique()} | result)  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+COMPARISON_COLUMNS = ["test", "comparison", "model_a", "model_b", "clusters", "cases", "rate_a", "rate_b", "difference",
+                      "ci_low", "ci_high"]  # fmt: skip

@@ -16,6 +16,7 @@ import sentiflow
 from sentiflow.analysis.runs import RunSet
 from sentiflow.data import is_pair
 from sentiflow.llm.compare import fix_counts
+from sentiflow.report import absent
 from sentiflow.report import behaviour as report_behaviour
 from sentiflow.report import slices as report_slices
 from sentiflow.report import why as report_why
@@ -172,6 +173,9 @@ def collect_dataset(inputs: DatasetInputs, settings: ReportSettings) -> dict:
     section["why"] = report_why.collect(inputs, errors, card["labels"], settings)
     section["slices"] = report_slices.collect(inputs.slices)
     section["behaviour"] = report_behaviour.collect(inputs.behaviour, settings.failing_cases)
+    section["absent"] = absent.notes(inputs.name, section, dataset, settings)
+    if section["absent"]["witnesses"]:  # the label_issues rule lists the possible reasons; the configuration says which
+        section["why"]["label_issues"]["note"] = str(section["absent"]["witnesses"])
     best = max(b["selected_accuracy"] for b in section["backbones"])
     section["limitations"] = limitations(len(section["seeds"]), best, summary, dataset)
     return section

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -11,6 +11,19 @@ class DatasetSettings:
     max_train_rows: int | None
     holdout_rows: int
     llm_models: list[str]  # the LLM entries configured for the dataset (none when the comparison is off)
+    label_witnesses: list[str] | None  # the dataset's own `label_witnesses` (None: every LLM entry it asks)
+    behaviour_enabled: bool  # the dataset's own `behaviour.enabled`
+    behaviour_tests: list[str]  # the behavioural tests selected for it (none when the stage or its part is off)
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The switches that leave a part of every dataset's section out, so that the report can say why it is absent."""
+
+    attribution: bool  # analysis.attribution.enabled
+    attribution_variants: list[str] | None  # analysis.attribution.variants
+    label_issues: bool  # analysis.label_issues.enabled
+    behaviour: bool  # behaviour.enabled
 
 
 @dataclass(frozen=True)
@@ -24,6 +37,7 @@ class ReportSettings:
     training: dict  # every training setting: the setup table shows them all
     variants: list[tuple[str, dict]]  # in the configured order, each with the training settings it changes
     llm_enabled: bool
+    stages: Stages
     datasets: dict[str, DatasetSettings]
 
     @classmethod
@@ -38,6 +52,7 @@ class ReportSettings:
                 training=given["training"],
                 variants=[(name, changes) for name, changes in given["variants"]],
                 llm_enabled=given["llm_enabled"],
+                stages=Stages(**{field.name: given["stages"][field.name] for field in fields(Stages)}),
                 datasets={name: _dataset(settings) for name, settings in given["datasets"].items()},
             )
         except KeyError as missing:
@@ -50,4 +65,7 @@ def _dataset(given: dict) -> DatasetSettings:
         max_train_rows=given.get("max_train_rows"),
         holdout_rows=given.get("holdout_rows", 0),
         llm_models=given.get("llm_models", []),
+        label_witnesses=given.get("label_witnesses"),
+        behaviour_enabled=given.get("behaviour_enabled", True),
+        behaviour_tests=given.get("behaviour_tests", []),
     )
