@@ -14,11 +14,12 @@ from sentiflow.analysis.runs import RunSet
 from sentiflow.errors import attribution
 from sentiflow.errors.explain import chosen_sentences, explain_group
 from sentiflow.train.run import TrainConfig, fine_tune
-from sentiflow.train.tokens import encode
+from sentiflow.train.tokens import Tokenization, encode
 
 LABELS = ["negative", "positive"]
 BOOTSTRAP = {"samples": 1000, "confidence": 0.95, "seed": 0, "method": "percentile"}
 SETTINGS = {"steps": 16, "max_steps": 64, "tolerance": 0.05, "sentences": None, "deletion_k": [1, 2], "seed": 0}
+TOKENS = Tokenization(max_length=128, segment_ids=False)  # the tokenize rule's decision for the tiny BERT on one text
 
 
 def outputs(folder):
@@ -57,7 +58,7 @@ def test_a_group_s_errors_and_as_many_correct_sentences_are_attributed(trained_g
     shortcuts = pd.DataFrame(
         {"label": ["positive"], "rank": [1], "word": ["great"], "count": [50], "share": [0.9], "z": [9.0]}
     )
-    summary = explain_group(group, validation, shortcuts, LABELS, SETTINGS, BOOTSTRAP, "cpu", outputs(tmp_path))
+    summary = explain_group(group, validation, shortcuts, LABELS, SETTINGS, BOOTSTRAP, "cpu", outputs(tmp_path), TOKENS)
     words = pd.read_parquet(tmp_path / "attributions.parquet")
     assert sorted(words["seed"].unique()) == [1, 2] and set(words["backbone"]) == {"tiny"}
     attributed = set(validation["index"].to_numpy()[np.concatenate([wrong, right])])
@@ -83,10 +84,11 @@ def test_a_group_s_errors_and_as_many_correct_sentences_are_attributed(trained_g
     assert (deletion["sentences"] == len(wrong)).all()
     saved = json.loads((tmp_path / "attribution.json").read_text())
     assert saved["errors"] == len(wrong) and saved["convergence"]["sentences"] == 2 * len(attributed)
-    assert saved["convergence"]["passed_share"] >= 0.95 and saved["max_length"] is None
+    assert saved["convergence"]["passed_share"] >= 0.95
+    assert (saved["max_length"], saved["segment_ids"]) == (128, False)
     # Training's truncation: 4 tokens leave [CLS], two words and [SEP] of each five-word toy sentence.
     cut = explain_group(group, validation, shortcuts, LABELS, SETTINGS | {"sentences": 3}, BOOTSTRAP, "cpu",
-                        outputs(tmp_path / "cut"), max_length=4)  # fmt: skip
+                        outputs(tmp_path / "cut"), Tokenization(4, False))  # fmt: skip
     short = pd.read_parquet(tmp_path / "cut/attributions.parquet")
     assert cut["max_length"] == 4 and (short.groupby(["index", "seed"]).size() == 2).all()
     assert (short["position"] < 2).all()
@@ -99,7 +101,7 @@ def test_a_group_without_errors_writes_its_tables_empty(tmp_path):
     group = RunSet.load([path], [["m", 1]]).groups["m"]
     validation = pd.DataFrame({"index": range(20), "text": ["a fine film"] * 20, "label": gold})
     summary = explain_group(group, validation, pd.DataFrame(columns=["label", "word"]), LABELS, SETTINGS, BOOTSTRAP,
-                            "cpu", outputs(tmp_path / "out"))  # fmt: skip
+                            "cpu", outputs(tmp_path / "out"), TOKENS)  # fmt: skip
     assert summary["errors"] == 0 and summary["top_word_is_shortcut"]["share"] is None
     for name in ("sentences.csv", "deletion.csv"):
         table = pd.read_csv(tmp_path / "out" / name)
@@ -119,5 +121,5 @@ def test_a_checkpoint_that_cannot_be_attributed_leaves_nothing_behind(trained_gr
     assert copy.predictions().shape == group.predictions().shape  # everything else reads
     with pytest.raises(OSError, match="seed2/model"):
         explain_group(copy, validation, pd.DataFrame(columns=["label", "word"]), LABELS, SETTINGS, BOOTSTRAP, "cpu",
-                      outputs(tmp_path / "out"))  # fmt: skip
+                      outputs(tmp_path / "out"), TOKENS)  # fmt: skip
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -57,7 +57,7 @@ READERS = {
     **each(
         "training.fast", "precision bucket_multiple sync_every eval_batch_size cuda_graphs group_by_length", {"train"}
     ),
-    "training.max_length": {"tokenize", "behaviour_encoder"},
+    "training.max_length": {"tokenize"},
     # Where a job runs, not what it computes (workflow/rules/common.smk): nothing reruns.
     **each("training", "device threads gpus_per_run runs_per_gpu", set()),
     "analysis.select_epoch": {"train"},

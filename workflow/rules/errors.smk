@@ -122,7 +122,7 @@ rule attribute:
         models=group_runs("model", "predictions"),
         validation=rules.prepare_data.output.validation,
         shortcut_words=rules.misclassified.output.shortcut_words,
-        # Its max_length: texts are truncated as training truncated them.
+        # Its max_length and segment ids: texts are tokenized as training tokenized them.
         tokens=rules.tokenize.output.stats,
     output:
         words="results/{dataset}/analysis/attribution/{backbone}/{variant}/attributions.parquet",

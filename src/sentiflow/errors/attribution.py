@@ -2,8 +2,9 @@
 
 Words are those of `errors.words` (the shortcut statistic's), found on the text as written; each subword token goes
 to the word that holds most of its characters (the fast tokenizer's offsets), so "n't" is one word however the
-tokenizer splits it, and every word keeps its character offsets. Texts are truncated as training truncated them
-(`max_length`, longest first for a pair): a word cut off was never seen and is not attributed.
+tokenizer splits it, and every word keeps its character offsets. Texts are tokenized as training tokenized them (the
+tokenize rule's `tokens.Tokenization`: cut at its `max_length`, longest first for a pair, with segment ids exactly
+where training fed them): a word cut off was never seen and is not attributed.
 
 Every seed is attributed toward the seed majority's prediction (and toward gold), so that averaging a word's score
 over seeds averages one quantity even where a seed predicted another class.
@@ -40,7 +41,7 @@ from sentiflow.errors import words as segmentation
 from sentiflow.train.batches import HostBatches, model_inputs
 from sentiflow.train.evaluation import logits_in_order
 from sentiflow.train.modeling import load_trained
-from sentiflow.train.tokens import Encoded, packed, resolve_max_length
+from sentiflow.train.tokens import Encoded, Tokenization, packed
 
 # Not settings, since they change how fast the numbers come, not the numbers: a sentence's IG result does not
 # depend on the sentences integrated beside it.
@@ -86,7 +87,7 @@ class Sentence:
     """One tokenised text (or text pair) with what maps its tokens back to words."""
 
     texts: tuple[str, ...]
-    inputs: dict[str, list[int]]  # the tokenizer's outputs that the model accepts
+    inputs: dict[str, list[int]]  # what training fed the model: token ids, and segment ids where it fed them
     word_of: list[tuple[int, int] | None]  # per token: (field, word index within the field); None: in no word
     spans: tuple[list[tuple[int, int]], ...]  # per field: each word's character offsets in its text
 
@@ -162,15 +163,20 @@ def embedding_layer(model) -> torch.nn.Embedding:
     return layer
 
 
-def encode(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, model, max_length: int | None = None):
-    """Each text (with its pair) tokenised by the checkpoint's fast tokenizer as training tokenised it (truncated at
-    `max_length`, longest first), keeping the inputs the model accepts; tokens mapped to `errors.words` words."""
+def encode(
+    tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, model, tokenization: Tokenization | None = None
+):
+    """Each text (with its pair) tokenised by the checkpoint's fast tokenizer as training tokenised it: cut at
+    `tokenization.max_length` (longest first), with segment ids where `tokenization` says (default: the decision
+    the tokenize rule makes, `Tokenization.of`, for this tokenizer and model); tokens mapped to `errors.words` words."""
     if not getattr(tokenizer, "is_fast", False):
         raise AttributionError(f"{type(tokenizer).__name__} is not a fast tokenizer; word offsets need one")
     if pairs is not None and len(pairs) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(pairs)} second texts")
-    accepted = set(inspect.signature(model.forward).parameters) & {"input_ids", "attention_mask", "token_type_ids"}
-    truncation = {"truncation": "longest_first", "max_length": max_length} if max_length else {}
+    if tokenization is None:
+        tokenization = Tokenization.of(tokenizer, model.config, pairs is not None)
+    inputs_fed = ["input_ids", "token_type_ids"] if tokenization.segment_ids else ["input_ids"]
+    truncation = {"truncation": "longest_first", "max_length": tokenization.max_length}
     sentences = []
     for i, text in enumerate(texts):
         fields = (text,) if pairs is None else (text, pairs[i])
@@ -182,7 +188,7 @@ def encode(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, model, 
             tokens = [t for t, owner in enumerate(field_of) if owner == f]
             for t, w in zip(tokens, word_of_tokens([offsets[t] for t in tokens], spans[f])):
                 word_of[t] = None if w is None else (f, w)
-        inputs = {name: list(encoding[name]) for name in accepted if name in encoding}
+        inputs = {name: list(encoding[name]) for name in inputs_fed}
         sentences.append(Sentence(texts=fields, inputs=inputs, word_of=word_of, spans=spans))
     return sentences
 
@@ -422,13 +428,13 @@ def deletion_summary(deletions: pd.DataFrame, bootstrap: dict, by: Sequence[str]
 def attribute_group(
     checkpoints: dict[int, Path], texts: Sequence[str], pairs: Sequence[str] | None, gold: np.ndarray,
     predicted: np.ndarray, majority: np.ndarray, settings: dict, device="cpu", index: Sequence[int] | None = None,
-    max_length: int | None = None,
+    tokenization: Tokenization | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Word attributions, convergence and the deletion test of one run group: `checkpoints` maps each seed to its
     published model folder, `predicted` holds each seed's predictions (seeds x sentences, in that order),
-    `majority` the seed majority's, which every seed is attributed toward. `max_length` is the truncation training
-    used (default: the tokenizer's limit, as training's default). Returns (words, convergence, deletions), their
-    rows labelled with `index` (default: text positions) and seed."""
+    `majority` the seed majority's, which every seed is attributed toward. `tokenization`: the tokenize rule's, as
+    training tokenized the texts (default: what that rule decides for the checkpoint, `Tokenization.of`). Returns
+    (words, convergence, deletions), their rows labelled with `index` (default: text positions) and seed."""
     settings = settings_with_defaults(settings)
     predicted, gold, majority = np.asarray(predicted), np.asarray(gold), np.asarray(majority)
     if not checkpoints:
@@ -441,7 +447,7 @@ def attribute_group(
     for (seed, folder), seed_predicted in zip(checkpoints.items(), predicted):
         model, tokenizer = load_trained(folder)
         model.to(device)
-        sentences = encode(tokenizer, texts, pairs, model, resolve_max_length(tokenizer, model.config, max_length))
+        sentences = encode(tokenizer, texts, pairs, model, tokenization)
         words, convergence = attribute(model, sentences, majority, gold, settings, device)
         deletions = deletion_test(model, sentences, words, majority, seed_predicted, gold, settings, seed, device)
         for name, table in zip(tables, (words, convergence, deletions)):
