@@ -85,8 +85,8 @@ rule slices:
     input:
         unpack(analysed_runs("history", "predictions")),
         cues=rules.misclassified.output.cues,
-        # Two more features: a confirmed label issue, and each witness LLM's answer where it read every sentence.
-        label_issues=label_issue_table,
+        # One more feature: each witness LLM's answer where it read every sentence. No confirmed label issue: its
+        # candidates are the encoders' confident errors, the outcome itself (src/sentiflow/errors/slices.py).
         witnesses=witness_tables,
     output:
         table=report(
