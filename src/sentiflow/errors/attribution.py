@@ -10,9 +10,12 @@ Every seed is attributed toward the seed majority's prediction (and toward gold)
 over seeds averages one quantity even where a seed predicted another class.
 
 Integrated Gradients (Sundararajan et al. 2017) attributes f(x) - f(baseline) to the inputs; captum's convergence
-delta says how far the numerical integral is from that total. A sentence's attributions are kept when the delta is
-within `tolerance` (5%) of the logit difference; if too few sentences pass, the failing ones are integrated again
-with twice the steps, up to `max_steps`, and every sentence records the steps it used and whether it passed.
+delta says how far the numerical integral is from that total. A sentence passes when the delta is within
+`tolerance` (5%) of the logit difference toward both classes; if too few sentences pass, the failing ones are
+integrated again with twice the steps, up to `max_steps`, and every sentence records the steps it used and whether
+it passed. Only what passed is kept: a sentence's words (with one seed's checkpoint) enter the word tables and the
+deletion test only when its integral with that checkpoint converged; the convergence table keeps every sentence,
+and `convergence_summary` counts what was left out.
 
 Its settings are those of `analysis.attribution` under the schema's names, with the schema's defaults
 (`settings_with_defaults`). The deletion test checks that the attributions mean something, on each error of the
@@ -434,7 +437,8 @@ def attribute_group(
     published model folder, `predicted` holds each seed's predictions (seeds x sentences, in that order),
     `majority` the seed majority's, which every seed is attributed toward. `tokenization`: the tokenize rule's, as
     training tokenized the texts (default: what that rule decides for the checkpoint, `Tokenization.of`). Returns
-    (words, convergence, deletions), their rows labelled with `index` (default: text positions) and seed."""
+    (words, convergence, deletions), their rows labelled with `index` (default: text positions) and seed; words and
+    deletions only of the (sentence, seed) pairs whose integral converged, convergence of every one."""
     settings = settings_with_defaults(settings)
     predicted, gold, majority = np.asarray(predicted), np.asarray(gold), np.asarray(majority)
     if not checkpoints:
@@ -449,6 +453,7 @@ def attribute_group(
         model.to(device)
         sentences = encode(tokenizer, texts, pairs, model, tokenization)
         words, convergence = attribute(model, sentences, majority, gold, settings, device)
+        words = words[words["index"].isin(convergence.loc[convergence["passed"], "index"])]
         deletions = deletion_test(model, sentences, words, majority, seed_predicted, gold, settings, seed, device)
         for name, table in zip(tables, (words, convergence, deletions)):
             tables[name].append(table.assign(index=index[table["index"].to_numpy(dtype=int)], seed=seed))
@@ -456,14 +461,22 @@ def attribute_group(
     return tuple(pd.concat(tables[n], ignore_index=True)[columns[n]] for n in tables)
 
 
-def convergence_summary(convergence: pd.DataFrame, settings: dict) -> dict:
-    """What the report says about the integration: the steps used and the share of sentences that passed."""
+def convergence_summary(convergence: pd.DataFrame, settings: dict, errors: Sequence[int] = ()) -> dict:
+    """What the report says about the integration: the steps used, the share of (sentence, seed) pairs that passed,
+    and what was left out for not converging: `dropped` pairs (absent from the word tables and the deletion test),
+    `sentences_dropped` sentences none of whose seeds converged (absent from the sentence table and the report's
+    coloured errors) and `errors_dropped`, those of them among `errors` (the attributed errors' indices)."""
     settings = settings_with_defaults(settings)
+    passed = convergence["passed"].astype(bool)
+    unconverged = set(convergence["index"]) - set(convergence.loc[passed, "index"])
     return {
         "n_steps": settings["steps"],  # the output's own name for it (docs/outputs.md)
         "max_steps": settings["max_steps"],
         "tolerance": settings["tolerance"],
         "sentences": len(convergence),
-        "passed_share": float(convergence["passed"].mean()) if len(convergence) else float("nan"),
+        "passed_share": float(passed.mean()) if len(convergence) else float("nan"),
         "steps_used": {int(k): int(v) for k, v in convergence["steps"].value_counts().sort_index().items()},
+        "dropped": int((~passed).sum()),
+        "sentences_dropped": len(unconverged),
+        "errors_dropped": len(unconverged & set(errors)),
     }

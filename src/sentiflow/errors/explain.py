@@ -67,7 +67,7 @@ def explain_group(group: RunGroup, validation: pd.DataFrame, shortcut_words: pd.
         "run_group": group.label, "seeds": group.seeds, "errors": len(wrong), "correct": len(right),
         "errors_of_majority": int((group.majority() != group.gold).sum()),
         "max_length": tokenization.max_length, "segment_ids": tokenization.segment_ids,
-        "convergence": attribution.convergence_summary(convergence, settings),
+        "convergence": attribution.convergence_summary(convergence, settings, validation["index"].to_numpy()[wrong]),
         "top_word_is_shortcut": {"errors": len(errors), "share": float(shortcut_share.mean()) if len(errors) else None,
                                  "ci": bootstrap_ci(shortcut_share, **ci_settings(bootstrap))},
         "seconds": round(time.perf_counter() - started, 1), "device": str(device),
