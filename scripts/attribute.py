@@ -1,5 +1,3 @@
-import json
-
 import pandas as pd
 
 from sentiflow.analysis.runs import RunSet
@@ -7,6 +5,7 @@ from sentiflow.data import read_split
 from sentiflow.errors.explain import explain_group
 from sentiflow.logs import log_to
 from sentiflow.train.gpus import claim_device
+from sentiflow.train.tokens import Tokenization
 
 with log_to(snakemake.log[0]):
     params = snakemake.params
@@ -18,8 +17,7 @@ with log_to(snakemake.log[0]):
     shortcuts = pd.read_csv(snakemake.input.shortcut_words)
     (group,) = runs.groups.values()
     validation = read_split(snakemake.input.validation)
-    # Attribute what the model was scored on: the truncation the tokenize rule resolved for this backbone.
-    with open(snakemake.input.tokens) as handle:
-        max_length = json.load(handle)["max_length"]
+    # Attribute what the model was scored on: the texts as the tokenize rule tokenized them for this backbone.
+    tokenization = Tokenization.read(snakemake.input.tokens)
     settings = (params.labels, params.settings, params.bootstrap)
-    explain_group(group, validation, shortcuts, *settings, device, snakemake.output, max_length)
+    explain_group(group, validation, shortcuts, *settings, device, snakemake.output, tokenization)

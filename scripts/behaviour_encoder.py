@@ -3,6 +3,7 @@ from sentiflow.behaviour.score import score_encoders
 from sentiflow.behaviour.suite import read_suite
 from sentiflow.logs import log_to
 from sentiflow.train.gpus import claim_device
+from sentiflow.train.tokens import Tokenization
 
 with log_to(snakemake.log[0]):
     params = snakemake.params
@@ -14,4 +15,6 @@ with log_to(snakemake.log[0]):
     (group,) = runs.groups.values()
     checkpoints = {run.seed: run.folder / "model" for run in group.runs}
     cases = read_suite(snakemake.input.suite)
-    score_encoders(cases, checkpoints, len(params.labels), params.max_length, device, snakemake.output[0])
+    # The texts as the tokenize rule tokenized them for this backbone, as training saw them.
+    tokenization = Tokenization.read(snakemake.input.tokens)
+    score_encoders(cases, checkpoints, len(params.labels), tokenization, device, snakemake.output[0])

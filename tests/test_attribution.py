@@ -14,7 +14,7 @@ from sentiflow.report.why import coloured
 from sentiflow.train.evaluation import predict
 from sentiflow.train.modeling import load_classifier, load_tokenizer, load_trained
 from sentiflow.train.run import RunOutputs, TrainConfig, fine_tune
-from sentiflow.train.tokens import encode
+from sentiflow.train.tokens import Tokenization, encode
 
 LABELS = ["negative", "positive"]
 BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0, "method": "percentile"}
@@ -91,7 +91,7 @@ def test_sentence_pairs_keep_each_word_in_its_field(random_classifier):
     model, tokenizer = random_classifier
     texts, pairs = ["the plot was dull", "a good film"], ["it is boring", "the acting is fine and happy"]
     sentences = attribution.encode(tokenizer, texts, pairs, model)
-    assert set(sentences[0].inputs) == {"input_ids", "attention_mask", "token_type_ids"}
+    assert set(sentences[0].inputs) == {"input_ids", "token_type_ids"}  # what training feeds BERT for a pair
     words, _convergence = attribution.attribute(model, sentences, np.array([0, 1]), np.array([0, 0]), {}, "cpu")
     for j in range(2):
         mine = words[words["index"] == j]
@@ -148,7 +148,7 @@ def test_the_convergence_delta_falls_with_the_steps_in_every_family(family):
         if isinstance(module, torch.nn.Linear):
             torch.nn.init.normal_(module.weight, std=0.3)
     texts = ["the movie was good", "a dull and boring plot of the film", "it is fine, isn't it?"]
-    sentences = attribution.encode(tokenizer, texts, None, model, 128)
+    sentences = attribution.encode(tokenizer, texts, None, model, Tokenization(128, segment_ids=False))
     with attribution.frozen(model):
         passes = [attribution.integrate(model, sentences, np.ones(3, int), steps, "cpu") for steps in (8, 32, 128)]
     assert all(abs(p.difference).min() > 0.05 for p in passes)
@@ -166,7 +166,7 @@ def test_every_family_s_tokenizer_maps_its_tokens_onto_the_same_words(tiny_famil
     family, folder = tiny_family
     model, tokenizer = load_classifier(str(folder), LABELS), load_tokenizer(str(folder))
     texts, pairs = ["It doesn't fail , o'fallon ( a  dull film )"], ["the plot wasn't  good"]
-    (sentence,) = attribution.encode(tokenizer, texts, pairs, model, 128)
+    (sentence,) = attribution.encode(tokenizer, texts, pairs, model)  # as the tokenize rule decides for the family
     for field, text in enumerate((texts[0], pairs[0])):
         shown = [sentence.word_text(w) for w in sentence.words() if w[0] == field]
         assert [w.lower() for w in shown] == words.words(text), family
@@ -178,8 +178,10 @@ def test_texts_are_truncated_as_training_truncated_them(random_classifier):
     long = "the plot was dull and the acting was bad , the film was long " * 3
     frame = pd.DataFrame({"index": [0, 1], "text": [long, "a good film"], "text_pair": ["it is fine", long],
                           "label": [0, 1]})  # fmt: skip
-    trained = encode(tokenizer, frame, 24, segment_ids=True)
-    sentences = attribution.encode(tokenizer, frame["text"], frame["text_pair"], model, 24)
+    tokenization = Tokenization.of(tokenizer, model.config, pairs=True, requested=24)
+    assert tokenization == Tokenization(24, segment_ids=True)  # BERT reads segment ids
+    trained = encode(tokenizer, frame, tokenization.max_length, tokenization.segment_ids)
+    sentences = attribution.encode(tokenizer, frame["text"], frame["text_pair"], model, tokenization)
     for j, sentence in enumerate(sentences):
         assert sentence.inputs["input_ids"] == trained.ids[trained.offsets[j] : trained.offsets[j + 1]].tolist()
         assert sentence.inputs["token_type_ids"] == trained.types[trained.offsets[j] : trained.offsets[j + 1]].tolist()
@@ -218,7 +220,7 @@ def test_n_t_is_one_word_on_the_attribution_and_the_shortcut_side(random_classif
 def test_the_report_colours_the_text_as_written(random_classifier):
     model, tokenizer = random_classifier
     texts, pairs = ["o'fallon -- a  fine film ,  isn't it", "it was dull"], ["the plot is bad", "a good  film"]
-    sentences = attribution.encode(tokenizer, texts, pairs, model, 14)  # cuts the first text's end
+    sentences = attribution.encode(tokenizer, texts, pairs, model, Tokenization(14, True))  # cuts the first's end
     scores = [np.linspace(-1, 1, len(s)) for s in sentences]
     table = pd.DataFrame([{"index": j, **w, "score_predicted": w["score"]}
                           for j, s in enumerate(sentences) for w in attribution.word_scores(s, scores[j])])  # fmt: skip

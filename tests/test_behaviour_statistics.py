@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from behaviour_files import case, onehot, study_files, summary_outputs, two, write_scores, write_suite
 
-from sentiflow.behaviour.cascade import cascade_scores, seed_majority
+from sentiflow.behaviour.cascade import cascade_scores, seed_answers
 from sentiflow.behaviour.outcomes import PROBABILITY_FLOOR, Reading, SuiteError, case_outcomes, read_scores, read_suite
 from sentiflow.behaviour.polarity import answer_polarity
 from sentiflow.behaviour.statistics import (
@@ -201,7 +201,7 @@ def test_the_cascade_uses_the_seed_majority_and_asks_the_llm_below_the_threshold
         + [("d", 0, s, *p) for s, p in enumerate([two(0.9)] * 3)],  # not asked of the LLM: left out
         columns=["case", "item", "seed", "prob_0", "prob_1"],
     )
-    majority = seed_majority(encoder, 2).set_index(["case", "item"])
+    majority = seed_answers(encoder, 2).set_index(["case", "item"])
     assert majority.loc[("c", 0), "pred"] == 1 and majority.loc[("c", 0), "confidence"] == pytest.approx(1.25 / 3)
     llm = pd.DataFrame([("c", 0, 0, 0.3, 0.7), ("c", 1, 0, 0.8, 0.2)], columns=encoder.columns)
     table = cascade_scores(encoder, llm, threshold=0.5, classes=2).set_index("item")

@@ -348,13 +348,15 @@ SUITE = [
 
 def test_encoder_scores_match_a_direct_forward_pass(tmp_path):
     from sentiflow.train.modeling import load_classifier, load_tokenizer
+    from sentiflow.train.tokens import Tokenization
 
     require(MINILM)
     torch.manual_seed(0)
     model, tokenizer = load_classifier(str(MINILM), SST2_LABELS), load_tokenizer(str(MINILM))
     model.save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
-    table = score_encoders(SUITE, {3: tmp_path / "model"}, 2, 128, "cpu", tmp_path / "scores.parquet")
+    tokenization = Tokenization(128, segment_ids=False)
+    table = score_encoders(SUITE, {3: tmp_path / "model"}, 2, tokenization, "cpu", tmp_path / "scores.parquet")
     assert table.equals(pd.read_parquet(tmp_path / "scores.parquet"))
     assert list(table.columns) == ["case", "item", "seed", "prob_0", "prob_1"]
     assert len(table) == len(case_items(SUITE)) == 5 and set(table["seed"]) == {3}

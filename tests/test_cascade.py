@@ -1,9 +1,18 @@
-"""The encoder-to-LLM cascade: curves, baselines and cross-fitted operating points, on data whose answers are known."""
+"""The encoder-to-LLM cascade: curves, baselines and cross-fitted operating points, on data whose answers are known;
+one seed majority for the cascade rule, the behavioural suite's cascade and the error tables."""
+
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
+from conftest import write_run
 
-from sentiflow.llm.cascade import analyse, crossfit, curves, fit_threshold, fit_weight, fold_of
+from sentiflow.analysis.runs import RunSet
+from sentiflow.behaviour.cascade import cascade_scores
+from sentiflow.behaviour.outcomes import SuiteError
+from sentiflow.errors.misclassified import misclassified
+from sentiflow.llm.cascade import analyse, crossfit, curves, fit_threshold, fit_weight, fold_of, run_cascade
 
 BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0, "method": "percentile"}
 
@@ -100,3 +109,84 @@ def test_an_operating_point_reports_its_interval_calls_and_seconds():
     confidence = encoder_probs[np.arange(len(gold)), encoder_pred]
     assert point["threshold"] == fit_threshold(confidence, encoder_pred == gold, llm_probs.argmax(1) == gold)
     assert min(point["thresholds"]) - 0.1 <= point["threshold"] <= max(point["thresholds"]) + 0.1
+
+
+SST5 = ["very negative", "negative", "neutral", "positive", "very positive"]
+# Seed-split sentences: per seed the probabilities of one sentence, each seed predicting another class, and gold, the
+# tied class with the highest seed-mean probability. The lower class id among the tied classes is wrong.
+TIES = {
+    "2 seeds, 2 classes": (["negative", "positive"], [[0.38, 0.62], [0.56, 0.44]], 1),  # mean 0.47 / 0.53
+    # 0 and 3 tie, 3 leads their mean (4, with the highest mean of all, has no vote: the majority is a voted class)
+    "2 seeds, 5 classes": (SST5, [[0.42, 0.1, 0.1, 0.08, 0.3], [0.05, 0.1, 0.1, 0.4, 0.35]], 3),
+    "3 seeds, 5 classes": (SST5, [[0.05, 0.4, 0.15, 0.1, 0.3], [0.05, 0.1, 0.05, 0.45, 0.35],
+                                  [0.02, 0.1, 0.05, 0.38, 0.45]], 4),  # 1, 3, 4 one vote each; 4 leads the mean
+}  # fmt: skip
+
+
+def tied_study(folder, seed_probs, tie_gold):
+    """Runs of one group (a seed per row of `seed_probs`) on 8 seed-split sentences (gold: `tie_gold`), 8 sentences
+    every seed gets wrong with less confidence than the split ones and 16 every seed gets right with more, and an
+    LLM that is right on the wrong ones and wrong on the split ones: a threshold fitted by the cascade rule lies
+    between the two confidences, so the split sentences stay with the encoder if their majority is the rule's."""
+    seed_probs = np.asarray(seed_probs, dtype=float)
+    seeds, classes = seed_probs.shape
+    tie_confidence = seed_probs.mean(0)[tie_gold]
+    wrong_row = np.full(classes, (1 - (tie_confidence - 0.02)) / (classes - 1))
+    wrong_row[0] = tie_confidence - 0.02  # predicted 0, a little below the split sentences' confidence
+    right_row = np.full(classes, 0.1 / (classes - 1))
+    right_row[tie_gold] = 0.9
+    gold = np.array([tie_gold] * 8 + [2 if classes > 2 else 1] * 8 + [tie_gold] * 16)
+    paths = []
+    for s in range(seeds):
+        probs = np.vstack([np.tile(seed_probs[s], (8, 1)), np.tile(wrong_row, (8, 1)), np.tile(right_row, (16, 1))])
+        paths.append(write_run(folder / f"seed{s + 1}", "minilm", s + 1, [probs], gold))
+    llm_class = np.concatenate([np.zeros(8, int), gold[8:]])  # split sentences: class 0, wrong
+    llm_probs = np.eye(classes)[llm_class] * 0.8 + 0.2 / classes
+    return RunSet.load(paths, [["minilm", s + 1] for s in range(seeds)]), gold, llm_probs
+
+
+@pytest.mark.parametrize("case", list(TIES))
+def test_a_tie_between_seeds_gets_one_answer_in_the_cascade_rule_and_in_the_suite(case, tmp_path):
+    labels, seed_probs, tie_gold = TIES[case]
+    runs, gold, llm_probs = tied_study(tmp_path, seed_probs, tie_gold)
+    group = runs.groups["minilm"]
+    llm_table = pd.DataFrame({"index": np.arange(len(gold)), "in_cascade": True, "llm_seconds": 0.5})
+    for k, label in enumerate(labels):
+        llm_table[f"llm_prob_{label}"] = llm_probs[:, k]
+    llm_table.to_csv(tmp_path / "llm.csv", index=False)
+    names = ("curves", "points", "summary", "png", "pdf")
+    outputs = {name: tmp_path / f"cascade.{name}" for name in names}
+    points = run_cascade("qwen", tmp_path / "llm.csv", runs, labels, BOOTSTRAP, {"folds": 2, "seed": 0}, outputs)
+    rule = points[points["encoder"] == "seed majority"].iloc[0]
+    threshold = json.loads(outputs["summary"].read_text())["backbones"]["minilm"]["threshold"]
+    # The cascade rule: its seed majority is right on the split sentences (8 + 16 of 32), and its threshold keeps them.
+    assert rule["encoder_accuracy"] == pytest.approx(24 / 32)
+    confidence = group.mean_probs()[np.arange(len(gold)), group.majority()]
+    assert confidence[8:16].max() < threshold < confidence[:8].min()
+    rule_answer = np.where(confidence < threshold, llm_probs.argmax(1), group.majority())
+    # The suite's cascade on the same probabilities, as behaviour_encoder and behaviour_llm write them.
+    encoder = pd.DataFrame(
+        [(f"c{i:02d}", 0, seed, *p) for seed, probs in zip(group.seeds, group.probs()) for i, p in enumerate(probs)],
+        columns=["case", "item", "seed", *(f"prob_{k}" for k in range(len(labels)))],
+    )
+    llm = pd.DataFrame([(f"c{i:02d}", 0, 0, *p) for i, p in enumerate(llm_probs)], columns=encoder.columns)
+    suite = cascade_scores(encoder, llm, threshold, len(labels)).sort_values("case")
+    np.testing.assert_array_equal(suite["pred"], rule_answer)
+    np.testing.assert_array_equal(suite["deferred"], confidence < threshold)
+    assert (suite["pred"].to_numpy()[:8] == tie_gold).all() and not suite["deferred"].to_numpy()[:8].any()
+    alone = cascade_scores(encoder, llm, -np.inf, len(labels)).sort_values("case")
+    assert (alone["pred"].to_numpy() == gold).mean() == pytest.approx(rule["encoder_accuracy"])
+    # A seed's row missing: no majority of the seeds that happen to be there, but the item named.
+    with pytest.raises(SuiteError, match=r"case 'c03' item 0 are not one row per seed of"):
+        cascade_scores(encoder.drop(index=3), llm, threshold, len(labels))
+
+
+def test_the_error_table_names_the_wrong_label_of_tied_wrong_seeds_by_the_same_rule(tmp_path):
+    """Two seeds wrong on an SST-5 sentence of gold 2, one saying 0 and one 3: `predicted` is the label with the
+    higher mean probability over those seeds (3), as `seed_majority` breaks a tie, not the lower class id."""
+    probs = [np.array([[0.4, 0.1, 0.2, 0.3, 0.0]]), np.array([[0.1, 0.1, 0.2, 0.6, 0.0]])]
+    paths = [write_run(tmp_path / f"s{s}", "minilm", s, [p], np.array([2])) for s, p in ((1, probs[0]), (2, probs[1]))]
+    group = RunSet.load(paths, [["minilm", 1], ["minilm", 2]]).groups["minilm"]
+    validation = pd.DataFrame({"index": [0], "text": ["a film"], "label": [2]})
+    table = misclassified(group, {}, validation, SST5)
+    assert table["predicted"].tolist() == ["positive"] and table["confidence"].tolist() == [pytest.approx(0.45)]

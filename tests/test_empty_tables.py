@@ -77,7 +77,7 @@ def test_a_suite_without_a_case_writes_every_table_with_its_header(tmp_path):
         table = pd.read_csv(outputs[name])
         assert table.empty and len(table.columns) > 3, name
         assert set(table.columns) <= documented_columns(f"results/{{dataset}}/behaviour/{name}.csv"), name
-    assert list(pd.read_csv(outputs["failure_rates"]).columns) == RATE_COLUMNS
+    assert list(pd.read_csv(outputs["failure_rates"]).columns) == [*RATE_COLUMNS, "can_fail"]
     assert outputs["png"].stat().st_size > 0 and outputs["pdf"].stat().st_size > 0
     section = behaviour.collect(BehaviourFiles(**outputs), failing_cases=2)
     assert section["rates"] == section["comparisons"] == section["association"] == section["failing"] == []

@@ -57,7 +57,7 @@ READERS = {
     **each(
         "training.fast", "precision bucket_multiple sync_every eval_batch_size cuda_graphs group_by_length", {"train"}
     ),
-    "training.max_length": {"tokenize", "behaviour_encoder"},
+    "training.max_length": {"tokenize"},
     # Where a job runs, not what it computes (workflow/rules/common.smk): nothing reruns.
     **each("training", "device threads gpus_per_run runs_per_gpu", set()),
     "analysis.select_epoch": {"train"},
@@ -87,7 +87,8 @@ READERS = {
     **each("analysis.shortcuts", "min_count alpha min_share groups.*", {"misclassified"}),
     "analysis.shortcuts.top_words": set(),  # how many the report lists
     **each("analysis.mixed_polarity", "positive negative ignore", {"misclassified"}),
-    "analysis.label_issues.enabled": {"label_issues"},
+    # The slices read the witnesses' answers only where label issues are judged.
+    "analysis.label_issues.enabled": {"label_issues", "slices"},
     # The judged sentences are scored by llm_witness; confirming and flipping is label_issues' alone.
     **each("analysis.label_issues", "witness_sentences seed", {"llm_witness", "label_issues"}),
     **each(
@@ -96,9 +97,9 @@ READERS = {
         {"label_issues"},
     ),
     **each("analysis.slices", "enabled max_depth min_leaf folds seed top", {"slices"}),
-    # Without the LLM stage label issues lose their witnesses and are judged again without them, and the behavioural
-    # statistics lose their LLM entries and cascades.
-    "llm.enabled": {"label_issues", "behaviour_summary"},
+    # Without the LLM stage label issues lose their witnesses and are judged again without them, the slices lose the
+    # witnesses' answers as features, and the behavioural statistics lose their LLM entries and cascades.
+    "llm.enabled": {"label_issues", "slices", "behaviour_summary"},
     **each("llm.models.*", "path hub_repo hub_file revision n_ctx n_gpu_layers", {"llm_compare", "behaviour_llm"}),
     **each(
         "llm.models.*.prompt",

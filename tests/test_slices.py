@@ -9,6 +9,7 @@ from conftest import write_run
 from sklearn.model_selection import StratifiedKFold
 
 from sentiflow.analysis.runs import RunSet
+from sentiflow.errors.label_issues import find_issues
 from sentiflow.errors.slices import (
     SLICE_COLUMNS,
     SliceSettings,
@@ -18,7 +19,7 @@ from sentiflow.errors.slices import (
     find_slices,
     fold_leaves,
     jeffreys_interval,
-    label_features,
+    witness_features,
 )
 from sentiflow.report import slices as report_slices
 from sentiflow.report.inputs import SliceFiles
@@ -239,19 +240,51 @@ def test_the_smoke_studys_slices_are_held_out_and_in_the_report(smoke_run):
         assert f'id="{dataset}-slices"' in html
 
 
-def test_a_confirmed_label_issue_and_a_witness_that_read_every_sentence_are_features():
+def test_a_witness_that_read_every_sentence_is_a_feature():
     cues, _ = planted(n=6)
-    issues = pd.DataFrame({"index": [1, 2, 4], "status": ["confirmed", "candidate", "confirmed"]})
     full = pd.DataFrame({"index": range(6), "gold": ["a"] * 6, "llm_predicted": ["a", "b", "a", "a", "b", "b"]})
     sample = full.iloc[:4]  # read four sentences of six: a feature of the sample, not of the sentences
-    extra = label_features(cues, issues, {"qwen": full, "smol": sample})
-    assert list(extra) == ["confirmed_label_issue", "against_gold_by:qwen"]
-    assert extra["confirmed_label_issue"].tolist() == [False, True, False, False, True, False]
+    extra = witness_features(cues, {"qwen": full, "smol": sample})
+    assert list(extra) == ["against_gold_by:qwen"]
     assert extra["against_gold_by:qwen"].tolist() == [False, True, False, False, True, True]
-    assert label_features(cues, None, {}) == {}
-    features = feature_matrix(cues, ["negation", "contrast", "question"], extra)
-    assert features["confirmed_label_issue"].sum() == 2 and features["against_gold_by:qwen"].sum() == 3
-    assert condition_words("confirmed_label_issue", 0.5, None, boolean=True, integer=False) == (
-        "a confirmed label issue"
-    )
+    assert witness_features(cues, {}) == {}
+    features = feature_matrix(cues, ["negation", "contrast", "question"], {"qwen": full})
+    assert features["against_gold_by:qwen"].sum() == 3
     assert condition_words("against_gold_by:qwen", None, 0.5, boolean=True, integer=False) == "qwen answers as gold"
+    with pytest.raises(ValueError, match=r"the witness table of qwen lacks the column\(s\) llm_predicted"):
+        witness_features(cues, {"qwen": full.drop(columns="llm_predicted")})
+
+
+def test_a_feature_derived_from_the_outcome_cannot_enter_and_would_be_flagged_if_it_did(tmp_path):
+    """The audit's leak, planted: a confirmed label issue as the label_issues rule made it, from cleanlab's
+    candidates on the encoder's probabilities of every sentence, the held-out folds included. Here the errors are
+    independent of the text; planted among the tree's features, the candidates mark held-out errors by construction
+    and their slice is flagged above the held-out rate. The slices rule reads no such feature: planted in cues.csv
+    beside the cue families it is not read, nothing is flagged, and no rule mentions it."""
+    rng = np.random.default_rng(7)
+    n = 600
+    cues, _ = planted(n=n, seed=1)
+    gold = cues["label"].to_numpy()
+    error = (rng.random(n) < 0.15).astype(int)  # independent of every feature of the text
+    confidence = np.where(error == 1, rng.uniform(0.5, 0.95, n), rng.uniform(0.6, 0.99, n))
+    predicted = np.where(error == 1, 1 - gold, gold)
+    probs = np.where(np.eye(2)[predicted] == 1, confidence[:, None], 1 - confidence[:, None])
+    runs = RunSet.load([write_run(tmp_path / "run", "minilm", 1, [probs], gold)])
+    candidates = find_issues(gold, {"minilm": probs})["position"].to_numpy()
+    leak = np.isin(np.arange(n), candidates)
+    assert error[leak].all() and 20 < leak.sum() < error.sum()  # the confident part of the errors
+    families = ["negation", "contrast", "question"]
+
+    # As the feature once entered: every held-out sentence it marks is an error, and its slice is flagged.
+    leaked = feature_matrix(cues, families).assign(confirmed_label_issue=leak)
+    table = combined_slices(fold_leaves(leaked, error, SETTINGS), SETTINGS.confidence)
+    marked = table[table["slice"].str.contains("confirmed label issue") & ~table["slice"].str.contains("no confirmed")]
+    assert marked["errors"].sum() == marked["sentences"].sum() == leak.sum() and marked["above_heldout_rate"].all()
+
+    # The rule: the planted column is not a feature, and on errors the text does not explain, nothing is flagged.
+    outputs = {"table": tmp_path / "slices.csv", "summary": tmp_path / "slices.json"}
+    summary = find_slices(runs, cues.assign(confirmed_label_issue=leak), families, SETTINGS, outputs)
+    assert "confirmed_label_issue" not in summary["features"]
+    assert set(summary["features"]) <= {"words", *families, "shortcut_against_gold", "mixed_polarity"}
+    table = pd.read_csv(outputs["table"])
+    assert not table["slice"].str.contains("label issue").any() and not table["above_heldout_rate"].any()

@@ -601,7 +601,7 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     # analysis; and only sst2's smollm2: the swapped entry and sst5 have instructions of their own.
     result = snakemake(workdir, changed, "--dry-run", "--cores", "2")
     # sst2's smollm2 is also the witness of its label issues: scored again, the issues judged again, and the slices,
-    # which take a confirmed issue as a feature, found again.
+    # which take its answer against gold as a feature, found again.
     witness = {"llm_witness": "1", "label_issues": "1", "slices": "1"}
     assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | witness | BEHAVIOUR_LLM | REPORT_JOBS, (
         result.stdout

@@ -28,6 +28,8 @@ rule behaviour_encoder:
         # Read through the metadata's folder; listed so the DAG knows about them.
         models=group_runs("model"),
         suite=rules.behaviour_suite.output.suite,
+        # Its max_length and segment ids: texts are tokenized as training tokenized them.
+        tokens=rules.tokenize.output.stats,
     output:
         "results/{dataset}/behaviour/encoders/{backbone}/{variant}.parquet",
     log:
@@ -42,7 +44,6 @@ rule behaviour_encoder:
     params:
         expected=expected_runs_of_group,
         labels=dataset_setting("labels"),
-        max_length=config["training"]["max_length"],
         allow_partial=config["analysis"]["allow_partial"],
     script:
         "../../scripts/behaviour_encoder.py"

@@ -177,13 +177,6 @@ def attribution_outputs(name):
     ]
 
 
-def label_issue_table(wildcards):
-    """Input function: the label_issues rule's table of the wildcard's dataset, none when the rule is off."""
-    if not config["analysis"]["label_issues"]["enabled"]:
-        return []
-    return rules.label_issues.output.table.format(dataset=wildcards.dataset)
-
-
 def slices_outputs():
     """The slices rule's outputs for every dataset (none when it is off)."""
     if not config["analysis"]["slices"]["enabled"]:

@@ -86,8 +86,8 @@ rule slices:
     input:
         unpack(analysed_runs("history", "predictions")),
         cues=rules.misclassified.output.cues,
-        # Two more features: a confirmed label issue, and each witness LLM's answer where it read every sentence.
-        label_issues=label_issue_table,
+        # One more feature: each witness LLM's answer where it read every sentence. No confirmed label issue: its
+        # candidates are the encoders' confident errors, the outcome itself (src/sentiflow/errors/slices.py).
         witnesses=witness_tables,
     output:
         table=report(
@@ -123,7 +123,7 @@ rule attribute:
         models=group_runs("model", "predictions"),
         validation=rules.prepare_data.output.validation,
         shortcut_words=rules.misclassified.output.shortcut_words,
-        # Its max_length: texts are truncated as training truncated them.
+        # Its max_length and segment ids: texts are tokenized as training tokenized them.
         tokens=rules.tokenize.output.stats,
     output:
         words="results/{dataset}/analysis/attribution/{backbone}/{variant}/attributions.parquet",

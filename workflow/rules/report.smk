@@ -16,6 +16,8 @@ rule report:
             for part in (
                 "why.html.j2",
                 "why.tex.j2",
+                "attribution.html.j2",
+                "attribution.tex.j2",
                 "slices.html.j2",
                 "slices.tex.j2",
                 "behaviour.html.j2",

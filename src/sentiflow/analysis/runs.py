@@ -4,7 +4,8 @@ A `RunSet` is a dataset's runs in run groups (a backbone with a variant of the r
 Every analysis reads a run at its selected epoch: the epoch of its published checkpoint, chosen by training
 (`select_epoch`: on the held-out slice of train, or on validation as the study did, or the last). A group's
 `probs()` stacks its seeds' probabilities (seeds x sentences x classes, in sentence-index order) and `majority()`
-is the label most seeds chose, ties broken by the seed-mean probability.
+is the label most seeds chose, ties broken by the seed-mean probability (`seed_majority`: the one rule for a seed
+majority, which the cascade, the behavioural suite's cascade and the error tables all follow).
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ def select_epoch(history: pd.DataFrame, which: str) -> int:
     if column is None:
         raise ValueError(f"epoch selection must be 'best', 'holdout' or 'last', not {which!r}")
     return int(history.loc[history[column].idxmax(), "epoch"])
+
+
+def seed_majority(probs: np.ndarray) -> np.ndarray:
+    """Per sentence of `probs` (seeds x sentences x classes), the class most seeds predicted; a tie (an even number
+    of seeds split evenly, or three seeds on three classes) goes to the tied class with the highest seed-mean
+    probability, not to the lower class id: the id order of a dataset's labels says nothing about a sentence."""
+    probs = np.asarray(probs, dtype=float)
+    predicted = probs.argmax(2)
+    votes = np.stack([(predicted == k).sum(0) for k in range(probs.shape[2])], axis=1)
+    tied = votes == votes.max(1, keepdims=True)
+    return np.where(tied, probs.mean(0), -np.inf).argmax(1)
 
 
 @dataclass
@@ -116,11 +128,8 @@ class RunGroup:
         return self.probs().argmax(2)
 
     def majority(self) -> np.ndarray:
-        """Per sentence, the class most seeds predicted; a tie (an even number of seeds split evenly) goes to the
-        tied class with the highest seed-mean probability, not to the lower class id."""
-        votes = np.stack([(self.predictions() == k).sum(0) for k in range(self.probs().shape[2])], axis=1)
-        tied = votes == votes.max(1, keepdims=True)
-        return np.where(tied, self.mean_probs(), -np.inf).argmax(1)
+        """Per sentence, the class most seeds predicted, ties to the highest seed-mean probability (`seed_majority`)."""
+        return seed_majority(self.probs())
 
     def mean_probs(self) -> np.ndarray:
         return self.probs().mean(0)

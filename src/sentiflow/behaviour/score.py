@@ -21,8 +21,8 @@ from sentiflow.llm.compare import LLMJob, score_sentences
 from sentiflow.llm.items import prompt_with_shots
 from sentiflow.llm.scorer import resolve_model
 from sentiflow.train.evaluation import logits_in_order
-from sentiflow.train.modeling import load_trained, takes_segment_ids
-from sentiflow.train.tokens import encode, resolve_max_length
+from sentiflow.train.modeling import load_trained
+from sentiflow.train.tokens import Tokenization, encode
 
 BATCH_SIZE = 64  # rows a forward pass; sorted by length, so padding stays small
 Text = tuple[str, ...]  # a case item's texts: one, or a pair's two
@@ -46,16 +46,16 @@ def probability_table(items: list[tuple[str, int, Text]], probs: dict[Text, np.n
 
 
 @torch.inference_mode()
-def checkpoint_probs(folder: str | Path, texts: Sequence[Text], max_length: int | None, device) -> np.ndarray:
-    """Softmax probabilities of a published checkpoint on `texts` (in that order), tokenised as training did."""
+def checkpoint_probs(folder: str | Path, texts: Sequence[Text], tokenization: Tokenization, device) -> np.ndarray:
+    """Softmax probabilities of a published checkpoint on `texts` (in that order), tokenised as training did
+    (`tokenization`, the tokenize rule's)."""
     model, tokenizer = load_trained(folder)
     model.to(device).eval()
     order = np.argsort([sum(len(t) for t in pair) for pair in texts], kind="stable")
     frame = pd.DataFrame({"text": [texts[i][0] for i in order], "label": 0, "index": np.arange(len(texts))})
     if texts and len(texts[0]) == 2:
         frame["text_pair"] = [texts[i][1] for i in order]
-    limit = resolve_max_length(tokenizer, model.config, max_length)
-    data = encode(tokenizer, frame, limit, segment_ids=takes_segment_ids(str(folder)))
+    data = encode(tokenizer, frame, tokenization.max_length, tokenization.segment_ids)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     sorted_probs = [
         torch.softmax(logits, dim=-1).cpu().numpy()
@@ -67,7 +67,7 @@ def checkpoint_probs(folder: str | Path, texts: Sequence[Text], max_length: int 
     return probs
 
 
-def score_encoders(cases: Sequence[dict], checkpoints: dict[int, Path], classes: int, max_length: int | None,
+def score_encoders(cases: Sequence[dict], checkpoints: dict[int, Path], classes: int, tokenization: Tokenization,
                    device, output) -> pd.DataFrame:  # fmt: skip
     """The behaviour_encoder rule for one run group: each seed's checkpoint on every distinct text of the suite."""
     items = case_items(cases)
@@ -75,7 +75,7 @@ def score_encoders(cases: Sequence[dict], checkpoints: dict[int, Path], classes:
     tables = []
     for seed, folder in checkpoints.items():
         started = time.perf_counter()
-        probs = checkpoint_probs(folder, distinct, max_length, device) if distinct else np.zeros((0, classes))
+        probs = checkpoint_probs(folder, distinct, tokenization, device) if distinct else np.zeros((0, classes))
         if probs.shape[1] != classes:
             raise ValueError(f"{folder}: the checkpoint has {probs.shape[1]} classes, the dataset {classes}")
         tables.append(probability_table(items, dict(zip(distinct, probs)), seed, classes))

@@ -2,16 +2,20 @@
 
 Words are those of `errors.words` (the shortcut statistic's), found on the text as written; each subword token goes
 to the word that holds most of its characters (the fast tokenizer's offsets), so "n't" is one word however the
-tokenizer splits it, and every word keeps its character offsets. Texts are truncated as training truncated them
-(`max_length`, longest first for a pair): a word cut off was never seen and is not attributed.
+tokenizer splits it, and every word keeps its character offsets. Texts are tokenized as training tokenized them (the
+tokenize rule's `tokens.Tokenization`: cut at its `max_length`, longest first for a pair, with segment ids exactly
+where training fed them): a word cut off was never seen and is not attributed.
 
 Every seed is attributed toward the seed majority's prediction (and toward gold), so that averaging a word's score
 over seeds averages one quantity even where a seed predicted another class.
 
 Integrated Gradients (Sundararajan et al. 2017) attributes f(x) - f(baseline) to the inputs; captum's convergence
-delta says how far the numerical integral is from that total. A sentence's attributions are kept when the delta is
-within `tolerance` (5%) of the logit difference; if too few sentences pass, the failing ones are integrated again
-with twice the steps, up to `max_steps`, and every sentence records the steps it used and whether it passed.
+delta says how far the numerical integral is from that total. A sentence passes when the delta is within
+`tolerance` (5%) of the logit difference toward both classes; if too few sentences pass, the failing ones are
+integrated again with twice the steps, up to `max_steps`, and every sentence records the steps it used and whether
+it passed. Only what passed is kept: a sentence's words (with one seed's checkpoint) enter the word tables and the
+deletion test only when its integral with that checkpoint converged; the convergence table keeps every sentence,
+and `convergence_summary` counts what was left out.
 
 Its settings are those of `analysis.attribution` under the schema's names, with the schema's defaults
 (`settings_with_defaults`). The deletion test checks that the attributions mean something, on each error of the
@@ -40,7 +44,7 @@ from sentiflow.errors import words as segmentation
 from sentiflow.train.batches import HostBatches, model_inputs
 from sentiflow.train.evaluation import logits_in_order
 from sentiflow.train.modeling import load_trained
-from sentiflow.train.tokens import Encoded, packed, resolve_max_length
+from sentiflow.train.tokens import Encoded, Tokenization, packed
 
 # Not settings, since they change how fast the numbers come, not the numbers: a sentence's IG result does not
 # depend on the sentences integrated beside it.
@@ -86,7 +90,7 @@ class Sentence:
     """One tokenised text (or text pair) with what maps its tokens back to words."""
 
     texts: tuple[str, ...]
-    inputs: dict[str, list[int]]  # the tokenizer's outputs that the model accepts
+    inputs: dict[str, list[int]]  # what training fed the model: token ids, and segment ids where it fed them
     word_of: list[tuple[int, int] | None]  # per token: (field, word index within the field); None: in no word
     spans: tuple[list[tuple[int, int]], ...]  # per field: each word's character offsets in its text
 
@@ -162,15 +166,20 @@ def embedding_layer(model) -> torch.nn.Embedding:
     return layer
 
 
-def encode(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, model, max_length: int | None = None):
-    """Each text (with its pair) tokenised by the checkpoint's fast tokenizer as training tokenised it (truncated at
-    `max_length`, longest first), keeping the inputs the model accepts; tokens mapped to `errors.words` words."""
+def encode(
+    tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, model, tokenization: Tokenization | None = None
+):
+    """Each text (with its pair) tokenised by the checkpoint's fast tokenizer as training tokenised it: cut at
+    `tokenization.max_length` (longest first), with segment ids where `tokenization` says (default: the decision
+    the tokenize rule makes, `Tokenization.of`, for this tokenizer and model); tokens mapped to `errors.words` words."""
     if not getattr(tokenizer, "is_fast", False):
         raise AttributionError(f"{type(tokenizer).__name__} is not a fast tokenizer; word offsets need one")
     if pairs is not None and len(pairs) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(pairs)} second texts")
-    accepted = set(inspect.signature(model.forward).parameters) & {"input_ids", "attention_mask", "token_type_ids"}
-    truncation = {"truncation": "longest_first", "max_length": max_length} if max_length else {}
+    if tokenization is None:
+        tokenization = Tokenization.of(tokenizer, model.config, pairs is not None)
+    inputs_fed = ["input_ids", "token_type_ids"] if tokenization.segment_ids else ["input_ids"]
+    truncation = {"truncation": "longest_first", "max_length": tokenization.max_length}
     sentences = []
     for i, text in enumerate(texts):
         fields = (text,) if pairs is None else (text, pairs[i])
@@ -182,7 +191,7 @@ def encode(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, model, 
             tokens = [t for t, owner in enumerate(field_of) if owner == f]
             for t, w in zip(tokens, word_of_tokens([offsets[t] for t in tokens], spans[f])):
                 word_of[t] = None if w is None else (f, w)
-        inputs = {name: list(encoding[name]) for name in accepted if name in encoding}
+        inputs = {name: list(encoding[name]) for name in inputs_fed}
         sentences.append(Sentence(texts=fields, inputs=inputs, word_of=word_of, spans=spans))
     return sentences
 
@@ -422,13 +431,14 @@ def deletion_summary(deletions: pd.DataFrame, bootstrap: dict, by: Sequence[str]
 def attribute_group(
     checkpoints: dict[int, Path], texts: Sequence[str], pairs: Sequence[str] | None, gold: np.ndarray,
     predicted: np.ndarray, majority: np.ndarray, settings: dict, device="cpu", index: Sequence[int] | None = None,
-    max_length: int | None = None,
+    tokenization: Tokenization | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Word attributions, convergence and the deletion test of one run group: `checkpoints` maps each seed to its
     published model folder, `predicted` holds each seed's predictions (seeds x sentences, in that order),
-    `majority` the seed majority's, which every seed is attributed toward. `max_length` is the truncation training
-    used (default: the tokenizer's limit, as training's default). Returns (words, convergence, deletions), their
-    rows labelled with `index` (default: text positions) and seed."""
+    `majority` the seed majority's, which every seed is attributed toward. `tokenization`: the tokenize rule's, as
+    training tokenized the texts (default: what that rule decides for the checkpoint, `Tokenization.of`). Returns
+    (words, convergence, deletions), their rows labelled with `index` (default: text positions) and seed; words and
+    deletions only of the (sentence, seed) pairs whose integral converged, convergence of every one."""
     settings = settings_with_defaults(settings)
     predicted, gold, majority = np.asarray(predicted), np.asarray(gold), np.asarray(majority)
     if not checkpoints:
@@ -441,8 +451,9 @@ def attribute_group(
     for (seed, folder), seed_predicted in zip(checkpoints.items(), predicted):
         model, tokenizer = load_trained(folder)
         model.to(device)
-        sentences = encode(tokenizer, texts, pairs, model, resolve_max_length(tokenizer, model.config, max_length))
+        sentences = encode(tokenizer, texts, pairs, model, tokenization)
         words, convergence = attribute(model, sentences, majority, gold, settings, device)
+        words = words[words["index"].isin(convergence.loc[convergence["passed"], "index"])]
         deletions = deletion_test(model, sentences, words, majority, seed_predicted, gold, settings, seed, device)
         for name, table in zip(tables, (words, convergence, deletions)):
             tables[name].append(table.assign(index=index[table["index"].to_numpy(dtype=int)], seed=seed))
@@ -450,14 +461,22 @@ def attribute_group(
     return tuple(pd.concat(tables[n], ignore_index=True)[columns[n]] for n in tables)
 
 
-def convergence_summary(convergence: pd.DataFrame, settings: dict) -> dict:
-    """What the report says about the integration: the steps used and the share of sentences that passed."""
+def convergence_summary(convergence: pd.DataFrame, settings: dict, errors: Sequence[int] = ()) -> dict:
+    """What the report says about the integration: the steps used, the share of (sentence, seed) pairs that passed,
+    and what was left out for not converging: `dropped` pairs (absent from the word tables and the deletion test),
+    `sentences_dropped` sentences none of whose seeds converged (absent from the sentence table and the report's
+    coloured errors) and `errors_dropped`, those of them among `errors` (the attributed errors' indices)."""
     settings = settings_with_defaults(settings)
+    passed = convergence["passed"].astype(bool)
+    unconverged = set(convergence["index"]) - set(convergence.loc[passed, "index"])
     return {
         "n_steps": settings["steps"],  # the output's own name for it (docs/outputs.md)
         "max_steps": settings["max_steps"],
         "tolerance": settings["tolerance"],
         "sentences": len(convergence),
-        "passed_share": float(convergence["passed"].mean()) if len(convergence) else float("nan"),
+        "passed_share": float(passed.mean()) if len(convergence) else float("nan"),
         "steps_used": {int(k): int(v) for k, v in convergence["steps"].value_counts().sort_index().items()},
+        "dropped": int((~passed).sum()),
+        "sentences_dropped": len(unconverged),
+        "errors_dropped": len(unconverged & set(errors)),
     }

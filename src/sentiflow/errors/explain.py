@@ -21,6 +21,7 @@ from sentiflow.analysis.runs import RunGroup
 from sentiflow.atomic import write_csv, write_json, write_parquet
 from sentiflow.data import PAIR, TEXT, is_pair
 from sentiflow.errors import attribution
+from sentiflow.train.tokens import Tokenization
 
 TOP_WORDS = 5  # the words a sentence's summary lists, strongest toward the prediction first
 
@@ -37,9 +38,9 @@ def chosen_sentences(group: RunGroup, sentences: int | None, seed: int) -> tuple
 
 
 def explain_group(group: RunGroup, validation: pd.DataFrame, shortcut_words: pd.DataFrame, labels: Sequence[str],
-                  settings: dict, bootstrap: dict, device, outputs, max_length: int | None = None) -> dict:  # fmt: skip
+                  settings: dict, bootstrap: dict, device, outputs, tokenization: Tokenization) -> dict:  # fmt: skip
     """Attribute one run group (a `runs.RunGroup`; `validation` in index order) and write `outputs`: words,
-    sentences, deletion, summary. `max_length`: training's truncation (the tokenize rule's)."""
+    sentences, deletion, summary. `tokenization`: how training tokenized the texts (the tokenize rule's)."""
 
     started = time.perf_counter()
     wrong, right = chosen_sentences(group, settings["sentences"], settings["seed"])
@@ -52,7 +53,7 @@ def explain_group(group: RunGroup, validation: pd.DataFrame, shortcut_words: pd.
         words, convergence, deletions = attribution.attribute_group(
             checkpoints, validation[TEXT].to_numpy()[chosen], pairs, group.gold[chosen], group.predictions()[:, chosen],
             group.majority()[chosen], settings, device, index=validation["index"].to_numpy()[chosen],
-            max_length=max_length,
+            tokenization=tokenization,
         )  # fmt: skip
     else:  # the seed majority makes no error: tables with their columns and nothing in them
         columns = (attribution.WORD_COLUMNS, attribution.CONVERGENCE_COLUMNS, attribution.DELETION_COLUMNS)
@@ -65,8 +66,8 @@ def explain_group(group: RunGroup, validation: pd.DataFrame, shortcut_words: pd.
     summary = {
         "run_group": group.label, "seeds": group.seeds, "errors": len(wrong), "correct": len(right),
         "errors_of_majority": int((group.majority() != group.gold).sum()),
-        "max_length": max_length,
-        "convergence": attribution.convergence_summary(convergence, settings),
+        "max_length": tokenization.max_length, "segment_ids": tokenization.segment_ids,
+        "convergence": attribution.convergence_summary(convergence, settings, validation["index"].to_numpy()[wrong]),
         "top_word_is_shortcut": {"errors": len(errors), "share": float(shortcut_share.mean()) if len(errors) else None,
                                  "ci": bootstrap_ci(shortcut_share, **ci_settings(bootstrap))},
         "seconds": round(time.perf_counter() - started, 1), "device": str(device),

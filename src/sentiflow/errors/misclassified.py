@@ -10,7 +10,7 @@ import pandas as pd
 
 from sentiflow import config
 from sentiflow.analysis.proportions import newcombe_difference, wilson_interval
-from sentiflow.analysis.runs import RunGroup, RunSet
+from sentiflow.analysis.runs import RunGroup, RunSet, seed_majority
 from sentiflow.atomic import write_csv, write_json
 from sentiflow.data import PAIR, TEXT, is_pair, read_split, text_fields
 from sentiflow.errors import why
@@ -86,8 +86,9 @@ def misclassified(
 ) -> pd.DataFrame:
     """Validation sentences the run group got wrong in at least one seed, most confident errors first.
 
-    `predicted` is the wrong label most seeds chose, `confidence` its probability averaged over the seeds
-    that were wrong, `prob_gold` the gold label's probability averaged over all seeds.
+    `predicted` is the wrong label most of the wrong seeds chose (`seed_majority` over those seeds: a tie goes to
+    the tied label with their highest mean probability), `confidence` its probability averaged over them,
+    `prob_gold` the gold label's probability averaged over all seeds.
     """
     probs, preds, gold = group.probs(), group.predictions(), group.gold
     wrong = preds != gold
@@ -95,7 +96,7 @@ def misclassified(
     rows = []
     for i in np.flatnonzero(wrong.any(0)):
         wrong_seeds = wrong[:, i]
-        predicted = int(np.bincount(preds[wrong_seeds, i], minlength=len(labels)).argmax())
+        predicted = int(seed_majority(probs[wrong_seeds, i][:, None])[0])
         row = {
             "backbone": group.label,
             "index": int(validation["index"].iloc[i]),

@@ -2,7 +2,15 @@
 
 The failure-mode table tests cue families someone thought of. Here a shallow decision tree over per-sentence
 features (length in words, every cue family, a shortcut against gold, mixed tone; for a pair which text carries
-a cue and the length ratio) predicts each run group's seed-majority error, and its leaves are the slices.
+a cue and the length ratio; whether a witness LLM answers against gold) predicts each run group's seed-majority
+error, and its leaves are the slices.
+
+Cross-fitting keeps the tree from choosing its leaves on the sentences they are scored on, but not a feature
+that is itself computed from the outcome of the held-out sentences: such a feature marks their errors whatever the
+folds. So every feature comes from the text, the training split, the gold label or an LLM that read the text, and
+none from the encoders' outputs. A confirmed label issue is no feature: its candidates are cleanlab's, the
+encoders' confident errors on every sentence, and in an audit a feature built that way marked 68 held-out
+sentences, all of them errors, and was flagged above the held-out rate.
 
 A tree fitted on validation and scored on the same sentences finds noise and reports it as a finding: its leaves
 are chosen because they separate errors there. So the sentences are split into `folds` stratified folds (seeded);
@@ -36,11 +44,8 @@ SLICE_COLUMNS = ["backbone", "rank", "slice", "sentences", "errors", "error_rate
                  "error_rate_ci_high", "share_of_errors", "excess_errors", "heldout_error_rate", "above_heldout_rate", "found_by_folds",
                  "fit_sentences", "fit_error_rate", "fit_excess_errors"]  # fmt: skip
 # How a boolean feature reads in a slice's rule, present and absent; the cue families read as their names.
-CONFIRMED, WITNESS = "confirmed_label_issue", "against_gold_by:"
-PHRASES = {
-    "shortcut_against_gold": ("a shortcut word against gold", "no shortcut word against gold"),
-    CONFIRMED: ("a confirmed label issue", "no confirmed label issue"),
-}
+WITNESS = "against_gold_by:"
+PHRASES = {"shortcut_against_gold": ("a shortcut word against gold", "no shortcut word against gold")}
 NUMBERS = {"words": "words", "length_ratio": "length ratio (second text / first)"}
 FIELDS = {"_in_first": " in the first text", "_in_second": " in the second text"}
 
@@ -67,10 +72,12 @@ def length_in_words(texts: pd.Series) -> np.ndarray:
     return np.array([sum(any(c.isalnum() for c in w) for w in words(str(t))) for t in texts], dtype=int)
 
 
-def feature_matrix(cues: pd.DataFrame, families: list[str], extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+def feature_matrix(cues: pd.DataFrame, families: list[str], witnesses: dict[str, pd.DataFrame] | None = None
+                   ) -> pd.DataFrame:  # fmt: skip
     """Per validation sentence (cues.csv's rows, indexed by sentence index): its length in words, each cue family
-    (for a pair, per text), a shortcut against gold and mixed tone, and `extra` boolean features by name (a
-    confirmed label issue or an LLM's disagreement are one entry each)."""
+    (for a pair, per text), a shortcut against gold and mixed tone (cues.csv's columns of those names; any other
+    column is not read), and whether each witness LLM answered against gold (`witness_features`). Nothing else can
+    enter: no feature derived from the encoders' outputs."""
     columns = {"words": length_in_words(cues[TEXT])}
     if is_pair(cues):
         second = length_in_words(cues[PAIR])
@@ -81,20 +88,20 @@ def feature_matrix(cues: pd.DataFrame, families: list[str], extra: dict[str, np.
     if missing:
         raise ValueError(f"cues.csv lacks the column(s) {', '.join(missing)}: rerun the misclassified rule")
     columns |= {name: cues[name].astype(bool).to_numpy() for name in [*families, *FLAG_COLUMNS]}
-    columns |= {name: np.asarray(values, dtype=bool) for name, values in (extra or {}).items()}
+    columns |= witness_features(cues, witnesses or {})
     return pd.DataFrame(columns, index=cues["index"].to_numpy())
 
 
-def label_features(cues: pd.DataFrame, label_issues: pd.DataFrame | None, witnesses: dict[str, pd.DataFrame]) -> dict:
-    """The two features that come from later rules: a confirmed label issue (when the label_issues rule ran), and for
-    each witness LLM that answered every validation sentence whether it answered against gold. A witness that read
-    a sample is left out: a feature known only on the sentences it read would mark the sample, not the sentences."""
+def witness_features(cues: pd.DataFrame, witnesses: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+    """For each witness LLM (rule llm_witness: it read the text, never the encoders' answers) that answered every
+    validation sentence, whether it answered against gold. A witness that read a sample is left out: a feature
+    known only on the sentences it read would mark the sample, not the sentences."""
     index = cues["index"].to_numpy()
     extra = {}
-    if label_issues is not None:
-        confirmed = label_issues.loc[label_issues["status"] == "confirmed", "index"]
-        extra[CONFIRMED] = np.isin(index, confirmed.to_numpy())
     for name, table in witnesses.items():
+        missing = [column for column in ("index", "gold", "llm_predicted") if column not in table]
+        if missing:
+            raise ValueError(f"the witness table of {name} lacks the column(s) {', '.join(missing)}")
         answered = table.set_index("index")
         if np.isin(index, answered.index).all():
             rows = answered.loc[index]
@@ -255,12 +262,11 @@ def group_slices(group: RunGroup, features: pd.DataFrame, settings: SliceSetting
     return table.assign(backbone=group.label)[SLICE_COLUMNS], summary | {"note": summary.get("note")}
 
 
-def find_slices(
-    runs: RunSet, cues: pd.DataFrame, families: list[str], settings: SliceSettings, outputs, extra: dict | None = None
-) -> dict:
+def find_slices(runs: RunSet, cues: pd.DataFrame, families: list[str], settings: SliceSettings, outputs,
+                witnesses: dict[str, pd.DataFrame] | None = None) -> dict:  # fmt: skip
     """The slices rule: every run group's slices in `outputs["table"]` (slices.csv), the settings, the features and
-    each group's counts and notes in `outputs["summary"]` (slices.json). `extra`: `label_features`'s."""
-    features = feature_matrix(cues, families, extra)
+    each group's counts and notes in `outputs["summary"]` (slices.json). `witnesses`: the witness LLMs' tables."""
+    features = feature_matrix(cues, families, witnesses)
     constant = [name for name in features.columns if features[name].nunique() < 2]
     features = features.drop(columns=constant)
     tables, groups = [pd.DataFrame(columns=SLICE_COLUMNS)], {}

@@ -72,15 +72,17 @@ def check_backbone(spec: str) -> str:
     return config.model_type
 
 
-def takes_segment_ids(spec: str) -> bool:
+def takes_segment_ids(backbone) -> bool:
     """Whether the backbone's sequence classifier reads segment ids: its forward takes `token_type_ids` and it has
-    more than one segment embedding (RoBERTa has one, DeBERTa-v3 none, DistilBERT and ModernBERT take none)."""
+    more than one segment embedding (RoBERTa has one, DeBERTa-v3 none, DistilBERT and ModernBERT take none).
+    `backbone`: a hub id or folder, or its loaded transformers config. Whether a job feeds them is decided by
+    `tokens.Tokenization.of`, which asks this."""
     import inspect
 
     import transformers
     from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
-    config = load_config(spec)
+    config = load_config(str(backbone)) if isinstance(backbone, str | Path) else backbone
     classifier = getattr(transformers, MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES[config.model_type])
     accepts = "token_type_ids" in inspect.signature(classifier.forward).parameters
     return accepts and getattr(config, "type_vocab_size", 2) > 1

@@ -5,6 +5,11 @@ milliseconds, and needs neither pickle nor the `datasets` library. A sentence pa
 own pair template (`tokenizer(first, second)`: `[CLS] first [SEP] second [SEP]` for BERT, `<s> first </s></s>
 second </s>` for RoBERTa), truncated longest-first; its segment ids (`token_type_ids`) are stored beside the ids
 when the model takes them.
+
+How a backbone's texts are tokenized (`Tokenization`: where they are cut, whether segment ids go with them) is
+decided once, by the tokenize rule, and written to its stats file; training reads the token cache made with it,
+and the rules that tokenize again (attribute, behaviour_encoder) read the stats file, so that every rule feeds a
+model what training fed it.
 """
 
 from __future__ import annotations
@@ -59,6 +64,40 @@ class Encoded:
         if types is not None:
             batch["token_type_ids"] = torch.from_numpy(types)
         return batch | {"labels": torch.from_numpy(self.labels[rows])}
+
+
+class TokenizationError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Tokenization:
+    """Where a backbone's texts are cut (`max_length`, longest first for a pair) and whether segment ids
+    (`token_type_ids`) go with them: the tokenize rule's decision, read back by every rule that tokenizes again."""
+
+    max_length: int
+    segment_ids: bool
+
+    @classmethod
+    def of(cls, tokenizer, model_config, pairs: bool, requested: int | None = None) -> Tokenization:
+        """The one decision. `max_length`: `requested` (training.max_length) or the model's maximum
+        (`resolve_max_length`). Segment ids: only for a pair, where the tokenizer makes them and the model's
+        classifier reads them (`modeling.takes_segment_ids`); for one text they would all be 0, the model's default."""
+        segments = bool(pairs) and "token_type_ids" in tokenizer.model_input_names and takes_segment_ids(model_config)
+        return cls(resolve_max_length(tokenizer, model_config, requested), segments)
+
+    @classmethod
+    def read(cls, stats_path) -> Tokenization:
+        """The decision the tokenize rule wrote to its stats file (`results/{dataset}/tokens/{backbone}.json`)."""
+        stats = json.loads(Path(stats_path).read_text())
+        missing = [key for key in ("max_length", "segment_ids") if key not in stats]
+        if missing:
+            raise TokenizationError(f"{stats_path} lacks {', '.join(missing)}: rerun the tokenize rule")
+        if not isinstance(stats["max_length"], int) or stats["max_length"] < 1:
+            raise TokenizationError(f"{stats_path}: max_length is {stats['max_length']!r}, not a positive integer")
+        if not isinstance(stats["segment_ids"], bool):
+            raise TokenizationError(f"{stats_path}: segment_ids is {stats['segment_ids']!r}, not true or false")
+        return cls(stats["max_length"], stats["segment_ids"])
 
 
 def resolve_max_length(tokenizer, model_config=None, requested: int | None = None) -> int:
@@ -171,25 +210,21 @@ def tokenize_dataset(model: str, split_paths: dict, max_length: int | None, toke
     tokenizer = load_tokenizer(model)
     if tokenizer.pad_token_id is None:
         raise ValueError(f"the tokenizer of {model!r} has no padding token; dynamic padding needs one")
-    model_config = None
-    if max_length is None and (getattr(tokenizer, "model_max_length", None) or _NO_LIMIT) >= _NO_LIMIT:
-        model_config = load_config(model)
-    limit = resolve_max_length(tokenizer, model_config, max_length)
     frames = {name: pd.read_parquet(path) for name, path in split_paths.items()}
     pairs = is_pair(frames["train"])
-    # Segment ids only where they tell the model something: a pair, and a model with segment embeddings to read them.
-    segments = pairs and "token_type_ids" in tokenizer.model_input_names and takes_segment_ids(model)
-    splits = {name: encode(tokenizer, frame, limit, segments) for name, frame in frames.items()}
+    tokenization = Tokenization.of(tokenizer, load_config(model), pairs, max_length)
+    splits = {name: encode(tokenizer, frame, tokenization.max_length, tokenization.segment_ids)
+              for name, frame in frames.items()}  # fmt: skip
     meta = {
         "model": model,
         "pad_id": int(tokenizer.pad_token_id),
-        "max_length": limit,
+        "max_length": tokenization.max_length,
         "tokenizer": type(tokenizer).__name__,
         "vocab_size": len(tokenizer),
         "pairs": pairs,
-        "segment_ids": segments,
+        "segment_ids": tokenization.segment_ids,
     }
-    stats = meta | {"splits": {name: length_stats(enc, limit) for name, enc in splits.items()}}
+    stats = meta | {"splits": {name: length_stats(enc, tokenization.max_length) for name, enc in splits.items()}}
     save_encoded(tokens_out, splits, meta)
     write_json(stats_out, stats)
     return stats
