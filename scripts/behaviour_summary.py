@@ -14,6 +14,6 @@ with log_to(snakemake.log[0]):
         inputs.failure_modes,
         inputs.aggregate,
         params.labels,
-        params.bootstrap,
+        params.confidence,
         snakemake.output,
     )

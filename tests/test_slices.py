@@ -8,6 +8,7 @@ import pytest
 from conftest import write_run
 from sklearn.model_selection import StratifiedKFold
 
+from sentiflow.analysis.proportions import jeffreys_interval
 from sentiflow.analysis.runs import RunSet
 from sentiflow.errors.slices import (
     SLICE_COLUMNS,
@@ -17,7 +18,6 @@ from sentiflow.errors.slices import (
     feature_matrix,
     find_slices,
     fold_leaves,
-    jeffreys_interval,
     label_features,
 )
 from sentiflow.report import slices as report_slices

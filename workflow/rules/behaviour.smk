@@ -80,7 +80,7 @@ rule behaviour_llm:
         "../../scripts/behaviour_llm.py"
 
 
-# Per dataset: every model's failure rates on the behavioural suite with hierarchical bootstrap intervals, paired
+# Per dataset: every model's failure rates on the behavioural suite with intervals over seeds and clusters, paired
 # comparisons, the cascade applied to the suite, the failure modes' association beside the tests, failing cases.
 rule behaviour_summary:
     input:
@@ -137,7 +137,7 @@ rule behaviour_summary:
             for backbone, variant in behaviour_groups(wildcards.dataset)
         ],
         llms=lambda wildcards: behaviour_llm_keys(wildcards.dataset),
-        # The intervals resample with the analysis' settings; always percentile (see sentiflow.behaviour.statistics).
-        bootstrap=without(config["analysis"]["bootstrap"], "method"),
+        # The intervals' level; they are computed, not resampled (sentiflow.behaviour.statistics).
+        confidence=config["analysis"]["bootstrap"]["confidence"],
     script:
         "../../scripts/behaviour_summary.py"

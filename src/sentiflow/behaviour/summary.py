@@ -18,7 +18,7 @@ from sentiflow.behaviour.examples import COLUMNS as FAILING_COLUMNS
 from sentiflow.behaviour.examples import failing_cases
 from sentiflow.behaviour.figure import failure_rate_figure
 from sentiflow.behaviour.outcomes import case_outcomes, check_labels, read_scores, read_suite
-from sentiflow.behaviour.statistics import comparisons, fail_table, failure_rates
+from sentiflow.behaviour.statistics import METHOD, comparisons, fail_table, failure_rates
 
 
 @dataclass(frozen=True)
@@ -96,17 +96,17 @@ def comparison_pairs(encoders: Sequence[EncoderFiles], llms: Sequence[LLMFiles],
     return [pair for pair in pairs if pair[1] in models and pair[2] in models]
 
 
-def summarise(suite: pd.DataFrame, encoders, llms, paths: dict, labels, bootstrap: dict, outputs) -> dict:
+def summarise(suite: pd.DataFrame, encoders, llms, paths: dict, labels, confidence: float, outputs) -> dict:
     """The rule. `paths`: suite, failure_modes, aggregate (the aggregate rule's summary.json); `outputs`:
     failure_rates, comparisons, association, failing_cases, summary, png, pdf."""
     best = best_encoder(paths["aggregate"], encoders) if encoders else None
     answers, deferred = answer_all(suite, encoders, llms, best, labels)
     tables = {model: (a.kind, fail_table(a.outcomes)) for model, a in answers.items()}
-    rates = failure_rates(suite, tables, bootstrap)
+    rates = failure_rates(suite, tables, confidence)
     pairs = comparison_pairs(encoders, llms, best, answers)
     failing = [failing_cases(suite, model, a.kind, a.outcomes, a.scores, labels) for model, a in answers.items()]
     write_csv(outputs["failure_rates"], rates)
-    write_csv(outputs["comparisons"], comparisons(suite, tables, pairs, bootstrap))
+    write_csv(outputs["comparisons"], comparisons(suite, tables, pairs, confidence))
     write_csv(outputs["association"], association(pd.read_csv(paths["failure_modes"]), rates, suite))
     write_csv(outputs["failing_cases"], pd.concat([pd.DataFrame(columns=FAILING_COLUMNS), *failing], ignore_index=True))
     summary = {
@@ -117,16 +117,16 @@ def summarise(suite: pd.DataFrame, encoders, llms, paths: dict, labels, bootstra
                     "cases": int(a.outcomes["case"].nunique())} for model, a in answers.items()],
         "best_encoder": best,
         "cascades": deferred,
-        "bootstrap": {key: bootstrap[key] for key in ("samples", "confidence", "seed")} | {"method": "percentile"},
+        "intervals": {"confidence": confidence, "method": METHOD},
     }  # fmt: skip
     write_json(outputs["summary"], summary)
     failure_rate_figure(rates, outputs["png"], outputs["pdf"])
     return summary
 
 
-def run_summary(suite, encoders, llms, failure_modes, aggregate, labels, bootstrap: dict, outputs) -> dict:
+def run_summary(suite, encoders, llms, failure_modes, aggregate, labels, confidence: float, outputs) -> dict:
     """The behaviour_summary rule from its files (see `summarise`)."""
     paths = {"failure_modes": failure_modes, "aggregate": aggregate}
     cases = read_suite(suite)
     check_labels(cases, labels, suite)
-    return summarise(cases, encoders, llms, paths, labels, bootstrap, outputs)
+    return summarise(cases, encoders, llms, paths, labels, confidence, outputs)
