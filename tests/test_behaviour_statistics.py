@@ -124,6 +124,23 @@ def test_one_seed_on_single_case_clusters_is_wilsons_interval_and_one_cluster_ha
     assert empty["cases"] == 0 and np.isnan(empty["failure_rate"])
 
 
+def test_seeds_that_tie_by_chance_still_leave_a_width():
+    """The smoke run's contractions test: seed 1 fails one sentence, seed 2 another, so both seeds' rates are 1/10
+    and the seeds' spread is 0. The seeds' part is floored at what the cases' noise alone would give in 1 study of 20
+    (the interaction mean square, 1/180, times chi2(1)'s 5% quantile); with no clusters' part beyond the noise, the
+    interval is the score interval of that variance at t(1)'s quantile, 12.7: a width, where the bare sums gave 0."""
+    fails = np.zeros((2, 10))
+    fails[0, 1] = fails[1, 2] = 1
+    parts = crossed.rate_parts(*crossed.cell_counts(fails, np.arange(10)))
+    assert parts.cells == pytest.approx(1 / 180) and parts.seed == pytest.approx(0.0039321 / 180, rel=1e-4)
+    result = rate_with_interval(fails, np.arange(10), 0.95)
+    variance = 0.0039321 / 180
+    linear = variance / 0.09  # all of it the cases' noise, t (1 - t) at the candidate rate
+    low, high = crossed.score_limits(0.1, T975[1], linear, 0.0)
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx((float(low), float(high)), rel=1e-4)
+    assert 0.05 < result["ci_low"] < 0.1 < result["ci_high"] < 0.2
+
+
 def test_no_jump_at_zero_failures():
     """Three seeds, 20 templates of 9 cases: nothing fails, then one case of one seed. At 0 the interval is Wilson's
     on the 540 pairs at the seeds' t quantile (2 degrees of freedom), the limit of one failure's interval."""

@@ -123,12 +123,12 @@ def rate_settings():
             yield design, 1, 0.0  # one seed's own rate, or an LLM entry answering the whole test
 
 
-def band_of(design: str, seeds: int, truth: float) -> tuple[float, float]:
-    """SMALL for the smoke run's and an LLM entry's few trials; WIDE for one seed at a rate of 0.02 (binomial near
-    0: Wilson's interval is conservative there)."""
+def band_of(design: str, seeds: int, truth: float) -> Band:
+    """SMALL for the smoke run's and an LLM entry's few trials; WIDE at a rate of 0.02 (about 4 failures on a test
+    with one seed, 11 with three: a score interval is conservative there)."""
     if sum(DESIGNS[design]) * seeds < 60:
         return SMALL
-    return WIDE if truth <= 0.02 and seeds == 1 else BAND
+    return WIDE if truth <= 0.02 else BAND
 
 
 def failure_rates(seed: int = 0) -> list[Result]:
@@ -215,11 +215,12 @@ def failure_modes(seed: int = 2) -> list[Result]:
                 spread = f", seed sd {seed_sd}" if seeds > 1 else ""
                 setting = f"{family}, {seeds} seed{'s' * (seeds > 1)}{spread}, truths {truth_with} / {truth_without}"
                 band = SMALL if size < 60 else BAND
+                rare = WIDE if band == BAND and truth_with <= 0.02 else band  # about 8 errors in 390 pairs
                 # A dozen sentences, about one error in 36 (seed, sentence) pairs, seeds far apart: the difference's
                 # one known undercoverage.
                 known = size < 60 and seed_sd == 0.8 and truth_with == 0.02
                 results += [
-                    measured("failure mode: rate with the cue", setting, *compared.a_ci, truth_with, band),
+                    measured("failure mode: rate with the cue", setting, *compared.a_ci, truth_with, rare),
                     measured("failure mode: rate without it", setting, *compared.b_ci, truth_without, BAND),
                     measured(
                         "failure mode: difference",
