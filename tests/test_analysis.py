@@ -220,6 +220,21 @@ def test_rate_intervals_are_honest_at_zero_and_match_newcombe():
     assert lonely["error_rate_without_ci_low"] > 0.3
 
 
+def test_a_family_with_no_errors_keeps_its_uncertainty_in_the_difference():
+    """Three seeds, a family of 12 sentences none of them wrong, 20% wrong elsewhere: the family's rate interval is
+    Wilson's on its 36 (seed, sentence) pairs at the seeds' t quantile, and the difference reaches as high as that
+    interval allows, instead of being rescaled to the other rate's quantile (which excluded 0)."""
+    rng = np.random.default_rng(0)
+    wrong = np.zeros((3, 872))
+    wrong[:, 12:] = rng.random((3, 860)) < 0.2
+    tags = pd.DataFrame({"question": np.arange(872) < 12})
+    row = failure_modes(tags, {"m": wrong}, 0.95).iloc[0]
+    t2 = 4.302652730
+    assert row["error_rate_with_ci_high"] == pytest.approx(t2**2 / (36 + t2**2))
+    assert row["difference_ci_low"] < -row["error_rate_without"] < 0 < row["difference_ci_high"]
+    assert row["difference_ci_high"] >= row["error_rate_with_ci_high"] - row["error_rate_without_ci_high"]
+
+
 def test_a_failure_modes_seeds_are_shared_by_both_rates():
     """A seed that errs more errs more with and without the cue: the rates' intervals carry the seeds' spread, and
     the difference keeps only what the seeds do not share. Here seed 3 errs on every sentence: each rate has a wide

@@ -192,13 +192,19 @@ def score_limits(rate, q, linear, quadratic) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
+def at_edge(parts: Rate) -> np.ndarray:
+    """Where no variance is estimated (a rate of 0 or 1, or nothing that varies): the interval is Wilson's on all
+    trials at the first part's quantile, not a variance's."""
+    return (parts.rate * (1 - parts.rate) == 0) | (parts.variance <= 0)
+
+
 def interval(parts: Rate, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """The rate's interval (see the module's docstring); NaN with fewer than two clusters."""
     rate, variance = parts.rate, parts.variance
     if parts.clusters < 2:
         return np.full_like(rate, np.nan), np.full_like(rate, np.nan)
     spread = rate * (1 - rate)
-    edge = (spread == 0) | (variance <= 0)  # nothing varies: the limit of one failure, Wilson on all trials
+    edge = at_edge(parts)  # nothing varies: the limit of one failure, Wilson on all trials
     with np.errstate(invalid="ignore", divide="ignore"):
         linear = np.where(edge, 1 / parts.trials, parts.noise / spread)
         quadratic = np.where(edge, 0.0, (variance - parts.noise) / spread**2)
@@ -230,8 +236,11 @@ class Difference:
         a_ci, b_ci = interval(a, confidence), interval(b, confidence)
         shape_a, shape_b = shapes or (a, b)
         q = quantile(parts, confidence)
+        # A rate at the edge keeps its interval as it is: its width is no variance's, and the difference's parts
+        # hold none of it.
         at_q = [
-            rescaled(m.rate, interval(m, confidence), q / quantile(m.parts(), confidence)) for m in (shape_a, shape_b)
+            rescaled(m.rate, interval(m, confidence), np.where(at_edge(m), 1.0, q / quantile(m.parts(), confidence)))
+            for m in (shape_a, shape_b)
         ]
         low, high = mover(a.rate, at_q[0], b.rate, at_q[1])
         d, independent, variance = a.rate - b.rate, shape_a.variance + shape_b.variance, sum(part for part, _ in parts)
