@@ -141,9 +141,10 @@ def failure_modes(tags: pd.DataFrame, wrong: dict[str, np.ndarray], confidence: 
     pairs wrong, which is the per-sentence share of seeds wrong averaged over the sentences. The intervals are over
     the population of seeds and of sentences (`sentiflow.analysis.crossed`, each sentence its own cluster): a seed
     that errs more errs more with and without the cue, so the seeds are shared by both rates and their variance
-    is in each rate's interval and, as far as it differs between the two, in the difference's (MOVER of the two
-    rates' intervals). With one seed, the run's own rates over sentences, and the difference is Newcombe's hybrid
-    score interval's construction. A family with one sentence, or all but one, has no interval. Each row's
+    is in each rate's interval and, as far as it differs between the two, in the difference's (Newcombe's hybrid
+    score interval of the two rates' intervals, scaled to the difference's variance). With one seed these are the
+    run's own rates over sentences: Wilson's intervals and Newcombe's. A family with one sentence, or all but one,
+    has no interval. Each row's
     intervals stand alone: no correction for the number of rows, which the report states.
     """
     rows = []
