@@ -14,7 +14,7 @@ with log_to(snakemake.log[0]):
         inputs.failure_modes,
         inputs.aggregate,
         params.labels,
-        params.bootstrap,
+        params.confidence,
         snakemake.output,
         polarity=params.polarity,
         band=params.neutral_band,

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from conftest import write_run
 
+from sentiflow.analysis import crossed
 from sentiflow.analysis.calibration import (
     analyse_calibration,
     calibration_metrics,
@@ -17,7 +18,7 @@ from sentiflow.analysis.calibration import (
     softmax,
 )
 from sentiflow.analysis.metrics import aggregate, bootstrap_ci, class_scores, difference_ci, macro_f1, mcnemar_exact
-from sentiflow.analysis.proportions import newcombe_difference, wilson_interval
+from sentiflow.analysis.proportions import mover, wilson_of_share
 from sentiflow.analysis.runs import MissingRuns, RunSet
 from sentiflow.errors.misclassified import ErrorSettings, analyse_errors, cue_tags, failure_modes, words
 
@@ -173,45 +174,86 @@ def test_cue_words_match_whole_words_in_raw_and_ptb_text():
 
 def test_failure_mode_rates_and_shares():
     tags = pd.DataFrame({"negation": [True, True, False, False, False]})
-    rate = np.array([1.0, 0.5, 0.5, 0.0, 0.0])  # share of seeds wrong per sentence
-    row = failure_modes(tags, {"m": rate}, BOOTSTRAP).iloc[0]
+    wrong = np.array([[1, 1, 0, 0, 0], [1, 0, 1, 0, 0]])  # two seeds: shares of seeds wrong 1, 0.5, 0.5, 0, 0
+    row = failure_modes(tags, {"m": wrong}, 0.95).iloc[0]
     assert row["sentences"] == 2 and row["share_of_sentences"] == pytest.approx(0.4)
     assert row["error_rate_with"] == pytest.approx(0.75) and row["error_rate_without"] == pytest.approx(1 / 6)
-    assert row["share_of_errors"] == pytest.approx(1.5 / 2.0)
-    assert row["error_rate_with_ci_low"] <= 0.75 <= row["error_rate_with_ci_high"]
+    assert row["share_of_errors"] == pytest.approx(0.75)
     assert row["difference_ci_low"] <= 0.75 - 1 / 6 <= row["difference_ci_high"]
-    # Wilson with 2 sentences and 1.5 errors, by hand: centre (p + z²/2n) / (1 + z²/n), half-width
-    # z / (1 + z²/n) * sqrt(p (1 - p) / n + z² / 4n²).
-    z = NormalDist().inv_cdf(0.975)
-    centre, half = (0.75 + z * z / 4) / (1 + z * z / 2), z / (1 + z * z / 2) * math.sqrt(0.75 * 0.25 / 2 + z * z / 16)
+    # With the cue, by hand: failures beyond the rate per (seed, sentence) 0.25, 0.25 / 0.25, -0.75; the seeds' sums
+    # 0.5 and -0.5 give the seeds' part 2 x 0.5 / 4^2 = 1/16; the interaction residuals are all +-0.25, 2 x 2 x
+    # 0.25 / 16 = 1/16, which is the clusters' part too: no sentence effect beyond the noise. So the variance 1/16
+    # is all the cases' noise, 0.75 x 0.25 / 3 at the rate: Wilson's interval on 3 effective trials at t(1) 97.5%.
+    t1 = 12.706204736
+    centre = (0.75 + t1 * t1 / 6) / (1 + t1 * t1 / 3)
+    half = t1 / (1 + t1 * t1 / 3) * math.sqrt(0.75 * 0.25 / 3 + t1 * t1 / 36)
     assert (row["error_rate_with_ci_low"], row["error_rate_with_ci_high"]) == pytest.approx(
-        (centre - half, centre + half)
+        (max(centre - half, 0.0), min(centre + half, 1.0)), abs=1e-6
     )
 
 
 def test_rate_intervals_are_honest_at_zero_and_match_newcombe():
     # Newcombe (1998), Statistics in Medicine 17: Wilson's interval of 81/263 and the hybrid score interval
-    # (method 10) of 56/70 - 48/80 and 9/10 - 3/10, as published to four places.
-    def rates(errors, n):
-        return np.r_[np.ones(errors), np.zeros(n - errors)]
+    # (method 10, MOVER of two Wilson intervals) of 56/70 - 48/80 and 9/10 - 3/10, as published to four places.
+    def newcombe(k1, n1, k2, n2):
+        return mover(k1 / n1, wilson_of_share(k1 / n1, n1), k2 / n2, wilson_of_share(k2 / n2, n2))
 
-    assert wilson_interval(rates(81, 263)) == pytest.approx((0.2553, 0.3662), abs=5e-5)
-    assert newcombe_difference(rates(56, 70), rates(48, 80)) == pytest.approx((0.0524, 0.3339), abs=5e-5)
-    assert newcombe_difference(rates(9, 10), rates(3, 10)) == pytest.approx((0.1705, 0.8090), abs=5e-5)
-    # SST-2's `question` family: 12 sentences, all right. A bootstrap says [0, 0]; Wilson's upper limit is
-    # z² / (n + z²) = 0.2425, and the difference from a 15% rate elsewhere keeps a width and reaches past 0.
+    assert wilson_of_share(81 / 263, 263) == pytest.approx((0.2553, 0.3662), abs=5e-5)
+    assert newcombe(56, 70, 48, 80) == pytest.approx((0.0524, 0.3339), abs=5e-5)
+    assert newcombe(9, 10, 3, 10) == pytest.approx((0.1705, 0.8090), abs=5e-5)
+    # SST-2's `question` family, one seed: 12 sentences, all right. A bootstrap says [0, 0]; with one seed the
+    # sentences are independent trials and the interval is Wilson's, upper limit z² / (n + z²) = 0.2425; the
+    # difference from a 15% rate elsewhere is Newcombe's, keeps a width and reaches past 0.
     z2 = NormalDist().inv_cdf(0.975) ** 2
-    assert wilson_interval(np.zeros(12)) == pytest.approx((0.0, z2 / (12 + z2)))
+    assert wilson_of_share(0.0, 12) == pytest.approx((0.0, z2 / (12 + z2)))
     assert bootstrap_ci(np.zeros(12), samples=200, method="percentile") == (0.0, 0.0)
     tags = pd.DataFrame({"question": [True] * 12 + [False] * 100})
-    modes = failure_modes(tags, {"m": np.r_[np.zeros(12), rates(15, 100)]}, BOOTSTRAP).iloc[0]
+    wrong = np.r_[np.zeros(12), np.ones(15), np.zeros(85)][None, :]
+    modes = failure_modes(tags, {"m": wrong}, 0.95).iloc[0]
     assert modes["error_rate_with"] == 0 and modes["error_rate_with_ci_high"] == pytest.approx(0.2425, abs=1e-4)
+    assert (modes["difference_ci_low"], modes["difference_ci_high"]) == pytest.approx(newcombe(0, 12, 15, 100))
     assert modes["difference_ci_low"] < -0.15 < 0 < modes["difference_ci_high"]
-    # Shares of seeds wrong count as fractional errors: 12 sentences wrong in half the seeds are 6 errors in 12.
-    assert wilson_interval(np.full(12, 0.5)) == pytest.approx(wilson_interval(rates(6, 12)))
-    assert math.isnan(wilson_interval(np.zeros(0))[0]) and math.isnan(newcombe_difference(np.zeros(3), [])[1])
-    with pytest.raises(ValueError, match=r"values in \[0, 1\]"):
-        wilson_interval(np.array([0.5, 2.0]))
+    assert all(np.isnan(wilson_of_share(0.0, 0)))
+    # A family of one sentence has no interval (the sentences' variance needs two); nor does one covering them all.
+    lonely = failure_modes(pd.DataFrame({"q": [True] + [False] * 4}), {"m": np.ones((3, 5))}, 0.95).iloc[0]
+    assert np.isnan(lonely["error_rate_with_ci_low"]) and np.isnan(lonely["difference_ci_high"])
+    assert lonely["error_rate_without_ci_low"] > 0.3
+
+
+def test_a_family_with_no_errors_keeps_its_uncertainty_in_the_difference():
+    """Three seeds, a family of 12 sentences none of them wrong, 20% wrong elsewhere: the family's rate interval is
+    Wilson's on its 36 (seed, sentence) pairs at the seeds' t quantile, and the difference reaches as high as that
+    interval allows, instead of being rescaled to the other rate's quantile (which excluded 0)."""
+    rng = np.random.default_rng(0)
+    wrong = np.zeros((3, 872))
+    wrong[:, 12:] = rng.random((3, 860)) < 0.2
+    tags = pd.DataFrame({"question": np.arange(872) < 12})
+    row = failure_modes(tags, {"m": wrong}, 0.95).iloc[0]
+    t2 = 4.302652730
+    assert row["error_rate_with_ci_high"] == pytest.approx(t2**2 / (36 + t2**2))
+    assert row["difference_ci_low"] < -row["error_rate_without"] < 0 < row["difference_ci_high"]
+    assert row["difference_ci_high"] >= row["error_rate_with_ci_high"] - row["error_rate_without_ci_high"]
+
+
+def test_a_failure_modes_seeds_are_shared_by_both_rates():
+    """A seed that errs more errs more with and without the cue: the rates' intervals carry the seeds' spread, and
+    the difference keeps only what the seeds do not share. Here seed 3 errs on every sentence: each rate has a wide
+    interval, while the with-minus-without difference, 0 in every seed, has a narrow one."""
+    wrong = np.zeros((3, 400))
+    wrong[:, ::10] = 1  # 10% in every seed, with and without the cue
+    wrong[2, 5::10] = 1  # seed 3 errs on another 10%, with and without alike
+    tags = pd.DataFrame({"cue": np.arange(400) < 200})
+    row = failure_modes(tags, {"m": wrong}, 0.95).iloc[0]
+    assert row["error_rate_with"] == pytest.approx(0.4 / 3) and row["error_rate_without"] == pytest.approx(0.4 / 3)
+    with_width = row["error_rate_with_ci_high"] - row["error_rate_with_ci_low"]
+    assert with_width > 0.15
+    assert row["difference_ci_high"] - row["difference_ci_low"] < with_width / 2
+    # Counted with the sentences as trials, the seeds' spread would be lost: the interval is wider than Wilson's.
+    low, high = wilson_of_share(row["error_rate_with"], 200)
+    assert with_width > 2 * (high - low)
+    assert crossed.rate_interval(wrong[:, :200], np.arange(200), 0.95)[1] == pytest.approx(
+        row["error_rate_with_ci_low"]
+    )
 
 
 # --- the analysis stages on run folders in the documented format ---------------------------------------------
@@ -379,7 +421,7 @@ def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):
     phrases = pd.DataFrame({"index": range(100, 150), "text": [f"is not film {i % 10}" for i in range(50)], "label": 1})
     pd.concat([train, phrases], ignore_index=True).to_parquet(folder / "train.parquet")
     data = {"validation": folder / "validation.parquet", "train": folder / "train.parquet"}
-    settings = ErrorSettings(cues=CUES, bootstrap=BOOTSTRAP, overconfidence_threshold=0.9)
+    settings = ErrorSettings(cues=CUES, confidence=0.95, overconfidence_threshold=0.9)
     confident = analyse_errors(runs, data, ["negative", "positive"], settings, outputs)
     table = pd.read_csv(out / "all.csv")
     a = table[table["backbone"] == "a"].reset_index(drop=True)

@@ -16,13 +16,13 @@ from sentiflow.report.inputs import BehaviourFiles
 from sentiflow.report.render import _template
 
 TEMPLATES = REPO / "src" / "sentiflow" / "report" / "templates"
-BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0}
+CONFIDENCE = 0.95
 
 
 @pytest.fixture
 def section(tmp_path) -> dict:
     outputs = summary_outputs(tmp_path / "out")
-    run_summary(**study_files(tmp_path / "in"), labels=SST2, bootstrap=BOOTSTRAP, outputs=outputs)
+    run_summary(**study_files(tmp_path / "in"), labels=SST2, confidence=CONFIDENCE, outputs=outputs)
     return behaviour.collect(BehaviourFiles(**outputs), failing_cases=2)
 
 

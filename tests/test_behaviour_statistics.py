@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import math
 from statistics import NormalDist
 
 import numpy as np
@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from behaviour_files import case, onehot, study_files, summary_outputs, two, write_scores, write_suite
 
+from sentiflow.analysis import crossed
+from sentiflow.analysis.proportions import wilson_of_share
 from sentiflow.behaviour.cascade import cascade_scores, seed_answers
 from sentiflow.behaviour.outcomes import PROBABILITY_FLOOR, Reading, SuiteError, case_outcomes, read_scores, read_suite
 from sentiflow.behaviour.polarity import answer_polarity
@@ -17,7 +19,6 @@ from sentiflow.behaviour.statistics import (
     comparisons,
     fail_table,
     failure_rates,
-    hierarchical_rates,
     paired_difference,
     rate_with_interval,
 )
@@ -25,7 +26,7 @@ from sentiflow.behaviour.summary import run_summary
 
 SST5 = ["very negative", "negative", "neutral", "positive", "very positive"]
 SST2 = ["negative", "positive"]
-BOOTSTRAP = {"samples": 4000, "confidence": 0.95, "seed": 0, "method": "BCa"}
+CONFIDENCE = 0.95
 INCREASE = {"labels": ["positive", "very positive"], "must_not": "increase", "scale": "probability", "tolerance": 0.1}
 POLARITY = {"very negative": "negative", "negative": "negative", "neutral": "neutral", "positive": "positive",
             "very positive": "positive"}  # fmt: skip
@@ -150,48 +151,91 @@ def test_cases_without_scores_are_left_out_and_a_bad_suite_line_is_named(tmp_pat
 # Two seeds; cluster A holds two cases, B one. Seed 1 fails the first case of A and B's case; seed 2 fails none.
 FAILS = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
 CLUSTERS = np.array(["A", "A", "B"])
+T975 = {1: 12.7062047, 2: 4.30265273}  # Student's t quantiles, 97.5%, 1 and 2 degrees of freedom
 
 
-def test_the_hierarchical_bootstrap_matches_the_hand_computed_distribution():
-    """Seeds drawn (s1 s1, s1 s2 or s2 s1, s2 s2: 1/4, 1/2, 1/4), then clusters (AA, AB or BA, BB: the same); the
-    rate is failures over the drawn (seed, case) pairs. s1 s1 with AA: 4/8; AB: 4/6; BB: 2/2. s1 s2 with AA: 2/8;
-    AB: 2/6; BB: 2/4. s2 s2: 0. So 0 has 1/4, 1/4 has 1/8, 1/3 has 1/4, 1/2 has 1/8 + 1/16, 2/3 has 1/8, 1 has 1/16."""
-    exact = {0.0: 4 / 16, 0.25: 2 / 16, 1 / 3: 4 / 16, 0.5: 3 / 16, 2 / 3: 2 / 16, 1.0: 1 / 16}
-    rates = hierarchical_rates(FAILS, CLUSTERS, samples=40_000, seed=1)
-    counts = Counter(np.round(rates, 6))
-    assert set(counts) == {round(v, 6) for v in exact}
-    for value, probability in exact.items():
-        assert counts[round(value, 6)] / len(rates) == pytest.approx(probability, abs=0.01)
-    # The point estimate pools the seeds: 2 failures in 6 (seed, case) pairs. At 80% the percentiles are the 10th
-    # (0: a quarter of resamples) and the 90th (2/3: 13/16 lie below it, 15/16 at or below it).
-    result = rate_with_interval(FAILS, CLUSTERS, {"samples": 40_000, "confidence": 0.8, "seed": 1})
-    assert result["failure_rate"] == pytest.approx(1 / 3) and (result["cases"], result["clusters"]) == (3, 2)
-    assert (result["ci_low"], result["ci_high"]) == pytest.approx((0.0, 2 / 3))
+def test_the_variance_parts_match_a_hand_computation():
+    """2 failures in 6 (seed, case) pairs. Failures beyond the rate per cell (seed 1: A 1 - 2/3, B 1 - 1/3; seed 2:
+    A -2/3, B -1/3): seeds' sums 1 and -1, so the seeds' part is 2/1 x 2 / 6^2 = 1/9; clusters' sums -1/3 and 1/3,
+    2/1 x 2/9 / 36 = 1/81; the interaction residuals (seed rates 2/3 and 0, cluster rates 1/4 and 1/2) are all
+    +-1/6, 2 x 2 x 4/36 / 36 = 1/81: the clusters' part beyond the cases' noise is 0."""
+    parts = crossed.rate_parts(*crossed.cell_counts(FAILS, CLUSTERS))
+    assert (parts.rate, parts.trials, parts.seeds, parts.clusters) == (pytest.approx(1 / 3), 6, 2, 2)
+    assert (parts.seed, parts.cluster, parts.cells, parts.noise) == pytest.approx((1 / 9, 0.0, 1 / 81, 1 / 81))
+    # The cluster names and the cases' order do not matter.
+    renamed = crossed.rate_parts(*crossed.cell_counts(FAILS[:, ::-1], np.array(["z", "b", "b"])))
+    assert (renamed.rate, renamed.seed, renamed.cluster) == pytest.approx((parts.rate, parts.seed, parts.cluster))
 
 
-def test_one_seed_resamples_clusters_only_and_cluster_names_do_not_matter():
-    """Seed 1 alone: AA 2/4, AB 2/3, BB 1 (1/4, 1/2, 1/4)."""
-    rates = hierarchical_rates(FAILS[:1], CLUSTERS, samples=20_000, seed=3)
-    counts = Counter(np.round(rates, 6))
-    assert set(counts) == {0.5, round(2 / 3, 6), 1.0}
-    assert counts[round(2 / 3, 6)] / len(rates) == pytest.approx(0.5, abs=0.015)
-    renamed = hierarchical_rates(FAILS[:1], np.array(["z", "z", "b"]), samples=20_000, seed=3)
-    assert np.array_equal(rates, renamed)
-    empty = rate_with_interval(np.zeros((1, 0)), np.array([]), BOOTSTRAP)
+def test_the_score_limits_are_wilsons_and_the_logit_scales_at_their_extremes():
+    # Variance p (1 - p) / n at the candidate rate: Wilson's interval.
+    z = NormalDist().inv_cdf(0.975)
+    assert crossed.score_limits(0.3, z, 1 / 50, 0.0) == pytest.approx(wilson_of_share(0.3, 50), abs=1e-9)
+    # Variance c^2 (t (1 - t))^2: |t - p| = q c t (1 - t), whose roots a quadratic gives.
+    p, qc = 0.2, 0.5
+    upper = (-(1 - qc) + math.sqrt((1 - qc) ** 2 + 4 * qc * p)) / (2 * qc)
+    lower = ((1 + qc) - math.sqrt((1 + qc) ** 2 - 4 * qc * p)) / (2 * qc)
+    assert crossed.score_limits(p, 1.0, 0.0, qc**2) == pytest.approx((lower, upper), abs=1e-9)
+
+
+def test_one_seed_on_single_case_clusters_is_wilsons_interval_and_one_cluster_has_none():
+    fails = np.zeros((1, 40))
+    fails[0, :7] = 1
+    result = rate_with_interval(fails, np.arange(40), 0.95)
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx(wilson_of_share(7 / 40, 40), abs=1e-9)
+    one = rate_with_interval(np.ones((3, 5)), np.zeros(5), 0.95)
+    assert one["failure_rate"] == 1 and np.isnan(one["ci_low"]) and np.isnan(one["ci_high"])
+    empty = rate_with_interval(np.zeros((1, 0)), np.array([]), 0.95)
     assert empty["cases"] == 0 and np.isnan(empty["failure_rate"])
 
 
-def test_a_paired_difference_resamples_clusters_with_both_models():
-    a = np.array([1.0, 1.0, 0.0, 0.5])
-    b = np.array([0.0, 1.0, 0.0, 0.0])
-    clusters = np.array(["x", "x", "y", "z"])
-    result = paired_difference(a, b, clusters, {"samples": 20_000, "confidence": 0.95, "seed": 0})
-    assert result["difference"] == pytest.approx(0.375) and result["cases"] == 4
-    # Differences per cluster: x 1 over 2 cases, y 0 over 1, z 0.5 over 1; every resample is above 0 unless only
-    # y is drawn (1/27), and at most 1/2 (x only, or x with y and z in proportion): the interval lies in [0, 0.5].
-    assert 0.0 <= result["ci_low"] < 0.375 < result["ci_high"] <= 0.5
-    same = paired_difference(a, a, clusters, {"samples": 2000, "confidence": 0.95, "seed": 0})
-    assert (same["difference"], same["ci_low"], same["ci_high"]) == (0.0, 0.0, 0.0)
+def test_seeds_that_tie_by_chance_still_leave_a_width():
+    """The smoke run's contractions test: seed 1 fails one sentence, seed 2 another, so both seeds' rates are 1/10
+    and the seeds' spread is 0. The seeds' part is floored at what the cases' noise alone would give in 1 study of 20
+    (the interaction mean square, 1/180, times chi2(1)'s 5% quantile); with no clusters' part beyond the noise, the
+    interval is the score interval of that variance at t(1)'s quantile, 12.7: a width, where the bare sums gave 0."""
+    fails = np.zeros((2, 10))
+    fails[0, 1] = fails[1, 2] = 1
+    parts = crossed.rate_parts(*crossed.cell_counts(fails, np.arange(10)))
+    assert parts.cells == pytest.approx(1 / 180) and parts.seed == pytest.approx(0.0039321 / 180, rel=1e-4)
+    result = rate_with_interval(fails, np.arange(10), 0.95)
+    variance = 0.0039321 / 180
+    linear = variance / 0.09  # all of it the cases' noise, t (1 - t) at the candidate rate
+    low, high = crossed.score_limits(0.1, T975[1], linear, 0.0)
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx((float(low), float(high)), rel=1e-4)
+    assert 0.05 < result["ci_low"] < 0.1 < result["ci_high"] < 0.2
+
+
+def test_no_jump_at_zero_failures():
+    """Three seeds, 20 templates of 9 cases: nothing fails, then one case of one seed. At 0 the interval is Wilson's
+    on the 540 pairs at the seeds' t quantile (2 degrees of freedom), the limit of one failure's interval."""
+    clusters = np.repeat(np.arange(20), 9)
+    none = rate_with_interval(np.zeros((3, 180)), clusters, 0.95)
+    assert none["ci_low"] == 0 and none["ci_high"] == pytest.approx(T975[2] ** 2 / (540 + T975[2] ** 2))
+    one = np.zeros((3, 180))
+    one[0, 0] = 1
+    single = rate_with_interval(one, clusters, 0.95)
+    assert 0 < single["ci_low"] < 1 / 540 < single["ci_high"] < 1.2 * none["ci_high"]
+    assert single["ci_high"] > none["ci_high"]
+    every = rate_with_interval(np.ones((3, 180)), clusters, 0.95)
+    assert every["ci_high"] == 1 and every["ci_low"] == pytest.approx(1 - none["ci_high"])
+
+
+def test_a_paired_difference_keeps_each_models_seeds():
+    """Two models answering 30 single-case clusters with one seed each: the difference's variance is that of the
+    per-case differences (a paired design) and, with no rate at 0 or 1, the interval spans about 1.96 of its
+    standard errors either side. A model compared with itself has a difference of exactly 0; two seeded models with
+    the same answers in every seed still have each model's seeds in the interval, so it keeps a width."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.random((1, 30)) < 0.4).astype(float), (rng.random((1, 30)) < 0.2).astype(float)
+    result = paired_difference(a, b, np.arange(30), 0.95)
+    d = (a - b)[0]
+    se = math.sqrt(30 / 29 * ((d - d.mean()) ** 2).sum() / 30**2)
+    assert result["difference"] == pytest.approx(d.mean()) and result["cases"] == 30
+    assert result["ci_high"] - result["ci_low"] == pytest.approx(2 * 1.96 * se, rel=0.15)
+    seeded = (rng.random((3, 30)) < 0.3).astype(float)
+    same = paired_difference(seeded, seeded, np.arange(30), 0.95)
+    assert same["difference"] == 0 and same["ci_low"] < 0 < same["ci_high"]
 
 
 def test_the_cascade_uses_the_seed_majority_and_asks_the_llm_below_the_threshold():
@@ -219,7 +263,7 @@ def test_failure_rates_per_seed_and_over_seeds_and_comparisons_on_shared_cases()
     encoder = pd.DataFrame(FAILS.T, index=["a", "b", "c"], columns=[1, 2])
     llm = pd.DataFrame({0: [1.0, 0.0]}, index=["a", "c"])  # asked about two cases only
     tables = {"minilm": ("encoder", encoder), "smollm2": ("llm", llm)}
-    rates = failure_rates(suite, tables, BOOTSTRAP).set_index(["model", "seed"])
+    rates = failure_rates(suite, tables, CONFIDENCE).set_index(["model", "seed"])
     assert rates.loc[("minilm", "all"), "failure_rate"] == pytest.approx(1 / 3)
     assert (
         rates.loc[("minilm", "1"), "failure_rate"] == pytest.approx(2 / 3)
@@ -227,7 +271,7 @@ def test_failure_rates_per_seed_and_over_seeds_and_comparisons_on_shared_cases()
     )
     assert rates.loc[("smollm2", "all"), ["cases", "clusters", "failure_rate"]].tolist() == [2, 2, 0.5]
     assert ("smollm2", "0") not in rates.index  # one seed: its rate over seeds is its only rate
-    table = comparisons(suite, tables, [("llm", "minilm", "smollm2")], BOOTSTRAP).set_index("test")
+    table = comparisons(suite, tables, [("llm", "minilm", "smollm2")], CONFIDENCE).set_index("test")
     # On the two shared cases minilm fails a in 1 of 2 seeds and c in 1 of 2: 0.5 against the LLM's 0.5.
     assert table.loc["neg", ["cases", "rate_a", "rate_b", "difference"]].tolist() == [2, 0.5, 0.5, 0.0]
     assert table.loc["all tests", "cases"] == 2
@@ -241,7 +285,7 @@ def test_outcome_table_round_trip():
 
 def test_the_summary_rule_on_hand_made_files(tmp_path):
     files, outputs = study_files(tmp_path / "in"), summary_outputs(tmp_path / "out")
-    summary = run_summary(**files, labels=SST2, bootstrap=BOOTSTRAP, outputs=outputs)
+    summary = run_summary(**files, labels=SST2, confidence=CONFIDENCE, outputs=outputs)
     assert summary["best_encoder"] == "minilm" and summary["cases"] == 5
     cascade = "cascade minilm / smollm2"
     # The cascade (minilm's threshold, 0.8) on the LLM's items: neg/0 and neg/2 (confidence 0.85) and names/0's
@@ -281,14 +325,4 @@ def test_the_summary_rule_on_hand_made_files(tmp_path):
 def test_a_suite_naming_a_label_the_dataset_lacks_is_refused(tmp_path):
     files = study_files(tmp_path / "in")
     with pytest.raises(SuiteError, match=r"case 'neg/0' names label\(s\) \['negative'\] not among \['neg', 'pos'\]"):
-        run_summary(**files, labels=["neg", "pos"], bootstrap=BOOTSTRAP, outputs=summary_outputs(tmp_path / "out"))
-
-
-def test_a_rate_at_the_boundary_gets_an_interval_with_width_over_its_clusters():
-    clusters = np.repeat(np.arange(10), 3)  # 10 clusters of 3 cases, 2 seeds, nothing fails
-    none = rate_with_interval(np.zeros((2, 30)), clusters, {"samples": 200, "seed": 0, "confidence": 0.95})
-    z2 = NormalDist().inv_cdf(0.975) ** 2
-    assert none["failure_rate"] == 0 and none["ci_low"] == 0
-    assert none["ci_high"] == pytest.approx(z2 / (10 + z2))  # Wilson's upper bound for 0 of 10 clusters
-    every = rate_with_interval(np.ones((2, 30)), clusters, {"samples": 200, "seed": 0, "confidence": 0.95})
-    assert every["ci_high"] == 1 and every["ci_low"] == pytest.approx(10 / (10 + z2))
+        run_summary(**files, labels=["neg", "pos"], confidence=CONFIDENCE, outputs=summary_outputs(tmp_path / "out"))

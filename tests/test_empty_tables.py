@@ -18,7 +18,7 @@ from sentiflow.report.inputs import BehaviourFiles
 from sentiflow.report.settings import ReportSettings
 from sentiflow.report.tables import records
 
-BOOTSTRAP = {"samples": 200, "confidence": 0.95, "seed": 0}
+CONFIDENCE = 0.95
 
 
 def documented_columns(path: str) -> set[str]:
@@ -48,7 +48,7 @@ def one_group_no_llm(folder) -> dict:
 
 def test_one_run_group_and_no_llm_compare_nothing_and_the_report_says_why(tmp_path):
     outputs = summary_outputs(tmp_path / "out")
-    run_summary(**one_group_no_llm(tmp_path / "in"), labels=SST2, bootstrap=BOOTSTRAP, outputs=outputs)
+    run_summary(**one_group_no_llm(tmp_path / "in"), labels=SST2, confidence=CONFIDENCE, outputs=outputs)
     header = pd.read_csv(outputs["comparisons"])
     assert list(header.columns) == COMPARISON_COLUMNS and header.empty
     assert set(COMPARISON_COLUMNS) <= documented_columns("results/{dataset}/behaviour/comparisons.csv")
@@ -57,7 +57,7 @@ def test_one_run_group_and_no_llm_compare_nothing_and_the_report_says_why(tmp_pa
     assert str(absent.comparisons_note(section)) == "No comparison: one run group and no LLM entry"
     # With both run groups (a variant and its base recipe) there is a comparison, and no note.
     outputs = summary_outputs(tmp_path / "two")
-    run_summary(**(study_files(tmp_path / "in2") | {"llms": []}), labels=SST2, bootstrap=BOOTSTRAP, outputs=outputs)
+    run_summary(**(study_files(tmp_path / "in2") | {"llms": []}), labels=SST2, confidence=CONFIDENCE, outputs=outputs)
     section = behaviour.collect(BehaviourFiles(**outputs), failing_cases=2)
     assert {c["comparison"] for c in section["comparisons"]} == {"variant"}
     assert absent.comparisons_note(section) is None
@@ -71,7 +71,7 @@ def test_a_suite_without_a_case_writes_every_table_with_its_header(tmp_path):
     # The behaviour_encoder rule's table of no case (sentiflow.behaviour.score.probability_table).
     pd.DataFrame(columns=["case", "item", "seed", "prob_0", "prob_1"]).to_parquet(files["encoders"][0].scores)
     outputs = summary_outputs(tmp_path / "out")
-    summary = run_summary(**files, labels=SST2, bootstrap=BOOTSTRAP, outputs=outputs)
+    summary = run_summary(**files, labels=SST2, confidence=CONFIDENCE, outputs=outputs)
     assert summary["cases"] == 0 and summary["tests"] == []
     for name in ("failure_rates", "comparisons", "association", "failing_cases"):
         table = pd.read_csv(outputs[name])

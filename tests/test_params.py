@@ -62,12 +62,9 @@ READERS = {
     **each("training", "device threads gpus_per_run runs_per_gpu", set()),
     "analysis.select_epoch": {"train"},
     "analysis.allow_partial": ANALYSED_RUNS | {"llm_compare", "cascade", "behaviour_encoder"},
-    **each(
-        "analysis.bootstrap",
-        "samples seed method",
-        {"aggregate", "misclassified", "attribute", "llm_compare", "cascade"},
-    ),
-    # The Wilson intervals of the label-issue detection and the slices' Jeffreys intervals take the confidence level.
+    **each("analysis.bootstrap", "samples seed method", {"aggregate", "attribute", "llm_compare", "cascade"}),
+    # The failure modes' and the behavioural tests' intervals (computed, not resampled), the Wilson intervals of the
+    # label-issue detection and the slices' Jeffreys intervals take the confidence level alone.
     "analysis.bootstrap.confidence": {
         "aggregate",
         "misclassified",
@@ -76,6 +73,7 @@ READERS = {
         "cascade",
         "label_issues",
         "slices",
+        "behaviour_summary",
     },
     "analysis.overconfidence_threshold": {"misclassified"},
     "analysis.loss_smoothing": {"plot_curves"},

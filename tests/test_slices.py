@@ -8,6 +8,7 @@ import pytest
 from conftest import write_run
 from sklearn.model_selection import StratifiedKFold
 
+from sentiflow.analysis.proportions import jeffreys_interval
 from sentiflow.analysis.runs import RunSet
 from sentiflow.errors.label_issues import find_issues
 from sentiflow.errors.slices import (
@@ -18,7 +19,6 @@ from sentiflow.errors.slices import (
     feature_matrix,
     find_slices,
     fold_leaves,
-    jeffreys_interval,
     witness_features,
 )
 from sentiflow.report import slices as report_slices

@@ -81,7 +81,7 @@ rule behaviour_llm:
         "../../scripts/behaviour_llm.py"
 
 
-# Per dataset: every model's failure rates on the behavioural suite with hierarchical bootstrap intervals, paired
+# Per dataset: every model's failure rates on the behavioural suite with intervals over seeds and clusters, paired
 # comparisons, the cascade applied to the suite, the failure modes' association beside the tests, failing cases.
 rule behaviour_summary:
     input:
@@ -141,7 +141,7 @@ rule behaviour_summary:
         # How an MFT answer is read as a polarity: the labels' polarity and a binary model's neutral band.
         polarity=lambda wildcards: canonical(label_polarity(config, wildcards.dataset)),
         neutral_band=config["behaviour"]["neutral_band"],
-        # The intervals resample with the analysis' settings; always percentile (see sentiflow.behaviour.statistics).
-        bootstrap=without(config["analysis"]["bootstrap"], "method"),
+        # The intervals' level; they are computed, not resampled (sentiflow.behaviour.statistics).
+        confidence=config["analysis"]["bootstrap"]["confidence"],
     script:
         "../../scripts/behaviour_summary.py"

@@ -37,7 +37,8 @@ rule misclassified:
         expected=expected_runs_of_dataset,
         labels=dataset_setting("labels"),
         allow_partial=config["analysis"]["allow_partial"],
-        bootstrap=canonical(config["analysis"]["bootstrap"]),
+        # The failure modes' intervals are computed, not resampled: the level alone.
+        confidence=config["analysis"]["bootstrap"]["confidence"],
         cues=canonical(config["analysis"]["cues"]),
         overconfidence_threshold=config["analysis"]["overconfidence_threshold"],
         # top_words is how many the report lists.

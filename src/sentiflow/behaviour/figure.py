@@ -1,4 +1,4 @@
-"""The behavioural tests' figure: failure rate per test and model with its hierarchical bootstrap interval."""
+"""The behavioural tests' figure: failure rate per test and model with its interval over seeds and clusters."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def failure_rate_figure(rates: pd.DataFrame, png, pdf) -> None:
         ax.axhline(boundary, color="0.85", linewidth=0.8)
     ax.set_ylim(len(tests) - 0.5, -0.5)  # the first test on top
     ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel("failure rate (interval: bootstrap over seeds, then clusters)")
+    ax.set_xlabel("failure rate (interval over seeds and clusters)")
     ax.grid(alpha=0.3, axis="x")
     if models:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))

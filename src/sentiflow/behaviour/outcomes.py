@@ -198,7 +198,9 @@ def case_outcomes(suite: pd.DataFrame, scores: pd.DataFrame, reading: Reading) -
                  for seed, f, i, c in zip(table.seeds, failed, item, can_fail)]  # fmt: skip
     # Typed even without a row (a suite without a case): `failed` selects rows, and an empty column of objects
     # would select columns instead.
-    return pd.DataFrame(rows, columns=OUTCOME_COLUMNS).astype({"seed": int, "failed": bool, "item": int, "can_fail": bool})
+    return pd.DataFrame(rows, columns=OUTCOME_COLUMNS).astype(
+        {"seed": int, "failed": bool, "item": int, "can_fail": bool}
+    )
 
 
 def room(suite: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from sentiflow.behaviour.examples import COLUMNS as FAILING_COLUMNS
 from sentiflow.behaviour.examples import failing_cases
 from sentiflow.behaviour.figure import failure_rate_figure
 from sentiflow.behaviour.outcomes import Reading, case_outcomes, check_labels, read_scores, read_suite, room
-from sentiflow.behaviour.statistics import comparisons, fail_table, failure_rates
+from sentiflow.behaviour.statistics import METHOD, comparisons, fail_table, failure_rates
 
 
 @dataclass(frozen=True)
@@ -114,17 +114,17 @@ def edit_counts(cases: pd.DataFrame, top: int = 20) -> dict:
     return {"before": [list(x) for x in before.most_common(top)], "after": [list(x) for x in after.most_common(top)]}
 
 
-def summarise(suite: pd.DataFrame, encoders, llms, paths: dict, reading: Reading, bootstrap: dict, outputs) -> dict:
+def summarise(suite: pd.DataFrame, encoders, llms, paths: dict, reading: Reading, confidence: float, outputs) -> dict:
     """The rule. `paths`: suite, failure_modes, aggregate (the aggregate rule's summary.json); `outputs`:
     failure_rates, comparisons, association, failing_cases, summary, png, pdf."""
     best = best_encoder(paths["aggregate"], encoders) if encoders else None
     answers, deferred = answer_all(suite, encoders, llms, best, reading)
     tables = {model: (a.kind, fail_table(a.outcomes)) for model, a in answers.items()}
-    rates = with_room(failure_rates(suite, tables, bootstrap), suite, answers)
+    rates = with_room(failure_rates(suite, tables, confidence), suite, answers)
     pairs = comparison_pairs(encoders, llms, best, answers)
     failing = [failing_cases(suite, model, a.kind, a.outcomes, a.scores, reading) for model, a in answers.items()]
     write_csv(outputs["failure_rates"], rates)
-    write_csv(outputs["comparisons"], comparisons(suite, tables, pairs, bootstrap))
+    write_csv(outputs["comparisons"], comparisons(suite, tables, pairs, confidence))
     write_csv(outputs["association"], association(pd.read_csv(paths["failure_modes"]), rates, suite))
     write_csv(outputs["failing_cases"], pd.concat([pd.DataFrame(columns=FAILING_COLUMNS), *failing], ignore_index=True))
     summary = {
@@ -137,18 +137,18 @@ def summarise(suite: pd.DataFrame, encoders, llms, paths: dict, reading: Reading
                     "cases": int(a.outcomes["case"].nunique())} for model, a in answers.items()],
         "best_encoder": best,
         "cascades": deferred,
-        "bootstrap": {key: bootstrap[key] for key in ("samples", "confidence", "seed")} | {"method": "percentile"},
+        "intervals": {"confidence": confidence, "method": METHOD},
     }  # fmt: skip
     write_json(outputs["summary"], summary)
     failure_rate_figure(rates, outputs["png"], outputs["pdf"])
     return summary
 
 
-def run_summary(suite, encoders, llms, failure_modes, aggregate, labels, bootstrap: dict, outputs,
+def run_summary(suite, encoders, llms, failure_modes, aggregate, labels, confidence: float, outputs,
                 polarity: dict | None = None, band: Sequence[float] | None = None) -> dict:  # fmt: skip
     """The behaviour_summary rule from its files (see `summarise`); `polarity` (label -> polarity) and `band`
     (`behaviour.neutral_band`) read an MFT answer as a polarity."""
     paths = {"failure_modes": failure_modes, "aggregate": aggregate}
     cases = read_suite(suite)
     check_labels(cases, labels, suite)
-    return summarise(cases, encoders, llms, paths, Reading(labels, polarity or {}, band), bootstrap, outputs)
+    return summarise(cases, encoders, llms, paths, Reading(labels, polarity or {}, band), confidence, outputs)

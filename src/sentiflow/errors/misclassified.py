@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sentiflow import config
-from sentiflow.analysis.proportions import newcombe_difference, wilson_interval
+from sentiflow.analysis import crossed
 from sentiflow.analysis.runs import RunGroup, RunSet, seed_majority
 from sentiflow.atomic import write_csv, write_json
 from sentiflow.data import PAIR, TEXT, is_pair, read_split, text_fields
@@ -25,7 +25,7 @@ class ErrorSettings:
     # The statistic's settings; its top_words are the report's.
     shortcuts: dict = field(default_factory=lambda: config.defaults("analysis")["shortcuts"])
     mixed_polarity: dict = field(default_factory=lambda: config.defaults("analysis")["mixed_polarity"])
-    bootstrap: dict = field(default_factory=lambda: config.defaults("analysis")["bootstrap"])
+    confidence: float = config.defaults("analysis")["bootstrap"]["confidence"]  # the failure modes' intervals
     overconfidence_threshold: float = config.defaults("analysis")["overconfidence_threshold"]
 
     @classmethod
@@ -135,38 +135,56 @@ def overconfidence(group: RunGroup, threshold: float) -> dict:
     }
 
 
-def failure_modes(tags: pd.DataFrame, error_rate: dict[str, np.ndarray], bootstrap: dict) -> pd.DataFrame:
+def failure_modes(tags: pd.DataFrame, wrong: dict[str, np.ndarray], confidence: float) -> pd.DataFrame:
     """Per cue family and backbone: how often the cue occurs, the error rate with and without it, its share of errors.
 
-    `error_rate[backbone]` holds, per validation sentence, the share of seeds that got it wrong. Each rate has
-    Wilson's score interval and the difference Newcombe's hybrid score interval, at `bootstrap["confidence"]`, with
-    the sentence as the unit (`proportions`): a bootstrap gives a family whose sentences are all right (SST-2's
-    `question`, 12 sentences) the interval [0, 0]. Each row's intervals stand alone: no correction for the number
-    of rows, which the report states.
+    `wrong[backbone]` holds seeds x validation sentences of 0/1 errors; a rate is the share of (seed, sentence)
+    pairs wrong, which is the per-sentence share of seeds wrong averaged over the sentences. The intervals are over
+    the population of seeds and of sentences (`sentiflow.analysis.crossed`, each sentence its own cluster): a seed
+    that errs more errs more with and without the cue, so the seeds are shared by both rates and their variance
+    is in each rate's interval and, as far as it differs between the two, in the difference's (Newcombe's hybrid
+    score interval of the two rates' intervals, scaled to the difference's variance). With one seed these are the
+    run's own rates over sentences: Wilson's intervals and Newcombe's. A family with one sentence, or all but one,
+    has no interval. Each row's
+    intervals stand alone: no correction for the number of rows, which the report states.
     """
-    confidence = bootstrap["confidence"]
     rows = []
-    for backbone, rate in error_rate.items():
+    for backbone, errors in wrong.items():
+        errors = np.asarray(errors, dtype=float)
+        sentences = np.arange(errors.shape[1])
         for family in tags.columns:
-            has = tags[family].to_numpy()
-            with_ci = wilson_interval(rate[has], confidence)
-            without_ci = wilson_interval(rate[~has], confidence)
-            diff_low, diff_high = newcombe_difference(rate[has], rate[~has], confidence)
+            has = tags[family].to_numpy(dtype=bool)
+            ends = {
+                "error_rate_with": (np.nan, np.nan),
+                "error_rate_without": (np.nan, np.nan),
+                "difference": (np.nan, np.nan),
+            }
+            if has.any() and (~has).any():
+                compared = crossed.shared_seeds(
+                    errors[:, has], sentences[has], errors[:, ~has], sentences[~has], confidence
+                )
+                ends = {
+                    "error_rate_with": compared.a_ci,
+                    "error_rate_without": compared.b_ci,
+                    "difference": compared.ci,
+                }
+            ends = {name: (float(low), float(high)) for name, (low, high) in ends.items()}
+            total = errors.sum()
             rows.append(
                 {
                     "backbone": backbone,
                     "cue": family,
                     "sentences": int(has.sum()),
                     "share_of_sentences": float(has.mean()),
-                    "error_rate_with": float(rate[has].mean()) if has.any() else float("nan"),
-                    "error_rate_with_ci_low": with_ci[0],
-                    "error_rate_with_ci_high": with_ci[1],
-                    "error_rate_without": float(rate[~has].mean()) if (~has).any() else float("nan"),
-                    "error_rate_without_ci_low": without_ci[0],
-                    "error_rate_without_ci_high": without_ci[1],
-                    "difference_ci_low": diff_low,
-                    "difference_ci_high": diff_high,
-                    "share_of_errors": float(rate[has].sum() / rate.sum()) if rate.sum() else float("nan"),
+                    "error_rate_with": float(errors[:, has].mean()) if has.any() else float("nan"),
+                    "error_rate_with_ci_low": ends["error_rate_with"][0],
+                    "error_rate_with_ci_high": ends["error_rate_with"][1],
+                    "error_rate_without": float(errors[:, ~has].mean()) if (~has).any() else float("nan"),
+                    "error_rate_without_ci_low": ends["error_rate_without"][0],
+                    "error_rate_without_ci_high": ends["error_rate_without"][1],
+                    "difference_ci_low": ends["difference"][0],
+                    "difference_ci_high": ends["difference"][1],
+                    "share_of_errors": float(errors[:, has].sum() / total) if total else float("nan"),
                 }
             )
     return pd.DataFrame(rows)
@@ -187,9 +205,9 @@ def analyse_errors(runs: RunSet, data: dict, labels: Sequence[str], settings: Er
         tables[label] = table.assign(shortcut_words=flags["shortcut_words"].to_numpy())
     tags, all_tags = split_cue_tags(validation, settings.cues)
     families = pd.concat([tags, found.flags[why.FLAG_COLUMNS]], axis=1)
-    # Per sentence, in validation order: the share of seeds that got it wrong.
-    error_rate = {label: group.wrong_in_seeds() / len(group.runs) for label, group in runs.groups.items()}
-    modes = failure_modes(families, error_rate, settings.bootstrap)
+    # Seeds x sentences, in validation order: which seed got which sentence wrong.
+    wrong = {label: group.predictions() != group.gold for label, group in runs.groups.items()}
+    modes = failure_modes(families, wrong, settings.confidence)
     threshold = settings.overconfidence_threshold
     confident = {
         label: overconfidence(group, threshold) | {"errors_listed": len(tables[label])}

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta
 from sklearn.model_selection import StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 
+from sentiflow.analysis.proportions import jeffreys_interval
 from sentiflow.analysis.runs import RunGroup, RunSet
 from sentiflow.atomic import write_csv, write_json
 from sentiflow.data import PAIR, TEXT, is_pair
@@ -107,16 +107,6 @@ def witness_features(cues: pd.DataFrame, witnesses: dict[str, pd.DataFrame]) -> 
             rows = answered.loc[index]
             extra[WITNESS + name] = (rows["llm_predicted"] != rows["gold"]).to_numpy()
     return extra
-
-
-def jeffreys_interval(errors: int, sentences: int, confidence: float) -> tuple[float, float]:
-    """The Jeffreys interval of a rate: honest at 0 and at 1, where a bootstrap of one value collapses to a point."""
-    if sentences == 0:
-        return float("nan"), float("nan")
-    tail = (1 - confidence) / 2
-    low = 0.0 if errors == 0 else float(beta.ppf(tail, errors + 0.5, sentences - errors + 0.5))
-    high = 1.0 if errors == sentences else float(beta.ppf(1 - tail, errors + 0.5, sentences - errors + 0.5))
-    return low, high
 
 
 def condition_words(name: str, low: float | None, high: float | None, boolean: bool, integer: bool) -> str:
@@ -211,16 +201,20 @@ def combined_slices(leaves: pd.DataFrame, confidence: float) -> pd.DataFrame:
         found_by_folds=lambda t: ["+".join(map(str, sorted(f))) for f in t["folds"]],
     )
     heldout_rate = table["fold_errors"] / table["fold_sentences"]
-    intervals = [jeffreys_interval(e, n, confidence) for e, n in zip(table["errors"], table["sentences"])]
+    # Held-out sentences are independent trials of the run group's seed majority (the estimand is that predictor's
+    # error rate in the slice, the seeds fixed), so the interval is binomial: Jeffreys, covering at the held-out
+    # sizes of the slices (docs/statistics.md).
+    low, high = jeffreys_interval(table["errors"].to_numpy(), table["sentences"].to_numpy(), confidence)
+    low, high = np.atleast_1d(low), np.atleast_1d(high)
     table = table.assign(
         error_rate=(table["errors"] / table["sentences"]).where(table["sentences"] > 0),
-        error_rate_ci_low=[low for low, _ in intervals],
-        error_rate_ci_high=[high for _, high in intervals],
+        error_rate_ci_low=low,
+        error_rate_ci_high=high,
         share_of_errors=(table["errors"] / table["fold_errors"]).where(table["fold_errors"] > 0),
         excess_errors=table["errors"] - heldout_rate * table["sentences"],
         heldout_error_rate=heldout_rate,
         # One interval per slice, uncorrected for the number of slices: a screen, not a test.
-        above_heldout_rate=[low > rate for (low, _), rate in zip(intervals, heldout_rate)],
+        above_heldout_rate=low > heldout_rate.to_numpy(),
         fit_error_rate=(table["fit_errors"] / table["fit_sentences"]).where(table["fit_sentences"] > 0),
     )
     table = table.sort_values(["fit_excess_errors", "fit_sentences"], ascending=[False, False], kind="stable")
