@@ -15,7 +15,7 @@ from sentiflow.report import behaviour
 from sentiflow.report.inputs import BehaviourFiles
 from sentiflow.report.render import _template
 
-TEMPLATES = REPO / "src" / "sentiflow" / "report" / "templates"
+TEMPLATES = REPO / "report"
 BOOTSTRAP = {"samples": 2000, "confidence": 0.95, "seed": 0}
 
 

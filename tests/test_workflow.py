@@ -19,7 +19,7 @@ from conftest import REPO, SNAKEMAKE, SST2, SST5, require, smoke_config, snakema
 import sentiflow
 from sentiflow.config import dataset_label_witnesses
 
-TEMPLATES = REPO / "src" / "sentiflow" / "report" / "templates"
+TEMPLATES = REPO / "report"
 
 
 def documented_paths(dataset: str, backbone: str, variant: str, seed: int) -> list[str]:

@@ -4,15 +4,11 @@ rule report:
         # Every file of params.files (what each file is, per dataset), listed for the DAG.
         files=report_inputs,
         # Shipped with the workflow, not the working directory; inputs, so editing them reruns this rule.
-        html_template=workflow.source_path(
-            "../../src/sentiflow/report/templates/report.html.j2"
-        ),
-        tex_template=workflow.source_path(
-            "../../src/sentiflow/report/templates/report.tex.j2"
-        ),
+        html_template=workflow.source_path("../../report/report.html.j2"),
+        tex_template=workflow.source_path("../../report/report.tex.j2"),
         # The sections and macros the two templates include.
         parts=[
-            workflow.source_path(f"../../src/sentiflow/report/templates/{part}")
+            workflow.source_path(f"../../report/{part}")
             for part in (
                 "why.html.j2",
                 "why.tex.j2",
