@@ -4,7 +4,7 @@ from sentiflow.report.render import ReportOutputs, Templates, render
 from sentiflow.report.settings import ReportSettings
 
 with log_to(snakemake.log[0]):
-    # The files per dataset, as common.smk's report_files names them; the same files are the rule's inputs.
+    # The files per dataset, as report.smk's report_files names them; the same files are the rule's inputs.
     datasets = [DatasetInputs.from_dict(files) for files in snakemake.params.files]
     render(
         datasets,

@@ -1,3 +1,6 @@
+from sentiflow.config import canonical
+
+
 # Per-run and per-backbone accuracy over seeds, bootstrap intervals, McNemar tests between backbones.
 rule aggregate:
     input:

@@ -1,3 +1,11 @@
+from sentiflow.config import canonical, llm_prompt, run_label
+from sentiflow.report.figures import BEHAVIOUR, plot_file
+
+
+# Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
+include: "behaviour_helpers.smk"
+
+
 # Per dataset: the behavioural tests (CheckList's MFT, INV, DIR) as cases, from templates, the validation split and
 # the training split's shortcut words; seeded, so the same config and data give the same file.
 rule behaviour_suite:

@@ -1,3 +1,6 @@
+from sentiflow.config import data_settings
+
+
 # Validate (and, when asked, clean) a dataset's splits and write them as canonical Parquet plus a data card.
 rule prepare_data:
     input:

@@ -1,3 +1,10 @@
+from sentiflow.config import canonical
+
+
+# Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
+include: "errors_helpers.smk"
+
+
 # Misclassified validation sentences, rule-based cue tags, lexical shortcuts, mixed tone, label issues,
 # failure-mode rates and over-confidence.
 rule misclassified:

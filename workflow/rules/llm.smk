@@ -1,3 +1,10 @@
+from sentiflow.config import canonical, dataset_llm_tags, llm_prompt
+
+
+# Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
+include: "llm_helpers.smk"
+
+
 # Per dataset and LLM entry: ask a local quantized instruction LLM (llama.cpp) about the encoders' errors, a matched
 # control set and the cascade's validation sentences; scores come from a cache shared by every job.
 rule llm_compare:

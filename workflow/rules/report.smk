@@ -1,3 +1,7 @@
+# Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
+include: "report_helpers.smk"
+
+
 # Render the whole study, a section per dataset, as one self-contained HTML page and a LaTeX document.
 rule report:
     input:

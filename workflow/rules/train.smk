@@ -1,3 +1,6 @@
+from sentiflow.config import run_label, variant_training
+
+
 # Tokenize every split once per backbone; training reads only these token ids.
 rule tokenize:
     input:

@@ -1,6 +1,6 @@
 """The figures a dataset's section shows: their names, captions and where the LaTeX document finds their PDFs.
 
-The one list of names: the report rule's inputs and outputs (workflow/rules/common.smk, report.smk), the render
+The one list of names: the report rule's inputs and outputs (workflow/rules/report.smk), the render
 and, through the context, the templates all take them from here. The plot rules write each as
 `results/{dataset}/figures/{name}.png` and `.pdf` (docs/outputs.md).
 """

@@ -1,6 +1,6 @@
 """What the report reads, per dataset, as the report rule names it: one `DatasetInputs` per section.
 
-The rule (workflow/rules/common.smk, `report_files`) builds a JSON-able mapping per dataset and lists every path in
+The rule (workflow/rules/report.smk, `report_files`) builds a JSON-able mapping per dataset and lists every path in
 it as an input too, so that the DAG and reruns see them; `DatasetInputs.from_dict` turns one mapping into the
 typed form the readers take. No path is ever parsed to find out what it is.
 """

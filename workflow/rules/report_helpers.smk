@@ -1,0 +1,152 @@
+# The report's helpers (workflow/rules/report.smk includes them): every file it reads per dataset, the settings
+# it shows, the figures beside the LaTeX document, the outputs `all` asks for.
+import shutil
+
+from sentiflow.config import canonical, dataset_backbones
+from sentiflow.report.figures import (
+    BEHAVIOUR,
+    FIGURE_NAMES,
+    cascade_stem,
+    latex_figure,
+    plot_file,
+)
+from sentiflow.report.inputs import DatasetInputs
+
+# The report's LaTeX document; the figures it includes are copied beside it.
+REPORT_LATEX = "results/report/latex"
+
+
+def report_files():
+    """Per dataset, in the order of `datasets:`, every file the report reads, named by what it is: the mapping
+    that sentiflow.report.inputs.DatasetInputs takes. The report rule passes it whole and lists every path in
+    it as an input, so that the DAG and reruns see them."""
+    return [dataset_report_files(dataset) for dataset in DATASETS]
+
+
+def dataset_report_files(dataset):
+    """One dataset's files for the report: one each of the analysis, per backbone, per figure, per run, per
+    attributed run group and per finished LLM entry."""
+    one_each = {
+        "summary": rules.aggregate.output.summary_json,
+        "per_class": rules.aggregate.output.per_class,
+        "data_card": rules.prepare_data.output.card,
+        "calibration": rules.calibration.output.table,
+        "misclassified": rules.misclassified.output.combined,
+        "overconfidence": rules.misclassified.output.overconfidence,
+        "failure_modes": rules.misclassified.output.failure_modes,
+        "shortcut_words": rules.misclassified.output.shortcut_words,
+        "word_groups": rules.misclassified.output.word_groups,
+        "label_issues": rules.label_issues.output.table,
+        "label_summary": rules.label_issues.output.summary,
+        "why": rules.misclassified.output.why,
+    }
+    attribution = rules.attribute.output
+    return (
+        {"name": dataset}
+        | {key: pattern.format(dataset=dataset) for key, pattern in one_each.items()}
+        | {
+            "token_stats": {
+                backbone: rules.tokenize.output.stats.format(
+                    dataset=dataset, backbone=backbone
+                )
+                for backbone in dataset_backbones(config, dataset)
+            },
+            # Written by the plot rules (plot_curves, plot_reliability, plot_confusion).
+            "figures": {
+                name: {kind: plot_file(dataset, name, kind) for kind in ("png", "pdf")}
+                for name in FIGURE_NAMES
+            },
+            "runs": finished_runs(dataset, "metadata"),
+            "attribution": [
+                {
+                    key: getattr(attribution, key).format(
+                        dataset=dataset, backbone=backbone, variant=variant
+                    )
+                    for key in ("summary", "words", "sentences", "deletion")
+                }
+                for backbone, variant in attributed_groups(dataset)
+            ],
+            "llm": {
+                entry: llm_report_files(dataset, entry) for entry in llm_keys(dataset)
+            },
+            "slices": slices_report_files(dataset),
+            "behaviour": behaviour_report_files(dataset),
+        }
+    )
+
+
+def report_inputs(wildcards):
+    """Every path of `report_files`, as the report rule's inputs."""
+    return [
+        str(path)
+        for files in report_files()
+        for path in DatasetInputs.from_dict(files).paths()
+    ]
+
+
+def report_files_of(wildcards):
+    """Params function: `report_files`, evaluated with the inputs (after finished runs are known)."""
+    return report_files()
+
+
+def report_latex_figures():
+    """The figure PDFs the LaTeX report includes, beside it: every dataset's plots, the cascade of every
+    finished LLM entry when the cascade is enabled, and the behavioural tests' figure where they run.
+    """
+    cascade = config["llm"]["cascade"]["enabled"]
+    return [
+        f"{REPORT_LATEX}/{latex_figure(dataset, stem)}"
+        for dataset in DATASETS
+        for stem in [
+            *FIGURE_NAMES,
+            *(cascade_stem(entry) for entry in llm_keys(dataset) if cascade),
+            *([BEHAVIOUR] if behaviour_on(dataset) else []),
+        ]
+    ]
+
+
+def report_settings():
+    """What the report shows or reads of the configuration, and nothing else: another setting reruns the report
+    only through the files it changes."""
+    analysis = config["analysis"]
+    return canonical(
+        {
+            key: config["report"][key]
+            for key in ("title", "top_errors", "attributed_errors", "failing_cases")
+        }
+        | {
+            "shortcut_words": analysis["shortcuts"]["top_words"],
+            # The captions name the method, the resamples and the confidence level.
+            "bootstrap": {
+                key: analysis["bootstrap"][key]
+                for key in ("method", "samples", "confidence")
+            },
+            # The setup tables show every training setting and what every variant changes, in the configured order.
+            "training": config["training"],
+            "variants": [
+                [name, changes] for name, changes in config["variants"].items()
+            ],
+            "llm_enabled": config["llm"]["enabled"],
+            "datasets": {
+                dataset: report_dataset_settings(dataset) for dataset in DATASETS
+            },
+        }
+    )
+
+
+def report_dataset_settings(dataset):
+    """The study's reference numbers, the subsample and holdout sizes the section names, its LLM entries."""
+    settings = config["datasets"][dataset]
+    shown = ("reference", "max_train_rows", "holdout_rows")
+    return {key: settings[key] for key in shown if key in settings} | {
+        "llm_models": llm_entries(dataset)
+    }
+
+
+def report_outputs():
+    """The HTML and LaTeX report, and the PDF when report.pdf asks for it (auto: when pdflatex is installed)."""
+    wanted = [rules.report.output.html, rules.report.output.tex]
+    pdf = config["report"]["pdf"]
+    if pdf is True or (pdf == "auto" and shutil.which("pdflatex")):
+        wanted.append(rules.report_pdf.output[0])
+    return wanted
