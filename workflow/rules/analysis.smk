@@ -11,7 +11,7 @@ from sentiflow.report.figures import (
 # Per-run and per-backbone accuracy over seeds, bootstrap intervals, McNemar tests between backbones.
 rule aggregate:
     input:
-        unpack(analysed_runs("history", "predictions")),
+        unpack(scored_runs),
     output:
         runs="results/{dataset}/analysis/runs.csv",
         summary=report(

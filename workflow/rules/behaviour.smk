@@ -1,4 +1,4 @@
-from sentiflow.config import canonical, llm_prompt, run_label
+from sentiflow.config import run_label
 from sentiflow.report.figures import BEHAVIOUR, plot_file
 
 
@@ -75,12 +75,8 @@ rule behaviour_llm:
     threads: llm_threads
     params:
         # The same prompt as llm_compare; the entry's threads place the job.
-        entry=lambda wildcards: without(
-            config["llm"]["models"][wildcards.llm], "prompt", "threads"
-        ),
-        prompt=lambda wildcards: canonical(
-            llm_prompt(config, wildcards.dataset, wildcards.llm)
-        ),
+        entry=llm_entry,
+        prompt=llm_entry_prompt,
         cache=config["llm"]["cache"],
         labels=dataset_setting("labels"),
         selection={k: config["behaviour"][k] for k in ("llm_cases", "seed")},

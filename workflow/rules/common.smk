@@ -117,6 +117,13 @@ def analysed_runs(*names):
     }
 
 
+def scored_runs(wildcards):
+    """Input function for `unpack`, what most analyses of a dataset's runs read (aggregate, misclassified,
+    label_issues, slices, llm_compare, cascade): `analysed_runs` with their histories and validation predictions.
+    """
+    return analysed_runs("history", "predictions")(wildcards)
+
+
 def group_runs(*names):
     """Input function: `finished_runs` of the wildcard's run group (its backbone and variant, every seed)."""
 

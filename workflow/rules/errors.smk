@@ -9,7 +9,7 @@ include: "errors_helpers.smk"
 # failure-mode rates and over-confidence.
 rule misclassified:
     input:
-        unpack(analysed_runs("history", "predictions")),
+        unpack(scored_runs),
         validation=rules.prepare_data.output.validation,
         # Lexical shortcuts are words of the training split alone.
         train=rules.prepare_data.output.train,
@@ -58,7 +58,7 @@ rule misclassified:
 # good-enough LLM witnesses also read the sentence against its gold label; the detection measured on injected flips.
 rule label_issues:
     input:
-        unpack(analysed_runs("history", "predictions")),
+        unpack(scored_runs),
         validation=rules.prepare_data.output.validation,
         witnesses=witness_tables,
     output:
@@ -90,7 +90,7 @@ rule label_issues:
 # measured on sentences its tree never saw.
 rule slices:
     input:
-        unpack(analysed_runs("history", "predictions")),
+        unpack(scored_runs),
         cues=rules.misclassified.output.cues,
         # Two more features: a confirmed label issue, and each witness LLM's answer where it read every sentence.
         label_issues=label_issue_table,

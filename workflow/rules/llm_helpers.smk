@@ -2,7 +2,7 @@
 # entries asked per dataset, the outputs `all` asks for, the files the report reads.
 import os
 
-from sentiflow.config import dataset_llm_models
+from sentiflow.config import canonical, dataset_llm_models, llm_prompt
 
 
 def llm_model_file(wildcards):
@@ -13,6 +13,16 @@ def llm_model_file(wildcards):
 
 def llm_threads(wildcards):
     return config["llm"]["models"][wildcards.llm]["threads"] or config["llm"]["threads"]
+
+
+def llm_entry(wildcards):
+    """Params: the wildcard's LLM entry; its prompt keys arrive in `llm_entry_prompt`, its threads place the job."""
+    return without(config["llm"]["models"][wildcards.llm], "prompt", "threads")
+
+
+def llm_entry_prompt(wildcards):
+    """Params: the entry's prompt on the wildcard's dataset (its keys over llm.prompt's, under the dataset's)."""
+    return canonical(llm_prompt(config, wildcards.dataset, wildcards.llm))
 
 
 def llm_entries(dataset):
