@@ -110,6 +110,7 @@ def behaviour_summary_inputs(wildcards):
     }
 
 
+@report_section("behaviour")
 def behaviour_report_files(dataset):
     """The behaviour_summary outputs the report reads; None when the stage is off (the section is left out)."""
     if not behaviour_on(dataset):

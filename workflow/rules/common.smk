@@ -141,3 +141,18 @@ def group_runs(*names):
 def expected_runs_of_group(wildcards):
     label = run_label(wildcards.backbone, wildcards.variant)
     return [run for run in expected_runs(wildcards.dataset) if run[0] == label]
+
+
+# Per report section (sentiflow.report.sections), the function that names one dataset's files of it: each stage
+# registers its sections beside its rules, and the report rule (report_helpers.smk) reads every one registered.
+REPORT_SECTIONS = {}
+
+
+def report_section(key):
+    """Decorator: registers a function of a dataset as the files of report section `key`."""
+
+    def register(files_of_dataset):
+        REPORT_SECTIONS[key] = files_of_dataset
+        return files_of_dataset
+
+    return register

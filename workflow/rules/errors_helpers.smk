@@ -66,6 +66,7 @@ def slices_outputs():
     return expand(rules.slices.output, dataset=DATASETS)
 
 
+@report_section("slices")
 def slices_report_files(dataset):
     """The slices rule's files of `dataset` for the report, or None when the rule is off."""
     if not config["analysis"]["slices"]["enabled"]:
@@ -73,4 +74,26 @@ def slices_report_files(dataset):
     return {
         key: getattr(rules.slices.output, key).format(dataset=dataset)
         for key in ("table", "summary")
+    }
+
+
+@report_section("why")
+def why_report_files(dataset):
+    """The misclassified rule's files the "why errors happen" section reads, and the attribute rule's per
+    attributed run group."""
+    misclassified = rules.misclassified.output
+    attribution = rules.attribute.output
+    return {
+        "summary": misclassified.why.format(dataset=dataset),
+        "shortcut_words": misclassified.shortcut_words.format(dataset=dataset),
+        "word_groups": misclassified.word_groups.format(dataset=dataset),
+        "attribution": [
+            {
+                key: getattr(attribution, key).format(
+                    dataset=dataset, backbone=backbone, variant=variant
+                )
+                for key in ("summary", "words", "sentences", "deletion")
+            }
+            for backbone, variant in attributed_groups(dataset)
+        ],
     }

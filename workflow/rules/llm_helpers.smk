@@ -57,6 +57,12 @@ def llm_outputs():
     return wanted
 
 
+@report_section("llm")
+def llm_section_files(dataset):
+    """Every finished LLM entry's files on `dataset` for the report, by entry."""
+    return {entry: llm_report_files(dataset, entry) for entry in llm_keys(dataset)}
+
+
 def llm_report_files(dataset, entry):
     """An LLM entry's comparison on `dataset`, and its cascade when the cascade is enabled."""
     files = {

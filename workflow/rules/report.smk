@@ -10,19 +10,9 @@ rule report:
         # Shipped with the workflow, not the working directory; inputs, so editing them reruns this rule.
         html_template=workflow.source_path("../../report/report.html.j2"),
         tex_template=workflow.source_path("../../report/report.tex.j2"),
-        # The sections and macros the two templates include.
+        # The sections and macros the two templates include (sentiflow.report.sections).
         parts=[
-            workflow.source_path(f"../../report/{part}")
-            for part in (
-                "why.html.j2",
-                "why.tex.j2",
-                "slices.html.j2",
-                "slices.tex.j2",
-                "behaviour.html.j2",
-                "behaviour.tex.j2",
-                "macros.html.j2",
-                "macros.tex.j2",
-            )
+            workflow.source_path(f"../../report/{part}") for part in template_parts()
         ],
     output:
         html=report(

@@ -2,15 +2,21 @@
 # it shows, the figures beside the LaTeX document, the outputs `all` asks for.
 import shutil
 
+from snakemake.exceptions import WorkflowError
+
 from sentiflow.config import canonical, dataset_backbones
-from sentiflow.report.figures import (
-    BEHAVIOUR,
-    FIGURE_NAMES,
-    cascade_stem,
-    latex_figure,
-    plot_file,
-)
-from sentiflow.report.inputs import DatasetInputs
+from sentiflow.report.figures import FIGURE_NAMES, latex_figure, plot_file
+from sentiflow.report.sections import SECTIONS, dataset_inputs, figures, template_parts
+
+# Every section the library registers has its files named by a stage (REPORT_SECTIONS, common.smk), none other.
+if set(REPORT_SECTIONS) != {section.key for section in SECTIONS}:
+    raise WorkflowError(
+        "the report sections the rule files name files for ("
+        + ", ".join(sorted(REPORT_SECTIONS))
+        + ") are not those sentiflow.report.sections registers ("
+        + ", ".join(section.key for section in SECTIONS)
+        + ")"
+    )
 
 # The report's LaTeX document; the figures it includes are copied beside it.
 REPORT_LATEX = "results/report/latex"
@@ -18,14 +24,14 @@ REPORT_LATEX = "results/report/latex"
 
 def report_files():
     """Per dataset, in the order of `datasets:`, every file the report reads, named by what it is: the mapping
-    that sentiflow.report.inputs.DatasetInputs takes. The report rule passes it whole and lists every path in
+    that sentiflow.report.sections.dataset_inputs takes. The report rule passes it whole and lists every path in
     it as an input, so that the DAG and reruns see them."""
     return [dataset_report_files(dataset) for dataset in DATASETS]
 
 
 def dataset_report_files(dataset):
-    """One dataset's files for the report: one each of the analysis, per backbone, per figure, per run, per
-    attributed run group and per finished LLM entry."""
+    """One dataset's files for the report: one each of the analysis, per backbone, per figure and per run, and
+    every registered section's (REPORT_SECTIONS)."""
     one_each = {
         "summary": rules.aggregate.output.summary_json,
         "per_class": rules.aggregate.output.per_class,
@@ -34,13 +40,9 @@ def dataset_report_files(dataset):
         "misclassified": rules.misclassified.output.combined,
         "overconfidence": rules.misclassified.output.overconfidence,
         "failure_modes": rules.misclassified.output.failure_modes,
-        "shortcut_words": rules.misclassified.output.shortcut_words,
-        "word_groups": rules.misclassified.output.word_groups,
         "label_issues": rules.label_issues.output.table,
         "label_summary": rules.label_issues.output.summary,
-        "why": rules.misclassified.output.why,
     }
-    attribution = rules.attribute.output
     return (
         {"name": dataset}
         | {key: pattern.format(dataset=dataset) for key, pattern in one_each.items()}
@@ -57,30 +59,15 @@ def dataset_report_files(dataset):
                 for name in FIGURE_NAMES
             },
             "runs": finished_runs(dataset, "metadata"),
-            "attribution": [
-                {
-                    key: getattr(attribution, key).format(
-                        dataset=dataset, backbone=backbone, variant=variant
-                    )
-                    for key in ("summary", "words", "sentences", "deletion")
-                }
-                for backbone, variant in attributed_groups(dataset)
-            ],
-            "llm": {
-                entry: llm_report_files(dataset, entry) for entry in llm_keys(dataset)
-            },
-            "slices": slices_report_files(dataset),
-            "behaviour": behaviour_report_files(dataset),
         }
+        | {key: files(dataset) for key, files in REPORT_SECTIONS.items()}
     )
 
 
 def report_inputs(wildcards):
     """Every path of `report_files`, as the report rule's inputs."""
     return [
-        str(path)
-        for files in report_files()
-        for path in DatasetInputs.from_dict(files).paths()
+        str(path) for files in report_files() for path in dataset_inputs(files).paths()
     ]
 
 
@@ -90,18 +77,13 @@ def report_files_of(wildcards):
 
 
 def report_latex_figures():
-    """The figure PDFs the LaTeX report includes, beside it: every dataset's plots, the cascade of every
-    finished LLM entry when the cascade is enabled, and the behavioural tests' figure where they run.
+    """The figure PDFs the LaTeX report includes, beside it: every dataset's plots and its sections' figures
+    (sentiflow.report.sections.figures: the finished LLM entries' cascades, the behavioural tests' figure).
     """
-    cascade = config["llm"]["cascade"]["enabled"]
     return [
-        f"{REPORT_LATEX}/{latex_figure(dataset, stem)}"
-        for dataset in DATASETS
-        for stem in [
-            *FIGURE_NAMES,
-            *(cascade_stem(entry) for entry in llm_keys(dataset) if cascade),
-            *([BEHAVIOUR] if behaviour_on(dataset) else []),
-        ]
+        f"{REPORT_LATEX}/{latex_figure(files['name'], stem)}"
+        for files in report_files()
+        for stem in figures(dataset_inputs(files))
     ]
 
 
