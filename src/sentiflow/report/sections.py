@@ -66,8 +66,8 @@ SECTIONS = (
         figures=behaviour.figures,
     ),
 )
-# What the main templates include besides the sections: their macros.
-SHARED_TEMPLATES = ("macros.html.j2", "macros.tex.j2")
+# What the main templates include besides the sections: their macros, and the HTML page's style sheet.
+SHARED_TEMPLATES = ("macros.html.j2", "macros.tex.j2", "report.css")
 
 
 def dataset_inputs(given: dict) -> DatasetInputs:
