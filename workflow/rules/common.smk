@@ -82,18 +82,6 @@ def dataset_setting(key):
     return lambda wildcards: config["datasets"][wildcards.dataset][key]
 
 
-def dataset_files(wildcards):
-    """Local input files, so that editing them reruns data preparation; none for the hub."""
-    dataset = config["datasets"][wildcards.dataset]
-    if dataset["source"] != "files":
-        return {}
-    return {split: dataset["files"][split] for split in ("train", "validation")}
-
-
-def backbone_model(wildcards):
-    return config["backbones"][wildcards.backbone]["model"]
-
-
 def finished_runs(dataset, *names):
     """The named outputs of every run of `dataset`; with analysis.allow_partial, of its finished runs only."""
     wanted = [path for name in names for path in run_outputs(name, [dataset])]
