@@ -1,3 +1,6 @@
+from sentiflow.report.sections import template_parts
+
+
 # Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
 include: "report_helpers.smk"
 

@@ -6,7 +6,7 @@ from snakemake.exceptions import WorkflowError
 
 from sentiflow.config import canonical, dataset_backbones
 from sentiflow.report.figures import FIGURE_NAMES, latex_figure, plot_file
-from sentiflow.report.sections import SECTIONS, dataset_inputs, figures, template_parts
+from sentiflow.report.sections import SECTIONS, dataset_inputs, figures
 
 # Every section the library registers has its files named by a stage (REPORT_SECTIONS, common.smk), none other.
 if set(REPORT_SECTIONS) != {section.key for section in SECTIONS}:
