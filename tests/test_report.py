@@ -153,8 +153,9 @@ def test_every_section_figure_is_found_by_its_stem(tmp_path):
     assert list(sections.figures(dataset_inputs(dataset_files(tmp_path)))) == list(FIGURE_NAMES)
 
 
-def test_a_section_reaches_the_context_only_through_its_reader(tmp_path):
-    """`sections.read`: every registered section's part of a dataset's context, each from its own files."""
+def test_a_sections_reader_gives_its_part_of_the_context_and_its_place_is_checked(tmp_path):
+    """A section adds its keys to a dataset's context from its own files (the slices: also where they are off); a
+    section must name a place the documents include sections at."""
     (tmp_path / "slices.json").write_text(json.dumps({"settings": {"top": 2, "folds": 2}, "features": ["length"],
                                                       "groups": {}}))  # fmt: skip
     pd.DataFrame(columns=["backbone", "fit_excess_errors", "above_heldout_rate", "found_by_folds"]).to_csv(
