@@ -16,7 +16,7 @@ import pandas as pd
 import sentiflow
 from sentiflow.analysis.runs import RunSet
 from sentiflow.data import is_pair
-from sentiflow.report import sections
+from sentiflow.report import sections as report_sections
 from sentiflow.report.figures import FIGURES
 from sentiflow.report.inputs import DatasetInputs
 from sentiflow.report.settings import DatasetSettings, ReportSettings
@@ -114,7 +114,7 @@ def collect_dataset(inputs: DatasetInputs, settings: ReportSettings) -> dict:
         | accuracy_section(summary, dataset)
         | error_section(errors, inputs, settings.top_errors)
         | calibration_section(inputs.calibration)
-        | sections.read(inputs, settings)
+        | report_sections.read(inputs, settings)
     )
     best = max(b["selected_accuracy"] for b in section["backbones"])
     section["limitations"] = limitations(len(section["seeds"]), best, summary, dataset)
@@ -217,6 +217,6 @@ def collect(datasets: list[DatasetInputs], settings: ReportSettings) -> dict:
         "total_hours": sum(run.metadata["total_seconds"] for run in runs) / 3600,
         "runs": len(runs),
         "figures": [{"name": name, "caption": caption} for name, caption in FIGURES],
-        "sections": sections.contents(),
+        "sections": report_sections.contents(),
         "llm_enabled": settings.llm_enabled,
     }
