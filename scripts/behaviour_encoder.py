@@ -2,16 +2,15 @@ from sentiflow.analysis.runs import RunSet
 from sentiflow.behaviour.score import score_encoders
 from sentiflow.behaviour.suite import read_suite
 from sentiflow.logs import log_to
-from sentiflow.train.gpus import claim_device
+from sentiflow.train.gpus import claim_job_device
 from sentiflow.train.tokens import Tokenization
 
 with log_to(snakemake.log[0]):
     params = snakemake.params
     runs = RunSet.load(snakemake.input.metadata, params.expected, params.allow_partial)
-    # Where the job runs is read from the config, not params: see the note on placement in workflow/rules/common.smk.
-    placement = snakemake.config["training"]
-    # The slot (a file lock) is held while the name is bound: for the whole job.
-    device, _slot = claim_device(placement["device"], snakemake.threads, placement["runs_per_gpu"])
+    # Placed by the config, not params (the note on placement in workflow/rules/common.smk); the slot (a file
+    # lock) is held while the name is bound: for the whole job.
+    device, _slot = claim_job_device(snakemake.config["training"], snakemake.threads)
     (group,) = runs.groups.values()
     checkpoints = {run.seed: run.folder / "model" for run in group.runs}
     cases = read_suite(snakemake.input.suite)

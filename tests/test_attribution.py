@@ -160,7 +160,7 @@ def test_the_convergence_delta_falls_with_the_steps_in_every_family(family):
 
 def test_every_family_s_tokenizer_maps_its_tokens_onto_the_same_words(tiny_family):
     """Byte-level BPE (RoBERTa, ModernBERT), SentencePiece (DeBERTa-v3) and WordPiece (ELECTRA) all give the words
-    of `errors.words`, as written, and a pair's second text its own offsets. (A word with no token of its own, one
+    of `sentiflow.words`, as written, and a pair's second text its own offsets. (A word with no token of its own, one
     that an unknown-token run shares with the next word, cannot be scored apart: the toy SentencePiece vocabulary
     knows no "k" or "-", so the text avoids "k:" and "--".)"""
     family, folder = tiny_family

@@ -12,10 +12,10 @@ from conftest import REPO
 
 from sentiflow.behaviour.summary import run_summary
 from sentiflow.report import behaviour
-from sentiflow.report.inputs import BehaviourFiles
+from sentiflow.report.behaviour import BehaviourFiles
 from sentiflow.report.render import _template
 
-TEMPLATES = REPO / "src" / "sentiflow" / "report" / "templates"
+TEMPLATES = REPO / "report"
 CONFIDENCE = 0.95
 
 

@@ -14,7 +14,7 @@ from sentiflow.atomic import EmptyTableError, write_csv, write_parquet
 from sentiflow.behaviour.statistics import COMPARISON_COLUMNS, RATE_COLUMNS
 from sentiflow.behaviour.summary import run_summary
 from sentiflow.report import absent, behaviour
-from sentiflow.report.inputs import BehaviourFiles
+from sentiflow.report.behaviour import BehaviourFiles
 from sentiflow.report.settings import ReportSettings
 from sentiflow.report.tables import records
 

@@ -20,7 +20,7 @@ from sentiflow.train.tokens import Tokenization, encode
 LABELS = ["negative", "positive"]
 BOOTSTRAP = {"samples": 1000, "confidence": 0.95, "seed": 0, "method": "percentile"}
 SETTINGS = {"steps": 16, "max_steps": 64, "tolerance": 0.05, "sentences": None, "deletion_k": [1, 2], "seed": 0}
-TEMPLATES = REPO / "src" / "sentiflow" / "report" / "templates"
+TEMPLATES = REPO / "report"
 TOKENS = Tokenization(max_length=128, segment_ids=False)  # the tokenize rule's decision for the tiny BERT on one text
 
 

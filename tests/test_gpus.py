@@ -13,7 +13,15 @@ import pytest
 import torch
 from test_training import LABELS, LR, run_outputs
 
-from sentiflow.train.gpus import DoesNotFit, acquire, check_fits, claimed_device, try_slot, visible_devices
+from sentiflow.train.gpus import (
+    DoesNotFit,
+    acquire,
+    check_fits,
+    claim_job_device,
+    claimed_device,
+    try_slot,
+    visible_devices,
+)
 from sentiflow.train.run import NonFiniteLoss, TrainConfig, fine_tune
 
 # A training job's slot handling, as a process of its own: take a slot, report it, hold it until killed.
@@ -97,6 +105,39 @@ def test_a_block_that_raises_lets_go_of_its_slot(tmp_path):
     # On the CPU there is no slot to hold: the block gets the device alone.
     with claimed_device("cpu", None, 1) as (device, held):
         assert device == torch.device("cpu") and held is None
+
+
+def test_a_job_is_placed_by_the_training_section_and_sized_to_its_threads(tmp_path, monkeypatch):
+    """The attribute and behaviour_encoder jobs: training.device and the rule's threads, whatever else the section says."""
+    monkeypatch.setenv("SENTIFLOW_GPU_SLOTS", str(tmp_path))
+    before = torch.get_num_threads()
+    try:
+        device, slot = claim_job_device({"device": "cpu", "runs_per_gpu": 3, "threads": 8, "epochs": 2}, 1)
+        assert device == torch.device("cpu") and slot is None and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match=r"training\.device is 'cuda' but no CUDA device is visible"):
+            claim_job_device({"device": "cuda", "runs_per_gpu": 1}, None)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="a job takes a GPU slot only where CUDA is visible")
+def test_jobs_on_the_gpu_take_the_places_runs_per_gpu_allows(tmp_path, monkeypatch):
+    """With training.runs_per_gpu 2, jobs spread over the visible GPUs first, then take each one's second place."""
+    monkeypatch.setenv("SENTIFLOW_GPU_SLOTS", str(tmp_path))
+    count = torch.cuda.device_count()
+    claimed = [claim_job_device({"device": "cuda", "runs_per_gpu": 2}, None) for _ in range(count + 1)]
+    try:
+        assert [device for device, _ in claimed] == [torch.device("cuda", i) for i in [*range(count), 0]]
+        assert [slot.place for _, slot in claimed] == [0] * count + [1]
+        # The next free place, if any: the second GPU's second one.
+        claimed.append((None, try_slot(visible_devices(count), 2, tmp_path)))
+        following = claimed[-1][1]
+        assert following is None if count == 1 else (following.index, following.place) == (1, 1)
+    finally:
+        for _, slot in claimed:
+            if slot is not None:
+                slot.release()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="a run takes a GPU slot only where CUDA is visible")

@@ -1,5 +1,7 @@
-"""The library's layout: a package per stage of the workflow, imports that only run from a later stage to an earlier
-one, no circle, every rule's job in the package named like its rule file, and functions short enough to read."""
+"""The layout: the design's top level; the library a package per stage of the workflow, imports that only run from a
+later stage to an earlier one, no circle, every rule's job in the package named like its rule file, and functions
+short enough to read; the workflow layer by stage (a stage's functions beside its rules, common.smk what the stages
+share); the report's templates in the top-level report/, one pair per registered section."""
 
 from __future__ import annotations
 
@@ -9,9 +11,12 @@ from pathlib import Path
 
 from conftest import REPO
 
+from sentiflow.report.sections import PLACES, SECTIONS, template_parts
+
 SRC = REPO / "src" / "sentiflow"
 # The stages in workflow order; the shared leaves (config, atomic, logs, data, sentiment_words: the sentiment lexicons
-# the errors stage, the behavioural tests and the config's checks read) come first, the tools last.
+# the errors stage, the behavioural tests and the config's checks read; words: the one word segmentation; nesting: rows
+# that are parts of other rows, which data preparation and the shortcut statistic see alike) come first, the tools last.
 ORDER = ["", "train", "analysis", "errors", "llm", "behaviour", "report", "track", "tools"]
 MAX_FUNCTION_LINES = 60
 
@@ -56,7 +61,7 @@ def test_every_stage_is_a_package_with_a_docstring():
         assert init.is_file(), f"sentiflow.{name} is not a package"
         assert ast.get_docstring(ast.parse(init.read_text())), f"sentiflow.{name} has no docstring saying what it owns"
     leaves = sorted(p.stem for p in SRC.glob("*.py") if p.stem != "__init__")
-    assert leaves == ["atomic", "config", "data", "logs", "sentiment_words"], leaves
+    assert leaves == ["atomic", "config", "data", "logs", "nesting", "sentiment_words", "words"], leaves
 
 
 def test_imports_run_from_a_later_stage_to_an_earlier_one_only():
@@ -119,3 +124,60 @@ def test_every_rule_runs_the_job_of_its_stage_package():
             assert rules_file.stem in packages, f"rule {rule} in {rules_file.name} runs {script}, importing {packages}"
             checked += 1
     assert checked >= 14
+
+
+# The design's top level: what a reader of the design finds where it says.
+TOP_LEVEL = {"Snakefile": "file", "workflow": "dir", "config": "dir", "scripts": "dir", "report": "dir",
+             "tests": "dir", "environment.yml": "file", "README.md": "file"}  # fmt: skip
+RULES = REPO / "workflow" / "rules"
+
+
+def test_the_top_level_is_the_designs():
+    for name, kind in TOP_LEVEL.items():
+        path = REPO / name
+        assert path.is_file() if kind == "file" else path.is_dir(), f"the design's top level lacks the {kind} {name}"
+
+
+def test_the_report_templates_are_in_the_top_level_report_folder_and_every_one_is_read():
+    """The report rule reads report/report.{html,tex}.j2 and what the registry names (each section's pair, the macros,
+    the style sheet): all there, nothing else there, no template left in the library."""
+    read = {"report.html.j2", "report.tex.j2", *template_parts()}
+    assert read == {path.name for path in (REPO / "report").iterdir()}
+    assert not list(SRC.rglob("*.j2")), "templates in the library: the report's look lives in the top-level report/"
+    report_rule = (RULES / "report.smk").read_text()
+    assert 'workflow.source_path("../../report/report.html.j2")' in report_rule and "template_parts()" in report_rule
+    # Both documents include the registered sections at every place a section may name.
+    for document, loop in (("report.html.j2", '{%% for sec in sections if sec.place == "%s"'),
+                           ("report.tex.j2", '\\BLOCK{for sec in sections if sec.place == "%s"')):  # fmt: skip
+        text = (REPO / "report" / document).read_text()
+        assert all(loop % place in text for place in PLACES), document
+    assert {section.place for section in SECTIONS} <= set(PLACES)
+
+
+def definitions(path: Path) -> set[str]:
+    return set(re.findall(r"^def (\w+)\(", path.read_text(), re.M))
+
+
+def test_a_stages_functions_are_beside_its_rules_and_common_holds_what_stages_share():
+    """Snakemake's linter keeps functions and rules in separate files: a stage's in STAGE_helpers.smk, which its rule
+    file includes; common.smk's are each used by two stages at least (or by such a function of common.smk)."""
+    rule_files = sorted(p for p in RULES.glob("*.smk") if not p.stem.endswith("_helpers") and p.stem != "common")
+    for helpers in RULES.glob("*_helpers.smk"):
+        stage = RULES / f"{helpers.stem.removesuffix('_helpers')}.smk"
+        assert stage in rule_files and f'include: "{helpers.name}"' in stage.read_text(), helpers.name
+        assert not re.search(r"^rule ", helpers.read_text(), re.M), f"{helpers.name} holds rules"
+    for rule_file in rule_files:
+        assert not definitions(rule_file), f"{rule_file.name} defines functions: move them into its helpers"
+    common = (RULES / "common.smk").read_text()
+    others = {p.name: p.read_text() for p in [REPO / "Snakefile", *RULES.glob("*.smk")] if p.name != "common.smk"}
+    stages = {name: {re.sub(r"(_helpers)?\.smk$", "", f) for f, text in others.items() if re.search(rf"\b{name}\b", text)}
+              for name in definitions(RULES / "common.smk")}  # fmt: skip
+    shared = {name for name, users in stages.items() if len(users) >= 2}
+    while True:  # also shared: what a shared function of common.smk calls
+        bodies = re.split(r"^def ", common, flags=re.M)
+        more = {name for name in stages if name not in shared
+                for body in bodies if body.split("(")[0] in shared and re.search(rf"\b{name}\b", body)}  # fmt: skip
+        if not more:
+            break
+        shared |= more
+    assert shared == set(stages), f"used by one stage only, move them beside its rules: {sorted(set(stages) - shared)}"

@@ -8,9 +8,12 @@ import pytest
 from conftest import write_run
 
 from sentiflow.analysis.runs import RunSet
-from sentiflow.report.collect import data_section, llm_section, setup
+from sentiflow.report import sections
+from sentiflow.report.collect import data_section, setup
 from sentiflow.report.figures import FIGURE_NAMES
-from sentiflow.report.inputs import DatasetInputs, LLMFiles, ReportInputError
+from sentiflow.report.inputs import DatasetInputs, ReportInputError
+from sentiflow.report.llm import LLMFiles, llm_section
+from sentiflow.report.sections import dataset_inputs
 from sentiflow.report.settings import ReportSettings
 
 
@@ -90,38 +93,85 @@ def test_llm_entries_and_their_hard_cases(tmp_path):
 
 def dataset_files(folder) -> dict:
     names = ["summary", "per_class", "data_card", "calibration", "misclassified", "overconfidence", "failure_modes",
-             "shortcut_words", "word_groups", "label_issues", "label_summary", "why"]  # fmt: skip
+             "label_issues", "label_summary"]  # fmt: skip
     figures = {name: {"png": folder / f"{name}.png", "pdf": folder / f"{name}.pdf"} for name in FIGURE_NAMES}
+    why = {"summary": folder / "why.json", "shortcut_words": folder / "words.csv", "word_groups": folder / "groups.csv",
+           "attribution": []}  # fmt: skip
     return {"name": "sst2", "token_stats": {"minilm": folder / "minilm.json"}, "figures": figures, "runs": [],
-            "attribution": [], "llm": {"smollm2": {"summary": folder / "s.json", "table": folder / "t.csv"}},
-            "slices": {"table": folder / "slices.csv", "summary": folder / "slices.json"}} | {
+            "why": why, "llm": {"smollm2": {"summary": folder / "s.json", "table": folder / "t.csv"}},
+            "slices": {"table": folder / "slices.csv", "summary": folder / "slices.json"}, "behaviour": None} | {
             name: folder / name for name in names}  # fmt: skip
 
 
 def test_dataset_inputs_are_checked_and_list_every_file(tmp_path):
-    inputs = DatasetInputs.from_dict(dataset_files(tmp_path))
-    assert inputs.llm["smollm2"].cascade_pdf is None and inputs.figures["confusion"].pdf == tmp_path / "confusion.pdf"
+    inputs = dataset_inputs(dataset_files(tmp_path))
+    assert inputs.sections["llm"]["smollm2"].cascade_pdf is None
+    assert inputs.figures["confusion"].pdf == tmp_path / "confusion.pdf"
     paths = inputs.paths()
-    assert len(paths) == 12 + 1 + 2 * len(FIGURE_NAMES) + 2 + 2 and len(set(paths)) == len(paths)
-    off = DatasetInputs.from_dict(dataset_files(tmp_path) | {"slices": None})  # analysis.slices.enabled: false
-    assert off.slices is None and len(off.paths()) == len(paths) - 2
+    assert len(paths) == 9 + 1 + 2 * len(FIGURE_NAMES) + 3 + 2 + 2 and len(set(paths)) == len(paths)
+    off = dataset_inputs(dataset_files(tmp_path) | {"slices": None})  # analysis.slices.enabled: false
+    assert off.sections["slices"] is None and len(off.paths()) == len(paths) - 2
     missing = dataset_files(tmp_path)
     del missing["figures"]["reliability"]
     with pytest.raises(ReportInputError, match="figures of dataset sst2 lack reliability"):
-        DatasetInputs.from_dict(missing)
-    del missing["why"], missing["figures"]
-    with pytest.raises(ReportInputError, match="inputs of dataset sst2 lack why, figures"):
-        DatasetInputs.from_dict(missing)
-    # The behavioural tests' files where they ran: all seven listed; none where they did not (the default).
+        dataset_inputs(missing)
+    # A registered section's key is never left out: None, [] or {} says it has no files.
+    del missing["label_summary"], missing["figures"], missing["behaviour"]
+    with pytest.raises(ReportInputError, match="inputs of dataset sst2 lack label_summary, figures, behaviour"):
+        dataset_inputs(missing)
+    # The behavioural tests' files where they ran: all seven listed; none where they did not.
     names = ["failure_rates", "comparisons", "association", "failing_cases", "summary", "png", "pdf"]
-    tested = DatasetInputs.from_dict(dataset_files(tmp_path) | {"behaviour": {n: tmp_path / f"b-{n}" for n in names}})
-    assert set(tested.paths()) - set(paths) == {tmp_path / f"b-{n}" for n in names} and inputs.behaviour is None
-    with pytest.raises(ReportInputError, match="sst2 behavioural tests lack pdf"):
-        DatasetInputs.from_dict(dataset_files(tmp_path) | {"behaviour": {n: tmp_path / n for n in names[:-1]}})
+    tested = dataset_inputs(dataset_files(tmp_path) | {"behaviour": {n: tmp_path / f"b-{n}" for n in names}})
+    assert set(tested.paths()) - set(paths) == {tmp_path / f"b-{n}" for n in names}
+    assert inputs.sections["behaviour"] is None
+    with pytest.raises(ReportInputError, match="dataset sst2, behaviour lack pdf"):
+        dataset_inputs(dataset_files(tmp_path) | {"behaviour": {n: tmp_path / n for n in names[:-1]}})
     unknown = dataset_files(tmp_path)
     unknown["llm"]["smollm2"]["cascade_points"] = tmp_path / "p.csv"
-    with pytest.raises(ReportInputError, match=r"sst2 LLM entry smollm2: unknown input\(s\) cascade_points"):
-        DatasetInputs.from_dict(unknown)
+    with pytest.raises(ReportInputError, match=r"dataset sst2, llm smollm2: unknown input\(s\) cascade_points"):
+        dataset_inputs(unknown)
+    # A run group's attribution inside the "why" section: each of its four files named.
+    grouped = dataset_files(tmp_path)
+    grouped["why"]["attribution"] = [{"summary": "a.json", "words": "w.parquet", "sentences": "s.csv"}]
+    with pytest.raises(ReportInputError, match=r"dataset sst2, why attribution \[0\] lack deletion"):
+        dataset_inputs(grouped)
+    with pytest.raises(ReportInputError, match=r"dataset sst2, runs: expected list, got 'metadata\.json'"):
+        dataset_inputs(dataset_files(tmp_path) | {"runs": "metadata.json"})
+
+
+def test_every_section_figure_is_found_by_its_stem(tmp_path):
+    """The plots, then each registered section's figures: the cascades of the entries that ran one, then the
+    behavioural tests' figure; the HTML page embeds them and the LaTeX document's folder gets them by these stems."""
+    given = dataset_files(tmp_path)
+    given["llm"]["q/1.5b"] = given["llm"]["smollm2"] | {"cascade_summary": tmp_path / "c.json",
+                                                         "cascade_png": tmp_path / "c.png", "cascade_pdf": tmp_path / "c.pdf"}  # fmt: skip
+    names = ["failure_rates", "comparisons", "association", "failing_cases", "summary", "png", "pdf"]
+    given["behaviour"] = {n: tmp_path / f"b-{n}" for n in names}
+    shown = sections.figures(dataset_inputs(given))
+    assert list(shown) == [*FIGURE_NAMES, "cascade-q-1-5b", "behaviour"]
+    assert shown["cascade-q-1-5b"].pdf == tmp_path / "c.pdf" and shown["behaviour"].png == tmp_path / "b-png"
+    assert list(sections.figures(dataset_inputs(dataset_files(tmp_path)))) == list(FIGURE_NAMES)
+
+
+def test_a_sections_reader_gives_its_part_of_the_context_and_its_place_is_checked(tmp_path):
+    """A section adds its keys to a dataset's context from its own files (the slices: also where they are off); a
+    section must name a place the documents include sections at."""
+    (tmp_path / "slices.json").write_text(json.dumps({"settings": {"top": 2, "folds": 2}, "features": ["length"],
+                                                      "groups": {}}))  # fmt: skip
+    pd.DataFrame(columns=["backbone", "fit_excess_errors", "above_heldout_rate", "found_by_folds"]).to_csv(
+        tmp_path / "slices.csv", index=False
+    )
+    slices_only = DatasetInputs.from_dict(
+        {key: value for key, value in dataset_files(tmp_path).items() if key not in ("why", "llm", "behaviour")},
+        {"slices": next(s.files for s in sections.SECTIONS if s.key == "slices")},
+    )
+    slices = next(s for s in sections.SECTIONS if s.key == "slices")
+    assert slices.read(slices_only.sections["slices"], slices_only, None) == {
+        "slices": {"enabled": True, "groups": [], "settings": {"top": 2, "folds": 2}, "features": ["length"]}
+    }
+    assert slices.read(None, slices_only, None) == {"slices": {"enabled": False, "groups": []}}
+    with pytest.raises(ValueError, match="place 'appendix' is none of failure_modes, errors, calibration"):
+        sections.Section("appendix", slices.files, slices.read, place="appendix")
 
 
 def test_the_setup_tables_show_every_setting_as_a_dotted_key(tmp_path):

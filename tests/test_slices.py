@@ -22,7 +22,7 @@ from sentiflow.errors.slices import (
     witness_features,
 )
 from sentiflow.report import slices as report_slices
-from sentiflow.report.inputs import SliceFiles
+from sentiflow.report.slices import SliceFiles
 
 SETTINGS = SliceSettings(max_depth=2, min_leaf=10, folds=2, seed=3, top=5, confidence=0.95)
 LENGTHS = [8, 12, 25, 26, 34, 40]

@@ -136,7 +136,7 @@ def test_nested_rows_are_counted_once():
 
 def brute_force_outermost(texts):
     """The definition, pair by pair: drop a text whose words are a contiguous part of another's, or an earlier twin."""
-    from sentiflow.errors.words import words
+    from sentiflow.words import words
 
     keys = [" " + " ".join(words(t)) + " " for t in texts]
     return [

@@ -19,7 +19,7 @@ from conftest import REPO, SNAKEMAKE, SST2, SST5, require, smoke_config, snakema
 import sentiflow
 from sentiflow.config import dataset_label_witnesses
 
-TEMPLATES = REPO / "src" / "sentiflow" / "report" / "templates"
+TEMPLATES = REPO / "report"
 
 
 def documented_paths(dataset: str, backbone: str, variant: str, seed: int) -> list[str]:
@@ -827,26 +827,32 @@ ATTRIBUTION_FILES = {
 def smoke_dataset_inputs(workdir: Path, name: str):
     """A smoke dataset's files as the report rule names them, found in its results folder."""
     from sentiflow.report.figures import FIGURE_NAMES
-    from sentiflow.report.inputs import DatasetInputs
+    from sentiflow.report.sections import dataset_inputs
 
     results = workdir / "results" / name
     analysis = results / "analysis"
     one_each = ["summary.json", "per_class.csv", "calibration.csv", "misclassified.csv", "overconfidence.json",
-                "failure_modes.csv", "shortcut_words.csv", "word_groups.csv", "label_issues.csv", "why.json"]  # fmt: skip
+                "failure_modes.csv", "label_issues.csv"]  # fmt: skip
     groups = sorted((analysis / "attribution" / "minilm").iterdir())
     figures = {
         figure: {kind: results / f"figures/{figure}.{kind}" for kind in ("png", "pdf")} for figure in FIGURE_NAMES
     }
-    return DatasetInputs.from_dict(
+    return dataset_inputs(
         {"name": name, "data_card": results / "data/data_card.json", "label_summary": analysis / "label_issues.json"}
         | {file.split(".")[0]: analysis / file for file in one_each}
         | {
             "token_stats": {"minilm": results / "tokens/minilm.json"},
             "figures": figures,
             "runs": sorted(results.glob("runs/minilm/*/seed*/metadata.json")),
-            "attribution": [{key: group / file for key, file in ATTRIBUTION_FILES.items()} for group in groups],
+            "why": {
+                "summary": analysis / "why.json",
+                "shortcut_words": analysis / "shortcut_words.csv",
+                "word_groups": analysis / "word_groups.csv",
+                "attribution": [{key: group / file for key, file in ATTRIBUTION_FILES.items()} for group in groups],
+            },
             "llm": {},
             "slices": None,  # as with analysis.slices.enabled: false
+            "behaviour": None,  # as with behaviour.enabled: false
         }
     )
 

@@ -6,7 +6,7 @@ rows (the shortcut statistic counts each sentence once) or splits them (the hold
 training subsample) must see the nesting, or a held-out phrase sits inside a training sentence and a held-out
 sentence's own phrases stay in training.
 
-A row is *inside* another when its words (as `sentiflow.errors.words` splits them: lower-cased, "n't" apart) are a
+A row is *inside* another when its words (as `sentiflow.words` splits them: lower-cased, "n't" apart) are a
 contiguous run of the other's words; of identical rows the first is the outer one. An *outermost* row is inside no
 other row. Each row's *containers* are the outermost rows it is inside (an outermost row is its own container): a
 sentence and all its phrases share one container; a phrase such as "the film" has many.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sentiflow.errors.words import words
+from sentiflow.words import words
 
 
 @dataclass(frozen=True)

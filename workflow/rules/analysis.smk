@@ -1,7 +1,17 @@
+from sentiflow.config import canonical
+from sentiflow.report.figures import (
+    CONFUSION,
+    RELIABILITY,
+    TRAINING_LOSS,
+    VALIDATION_CURVES,
+    plot_file,
+)
+
+
 # Per-run and per-backbone accuracy over seeds, bootstrap intervals, McNemar tests between backbones.
 rule aggregate:
     input:
-        unpack(analysed_runs("history", "predictions")),
+        unpack(scored_runs),
     output:
         runs="results/{dataset}/analysis/runs.csv",
         summary=report(
@@ -73,19 +83,19 @@ rule plot_curves:
         unpack(analysed_runs("history", "steps")),
     output:
         loss_png=report(
-            "results/{dataset}/figures/training_loss.png",
+            plot_file("{dataset}", TRAINING_LOSS, "png"),
             caption="../report/training_loss.rst",
             category="Figures",
             subcategory="{dataset}",
         ),
-        loss_pdf="results/{dataset}/figures/training_loss.pdf",
+        loss_pdf=plot_file("{dataset}", TRAINING_LOSS, "pdf"),
         curves_png=report(
-            "results/{dataset}/figures/validation_curves.png",
+            plot_file("{dataset}", VALIDATION_CURVES, "png"),
             caption="../report/validation_curves.rst",
             category="Figures",
             subcategory="{dataset}",
         ),
-        curves_pdf="results/{dataset}/figures/validation_curves.pdf",
+        curves_pdf=plot_file("{dataset}", VALIDATION_CURVES, "pdf"),
     log:
         "logs/{dataset}/plot_curves.log",
     conda:
@@ -105,12 +115,12 @@ rule plot_reliability:
         table=rules.calibration.output.table,
     output:
         png=report(
-            "results/{dataset}/figures/reliability.png",
+            plot_file("{dataset}", RELIABILITY, "png"),
             caption="../report/reliability.rst",
             category="Calibration",
             subcategory="{dataset}",
         ),
-        pdf="results/{dataset}/figures/reliability.pdf",
+        pdf=plot_file("{dataset}", RELIABILITY, "pdf"),
     log:
         "logs/{dataset}/plot_reliability.log",
     conda:
@@ -125,12 +135,12 @@ rule plot_confusion:
         unpack(analysed_runs("predictions")),
     output:
         png=report(
-            "results/{dataset}/figures/confusion.png",
+            plot_file("{dataset}", CONFUSION, "png"),
             caption="../report/confusion.rst",
             category="Figures",
             subcategory="{dataset}",
         ),
-        pdf="results/{dataset}/figures/confusion.pdf",
+        pdf=plot_file("{dataset}", CONFUSION, "pdf"),
     log:
         "logs/{dataset}/plot_confusion.log",
     conda:

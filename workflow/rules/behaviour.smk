@@ -1,3 +1,11 @@
+from sentiflow.config import run_label
+from sentiflow.report.figures import BEHAVIOUR, plot_file
+
+
+# Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
+include: "behaviour_helpers.smk"
+
+
 # Per dataset: the behavioural tests (CheckList's MFT, INV, DIR) as cases, from templates, the validation split and
 # the training split's shortcut words; seeded, so the same config and data give the same file.
 rule behaviour_suite:
@@ -68,12 +76,8 @@ rule behaviour_llm:
     threads: llm_threads
     params:
         # The same prompt as llm_compare; the entry's threads place the job.
-        entry=lambda wildcards: without(
-            config["llm"]["models"][wildcards.llm], "prompt", "threads"
-        ),
-        prompt=lambda wildcards: canonical(
-            llm_prompt(config, wildcards.dataset, wildcards.llm)
-        ),
+        entry=llm_entry,
+        prompt=llm_entry_prompt,
         cache=config["llm"]["cache"],
         labels=dataset_setting("labels"),
         selection={k: config["behaviour"][k] for k in ("llm_cases", "seed")},

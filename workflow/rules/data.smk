@@ -1,3 +1,10 @@
+from sentiflow.config import data_settings
+
+
+# Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
+include: "data_helpers.smk"
+
+
 # Validate (and, when asked, clean) a dataset's splits and write them as canonical Parquet plus a data card.
 rule prepare_data:
     input:

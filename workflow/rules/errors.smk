@@ -1,8 +1,15 @@
+from sentiflow.config import canonical
+
+
+# Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
+include: "errors_helpers.smk"
+
+
 # Misclassified validation sentences, rule-based cue tags, lexical shortcuts, mixed tone, label issues,
 # failure-mode rates and over-confidence.
 rule misclassified:
     input:
-        unpack(analysed_runs("history", "predictions")),
+        unpack(scored_runs),
         validation=rules.prepare_data.output.validation,
         # Lexical shortcuts are words of the training split alone.
         train=rules.prepare_data.output.train,
@@ -53,7 +60,7 @@ rule misclassified:
 # rates and the candidates' base rate, reaches min_precision, disputed below; the detection measured on injected flips.
 rule label_issues:
     input:
-        unpack(analysed_runs("history", "predictions")),
+        unpack(scored_runs),
         validation=rules.prepare_data.output.validation,
         witnesses=witness_tables,
     output:
@@ -85,7 +92,7 @@ rule label_issues:
 # measured on sentences its tree never saw.
 rule slices:
     input:
-        unpack(analysed_runs("history", "predictions")),
+        unpack(scored_runs),
         cues=rules.misclassified.output.cues,
         # One more feature: each witness LLM's answer where it read every sentence. No confirmed label issue: its
         # candidates are the encoders' confident errors, the outcome itself (src/sentiflow/errors/slices.py).

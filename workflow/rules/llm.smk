@@ -1,9 +1,16 @@
+from sentiflow.config import canonical, dataset_llm_tags
+
+
+# Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
+include: "llm_helpers.smk"
+
+
 # Per dataset and LLM entry: ask a local quantized instruction LLM (llama.cpp) about the encoders' errors, a matched
 # control set and the cascade's validation sentences; scores come from a cache shared by every job.
 rule llm_compare:
     input:
         unpack(llm_model_file),
-        unpack(analysed_runs("history", "predictions")),
+        unpack(scored_runs),
         validation=rules.prepare_data.output.validation,
         train=rules.prepare_data.output.train,
         cues=rules.misclassified.output.cues,
@@ -24,13 +31,9 @@ rule llm_compare:
         "../envs/sentiflow.yaml"
     threads: llm_threads
     params:
-        # Its prompt keys arrive in `prompt` (over llm.prompt, under the dataset's); its threads place the job.
-        entry=lambda wildcards: without(
-            config["llm"]["models"][wildcards.llm], "prompt", "threads"
-        ),
-        prompt=lambda wildcards: canonical(
-            llm_prompt(config, wildcards.dataset, wildcards.llm)
-        ),
+        # The entry less its prompt keys (in `prompt`) and threads (they place the job).
+        entry=llm_entry,
+        prompt=llm_entry_prompt,
         selection=canonical(config["llm"]["items"]),
         # Which sentences the cascade studies; its folds are the cascade rule's business.
         sample={
@@ -65,12 +68,8 @@ rule llm_witness:
         "../envs/sentiflow.yaml"
     threads: llm_threads
     params:
-        entry=lambda wildcards: without(
-            config["llm"]["models"][wildcards.llm], "prompt", "threads"
-        ),
-        prompt=lambda wildcards: canonical(
-            llm_prompt(config, wildcards.dataset, wildcards.llm)
-        ),
+        entry=llm_entry,
+        prompt=llm_entry_prompt,
         sample={
             k: config["analysis"]["label_issues"][k]
             for k in ("witness_sentences", "seed")
@@ -84,7 +83,7 @@ rule llm_witness:
 # Per dataset and LLM entry: accuracy against the share of sentences sent to the LLM, and fitted operating points.
 rule cascade:
     input:
-        unpack(analysed_runs("history", "predictions")),
+        unpack(scored_runs),
         llm=rules.llm_compare.output.table,
     output:
         curves="results/{dataset}/llm/{llm}/cascade_curves.csv",

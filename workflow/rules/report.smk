@@ -1,30 +1,21 @@
+from sentiflow.report.sections import template_parts
+
+
+# Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
+include: "report_helpers.smk"
+
+
 # Render the whole study, a section per dataset, as one self-contained HTML page and a LaTeX document.
 rule report:
     input:
         # Every file of params.files (what each file is, per dataset), listed for the DAG.
         files=report_inputs,
         # Shipped with the workflow, not the working directory; inputs, so editing them reruns this rule.
-        html_template=workflow.source_path(
-            "../../src/sentiflow/report/templates/report.html.j2"
-        ),
-        tex_template=workflow.source_path(
-            "../../src/sentiflow/report/templates/report.tex.j2"
-        ),
-        # The sections and macros the two templates include.
+        html_template=workflow.source_path("../../report/report.html.j2"),
+        tex_template=workflow.source_path("../../report/report.tex.j2"),
+        # The sections and macros the two templates include (sentiflow.report.sections).
         parts=[
-            workflow.source_path(f"../../src/sentiflow/report/templates/{part}")
-            for part in (
-                "why.html.j2",
-                "why.tex.j2",
-                "attribution.html.j2",
-                "attribution.tex.j2",
-                "slices.html.j2",
-                "slices.tex.j2",
-                "behaviour.html.j2",
-                "behaviour.tex.j2",
-                "macros.html.j2",
-                "macros.tex.j2",
-            )
+            workflow.source_path(f"../../report/{part}") for part in template_parts()
         ],
     output:
         html=report(

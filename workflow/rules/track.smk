@@ -1,3 +1,10 @@
+from sentiflow.config import canonical, data_settings
+
+
+# Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
+include: "track_helpers.smk"
+
+
 # The finished study written into an MLflow tracking store (tracking.enabled). A local rule: the one writer of the
 # store, so no two cluster jobs ever write one SQLite file (and none from a compute node on a network file system).
 rule export_tracking:

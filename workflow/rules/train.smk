@@ -1,3 +1,10 @@
+from sentiflow.config import run_label, variant_training
+
+
+# Its helpers, in a file of their own: Snakemake's linter keeps functions and rules apart.
+include: "train_helpers.smk"
+
+
 # Tokenize every split once per backbone; training reads only these token ids.
 rule tokenize:
     input:

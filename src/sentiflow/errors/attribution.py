@@ -1,6 +1,6 @@
 """Which words a fine-tuned encoder leaned on: Integrated Gradients (captum) over the word embeddings, summed into words.
 
-Words are those of `errors.words` (the shortcut statistic's), found on the text as written; each subword token goes
+Words are those of `sentiflow.words` (the shortcut statistic's), found on the text as written; each subword token goes
 to the word that holds most of its characters (the fast tokenizer's offsets), so "n't" is one word however the
 tokenizer splits it, and every word keeps its character offsets. Texts are tokenized as training tokenized them (the
 tokenize rule's `tokens.Tokenization`: cut at its `max_length`, longest first for a pair, with segment ids exactly
@@ -39,8 +39,8 @@ import pandas as pd
 import torch
 
 from sentiflow import config
+from sentiflow import words as segmentation
 from sentiflow.analysis.metrics import bootstrap_ci, ci_settings
-from sentiflow.errors import words as segmentation
 from sentiflow.train.batches import HostBatches, model_inputs
 from sentiflow.train.evaluation import logits_in_order
 from sentiflow.train.modeling import load_trained
@@ -171,7 +171,7 @@ def encode(
 ):
     """Each text (with its pair) tokenised by the checkpoint's fast tokenizer as training tokenised it: cut at
     `tokenization.max_length` (longest first), with segment ids where `tokenization` says (default: the decision
-    the tokenize rule makes, `Tokenization.of`, for this tokenizer and model); tokens mapped to `errors.words` words."""
+    the tokenize rule makes, `Tokenization.of`, for this tokenizer and model); tokens mapped to `sentiflow.words` words."""
     if not getattr(tokenizer, "is_fast", False):
         raise AttributionError(f"{type(tokenizer).__name__} is not a fast tokenizer; word offsets need one")
     if pairs is not None and len(pairs) != len(texts):

@@ -5,7 +5,7 @@ sample of as many it gets right are attributed with each seed's published checkp
 seed majority's prediction, truncated as training truncated them; the deletion test checks the attributions; an
 error whose top word (toward the wrong prediction, averaged over seeds) is a lexical shortcut of the training split
 links the attributions to the shortcut statistic: the attributions' words are the shortcut statistic's
-(`errors.words`), so "n't" is one word on both sides.
+(`sentiflow.words`), so "n't" is one word on both sides.
 """
 
 from __future__ import annotations

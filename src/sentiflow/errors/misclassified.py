@@ -14,7 +14,7 @@ from sentiflow.analysis.runs import RunGroup, RunSet, seed_majority
 from sentiflow.atomic import write_csv, write_json
 from sentiflow.data import PAIR, TEXT, is_pair, read_split, text_fields
 from sentiflow.errors import why
-from sentiflow.errors.words import words
+from sentiflow.words import words
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from functools import cache
 
 import pandas as pd
 
-from sentiflow.errors.words import words
 from sentiflow.sentiment_words import vader_lexicon
+from sentiflow.words import words
 
 # ±1.5 keeps the words raters found clearly polar (good 1.9, funny 1.9, dull -1.7, waste -1.8, bad -2.5) and leaves
 # out the mild ones (fine 0.8, well 1.1, boring -1.3, no -1.2) that would make most sentences "mixed".

@@ -26,8 +26,8 @@ import pandas as pd
 from scipy import stats
 from sklearn.feature_extraction.text import CountVectorizer
 
-from sentiflow.errors.words import words
 from sentiflow.nesting import nesting
+from sentiflow.words import words
 
 
 def outermost_rows(texts: Sequence[str]) -> np.ndarray:

@@ -38,7 +38,7 @@ from sentiflow.analysis.runs import RunGroup, RunSet
 from sentiflow.atomic import write_csv, write_json
 from sentiflow.data import PAIR, TEXT, is_pair
 from sentiflow.errors.why import FLAG_COLUMNS
-from sentiflow.errors.words import words
+from sentiflow.words import words
 
 SLICE_COLUMNS = ["backbone", "rank", "slice", "sentences", "errors", "error_rate", "error_rate_ci_low",
                  "error_rate_ci_high", "share_of_errors", "excess_errors", "heldout_error_rate", "above_heldout_rate", "found_by_folds",

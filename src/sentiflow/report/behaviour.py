@@ -6,12 +6,40 @@ Suite text is data: the templates escape it like every other text (HTML autoesca
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from sentiflow.report.figures import BEHAVIOUR
-from sentiflow.report.inputs import BehaviourFiles
+from sentiflow.report.inputs import DatasetInputs, FigureFiles
+from sentiflow.report.settings import ReportSettings
 from sentiflow.report.tables import read_json, records
+
+
+@dataclass(frozen=True)
+class BehaviourFiles:
+    """The behaviour_summary rule's outputs on a dataset."""
+
+    failure_rates: Path
+    comparisons: Path
+    association: Path
+    failing_cases: Path
+    summary: Path
+    png: Path
+    pdf: Path
+
+
+def read(files: BehaviourFiles | None, inputs: DatasetInputs, settings: ReportSettings) -> dict:
+    """The section's part of a dataset's context (sentiflow.report.sections): `behaviour`, None where the tests did
+    not run (the section is left out)."""
+    return {"behaviour": collect(files, settings.failing_cases)}
+
+
+def figures(files: BehaviourFiles | None) -> dict[str, FigureFiles]:
+    """The section's figure, by its stem, where the tests ran."""
+    return {BEHAVIOUR: FigureFiles(files.png, files.pdf)} if files else {}
 
 
 def shown_failing_cases(table: pd.DataFrame, tests: list[str], models: list[str], count: int) -> list[dict]:

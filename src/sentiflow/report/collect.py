@@ -1,7 +1,8 @@
 """Everything the templates show, computed once so that the HTML and the LaTeX report always agree.
 
 A dataset's section is put together from named readers, one per part of it (accuracy, data and tokens, errors,
-calibration, LLM entries and their hard cases, why errors happen, limitations); each reads its files once.
+calibration, limitations), and the registered sections' (`sentiflow.report.sections`: why errors happen, slices, LLM
+entries, behavioural tests).
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ import pandas as pd
 import sentiflow
 from sentiflow.analysis.runs import RunSet
 from sentiflow.data import is_pair
-from sentiflow.llm.compare import fix_counts
 from sentiflow.report import absent
-from sentiflow.report import behaviour as report_behaviour
-from sentiflow.report import slices as report_slices
-from sentiflow.report import why as report_why
-from sentiflow.report.figures import FIGURES, cascade_stem
-from sentiflow.report.inputs import DatasetInputs, LLMFiles
+from sentiflow.report import sections as report_sections
+from sentiflow.report.figures import FIGURES
+from sentiflow.report.inputs import DatasetInputs
 from sentiflow.report.settings import DatasetSettings, ReportSettings
 from sentiflow.report.tables import read_json, records, with_texts
 
@@ -105,55 +103,6 @@ def calibration_section(path: Path) -> dict:
     }
 
 
-def llm_entry(entry: str, files: LLMFiles, table: pd.DataFrame, top_errors: int, confirmed: set) -> dict:
-    """One LLM entry's comparison (and cascade): its summary, with what it fixes and breaks counted again on the
-    `confirmed` label issues (there a "fix" may be the LLM agreeing with a wrong label), and its first `top_errors`
-    hard cases."""
-    answers = read_json(files.summary)
-    on_issues = table["index"].isin(confirmed).to_numpy()
-    for backbone, counts in answers["backbones"].items():
-        right = table[f"{backbone}_predicted"] == table["gold"]
-        counts |= fix_counts(right[on_issues], table.loc[on_issues, "llm_correct"], "_on_label_issues")
-    groups = {name: answers["groups"].get(name, {}).get("llm_accuracy") for name in ("error", "control")}
-    return {
-        "name": entry,
-        "summary": answers,
-        "hard_cases": with_texts(table[table["group"] == "error"].head(top_errors)),
-        "cascade": read_json(files.cascade_summary) if files.cascade_summary else None,
-        "stem": cascade_stem(entry),
-        "errors_accuracy": groups["error"],
-        "control_accuracy": groups["control"],
-    }
-
-
-def hard_cases(first: list[dict], tables: dict[str, pd.DataFrame]) -> list[dict]:
-    """The hard cases once, with every entry's answer and its probability of the gold label beside the encoders'
-    (the error set does not depend on the entry)."""
-    answers = {entry: table.set_index("index") for entry, table in tables.items()}
-    cases = []
-    for case in first:
-        index, gold = case["index"], case["gold"]
-        llm = {
-            entry: (table.loc[index, "llm_predicted"], table.loc[index, f"llm_prob_{gold}"])
-            if index in table.index
-            else ("–", None)
-            for entry, table in answers.items()
-        }
-        cases.append(dict(case) | {"llm": llm})
-    return cases
-
-
-def llm_section(files: dict[str, LLMFiles], configured: list[str], top_errors: int, confirmed: set) -> dict:
-    """The finished LLM entries, the configured ones that did not finish, and the hard cases with every answer."""
-    tables = {entry: pd.read_csv(entry_files.table) for entry, entry_files in files.items()}
-    entries = [llm_entry(entry, files[entry], tables[entry], top_errors, confirmed) for entry in files]
-    return {
-        "llm": entries,
-        "llm_missing": [entry for entry in configured if entry not in files],
-        "llm_hard_cases": hard_cases(entries[0]["hard_cases"], tables) if entries else [],
-    }
-
-
 def collect_dataset(inputs: DatasetInputs, settings: ReportSettings) -> dict:
     """One dataset's section of the report."""
     summary = read_json(inputs.summary)
@@ -166,13 +115,8 @@ def collect_dataset(inputs: DatasetInputs, settings: ReportSettings) -> dict:
         | accuracy_section(summary, dataset)
         | error_section(errors, inputs, settings.top_errors)
         | calibration_section(inputs.calibration)
-        | llm_section(
-            inputs.llm, dataset.llm_models, settings.top_errors, report_why.confirmed_indices(inputs.label_issues)
-        )
+        | report_sections.read(inputs, settings)
     )
-    section["why"] = report_why.collect(inputs, errors, card["labels"], settings)
-    section["slices"] = report_slices.collect(inputs.slices)
-    section["behaviour"] = report_behaviour.collect(inputs.behaviour, settings.failing_cases)
     section["absent"] = absent.notes(inputs.name, section, dataset, settings)
     if section["absent"]["witnesses"]:  # the label_issues rule lists the possible reasons; the configuration says which
         section["why"]["label_issues"]["note"] = str(section["absent"]["witnesses"])
@@ -277,5 +221,6 @@ def collect(datasets: list[DatasetInputs], settings: ReportSettings) -> dict:
         "total_hours": sum(run.metadata["total_seconds"] for run in runs) / 3600,
         "runs": len(runs),
         "figures": [{"name": name, "caption": caption} for name, caption in FIGURES],
+        "sections": report_sections.contents(),
         "llm_enabled": settings.llm_enabled,
     }

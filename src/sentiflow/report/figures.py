@@ -1,20 +1,28 @@
 """The figures a dataset's section shows: their names, captions and where the LaTeX document finds their PDFs.
 
-The one list of names: the report rule's inputs and outputs (workflow/rules/common.smk, report.smk), the render
-and, through the context, the templates all take them from here. The plot rules write each as
-`results/{dataset}/figures/{name}.png` and `.pdf` (docs/outputs.md).
+The one list of names and the one place their paths are written: the plot rules' outputs
+(workflow/rules/analysis.smk, behaviour.smk), the report rule's inputs and outputs (report_helpers.smk), the render
+and, through the context, the templates all take them from here. Each is `results/{dataset}/figures/{name}.png` and
+`.pdf` (docs/outputs.md).
 """
 
 from __future__ import annotations
 
 import re
 
+# The plot rules' figures (plot_curves writes the first two, plot_reliability and plot_confusion one each).
+TRAINING_LOSS, VALIDATION_CURVES, RELIABILITY, CONFUSION = (
+    "training_loss",
+    "validation_curves",
+    "reliability",
+    "confusion",
+)
 FIGURES = (
-    ("training_loss", "Training loss per step (rolling mean) and per epoch; the band spans the seeds."),
-    ("validation_curves", "Validation accuracy (a) and validation loss (b) per epoch, mean and range over seeds."),
-    ("reliability", "Reliability diagrams before and after temperature scaling, pooled over seeds."),
+    (TRAINING_LOSS, "Training loss per step (rolling mean) and per epoch; the band spans the seeds."),
+    (VALIDATION_CURVES, "Validation accuracy (a) and validation loss (b) per epoch, mean and range over seeds."),
+    (RELIABILITY, "Reliability diagrams before and after temperature scaling, pooled over seeds."),
     (
-        "confusion",
+        CONFUSION,
         "Confusion matrices of the selected epoch, summed over seeds; rows are gold classes, normalised to 100%.",
     ),
 )

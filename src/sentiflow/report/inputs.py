@@ -1,12 +1,17 @@
 """What the report reads, per dataset, as the report rule names it: one `DatasetInputs` per section.
 
-The rule (workflow/rules/common.smk, `report_files`) builds a JSON-able mapping per dataset and lists every path in
-it as an input too, so that the DAG and reruns see them; `DatasetInputs.from_dict` turns one mapping into the
-typed form the readers take. No path is ever parsed to find out what it is.
+The rule (workflow/rules/report_helpers.smk, `report_files`) builds a JSON-able mapping per dataset and lists every
+path in it as an input too, so that the DAG and reruns see them; `DatasetInputs.from_dict` turns one mapping into the
+typed form the readers take. No path is ever parsed to find out what it is. The files every dataset's section reads
+are fields here; those of an optional part of it (slices, LLM entries, ...) are a section's, each typed by its own
+dataclass in its reader's module and registered in `sentiflow.report.sections`, and parsed here by their type.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -24,48 +29,6 @@ class FigureFiles:
 
 
 @dataclass(frozen=True)
-class AttributionFiles:
-    """One run group's outputs of the attribute rule."""
-
-    summary: Path
-    words: Path
-    sentences: Path
-    deletion: Path
-
-
-@dataclass(frozen=True)
-class LLMFiles:
-    """One LLM entry's comparison on a dataset, and its cascade when the cascade is enabled."""
-
-    summary: Path
-    table: Path
-    cascade_summary: Path | None = None
-    cascade_png: Path | None = None
-    cascade_pdf: Path | None = None
-
-
-@dataclass(frozen=True)
-class SliceFiles:
-    """The slices rule's table and summary."""
-
-    table: Path
-    summary: Path
-
-
-@dataclass(frozen=True)
-class BehaviourFiles:
-    """The behaviour_summary rule's outputs on a dataset."""
-
-    failure_rates: Path
-    comparisons: Path
-    association: Path
-    failing_cases: Path
-    summary: Path
-    png: Path
-    pdf: Path
-
-
-@dataclass(frozen=True)
 class DatasetInputs:
     name: str
     summary: Path
@@ -75,70 +38,78 @@ class DatasetInputs:
     misclassified: Path
     overconfidence: Path
     failure_modes: Path
-    shortcut_words: Path
-    word_groups: Path
     label_issues: Path
     label_summary: Path
-    why: Path
     token_stats: dict[str, Path]  # per backbone key, in the configured order
     figures: dict[str, FigureFiles]  # per figure name (sentiflow.report.figures)
     runs: list[Path]  # the metadata.json of every run the report covers
-    attribution: list[AttributionFiles]  # per run group, in the configured order
-    llm: dict[str, LLMFiles]  # per LLM entry whose comparison finished
-    slices: SliceFiles | None  # None when analysis.slices is off
-    behaviour: BehaviourFiles | None = None  # None where the behavioural tests do not run: no section
+    sections: dict[str, object]  # per registered section's key, its files (None, [] or {} where it has none)
 
     @classmethod
-    def from_dict(cls, given: dict) -> DatasetInputs:
+    def from_dict(cls, given: dict, sections: dict[str, object]) -> DatasetInputs:
+        """`given` checked and typed: the fields here, and per key of `sections` its files as its type says."""
         name = given.get("name", "?")
-        _require(
-            given, [f.name for f in fields(cls) if f.default is not None], f"the report's inputs of dataset {name}"
-        )
-        _require(given["figures"], list(FIGURE_NAMES), f"the report's figures of dataset {name}")
-        files = {key: Path(given[key]) for key in _single_files()}
-        return cls(
-            name=name,
-            **files,
-            token_stats={backbone: Path(path) for backbone, path in given["token_stats"].items()},
-            figures={figure: FigureFiles(**_paths(kinds, FigureFiles, f"{name} figure {figure}"))
-                     for figure, kinds in given["figures"].items()},
-            runs=[Path(path) for path in given["runs"]],
-            attribution=[AttributionFiles(**_paths(group, AttributionFiles, f"{name} attribution"))
-                         for group in given["attribution"]],
-            llm={entry: LLMFiles(**_paths(files, LLMFiles, f"{name} LLM entry {entry}"))
-                 for entry, files in given["llm"].items()},
-            slices=SliceFiles(**_paths(given["slices"], SliceFiles, f"{name} slices")) if given["slices"] else None,
-            behaviour=BehaviourFiles(**_paths(given["behaviour"], BehaviourFiles, f"{name} behavioural tests"))
-            if given.get("behaviour") else None,
-        )  # fmt: skip
+        where = f"the report's inputs of dataset {name}"
+        own = [f.name for f in fields(cls) if f.name not in ("name", "sections")]
+        _check_keys(given, [*own, *sections], [*own, *sections, "name"], where)
+        hints = typing.get_type_hints(cls)
+        core = {key: parse(hints[key], given[key], f"{where}, {key}") for key in own}
+        _check_keys(core["figures"], list(FIGURE_NAMES), list(FIGURE_NAMES), f"the report's figures of dataset {name}")
+        parts = {key: parse(kind, given[key], f"{where}, {key}") for key, kind in sections.items()}
+        return cls(name=name, **core, sections=parts)
 
     def paths(self) -> list[Path]:
         """Every file named here: the report rule lists them as its inputs."""
-        nested = [*self.token_stats.values(), *self.runs]
-        nested += [path for f in self.figures.values() for path in (f.png, f.pdf)]
-        nested += [getattr(group, f.name) for group in self.attribution for f in fields(AttributionFiles)]
-        nested += [getattr(e, f.name) for e in self.llm.values() for f in fields(LLMFiles) if getattr(e, f.name)]
-        nested += [self.slices.table, self.slices.summary] if self.slices else []
-        nested += [getattr(self.behaviour, f.name) for f in fields(BehaviourFiles)] if self.behaviour else []
-        return [getattr(self, key) for key in _single_files()] + nested
+        return [path for f in fields(self) for path in paths_in(getattr(self, f.name))]
 
 
-def _single_files() -> list[str]:
-    """The fields of DatasetInputs that hold one file each."""
-    return [f.name for f in fields(DatasetInputs) if f.type == "Path"]
+def parse(kind, given, where: str):
+    """`given` (JSON-able: strings, lists, mappings) as `kind`: a Path, `X | None`, `list[X]`, `dict[str, X]` or a
+    dataclass of such fields; anything else is an error that says where."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return None if given is None else parse(next(a for a in args if a is not type(None)), given, where)
+    if origin is list:
+        _expect(given, list, where)
+        return [parse(args[0], item, f"{where} [{i}]") for i, item in enumerate(given)]
+    if origin is dict:
+        _expect(given, dict, where)
+        return {key: parse(args[1], value, f"{where} {key}") for key, value in given.items()}
+    if dataclasses.is_dataclass(kind):
+        _expect(given, dict, where)
+        required = [f.name for f in fields(kind) if f.default is dataclasses.MISSING]
+        _check_keys(given, required, [f.name for f in fields(kind)], where)
+        hints = typing.get_type_hints(kind)
+        return kind(**{key: parse(hints[key], value, f"{where} {key}") for key, value in given.items()})
+    if kind is Path:
+        _expect(given, (str, Path), where)
+        return Path(given)
+    raise TypeError(f"{where}: no reader for files of type {kind}")
 
 
-def _require(given: dict, keys: list[str], where: str) -> None:
-    missing = [key for key in keys if key not in given]
-    if missing:
-        raise ReportInputError(f"{where} lack {', '.join(missing)}")
+def paths_in(value) -> list[Path]:
+    """Every Path in a parsed value, in order: fields of a dataclass, items of a list, values of a mapping."""
+    if isinstance(value, Path):
+        return [value]
+    if dataclasses.is_dataclass(value):
+        return [path for f in fields(value) for path in paths_in(getattr(value, f.name))]
+    if isinstance(value, list | tuple):
+        return [path for item in value for path in paths_in(item)]
+    if isinstance(value, dict):
+        return [path for item in value.values() for path in paths_in(item)]
+    return []
 
 
-def _paths(given: dict, kind: type, where: str) -> dict[str, Path]:
-    """`given` as the fields of `kind`, checked: every field without a default present, no key unknown."""
-    known = {f.name for f in fields(kind)}
-    unknown = sorted(set(given) - known)
+def _expect(given, kind, where: str) -> None:
+    if not isinstance(given, kind):
+        raise ReportInputError(f"{where}: expected {getattr(kind, '__name__', 'a path')}, got {given!r}")
+
+
+def _check_keys(given: dict, required: list[str], known: list[str], where: str) -> None:
+    """Every required key present, no key unknown."""
+    unknown = [key for key in given if key not in known]
     if unknown:
         raise ReportInputError(f"{where}: unknown input(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
-    _require(given, [f.name for f in fields(kind) if f.default is not None], where)
-    return {key: Path(path) for key, path in given.items() if path is not None}
+    missing = [key for key in required if key not in given]
+    if missing:
+        raise ReportInputError(f"{where} lack {', '.join(missing)}")

@@ -16,8 +16,9 @@ import pandas as pd
 
 from sentiflow.atomic import atomic_path, write_csv
 from sentiflow.report.collect import collect
-from sentiflow.report.figures import BEHAVIOUR, FIGURE_NAMES, cascade_stem, latex_figure
+from sentiflow.report.figures import latex_figure
 from sentiflow.report.inputs import DatasetInputs
+from sentiflow.report.sections import figures
 from sentiflow.report.settings import ReportSettings
 
 _LATEX_SPECIAL = {
@@ -141,31 +142,13 @@ def _inline(path) -> str:
 
 
 def embedded_images(datasets: list[DatasetInputs]) -> dict[str, dict[str, str]]:
-    """Per dataset, every figure the HTML page shows as a data URI: the plots by name, the cascades and the
-    behavioural tests' figure by stem."""
-    images = {}
-    for inputs in datasets:
-        images[inputs.name] = {name: _inline(inputs.figures[name].png) for name in FIGURE_NAMES}
-        for entry, files in inputs.llm.items():
-            if files.cascade_png:
-                images[inputs.name][cascade_stem(entry)] = _inline(files.cascade_png)
-        if inputs.behaviour:
-            images[inputs.name][BEHAVIOUR] = _inline(inputs.behaviour.png)
-    return images
+    """Per dataset, every figure the HTML page shows as a data URI, by its stem (sections.figures)."""
+    return {inputs.name: {stem: _inline(f.png) for stem, f in figures(inputs).items()} for inputs in datasets}
 
 
 def latex_figures(datasets: list[DatasetInputs]) -> dict[str, Path]:
     """Every figure's PDF the LaTeX document includes, by its path relative to the .tex file."""
-    copies = {}
-    for inputs in datasets:
-        for name in FIGURE_NAMES:
-            copies[latex_figure(inputs.name, name)] = inputs.figures[name].pdf
-        for entry, files in inputs.llm.items():
-            if files.cascade_pdf:
-                copies[latex_figure(inputs.name, cascade_stem(entry))] = files.cascade_pdf
-        if inputs.behaviour:
-            copies[latex_figure(inputs.name, BEHAVIOUR)] = inputs.behaviour.pdf
-    return copies
+    return {latex_figure(inputs.name, stem): f.pdf for inputs in datasets for stem, f in figures(inputs).items()}
 
 
 def _template(path: Path, latex: bool) -> jinja2.Template:

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from sentiflow.report.inputs import SliceFiles
+from sentiflow.report.inputs import DatasetInputs
+from sentiflow.report.settings import ReportSettings
 from sentiflow.report.tables import read_json
+
+
+@dataclass(frozen=True)
+class SliceFiles:
+    """The slices rule's table and summary."""
+
+    table: Path
+    summary: Path
+
+
+def read(files: SliceFiles | None, inputs: DatasetInputs, settings: ReportSettings) -> dict:
+    """The section's part of a dataset's context (sentiflow.report.sections): `slices`, also where the rule is off."""
+    return {"slices": collect(files)}
 
 
 def collect(files: SliceFiles | None) -> dict:

@@ -7,11 +7,13 @@ templates escape every word from the data (HTML autoescaping, `tex` in LaTeX), t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from sentiflow.data import PAIR, TEXT_FIELDS
-from sentiflow.report.inputs import AttributionFiles, DatasetInputs
+from sentiflow.report.inputs import DatasetInputs
 from sentiflow.report.settings import ReportSettings
 from sentiflow.report.tables import read_json, records
 
@@ -21,6 +23,33 @@ MAX_ALPHA = 0.6  # the strongest word's background opacity: the text stays reada
 # The deletion test's measures (attribution.MEASURES) as the table names them.
 MEASURE_NAMES = {"comprehensiveness": "comprehensiveness", "sufficiency": "sufficiency",
                  "turned_to_gold": "turned to gold (share)", "turned_away": "turned away (share)"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AttributionFiles:
+    """One run group's outputs of the attribute rule."""
+
+    summary: Path
+    words: Path
+    sentences: Path
+    deletion: Path
+
+
+@dataclass(frozen=True)
+class WhyFiles:
+    """The misclassified rule's why summary, shortcut words and word groups, and the attribute rule's outputs per
+    attributed run group, in the configured order (none where attribution is off)."""
+
+    summary: Path
+    shortcut_words: Path
+    word_groups: Path
+    attribution: list[AttributionFiles]
+
+
+def read(files: WhyFiles, inputs: DatasetInputs, settings: ReportSettings) -> dict:
+    """The section's part of a dataset's context (sentiflow.report.sections): `why`, with the dataset's label issues."""
+    misclassified = pd.read_csv(inputs.misclassified)
+    return {"why": collect(files, inputs, misclassified, read_json(inputs.data_card)["labels"], settings)}
 
 
 def coloured(words: pd.DataFrame, texts: Sequence[str]) -> list[list[dict]]:
@@ -72,21 +101,23 @@ def collect_group(files: AttributionFiles, misclassified: pd.DataFrame, count: i
     }  # fmt: skip
 
 
-def collect(inputs: DatasetInputs, misclassified: pd.DataFrame, labels: list[str], settings: ReportSettings) -> dict:
+def collect(
+    files: WhyFiles, inputs: DatasetInputs, misclassified: pd.DataFrame, labels: list[str], settings: ReportSettings
+) -> dict:
     """The section's context for one dataset."""
-    why = read_json(inputs.why)
-    words = pd.read_csv(inputs.shortcut_words)
+    why = read_json(files.summary)
+    words = pd.read_csv(files.shortcut_words)
     issues = label_issue_section(inputs, settings.top_errors)
     count = settings.attributed_errors
     return {
         "shortcuts": why["shortcuts"]
         | {"by_label": {label: words[words["label"] == label].head(settings.shortcut_words).to_dict("records")
                         for label in labels},
-           "groups": records(inputs.word_groups)},
+           "groups": records(files.word_groups)},
         "mixed_polarity": why["mixed_polarity"],
         "label_issues": issues,
-        "attribution": [collect_group(files, misclassified, count, set(issues["confirmed_index"]))
-                        for files in inputs.attribution],
+        "attribution": [collect_group(group, misclassified, count, set(issues["confirmed_index"]))
+                        for group in files.attribution],
     }  # fmt: skip
 
 

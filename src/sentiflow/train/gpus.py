@@ -126,6 +126,13 @@ def claim_device(requested: str, threads: int | None, runs_per_gpu: int) -> tupl
     return device, slot
 
 
+def claim_job_device(training: dict, threads: int | None) -> tuple[torch.device, Slot | None]:
+    """`claim_device` for a job that holds the `gpu` resource like training (attribute, behaviour_encoder): placed by
+    the config's `training.device` and `runs_per_gpu`, which are no rule's params (they place a job, they do not
+    change what it computes), and sized to the rule's `threads`. The slot is held while the caller keeps it."""
+    return claim_device(training["device"], threads, training["runs_per_gpu"])
+
+
 @contextlib.contextmanager
 def claimed_device(
     requested: str, threads: int | None, runs_per_gpu: int
