@@ -41,4 +41,5 @@ def answer_polarity(probs: np.ndarray, labels: Sequence[str], polarity: Mapping[
     lacking = [label for label in labels if polarity.get(label) not in POLARITIES]
     if lacking:
         raise ValueError(f"label(s) {lacking} have no polarity, so an answer cannot be read as one")
-    return np.array([polarity[label] for label in labels], dtype=object)[predicted].astype(str)
+    # A str array indexed by an array of any shape, a 0-d one included (one answer), keeps the leading shape.
+    return np.asarray(np.array([polarity[label] for label in labels], dtype=str)[predicted])
