@@ -5,9 +5,9 @@ import torch
 from conftest import MINILM, NEGATIVE, POSITIVE, require, toy_frame, write_run
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-from sentiflow import config
+from sentiflow import config, words
 from sentiflow.analysis.runs import RunSet
-from sentiflow.errors import attribution, words
+from sentiflow.errors import attribution
 from sentiflow.errors.attribution import AttributionError
 from sentiflow.errors.explain import sentence_summary
 from sentiflow.report.why import coloured
