@@ -295,7 +295,9 @@ def test_bad_data_fails_the_rule_with_file_and_line(tmp_path):
 VALIDATION = {"sst2": 872, "sst5": 1101, "rte": 277}
 # sst5: five classes, chance 0.20, majority class 0.26. rte: 400 pairs for one epoch is plumbing, not a study: it only
 # has to beat answering every pair with the minority class (0.47); the measured figure is in the closing notes.
-ACCURACY_BAR = {"sst2": 0.80, "sst5": 0.35, "rte": 0.47}
+# sst2: 4,500 rows drawn in whole treebank sentences (each with its phrases, so the holdout and the subsample never
+# split one) are about 320 sentences, where a flat draw spread them over thousands: 0.79-0.81 after one epoch.
+ACCURACY_BAR = {"sst2": 0.78, "sst5": 0.35, "rte": 0.47}
 
 
 @pytest.mark.e2e
@@ -364,9 +366,10 @@ def test_smoke_run_writes_every_documented_output_consistently(smoke_run):
         train = pd.read_parquet(workdir / f"results/{name}/data/train.parquet")
         assert set(holdout["index"]).isdisjoint(train["index"])
         assert card["nesting"]["holdout_inside_train"] == 0 == card["nesting"]["train_inside_holdout"]
-    # SST-2's rows nest (treebank phrases); RTE's pairs are rows of their own.
+    # SST-2's rows nest (treebank phrases); RTE's repeated pairs stay on one side with their twins.
     assert json.loads((workdir / "results/sst2/data/data_card.json").read_text())["nesting"]["grouped"]
-    assert not json.loads((workdir / "results/rte/data/data_card.json").read_text())["nesting"]["grouped"]
+    rte = json.loads((workdir / "results/rte/data/data_card.json").read_text())["nesting"]
+    assert rte["grouped"] and rte["groups"] < 2490 and rte["largest_group"] == 2
     # SST-5 asked for the treebank's escapes to be cleaned; SST-2 asked for nothing.
     sst5 = json.loads((workdir / "results/sst5/data/data_card.json").read_text())["cleaning"]
     assert sst5["steps"] == ["ptb_escapes"] and sst5["texts_changed"]["validation"]["ptb_escapes"] > 20

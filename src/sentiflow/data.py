@@ -21,7 +21,7 @@ import pandas as pd
 
 from sentiflow.atomic import write_json, write_parquet
 from sentiflow.config import text_columns
-from sentiflow.nesting import Nesting, inside_any, nesting
+from sentiflow.nesting import Nesting, inside_any, nesting, twins
 
 FORMATS = {".tsv": "tsv", ".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}
 
@@ -254,11 +254,10 @@ def take_rows(frame: pd.DataFrame, n: int, seed: int) -> tuple[pd.DataFrame, pd.
 
 
 def row_nesting(frame: pd.DataFrame) -> Nesting | None:
-    """The nesting of a split's texts (`sentiflow.nesting`), or None where every row is a group of its own: a
-    sentence pair, or texts none of which is part of another."""
-    if is_pair(frame):
-        return None
-    nest = nesting(frame[TEXT].tolist())
+    """The nesting of a split's texts (`sentiflow.nesting`), or None where every row is a group of its own: texts
+    none of which is part of another. A sentence pair is part of no other pair; only its twins (both texts equal, case
+    and white space aside) are grouped with it."""
+    nest = twins(_keys(frame)) if is_pair(frame) else nesting(frame[TEXT].tolist())
     return nest if not nest.outermost.all() else None
 
 

@@ -77,6 +77,15 @@ def nesting(texts: Sequence[str]) -> Nesting:
     return Nesting(outermost, [np.sort(np.asarray(rows, dtype=np.int64)) for rows in held])
 
 
+def twins(keys: Sequence) -> Nesting:
+    """The nesting of items that can only be equal, not part of one another (sentence pairs, compared whole): each
+    item is inside the first item equal to it."""
+    first: dict = {}
+    containers = [np.array([first.setdefault(key, row)], dtype=np.int64) for row, key in enumerate(keys)]
+    outermost = np.array([held[0] == row for row, held in enumerate(containers)], dtype=bool)
+    return Nesting(outermost, containers)
+
+
 def word_runs(key: str) -> set[str]:
     """Every contiguous run of a key's words, as a key (the key itself among them)."""
     cuts = [i for i, char in enumerate(key) if char == " "]
