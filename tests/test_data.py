@@ -198,7 +198,9 @@ def test_without_nesting_the_holdout_is_the_flat_draw():
     pairs = flat.assign(text_pair=flat["text"].str.upper())
     assert hold_out_groups(pairs, 7, seed=3)[0].equals(take_rows(pairs, 7, seed=3)[0])
     # A pair is part of no other pair, but its twins (both texts equal, case and space aside) go with it.
-    twinned = pd.concat([pairs, pairs.iloc[[4]].assign(index=50, text_pair="Sentence  Number 4 Here")], ignore_index=True)
+    twinned = pd.concat(
+        [pairs, pairs.iloc[[4]].assign(index=50, text_pair="Sentence  Number 4 Here")], ignore_index=True
+    )
     for seed in range(20):
         held, kept, how = hold_out_groups(twinned, 7, seed)
         assert rows_inside(held, kept) == 0 == rows_inside(kept, held) and how["grouped"] and how["groups"] == 50
