@@ -618,8 +618,8 @@ def test_smoke_run_answers_checklists_suite_beside_the_published_rates(smoke_run
     encoders = over[over["kind"] == "encoder"]
     assert (encoders["cases"] == 3).all() and (encoders["seeds"] == 2).all()
     llm = over[over["model"] == "smollm2"]
-    assert llm["cases"].sum() == 15 and (llm["cases"] <= 1).all()  # one case of each of the first 15 tests
-    answered = over[over["cases"] > 0]
+    assert llm["cases"].sum() == 8 and (llm["cases"] <= 1).all()  # one case of each of the first 8 tests
+    answered = over[over["clusters"] > 1]  # one case has no interval
     assert ((answered["ci_low"] <= answered["failure_rate"]) & (answered["failure_rate"] <= answered["ci_high"])).all()
     # A neutral MFT recounted from minilm's probabilities: a binary model passes it only with P(positive) in the band.
     scores = pd.read_parquet(workdir / "results/sst2/suites/checklist/encoders/minilm/base.parquet")
