@@ -154,9 +154,9 @@ def test_everything_present_says_nothing_is_absent():
          {"behaviour": "No behavioural test is selected for this dataset (datasets.d.behaviour.tests)"}),
         # A peer's suite: not run on an entailment dataset, and said so; with the stage off, its note says it all.
         ({"llm_models": ["q"], "peer_suites": {"checklist": {"title": "CheckList", "published": None,
-          "excluded": "it tests sentiment, and none of this dataset's labels (e, n) has a negative or positive polarity"}}},
+          "excluded": "it tests sentiment, and no label of this dataset (e, n) has a negative or positive polarity"}}},
          True, {}, {"peer_suites": None},
-         {"peer_suites": "CheckList is not run on this dataset: it tests sentiment, and none of this dataset's labels "
+         {"peer_suites": "CheckList is not run on this dataset: it tests sentiment, and no label of this dataset "
                          "(e, n) has a negative or positive polarity"}),
         ({"llm_models": ["q"], "peer_suites": {"checklist": {"title": "CheckList", "published": None,
           "excluded": "behavioural tests are off in this configuration"}}}, True, {"behaviour": False},

@@ -191,12 +191,12 @@ def test_the_section_is_escaped_in_html_and_latex(section, tmp_path):
 
 
 def test_a_dataset_without_a_suite_is_said_so():
-    reason = "it tests sentiment, and none of this dataset's labels (entailment, not_entailment) has a negative or positive polarity"
+    reason = "it tests sentiment, and no label of this dataset (entailment, not_entailment) has a negative or positive polarity"
     note = absent.peer_suites_note(None, settings(excluded=reason), enabled=True)
     assert str(note) == f"CheckList is not run on this dataset: {reason}"
     assert absent.peer_suites_note(None, settings(), enabled=True) is None  # answered: no note
     assert absent.peer_suites_note(None, settings(excluded=reason), enabled=False) is None  # the stage's own note says
     context = {"d": {"name": "rte", "peer_suites": None, "absent": {"peer_suites": note}}, "s": 5}
     assert str(escape(reason)) in _template(TEMPLATES / "peer_suites.html.j2", latex=False).render(context)
-    assert "none of this dataset's labels (entailment, not\\_\\allowbreak{}entailment)" in _template(
+    assert "no label of this dataset (entailment, not\\_\\allowbreak{}entailment)" in _template(
         TEMPLATES / "peer_suites.tex.j2", latex=True).render(context)  # fmt: skip

@@ -252,7 +252,7 @@ def test_which_datasets_answer_a_suite_and_bad_selections_are_refused():
                     "off": dataset(BINARY, behaviour={"suites": []})})  # fmt: skip
     check_dimensions(config)
     assert [name for name in config["datasets"] if dataset_suites(config, name)] == ["sst2", "sst5"]
-    assert "none of this dataset's labels (entailment, not_entailment)" in suite_exclusion(config, "rte", "checklist")
+    assert "no label of this dataset (entailment, not_entailment)" in suite_exclusion(config, "rte", "checklist")
     assert suite_exclusion(config, "off", "checklist") == "datasets.off.behaviour.suites does not select it"
     refused = {
         "selects checklist, which does not apply to it: its cases are single texts": study(

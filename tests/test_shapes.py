@@ -191,7 +191,7 @@ ABSENT = {
         "Slices are off in this configuration",
         "Label issues are off in this configuration",
         "The behavioural suite has no case on this dataset: its tests (name_swap) matched no validation sentence",
-        "An own suite is not run on this dataset: it tests sentiment, and none of this dataset's labels (entailment, "
+        "An own suite is not run on this dataset: it tests sentiment, and no label of this dataset (entailment, "
         "not_entailment) has a negative or positive polarity",
     ],
     "five-classes": ["The cascade is off in this configuration", "Behavioural tests are off in this configuration"],
@@ -317,8 +317,9 @@ def test_the_report_says_what_is_absent_and_why(shape_runs, shape):
         assert words in tex, words
 
 
-def test_a_users_own_suite_is_answered_and_shown_in_both_reports(shape_runs):
-    run = shape_run(shape_runs, "first-study")
+@pytest.mark.parametrize("shape", ["first-study"])  # the shapes a session runs are those its tests name
+def test_a_users_own_suite_is_answered_and_shown_in_both_reports(shape_runs, shape):
+    run = shape_run(shape_runs, shape)
     rates = pd.read_csv(run.workdir / "results/reviews/suites/own/failure_rates.csv", dtype={"seed": str})
     over_seeds = rates[rates["seed"] == "all"]
     assert over_seeds[["test", "capability", "model", "seeds", "cases"]].values.tolist() == [

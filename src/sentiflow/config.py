@@ -367,7 +367,7 @@ def suite_exclusion(config: dict, name: str, suite: str) -> str | None:
     polarity = label_polarity(config, name)
     if not {"negative", "positive"} & {p for p in polarity.values() if p}:
         labels = ", ".join(dataset["labels"])
-        return (f"it tests sentiment, and none of this dataset's labels ({labels}) has a negative or positive polarity "
+        return (f"it tests sentiment, and no label of this dataset ({labels}) has a negative or positive polarity "
                 "(behaviour.polarity)")  # fmt: skip
     if len(text_columns(dataset)) == 2:
         return "its cases are single texts, and this dataset's are sentence pairs"
