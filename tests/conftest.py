@@ -173,6 +173,8 @@ def smoke_config(**changes) -> dict:
         spec["model"] = str((REPO / spec["model"]).resolve())
     for entry in config["llm"]["models"].values():
         entry["path"] = str((REPO / entry["path"]).resolve())
+    for suite in config["behaviour"].get("suites", {}).values():
+        suite["path"] = str((REPO / suite["path"]).resolve())
     for section, values in changes.items():
         config[section] = config[section] | values if isinstance(values, dict) else values
     return config

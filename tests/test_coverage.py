@@ -50,14 +50,19 @@ SEED_SDS = (0.0, 0.3, 0.8)
 TRUTHS = (0.02, 0.1, 0.3, 0.5)
 # The default suite (behaviour.max_cases 180): an MFT test's cases over its templates (at least 20 each), an INV or
 # DIR test's validation sentences (each a cluster of one case: its perturbations are one case); the smoke run's
-# 10 cases a test with its two seeds; an LLM entry's share of behaviour.llm_cases (200 over about 11 tests).
+# 10 cases a test with its two seeds; an LLM entry's share of behaviour.llm_cases (200 over about 11 tests). A peer's
+# suite (behaviour.suites): CheckList's draw of 500 cases a test, each its own cluster, and an LLM entry's share of
+# its llm_cases (300 over 30 tests).
 DESIGNS = {
     "MFT, 20 templates x 9 cases": [9] * 20,
     "INV/DIR, 180 sentences": [1] * 180,
     "smoke run, 10 sentences": [1] * 10,
     "LLM entry, 18 sentences": [1] * 18,
     "all tests, LLM entry's 200 sentences": [1] * 200,
+    "peer's suite, 500 cases": [1] * 500,
+    "LLM entry on a peer's suite, 10 cases": [1] * 10,
 }
+RATE_DESIGNS = [design for design in DESIGNS if not design.startswith("all tests")]
 NODES, WEIGHTS = np.polynomial.hermite_e.hermegauss(80)
 WEIGHTS = WEIGHTS / WEIGHTS.sum()
 
@@ -113,7 +118,7 @@ def crossed_counts(rng, seeds: int, sizes: list[int], truth: float, seed_sd: flo
 
 
 def rate_settings():
-    for design in list(DESIGNS)[:4]:
+    for design in RATE_DESIGNS:
         if design.startswith("LLM"):
             yield design, 1, 0.0
             continue
@@ -149,7 +154,7 @@ def failure_rates(seed: int = 0) -> list[Result]:
 def test_failure_rates_cover_at_the_default_suites_sizes():
     results = failure_rates()
     assert not missed(results)
-    assert len(results) == 48 and min(r.studies for r in results) >= 2000
+    assert len(results) == 68 and min(r.studies for r in results) >= 2000
     small = [r for r in results if r.band == SMALL]
     assert WIDE.low <= mean_coverage(small) <= WIDE.high
 

@@ -102,7 +102,7 @@ def section(**parts) -> dict:
     """A dataset's section as collect_dataset builds it, every part present unless `parts` says otherwise."""
     full = {"llm": [{"cascade": {}}], "variants": [{}], "slices": {"enabled": True},
             "why": {"attribution": [{}], "label_issues": {"witnesses": {"w": {}}}},
-            "behaviour": {"summary": {"cases": 4, "models": []}, "comparisons": [{}]}}  # fmt: skip
+            "behaviour": {"summary": {"cases": 4, "models": []}, "comparisons": [{}]}, "peer_suites": [{}]}  # fmt: skip
     return full | parts
 
 
@@ -152,6 +152,16 @@ def test_everything_present_says_nothing_is_absent():
          {"behaviour": "Behavioural tests are off on this dataset (datasets.d.behaviour.enabled: false)"}),
         ({"llm_models": ["q"], "behaviour_tests": []}, True, {}, {"behaviour": None},
          {"behaviour": "No behavioural test is selected for this dataset (datasets.d.behaviour.tests)"}),
+        # A peer's suite: not run on an entailment dataset, and said so; with the stage off, its note says it all.
+        ({"llm_models": ["q"], "peer_suites": {"checklist": {"title": "CheckList", "published": None,
+          "excluded": "it tests sentiment, and no label of this dataset (e, n) has a negative or positive polarity"}}},
+         True, {}, {"peer_suites": None},
+         {"peer_suites": "CheckList is not run on this dataset: it tests sentiment, and no label of this dataset "
+                         "(e, n) has a negative or positive polarity"}),
+        ({"llm_models": ["q"], "peer_suites": {"checklist": {"title": "CheckList", "published": None,
+          "excluded": "behavioural tests are off in this configuration"}}}, True, {"behaviour": False},
+         {"behaviour": None, "peer_suites": None},
+         {"behaviour": "Behavioural tests are off in this configuration (behaviour.enabled: false)"}),
     ],
 )  # fmt: skip
 def test_the_report_says_why_a_part_is_absent(dataset, llm_enabled, stages, parts, expected):

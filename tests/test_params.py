@@ -61,7 +61,7 @@ READERS = {
     # Where a job runs, not what it computes (workflow/rules/common.smk): nothing reruns.
     **each("training", "device threads gpus_per_run runs_per_gpu", set()),
     "analysis.select_epoch": {"train"},
-    "analysis.allow_partial": ANALYSED_RUNS | {"llm_compare", "cascade", "behaviour_encoder"},
+    "analysis.allow_partial": ANALYSED_RUNS | {"llm_compare", "cascade", "behaviour_encoder", "peer_encoder"},
     **each("analysis.bootstrap", "samples seed method", {"aggregate", "attribute", "llm_compare", "cascade"}),
     # The failure modes' and the behavioural tests' intervals (computed, not resampled), the Wilson intervals of the
     # label-issue detection and the slices' Jeffreys intervals take the confidence level alone.
@@ -74,6 +74,7 @@ READERS = {
         "label_issues",
         "slices",
         "behaviour_summary",
+        "peer_summary",
     },
     "analysis.overconfidence_threshold": {"misclassified"},
     "analysis.loss_smoothing": {"plot_curves"},
@@ -97,12 +98,16 @@ READERS = {
     **each("analysis.slices", "enabled max_depth min_leaf folds seed top", {"slices"}),
     # Without the LLM stage label issues lose their witnesses and are judged again without them, the slices lose the
     # witnesses' answers as features, and the behavioural statistics lose their LLM entries and cascades.
-    "llm.enabled": {"label_issues", "slices", "behaviour_summary"},
-    **each("llm.models.*", "path hub_repo hub_file revision n_ctx n_gpu_layers", {"llm_compare", "behaviour_llm"}),
+    "llm.enabled": {"label_issues", "slices", "behaviour_summary", "peer_summary"},
+    **each(
+        "llm.models.*",
+        "path hub_repo hub_file revision n_ctx n_gpu_layers",
+        {"llm_compare", "behaviour_llm", "peer_llm"},
+    ),
     **each(
         "llm.models.*.prompt",
         "system instruction answer_prefix plain_template verbalizers shots",
-        {"llm_compare", "behaviour_llm"},
+        {"llm_compare", "behaviour_llm", "peer_llm"},
     ),
     "llm.models.*.threads": set(),
     "llm.threads": set(),
@@ -110,30 +115,45 @@ READERS = {
     # The cascade's sentences are scored by llm_compare; its folds are fitted by the cascade alone.
     **each("llm.cascade", "enabled sentences seed", {"llm_compare", "cascade"}),
     "llm.cascade.folds": {"cascade"},
-    "llm.cache": {"llm_compare", "llm_witness", "behaviour_llm"},
+    "llm.cache": {"llm_compare", "llm_witness", "behaviour_llm", "peer_llm"},
     **each("llm.tags.*", "instruction verbalizers.yes verbalizers.no", {"llm_compare"}),
     **each(
         "llm.prompt",
         "system instruction answer_prefix plain_template verbalizers.* shots seed reuse_prefix",
-        {"llm_compare", "llm_witness", "behaviour_llm"},
+        {"llm_compare", "llm_witness", "behaviour_llm", "peer_llm"},
     ),
     # The suite is made by behaviour_suite; the LLM's draw of cases by behaviour_llm. A test's settings are one leaf.
     "behaviour.enabled": set(),
     "behaviour.seed": {"behaviour_suite", "behaviour_llm"},
     **each("behaviour", "max_cases lexicons tests", {"behaviour_suite"}),
-    # The labels' polarity makes the suite and reads an MFT answer as a polarity, like the neutral band.
-    "behaviour.polarity": {"behaviour_suite", "behaviour_summary"},
-    "behaviour.neutral_band": {"behaviour_summary"},
+    # The labels' polarity makes the suite and reads an MFT answer as a polarity, like the neutral band; both read
+    # every answer to a peer's suite.
+    "behaviour.polarity": {"behaviour_suite", "behaviour_summary", "peer_summary"},
+    "behaviour.neutral_band": {"behaviour_summary", "peer_summary"},
     # Checked at validation only: a test with too few templates or a polar word where a neutral one is needed is
     # refused before anything runs.
     **each("behaviour", "min_templates polar_slots", set()),
     "behaviour.llm_cases": {"behaviour_llm"},
+    # A peer's suite: drawn by peer_suite (its seed also draws the LLM entries' cases), scored by CheckList's INV rule
+    # in peer_summary; how the report names it and the published rates beside it are the report's.
+    **each("behaviour.suites.*", "path cases", {"peer_suite"}),
+    "behaviour.suites.*.seed": {"peer_suite", "peer_llm"},
+    "behaviour.suites.*.llm_cases": {"peer_llm"},
+    "behaviour.suites.*.inv_tolerance": {"peer_summary"},
+    **each("behaviour.suites.*", "title published", set()),
     **each("report", "title top_errors attributed_errors failing_cases pdf", set()),
 }
 # Switches whose changed value (off) takes rules out of the plan altogether.
 SWITCHED_OFF = {
-    "llm.enabled": {"llm_compare", "cascade", "llm_witness", "behaviour_llm"},
-    "behaviour.enabled": {"behaviour_suite", "behaviour_encoder", "behaviour_llm"},
+    "llm.enabled": {"llm_compare", "cascade", "llm_witness", "behaviour_llm", "peer_llm"},
+    "behaviour.enabled": {
+        "behaviour_suite",
+        "behaviour_encoder",
+        "behaviour_llm",
+        "peer_suite",
+        "peer_encoder",
+        "peer_llm",
+    },
     "llm.cascade.enabled": {"cascade"},
     "analysis.attribution.enabled": {"attribute"},
     "analysis.slices.enabled": {"slices"},
@@ -146,6 +166,7 @@ VALUES = {
     "llm.prompt.plain_template": lambda value, tmp: "{system}\n\n{prompt}",
     "llm.models.*.prompt.plain_template": lambda value, tmp: "{system}\n\n{prompt}",
     "llm.models.*.path": lambda value, tmp: str(linked(Path(value), tmp)),  # the same model, another path
+    "behaviour.suites.*.path": lambda value, tmp: str(linked(Path(value), tmp)),  # the same suite, another path
     "behaviour.polarity": lambda value, tmp: {"neutral": "negative"},  # SST-5's neutral label read as negative
     "analysis.label_issues.families": lambda value, tmp: {"smollm2": "smollm"},  # the smoke study's LLM entry
     "behaviour.lexicons": lambda value, tmp: {"pos_adj": ["good", "great"]},

@@ -99,7 +99,8 @@ def dataset_files(folder) -> dict:
            "attribution": []}  # fmt: skip
     return {"name": "sst2", "token_stats": {"minilm": folder / "minilm.json"}, "figures": figures, "runs": [],
             "why": why, "llm": {"smollm2": {"summary": folder / "s.json", "table": folder / "t.csv"}},
-            "slices": {"table": folder / "slices.csv", "summary": folder / "slices.json"}, "behaviour": None} | {
+            "slices": {"table": folder / "slices.csv", "summary": folder / "slices.json"}, "behaviour": None,
+            "peer_suites": {}} | {
             name: folder / name for name in names}  # fmt: skip
 
 
@@ -126,6 +127,10 @@ def test_dataset_inputs_are_checked_and_list_every_file(tmp_path):
     assert inputs.sections["behaviour"] is None
     with pytest.raises(ReportInputError, match="dataset sst2, behaviour lack pdf"):
         dataset_inputs(dataset_files(tmp_path) | {"behaviour": {n: tmp_path / n for n in names[:-1]}})
+    # A peer's suite the dataset answers: its rates and summary, per suite.
+    peer = {"checklist": {"failure_rates": tmp_path / "p.csv", "summary": tmp_path / "p.json"}}
+    answered = dataset_inputs(dataset_files(tmp_path) | {"peer_suites": peer})
+    assert set(answered.paths()) - set(paths) == {tmp_path / "p.csv", tmp_path / "p.json"}
     unknown = dataset_files(tmp_path)
     unknown["llm"]["smollm2"]["cascade_points"] = tmp_path / "p.csv"
     with pytest.raises(ReportInputError, match=r"dataset sst2, llm smollm2: unknown input\(s\) cascade_points"):
@@ -162,7 +167,11 @@ def test_a_sections_reader_gives_its_part_of_the_context_and_its_place_is_checke
         tmp_path / "slices.csv", index=False
     )
     slices_only = DatasetInputs.from_dict(
-        {key: value for key, value in dataset_files(tmp_path).items() if key not in ("why", "llm", "behaviour")},
+        {
+            key: value
+            for key, value in dataset_files(tmp_path).items()
+            if key not in ("why", "llm", "behaviour", "peer_suites")
+        },
         {"slices": next(s.files for s in sections.SECTIONS if s.key == "slices")},
     )
     slices = next(s for s in sections.SECTIONS if s.key == "slices")

@@ -5,9 +5,11 @@ A global switch (`llm.enabled`, `analysis.attribution.enabled`, `analysis.slices
 `analysis.label_issues.enabled`, `llm.cascade.enabled`) needs a Snakemake run of its own; per-dataset settings
 (backbones, variants, seeds, LLM entries, witnesses, behaviour) combine within a run. So a few studies cover them:
 
-- `first-study`: the issue's new user: one backbone, one recipe, two seeds, the LLM stage off, all else on.
+- `first-study`: the issue's new user: one backbone, one recipe, two seeds, the LLM stage off, all else on, and a
+  peer's suite of the user's own (a JSON Lines file of an MFT and an INV test) beside the behavioural tests.
 - `bare`: a sentence-pair dataset alone, one backbone, variant and seed; LLM, attribution, slices and label issues
-  off; its one behavioural test (a name swap) finds no name to swap: a suite without a case.
+  off; its one behavioural test (a name swap) finds no name to swap: a suite without a case; the peer's suite does
+  not apply to entailment, and the report says so.
 - `five-classes`: a five-class dataset alone, one backbone, variant and seed, the LLM on with a witness, the cascade
   and the behavioural tests off.
 - `mixed`: two datasets of different kinds, the LLM on: single texts with two backbones, two variants, a holdout
@@ -20,6 +22,7 @@ as much as the other three together and so has the machine to itself once they f
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -138,16 +141,31 @@ def _merged(base, change):
     return change
 
 
+def own_suite(folder: Path) -> dict:
+    """A user's own peer suite (`behaviour.suites`): an MFT test with a label or "not negative", an INV test."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(3)
+    cases = [{"test": "words", "type": "MFT", "capability": "Vocabulary", "texts": [word], "label": 2}
+             for word in POSITIVE[:5]]  # fmt: skip
+    cases += [{"test": "words", "type": "MFT", "capability": "Vocabulary", "texts": [f"not {word}"],
+               "expect": "not_negative"} for word in NEGATIVE[:5]]  # fmt: skip
+    cases += [{"test": "fillers", "type": "INV", "capability": "Robustness",
+               "texts": [(text := sentence(rng, 1)), f"{text} {rng.choice(FILLER)}"]} for _ in range(6)]  # fmt: skip
+    path = folder / "own-suite.jsonl"
+    path.write_text("".join(json.dumps(case) + "\n" for case in cases))
+    return {"own": {"path": str(path), "title": "An own suite", "cases": 4, "llm_cases": 4}}
+
+
 def study_config(shape: str, root: Path, tiny: Path, electra: Path) -> dict:
     """The config of `shape`, its data written under `root`."""
     one = {"backbones": ["tiny"], "variants": ["base"]}
     if shape == "first-study":
         reviews = dataset(root / "reviews", "binary", 60, 40, seeds=[1, 2], **one)
-        return study({"tiny": tiny}, {"reviews": reviews}, with_llm=False)
+        return study({"tiny": tiny}, {"reviews": reviews}, with_llm=False, behaviour={"suites": own_suite(root)})
     off = {"enabled": False}
     if shape == "bare":
         pairs = dataset(root / "pairs", "pairs", 40, 20, behaviour={"tests": ["name_swap"]}, **one)
-        return study({"tiny": tiny}, {"pairs": pairs}, with_llm=False,
+        return study({"tiny": tiny}, {"pairs": pairs}, with_llm=False, behaviour={"suites": own_suite(root)},
                      analysis={"attribution": off, "slices": off, "label_issues": off})  # fmt: skip
     if shape == "five-classes":
         five = dataset(root / "five", "five", 60, 30, **one)
@@ -173,6 +191,8 @@ ABSENT = {
         "Slices are off in this configuration",
         "Label issues are off in this configuration",
         "The behavioural suite has no case on this dataset: its tests (name_swap) matched no validation sentence",
+        "An own suite is not run on this dataset: it tests sentiment, and no label of this dataset (entailment, "
+        "not_entailment) has a negative or positive polarity",
     ],
     "five-classes": ["The cascade is off in this configuration", "Behavioural tests are off in this configuration"],
     "mixed": [
@@ -295,3 +315,17 @@ def test_the_report_says_what_is_absent_and_why(shape_runs, shape):
     for words in ABSENT[shape]:
         assert words in html, words
         assert words in tex, words
+
+
+@pytest.mark.parametrize("shape", ["first-study"])  # the shapes a session runs are those its tests name
+def test_a_users_own_suite_is_answered_and_shown_in_both_reports(shape_runs, shape):
+    run = shape_run(shape_runs, shape)
+    rates = pd.read_csv(run.workdir / "results/reviews/suites/own/failure_rates.csv", dtype={"seed": str})
+    over_seeds = rates[rates["seed"] == "all"]
+    assert over_seeds[["test", "capability", "model", "seeds", "cases"]].values.tolist() == [
+        ["words", "Vocabulary", "tiny", 2, 4],
+        ["fillers", "Robustness", "tiny", 2, 4],
+    ]
+    html = (run.workdir / "results/report/report.html").read_text()
+    tex = (run.workdir / "results/report/latex/report.tex").read_text()
+    assert "A peer's suite: An own suite" in html and r"\subsection{A peer's suite: An own suite}" in tex

@@ -55,8 +55,9 @@ def _steps_done(log: Path) -> int:
 
 def cluster_config(cache: Path) -> dict:
     """The smoke config's SST-2 with one recipe, one seed and fewer sentences, and its two LLM entries, both
-    witnesses; the cluster has no GPUs to grant, and training asks for two CPUs, so that the job's grant shows in
-    its metadata. Each run has its own LLM score cache (`cache`), so that the cluster's LLM jobs score."""
+    witnesses, without the peer's suite; the cluster has no GPUs to grant, and training asks for two CPUs, so that
+    the job's grant shows in its metadata. Each run has its own LLM score cache (`cache`), so that the cluster's LLM
+    jobs score."""
     config = smoke_config()
     sst2 = config["datasets"]["sst2"] | {"max_train_rows": TRAIN_ROWS, "holdout_rows": 200}
     config["datasets"] = {"sst2": sst2 | {"label_witnesses": list(ENTRIES)}}
@@ -66,6 +67,8 @@ def cluster_config(cache: Path) -> dict:
     config["analysis"] = config["analysis"] | {"label_issues": {"witness_sentences": WITNESS_SENTENCES}}
     llm = {"models": {name: config["llm"]["models"][name] for name in ENTRIES}, "cache": str(cache)}
     config["llm"] = config["llm"] | llm | {"items": {"max_errors": 8}, "cascade": {"sentences": 24}}
+    # A peer's suite runs the behavioural tests' scripts again: the smoke run covers it, the cluster need not.
+    config["behaviour"] = config["behaviour"] | {"suites": {}}
     return config
 
 

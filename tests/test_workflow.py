@@ -64,7 +64,8 @@ def test_lint_and_format_are_clean():
 
 
 def test_default_config_plans_the_study(tmp_path):
-    # No --configfile: config/config.yaml, two backbones times three seeds.
+    # No --configfile: config/config.yaml, two backbones times three seeds; no peer's suite (behaviour.suites), whose
+    # file the hub does not serve.
     result = subprocess.run(
         SNAKEMAKE + ["--dry-run", "--cores", "4", "--resources", "gpu=1"], capture_output=True, text=True, cwd=REPO
     )
@@ -102,6 +103,10 @@ def test_an_override_file_replaces_the_dimensions_and_keeps_the_rest(tmp_path):
     result = snakemake(tmp_path, smoke_config(), "--dry-run", "--cores", "2")
     # sst2: 1 backbone x 2 variants x 2 seeds; sst5 and rte: 1 x 1 x their own one seed
     assert planned_jobs(result)["train"] == "6" and planned_jobs(result)["prepare_data"] == "3"
+    # CheckList's suite: drawn once; answered by sst2's two run groups and two LLM entries, sst5's run group and
+    # entry; not by RTE (entailment is no sentiment).
+    peer = {rule: n for rule, n in planned_jobs(result).items() if rule.startswith("peer_")}
+    assert peer == {"peer_suite": "1", "peer_encoder": "3", "peer_llm": "3", "peer_summary": "2"}
     assert "distilbert" not in result.stdout and "results/sst5/runs/minilm/base/seed1/metadata.json" in result.stdout
     assert "results/sst5/runs/minilm/base/seed2" not in result.stdout
     assert "results/sst5/runs/minilm/lr-1e-4" not in result.stdout
@@ -582,6 +587,66 @@ def test_smoke_run_cascade(smoke_run):
             assert (folder / "cascade.png").stat().st_size > 10_000 and (folder / "cascade.pdf").exists()
 
 
+def peer_paths(dataset: str) -> list[str]:
+    """The documented outputs of a peer's suite (docs/outputs.md, a section off by default) on the smoke study."""
+    sections = re.split(r"^(?=## )", (REPO / "docs" / "outputs.md").read_text(), flags=re.M)
+    section = next(text for text in sections if text.startswith("## A peer's suite"))
+    patterns = re.findall(r"^\| `([^`]+)` \|", section, flags=re.M)
+    return [p.format(dataset=dataset, suite="checklist", backbone="minilm", variant="base", llm="smollm2")
+            for p in patterns]  # fmt: skip
+
+
+@pytest.mark.e2e
+def test_smoke_run_answers_checklists_suite_beside_the_published_rates(smoke_run):
+    """CheckList's released suite, three cases a test of the paper's sample: answered on SST-2 and SST-5 by every
+    model, a rate recounted from the scores by hand, shown in both reports; RTE does not answer it, and they say why."""
+    from sentiflow.behaviour.peer_suite import CHECKLIST_SENTIMENT_SHA256
+
+    workdir, config = smoke_run
+    for name in ("sst2", "sst5"):
+        for path in peer_paths(name):
+            assert (workdir / path).exists(), path
+    assert len(peer_paths("sst2")) >= 10 and not (workdir / "results/rte/suites").exists()
+    draw = json.loads((workdir / "results/suites/checklist/draw.json").read_text())
+    assert draw["sha256"] == CHECKLIST_SENTIMENT_SHA256 and not draw["paper_sample"] and draw["cases"] == 3
+    assert len(draw["tests"]) == 30 and draw["drawn"] == 90 and {t["drawn"] for t in draw["tests"]} == {3}
+    summary = json.loads((workdir / "results/sst2/suites/checklist/summary.json").read_text())
+    best = summary["best_encoder"]
+    models = ["minilm", "minilm+lr-1e-4", "smollm2", "smollm2-swapped", f"cascade {best} / smollm2",
+              f"cascade {best} / smollm2-swapped"]  # fmt: skip
+    assert [m["model"] for m in summary["models"]] == models and summary["reading"]["binary"]
+    rates = pd.read_csv(workdir / "results/sst2/suites/checklist/failure_rates.csv", dtype={"seed": str})
+    over = rates[rates["seed"] == "all"]
+    assert len(over) == 30 * 6 and set(rates["seed"]) == {"all", "1", "2"}
+    encoders = over[over["kind"] == "encoder"]
+    assert (encoders["cases"] == 3).all() and (encoders["seeds"] == 2).all()
+    llm = over[over["model"] == "smollm2"]
+    assert llm["cases"].sum() == 8 and (llm["cases"] <= 1).all()  # one case of each of the first 8 tests
+    answered = over[over["clusters"] > 1]  # one case has no interval
+    assert ((answered["ci_low"] <= answered["failure_rate"]) & (answered["failure_rate"] <= answered["ci_high"])).all()
+    # A neutral MFT recounted from minilm's probabilities: a binary model passes it only with P(positive) in the band.
+    scores = pd.read_parquet(workdir / "results/sst2/suites/checklist/encoders/minilm/base.parquet")
+    neutral = scores[scores["case"].str.startswith("single neutral words/")]
+    low, high = config["behaviour"]["neutral_band"]
+    failed = ~neutral["prob_1"].between(low, high)
+    row = over[(over["test"] == "single neutral words") & (over["model"] == "minilm")].iloc[0]
+    assert len(neutral) == 3 * 2 and row["failure_rate"] == pytest.approx(failed.mean())
+    five = json.loads((workdir / "results/sst5/suites/checklist/summary.json").read_text())
+    assert not five["reading"]["binary"] and five["reading"]["polarity"]["very negative"] == "negative"
+    html = (workdir / "results/report/report.html").read_text()
+    tex = (workdir / "results/report/latex/report.tex").read_text().replace(r"\_\allowbreak{}", "_")
+    absent = ("CheckList is not run on this dataset: it tests sentiment, and no label of this dataset "
+              "(entailment, not_entailment) has a negative or positive polarity")  # fmt: skip
+    assert html.count("A peer's suite: CheckList") == 2 and tex.count(r"\subsection{A peer's suite: CheckList}") == 2
+    assert absent in html and absent in tex
+    for report in (html, tex):
+        # The published rates beside ours, cited, the secondary ones marked; our tests beside their counterparts.
+        assert "DistilBERT-base SST-2 (HF pipeline default)" in report and "marcotcr/checklist@4e6e5e33" in report
+        assert "not checked against the original" in report and "RoBERTa-base column" in report
+        assert "first 3 of the CheckList paper" in report
+    assert 'id="sst2-checklist-counterparts"' in html and 'id="sst5-checklist-counterparts"' in html
+
+
 def planned_jobs(result) -> dict:
     return dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
 
@@ -591,8 +656,9 @@ def jobs_besides_total(result) -> dict:
 
 
 REPORT_JOBS = {"report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which("pdflatex") else {})
-# An entry's prompt is also the one it answers the behavioural suite with; the suite's statistics read its answers.
-BEHAVIOUR_LLM = {"behaviour_llm": "1", "behaviour_summary": "1"}
+# An entry's prompt is also the one it answers the behavioural suite and the peer's suite with; their statistics read
+# its answers.
+BEHAVIOUR_LLM = {"behaviour_llm": "1", "behaviour_summary": "1", "peer_llm": "1", "peer_summary": "1"}
 
 
 @pytest.mark.e2e
@@ -623,7 +689,7 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     # The cascade's folds are the cascade's alone, and the behavioural statistics' that apply its threshold.
     folds = json.loads(json.dumps(config))
     folds["llm"]["cascade"]["folds"] = 3
-    cascades = {"cascade": "4", "behaviour_summary": "3"}
+    cascades = {"cascade": "4", "behaviour_summary": "3", "peer_summary": "2"}  # RTE answers no peer's suite
     assert jobs_besides_total(snakemake(workdir, folds, "--dry-run", "--cores", "2")) == cascades | REPORT_JOBS
     # A dataset's seeds and LLM entries choose what is done with its prepared data: nothing is prepared again.
     more = json.loads(json.dumps(config))
@@ -700,6 +766,9 @@ def test_changing_one_dataset_reruns_only_that_dataset(smoke_run):
         "behaviour_encoder",
         "behaviour_llm",
         "behaviour_summary",
+        "peer_encoder",
+        "peer_llm",
+        "peer_summary",
         "label_issues",
         "slices",
     ]
@@ -856,6 +925,7 @@ def smoke_dataset_inputs(workdir: Path, name: str):
             "llm": {},
             "slices": None,  # as with analysis.slices.enabled: false
             "behaviour": None,  # as with behaviour.enabled: false
+            "peer_suites": {},  # as with no behaviour.suites
         }
     )
 

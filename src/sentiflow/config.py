@@ -2,8 +2,8 @@
 
 A file given with `snakemake --configfile` is laid over `config/config.yaml`: nested settings are merged
 key by key, but the dimension maps (`datasets`, `backbones`, `variants`) are replaced whole, so an override
-that names its own datasets, backbones or variants never inherits the study's; so are `llm.models` and
-`behaviour.tests` (a suite of one's own).
+that names its own datasets, backbones or variants never inherits the study's; so are `llm.models`,
+`behaviour.tests` (a suite of one's own) and `behaviour.suites` (`{}` leaves the peers' suites out).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def study_config(base: str | Path, override: dict) -> dict:
             "the config key `llm.model` was replaced by `llm.models`, a map from a name to a model: write "
             f"`llm: {{models: {{my-model: {{...}}}}}}` with the old block's keys ({', '.join(sorted(model)) or 'path, n_ctx'}) under the name"
         )
-    return overlay(yaml.safe_load(Path(base).read_text()), override, replace=DIMENSIONS + ("models", "tests"))
+    return overlay(yaml.safe_load(Path(base).read_text()), override, replace=DIMENSIONS + ("models", "tests", "suites"))
 
 
 def load_study(configfiles=(), base: str | Path | None = None) -> dict:
@@ -167,6 +167,7 @@ def check_dimensions(config: dict) -> None:
     check_neutral_band(config)
     for name in config["datasets"]:
         check_behaviour(config, name)
+        check_suites(config, name)
 
 
 def text_columns(dataset: dict) -> tuple[str, ...]:
@@ -347,6 +348,66 @@ def dataset_tests(config: dict, name: str) -> dict[str, dict]:
         for test, spec in behaviour["tests"].items()
         if (test in chosen if chosen is not None else spec.get("pairs", False) or not pair)
     }
+
+
+def suite_exclusion(config: dict, name: str, suite: str) -> str | None:
+    """Why dataset `name` does not answer the peer's suite `suite` (`behaviour.suites`), in words; None where it does.
+    A suite file holds single texts in the three sentiment polarities, so a dataset answers it when the stage and the
+    dataset's part are on, its `behaviour.suites` selects it (null: every suite that applies), its texts are single
+    and one of its labels has a negative or positive polarity."""
+    behaviour, dataset = config.get("behaviour") or {}, config["datasets"][name]
+    settings = dataset.get("behaviour") or {}
+    if not behaviour.get("enabled", False):
+        return "behavioural tests are off in this configuration"
+    if not settings.get("enabled", True):
+        return f"behavioural tests are off on this dataset (datasets.{name}.behaviour.enabled: false)"
+    chosen = settings.get("suites")
+    if chosen is not None and suite not in chosen:
+        return f"datasets.{name}.behaviour.suites does not select it"
+    polarity = label_polarity(config, name)
+    if not {"negative", "positive"} & {p for p in polarity.values() if p}:
+        labels = ", ".join(dataset["labels"])
+        return (f"it tests sentiment, and no label of this dataset ({labels}) has a negative or positive polarity "
+                "(behaviour.polarity)")  # fmt: skip
+    if len(text_columns(dataset)) == 2:
+        return "its cases are single texts, and this dataset's are sentence pairs"
+    return None
+
+
+def dataset_suites(config: dict, name: str) -> dict[str, dict]:
+    """The peers' suites (`behaviour.suites`) dataset `name` answers, in the configured order."""
+    suites = (config.get("behaviour") or {}).get("suites") or {}
+    return {suite: spec for suite, spec in suites.items() if suite_exclusion(config, name, suite) is None}
+
+
+def check_suites(config: dict, name: str) -> None:
+    """A suite file is JSON Lines; where the stage runs on dataset `name`, its selection names configured suites that
+    apply to it, and a suite it answers can read its answers as polarities."""
+    behaviour = config.get("behaviour") or {}
+    suites = behaviour.get("suites") or {}
+    for suite, spec in suites.items():
+        if not spec["path"].endswith((".jsonl", ".jsonl.gz")):
+            raise ConfigError(f"behaviour.suites.{suite}.path {spec['path']!r}: a suite file is JSON Lines, "
+                              "named .jsonl (or .jsonl.gz, gzip-compressed)")  # fmt: skip
+    settings = config["datasets"][name].get("behaviour") or {}
+    if not behaviour.get("enabled", False) or not settings.get("enabled", True):
+        return
+    chosen = settings.get("suites") or []
+    unknown = sorted(set(chosen) - set(suites))
+    if unknown:
+        raise ConfigError(f"datasets.{name}.behaviour.suites names {unknown}, which are not keys of "
+                          f"`behaviour.suites:` ({sorted(suites)})")  # fmt: skip
+    for suite in chosen:
+        reason = suite_exclusion(config, name, suite)
+        if reason:
+            raise ConfigError(f"datasets.{name}.behaviour.suites selects {suite}, which does not apply to it: "
+                              f"{reason}")  # fmt: skip
+    answered = sorted(dataset_suites(config, name))
+    lacking = [label for label, p in label_polarity(config, name).items() if p is None]
+    if answered and lacking:
+        raise ConfigError(f"datasets.{name} answers the suite(s) {answered}, read as negative, neutral or positive, "
+                          f"but its label(s) {lacking} have no polarity: set datasets.{name}.behaviour.polarity, or "
+                          f"datasets.{name}.behaviour.suites: []")  # fmt: skip
 
 
 def watched_labels(spec: dict, labels: list[str], polarity: dict[str, str | None]) -> list[str]:

@@ -23,6 +23,7 @@ DATASETS = list(config["datasets"])
 BACKBONES = list(config["backbones"])
 VARIANTS = list(config["variants"])
 LLMS = list(config["llm"]["models"])
+SUITES = list(config["behaviour"]["suites"])
 
 
 wildcard_constraints:
@@ -31,6 +32,7 @@ wildcard_constraints:
     variant="|".join(re.escape(name) for name in VARIANTS),
     seed=r"\d+",
     llm="|".join(re.escape(name) for name in LLMS),
+    suite="|".join(re.escape(name) for name in SUITES),
 
 
 def run_keys(dataset):

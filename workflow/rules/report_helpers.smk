@@ -4,7 +4,7 @@ import shutil
 
 from snakemake.exceptions import WorkflowError
 
-from sentiflow.config import canonical, dataset_backbones
+from sentiflow.config import canonical, dataset_backbones, suite_exclusion
 from sentiflow.report.figures import FIGURE_NAMES, latex_figure, plot_file
 from sentiflow.report.sections import SECTIONS, dataset_inputs, figures
 
@@ -125,7 +125,7 @@ def report_settings():
 
 def report_dataset_settings(dataset):
     """The study's reference numbers, the subsample and holdout sizes the section names, its LLM entries, and its
-    witnesses and behavioural tests as configured (the report says why a part is absent).
+    witnesses, behavioural tests and peers' suites as configured (the report says why a part is absent).
     """
     settings = config["datasets"][dataset]
     shown = ("reference", "max_train_rows", "holdout_rows", "label_witnesses")
@@ -133,6 +133,15 @@ def report_dataset_settings(dataset):
         "llm_models": llm_entries(dataset),
         "behaviour_enabled": (settings.get("behaviour") or {}).get("enabled", True),
         "behaviour_tests": list(dataset_tests(config, dataset)),
+        # Each peer's suite: how the report names it, its published rates, why the dataset does not answer it.
+        "peer_suites": {
+            suite: {
+                "title": spec["title"] or suite,
+                "published": spec["published"],
+                "excluded": suite_exclusion(config, dataset, suite),
+            }
+            for suite, spec in config["behaviour"]["suites"].items()
+        },
     }
 
 

@@ -43,3 +43,34 @@ def answer_polarity(probs: np.ndarray, labels: Sequence[str], polarity: Mapping[
         raise ValueError(f"label(s) {lacking} have no polarity, so an answer cannot be read as one")
     # A str array indexed by an array of any shape, a 0-d one included (one answer), keeps the leading shape.
     return np.asarray(np.array([polarity[label] for label in labels], dtype=str)[predicted])
+
+
+def polarity_probabilities(probs: np.ndarray, labels: Sequence[str], polarity: Mapping[str, str | None],
+                           band: Sequence[float] | None) -> np.ndarray:  # fmt: skip
+    """Each answer's probabilities of negative, neutral and positive (... x 3, in POLARITIES order), as CheckList turns
+    a model's answer into its three labels' probabilities (the tutorial's `pred_and_conf`), where a test weighs how far
+    an answer moved (INV's tolerance). Binary: outside the band [1 - p, 0, p] for p = P(positive); inside it neutral
+    takes 1 - |p - c| / (high - low), c the band's centre (1 there, 1/2 at the band's ends: CheckList's 1 - 3|p - 0.5|
+    for [1/3, 2/3]), and the nearer pole the rest. Otherwise each polarity's labels' summed probability."""
+    probs = np.asarray(probs, dtype=float)
+    positive = binary_positive(labels, polarity)
+    if positive is None:
+        lacking = [label for label in labels if polarity.get(label) not in POLARITIES]
+        if lacking:
+            raise ValueError(f"label(s) {lacking} have no polarity, so an answer cannot be read as one")
+        kinds = np.array([polarity[label] for label in labels])
+        return np.stack([probs[..., kinds == kind].sum(-1) for kind in POLARITIES], axis=-1)
+    if band is None:
+        raise ValueError("a binary model's answer is read as a polarity by a neutral band, and none was given")
+    low, high = band
+    p = probs[..., positive]
+    centre, width = (low + high) / 2, high - low
+    inside = (p >= low) & (p <= high)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        neutral = np.where(width > 0, 1 - np.abs(p - centre) / width, 1.0)
+    rest = 1 - neutral
+    return np.stack([
+        np.where(inside, np.where(p < centre, rest, 0.0), 1 - p),
+        np.where(inside, neutral, 0.0),
+        np.where(inside, np.where(p < centre, 0.0, rest), p),
+    ], axis=-1)  # fmt: skip

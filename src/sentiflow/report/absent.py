@@ -42,6 +42,7 @@ def notes(name: str, section: dict, dataset: DatasetSettings, settings: ReportSe
         "witnesses": witness_note(name, section["why"]["label_issues"], dataset, settings),
         "behaviour": behaviour_note(name, section["behaviour"], dataset, settings.stages.behaviour),
         "behaviour_comparisons": comparisons_note(section["behaviour"]),
+        "peer_suites": peer_suites_note(section["peer_suites"], dataset, settings.stages.behaviour),
     }
 
 
@@ -104,3 +105,13 @@ def comparisons_note(behaviour: dict | None) -> Note | None:
     if not llms:
         return Note(f"No comparison: {encoders} run groups, none sharing a backbone or a variant, and no LLM entry")
     return Note("No comparison: no two models answered the same cases")
+
+
+def peer_suites_note(shown: list | None, dataset: DatasetSettings, enabled: bool) -> Note | None:
+    """Why the dataset answers no peer's suite, where suites are configured and the behavioural tests run on it (where
+    they do not, the behavioural tests' note says so); None where it answers one, or none is configured."""
+    if shown or not enabled or not dataset.behaviour_enabled:
+        return None
+    reasons = [f"{spec['title']} is not run on this dataset: {spec['excluded']}"
+               for spec in dataset.peer_suites.values() if spec["excluded"]]  # fmt: skip
+    return Note("; ".join(reasons)) if reasons else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sentiflow.report import behaviour, llm, slices, why
+from sentiflow.report import behaviour, llm, peer_suites, slices, why
 from sentiflow.report.inputs import DatasetInputs, FigureFiles
 from sentiflow.report.settings import ReportSettings
 
@@ -64,6 +64,13 @@ SECTIONS = (
         place="calibration",
         heading="Behavioural tests",
         figures=behaviour.figures,
+    ),
+    Section(
+        "peer_suites",
+        dict[str, peer_suites.PeerSuiteFiles],
+        peer_suites.read,
+        place="calibration",
+        heading="A peer's suite",
     ),
 )
 # What the templates include besides the sections: their macros (the attribution's convergence sentence, which the

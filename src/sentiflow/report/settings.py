@@ -14,6 +14,9 @@ class DatasetSettings:
     label_witnesses: list[str] | None  # the dataset's own `label_witnesses` (None: every LLM entry it asks)
     behaviour_enabled: bool  # the dataset's own `behaviour.enabled`
     behaviour_tests: list[str]  # the behavioural tests selected for it (none when the stage or its part is off)
+    # Per peer's suite configured (behaviour.suites): its `title`, its `published` rates and, where the dataset does not
+    # answer it, why (`excluded`, sentiflow.config.suite_exclusion).
+    peer_suites: dict
 
 
 @dataclass(frozen=True)
@@ -68,4 +71,5 @@ def _dataset(given: dict) -> DatasetSettings:
         label_witnesses=given.get("label_witnesses"),
         behaviour_enabled=given.get("behaviour_enabled", True),
         behaviour_tests=given.get("behaviour_tests", []),
+        peer_suites=given.get("peer_suites", {}),
     )
