@@ -90,7 +90,9 @@ def test_the_neutral_band_reads_binary_answers_and_the_polarity_map_multi_class_
     assert answer_polarity(probs[:1], SST5, POLARITY, None, predicted=np.array([3])).tolist() == ["positive"]
     # One answer (a failing case's item at one seed): a 0-d array, as for a binary answer.
     one = answer_polarity(probs[0], SST5, POLARITY, None, predicted=np.int64(3))
-    assert one.shape == () and str(one) == "positive" == str(answer_polarity(np.array([0.1, 0.9]), SST2, POLARITY, BAND))
+    assert one.shape == () and str(one) == "positive" == str(
+        answer_polarity(np.array([0.1, 0.9]), SST2, POLARITY, BAND)
+    )
     with pytest.raises(ValueError, match="neutral band"):
         answer_polarity(np.array([[0.5, 0.5]]), SST2, POLARITY, None)
     with pytest.raises(ValueError, match=r"label\(s\) \['entailment', 'not_entailment'\] have no polarity"):
