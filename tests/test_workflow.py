@@ -1015,6 +1015,7 @@ def smoke_dataset_inputs(workdir: Path, name: str):
             "llm": {},
             "slices": None,  # as with analysis.slices.enabled: false
             "behaviour": None,  # as with behaviour.enabled: false
+            "findings": {"summary": results / "findings.json", "table": results / "findings.csv"},
         }
     )
 

@@ -35,7 +35,7 @@ def accuracy(study: Study) -> list[Finding]:
             reason = (
                 "a variant of the recipe, which the published study did not run"
                 if row["variant"] != "base"
-                else f"no published number for {row['backbone_key']} (datasets.{study.name}.reference)"
+                else f"no published number for {row['backbone_key']} in datasets.{study.name}.reference"
             )
             found.append(Finding(
                 id=f"accuracy/{label}", topic="accuracy", question=f"How accurate is {label}, over seeds?",

@@ -125,11 +125,13 @@ def failure_mode(study: Study, mode: str, label: str) -> Finding:
     reason = "; ".join(reasons) or None
     if judged == "inconclusive" and any(s == UNRESOLVED for s in sides):
         reason = "an interval holds no effect" + (f"; {reason}" if reason else "")
+    if judged == NOT_TESTED:
+        reason = "a side's evidence has no interval (one sentence with the cue, or a test of one cluster)"
     said = "; ".join(words) if words else "nothing is measured"
     missing = f"; {'; '.join(reasons)}" if reasons else ""
     return Finding(
         id=f"failure_mode/{mode}/{label}", topic="failure mode",
-        question=f"Does {name(mode)} cause {label}'s errors on {study.name}?",
+        question=f"Is {name(mode)} a cause of {label}'s errors on {study.name}?",
         sentence=f"{name(mode).capitalize()}, {label}: {said}{missing}: {judged}.", verdict=judged, reason=reason,
         section="behaviour-association" if study.behaviour and study.behaviour["cases"] else "failure-modes",
         part="behaviour" if pieces["intervention"] else "errors", headline=shown,

@@ -8,7 +8,17 @@ from sentiflow.findings import wording
 from sentiflow.findings.failure_modes import MODES, name, probed
 from sentiflow.findings.rows import Finding, unanswered
 from sentiflow.findings.study import Study
-from sentiflow.findings.verdict import EFFECT, NO_EFFECT, NOT_MEASURED, evidence, headline, side, state, verdict
+from sentiflow.findings.verdict import (
+    EFFECT,
+    NO_EFFECT,
+    NOT_MEASURED,
+    NOT_TESTED,
+    evidence,
+    headline,
+    side,
+    state,
+    verdict,
+)
 
 
 def missing(topic: str, id: str, question: str, reason: str, section: str, part: str) -> Finding:
@@ -85,6 +95,9 @@ def on_tests(study: Study, mode: str | None) -> Finding:
     estimate = piece.estimate or 0
     how = "less often than" if estimate > 0 else "more often than" if estimate < 0 else "as often as"
     resolved = side(pieces) in (EFFECT, NO_EFFECT)
+    reason = None
+    if judged == NOT_TESTED:
+        reason = "no interval: the cases both models answered form a single cluster"
     which = (
         ""
         if mode is None
@@ -99,7 +112,7 @@ def on_tests(study: Study, mode: str | None) -> Finding:
     )
     sentence = (f"On {what}{which}, {entry} fails {how} {encoder} on the {wording.count(piece.count, 'case')} both "
                 f"answered: {encoder} minus {entry} {wording.difference(piece)} (paired failure rates): {judged}.")  # fmt: skip
-    return Finding(id=id, topic="LLM", question=question, sentence=sentence, verdict=judged,
+    return Finding(id=id, topic="LLM", question=question, sentence=sentence, verdict=judged, reason=reason,
                    section="behaviour-comparisons", part="behaviour", headline=[piece], evidence=pieces)  # fmt: skip
 
 

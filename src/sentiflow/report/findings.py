@@ -39,20 +39,27 @@ def shown(finding: dict) -> dict:
             "reason": finding["reason"], "question": finding["question"]}  # fmt: skip
 
 
+def by_reason(rows: list[dict]) -> list[dict]:
+    """The rows grouped by their reason, in order: an LLM stage switched off leaves half a dozen questions, said once."""
+    reasons: dict[str, list[dict]] = {}
+    for row in rows:
+        reasons.setdefault(row["reason"] or "no reason given", []).append(row)
+    return [{"reason": reason, "rows": group} for reason, group in reasons.items()]
+
+
 def collect(files: FindingsFiles) -> dict:
     """The answered findings (every verdict but "not measured"), the unanswered ones with their reasons, the rule,
     the counts per verdict and the CSV's name."""
     summary = read_json(files.summary)
     rows = [shown(finding) for finding in summary["findings"]]
     unanswered = [row for row in rows if row["verdict"] == NOT_MEASURED]
-    reasons = {}
-    for row in unanswered:  # one sentence per reason: an LLM stage switched off leaves half a dozen questions
-        reasons.setdefault(row["reason"], []).append(row)
+    untested = [row for row in rows if row["verdict"] == NOT_TESTED]
     return {
         "answered": [row for row in rows if row["verdict"] != NOT_MEASURED],
         "unanswered": unanswered,
-        "unanswered_by_reason": [{"reason": reason, "rows": group} for reason, group in reasons.items()],
-        "untested": [row for row in rows if row["verdict"] == NOT_TESTED],
+        "unanswered_by_reason": by_reason(unanswered),
+        "untested": untested,
+        "untested_by_reason": by_reason(untested),
         "rule": summary["rule"],
         "counts": summary["counts"],
         "table": Path(files.table).name,
