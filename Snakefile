@@ -26,6 +26,7 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/errors.smk"
 include: "workflow/rules/llm.smk"
 include: "workflow/rules/behaviour.smk"
+include: "workflow/rules/findings.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/track.smk"
 
@@ -46,5 +47,6 @@ rule all:
         expand(rules.plot_confusion.output, dataset=DATASETS),
         llm_outputs(),
         behaviour_outputs(),
+        findings_outputs(),
         report_outputs(),
         tracking_outputs(),

@@ -9,5 +9,6 @@ with log_to(snakemake.log[0]):
         snakemake.input.summary,
         snakemake.input.llm,
         snakemake.params.allow_partial,
+        snakemake.input.findings,
     )
     export_study(records, snakemake.params.tracking, snakemake.output[0])

@@ -333,7 +333,7 @@ def test_aggregate_tables(two_backbones, tmp_path):
     _folder, paths, expected = two_backbones
     out = {
         name: tmp_path / f"out/{name}"
-        for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants")
+        for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants", "backbone_pairs")
     }
     result = aggregate(RunSet.load(paths, expected), ["negative", "positive"], BOOTSTRAP, out)
     summary = pd.read_csv(out["summary"]).set_index("backbone")
@@ -370,6 +370,15 @@ def test_aggregate_tables(two_backbones, tmp_path):
         "b", "selected_macro_f1_mean"
     ] == pytest.approx(0.9)
     assert pd.read_csv(out["variants"]).empty  # one variant per backbone: nothing to compare
+    # The two backbones as a pair: the difference of their seed-mean accuracies, its paired interval over sentences,
+    # and the range of the per-seed McNemar p-values above.
+    pair = pd.read_csv(out["backbone_pairs"]).iloc[0]
+    assert (pair["variant"], pair["backbone_a"], pair["backbone_b"], pair["seeds"]) == ("base", "a", "b", 2)
+    accuracy = summary["selected_accuracy_mean"]
+    assert pair["difference"] == pytest.approx(accuracy["a"] - accuracy["b"]) and pair["accuracy_a"] == accuracy["a"]
+    assert pair["difference_ci_low"] < pair["difference"] < pair["difference_ci_high"] < 0
+    assert [pair["mcnemar_p_min"], pair["mcnemar_p_max"]] == pytest.approx(sorted(tests["p_value"]))
+    assert result["backbone_pairs"][0]["backbone_b"] == "b"
 
 
 def test_variants_are_compared_with_their_base_over_seeds_and_sentences(tmp_path):
@@ -390,7 +399,7 @@ def test_variants_are_compared_with_their_base_over_seeds_and_sentences(tmp_path
         accuracy[variant, seed] = 1 - n_wrong / 200
     out = {
         name: tmp_path / f"out/{name}"
-        for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants")
+        for name in ("runs", "summary", "summary_json", "per_class", "mcnemar", "variants", "backbone_pairs")
     }
     aggregate(RunSet.load(paths, expected), ["negative", "positive"], BOOTSTRAP, out)
     row = pd.read_csv(out["variants"]).iloc[0]
@@ -406,7 +415,7 @@ def test_variants_are_compared_with_their_base_over_seeds_and_sentences(tmp_path
         mcnemar_exact(np.r_[np.ones(7), np.zeros(0)].astype(bool), np.zeros(7, bool))["p_value"]
     )
     # Backbones are compared by McNemar within a variant only; here there is one backbone.
-    assert pd.read_csv(out["mcnemar"]).empty
+    assert pd.read_csv(out["mcnemar"]).empty and pd.read_csv(out["backbone_pairs"]).empty
 
 
 def test_misclassified_tables_and_failure_modes(two_backbones, tmp_path):

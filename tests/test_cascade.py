@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from conftest import write_run
 
+from sentiflow.analysis.metrics import bootstrap_ci, ci_settings
 from sentiflow.analysis.runs import RunSet
 from sentiflow.behaviour.cascade import cascade_scores
 from sentiflow.behaviour.outcomes import SuiteError
@@ -104,6 +105,11 @@ def test_an_operating_point_reports_its_interval_calls_and_seconds():
     # An encoder 80% right that is surer when right, an independent LLM 85% right: the cascade beats both.
     assert point["cascade_accuracy"] > max(point["encoder_accuracy"], point["llm_accuracy"])
     assert point["gain_ci_low"] > 0
+    # The LLM alone against the encoder alone, paired over the same sentences: the bootstrap of their difference.
+    llm_right, encoder_right = llm_probs.argmax(1) == gold, encoder_pred == gold
+    assert point["llm_accuracy"] - point["encoder_accuracy"] == pytest.approx(0.05, abs=0.05)
+    low, high = bootstrap_ci(llm_right.astype(float) - encoder_right, **ci_settings(BOOTSTRAP))
+    assert (point["llm_gain_ci_low"], point["llm_gain_ci_high"]) == (low, high) and low < high
     assert point["oracle_accuracy"] >= point["cascade_accuracy"]
     # The threshold for new inputs is fitted on every sentence, close to what each fold fitted on half of them.
     confidence = encoder_probs[np.arange(len(gold)), encoder_pred]

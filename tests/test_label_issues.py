@@ -420,11 +420,15 @@ def test_every_table_has_its_header_and_every_reader_accepts_it(tmp_path, kind):
         assert summary["injected_flips"] is None and "no candidate" in summary["injected_flips_note"]
     if kind == "none confirmed":
         assert summary["disputed"] == 8 and summary["precision"]["confirmed"]["estimate"] is None
-    inputs = type("Inputs", (), {"label_issues": tmp_path / "label_issues.csv",
+    inputs = type("Inputs", (), {"name": "toy", "label_issues": tmp_path / "label_issues.csv",
                                  "label_summary": tmp_path / "label_issues.json"})  # fmt: skip
     section = label_issue_section(inputs, top=5)
     assert confirmed_indices(inputs.label_issues) == set() and section["confirmed_rows"] == []
     assert len(section["disputed_rows"]) == min(5, summary["disputed"])
+    # Every disputed candidate to explore in the HTML report, the first five shown when it opens.
+    disputed = section["explore"]["disputed"]
+    assert (disputed["id"], disputed["total"], disputed["shown"]) == ("toy-label-disputed", summary["disputed"], 5)
+    assert section["explore"]["confirmed"]["rows"] == []
 
 
 def test_a_family_for_an_unknown_llm_entry_is_refused(tmp_path):

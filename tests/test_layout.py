@@ -17,7 +17,7 @@ SRC = REPO / "src" / "sentiflow"
 # The stages in workflow order; the shared leaves (config, atomic, logs, data, sentiment_words: the sentiment lexicons
 # the errors stage, the behavioural tests and the config's checks read; words: the one word segmentation; nesting: rows
 # that are parts of other rows, which data preparation and the shortcut statistic see alike) come first, the tools last.
-ORDER = ["", "train", "analysis", "errors", "llm", "behaviour", "report", "track", "tools"]
+ORDER = ["", "train", "analysis", "errors", "llm", "behaviour", "findings", "report", "track", "tools"]
 MAX_FUNCTION_LINES = 60
 
 

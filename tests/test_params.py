@@ -1,5 +1,6 @@
 """Every setting reruns the rules that read it and what they feed, nothing else: the finished smoke study is dry-run
-with one leaf of the schema's `training`, `analysis`, `llm` and `report` sections changed at a time.
+with one leaf of the schema's `training`, `analysis`, `llm`, `behaviour`, `findings` and `report` sections changed at a
+time.
 
 The ~110 dry runs go through Snakemake's API in two worker processes (this file run as a script), each building
 the DAG once per setting: a `snakemake` process per setting spends most of its time importing (about 3 s a run on
@@ -24,7 +25,7 @@ from conftest import snakemake
 
 from sentiflow.config import dataset_label_witnesses, schema
 
-SECTIONS = ("training", "analysis", "llm", "behaviour", "report")
+SECTIONS = ("training", "analysis", "llm", "behaviour", "findings", "report")
 WORKERS = 2
 # Rules a plan may hold whatever changed: the report reads every setting (another rule file's business), and `all`
 # is the default target, planned whenever anything is.
@@ -87,7 +88,7 @@ READERS = {
     "analysis.shortcuts.top_words": set(),  # how many the report lists
     **each("analysis.mixed_polarity", "positive negative ignore", {"misclassified"}),
     # The slices read the witnesses' answers only where label issues are judged.
-    "analysis.label_issues.enabled": {"label_issues", "slices"},
+    "analysis.label_issues.enabled": {"label_issues", "slices", "findings"},
     # The judged sentences are scored by llm_witness; confirming and flipping is label_issues' alone.
     **each("analysis.label_issues", "witness_sentences seed", {"llm_witness", "label_issues"}),
     **each(
@@ -98,7 +99,7 @@ READERS = {
     **each("analysis.slices", "enabled max_depth min_leaf folds seed top", {"slices"}),
     # Without the LLM stage label issues lose their witnesses and are judged again without them, the slices lose the
     # witnesses' answers as features, and the behavioural statistics lose their LLM entries and cascades.
-    "llm.enabled": {"label_issues", "slices", "behaviour_summary", "peer_summary"},
+    "llm.enabled": {"label_issues", "slices", "behaviour_summary", "peer_summary", "findings"},
     **each(
         "llm.models.*",
         "path hub_repo hub_file revision n_ctx n_gpu_layers",
@@ -113,7 +114,9 @@ READERS = {
     "llm.threads": set(),
     **each("llm.items", "errors errors_of max_errors control all_validation", {"llm_compare"}),
     # The cascade's sentences are scored by llm_compare; its folds are fitted by the cascade alone.
-    **each("llm.cascade", "enabled sentences seed", {"llm_compare", "cascade"}),
+    **each("llm.cascade", "sentences seed", {"llm_compare", "cascade"}),
+    # The findings say why the cascade's findings are not measured when it is off.
+    "llm.cascade.enabled": {"llm_compare", "cascade", "findings"},
     "llm.cascade.folds": {"cascade"},
     "llm.cache": {"llm_compare", "llm_witness", "behaviour_llm", "peer_llm"},
     **each("llm.tags.*", "instruction verbalizers.yes verbalizers.no", {"llm_compare"}),
@@ -123,7 +126,8 @@ READERS = {
         {"llm_compare", "llm_witness", "behaviour_llm", "peer_llm"},
     ),
     # The suite is made by behaviour_suite; the LLM's draw of cases by behaviour_llm. A test's settings are one leaf.
-    "behaviour.enabled": set(),
+    # Only the findings read the switch itself (to say why a failure mode's intervention is not measured).
+    "behaviour.enabled": {"findings"},
     "behaviour.seed": {"behaviour_suite", "behaviour_llm"},
     **each("behaviour", "max_cases lexicons tests", {"behaviour_suite"}),
     # The labels' polarity makes the suite and reads an MFT answer as a polarity, like the neutral band; both read
@@ -141,6 +145,8 @@ READERS = {
     "behaviour.suites.*.llm_cases": {"peer_llm"},
     "behaviour.suites.*.inv_tolerance": {"peer_summary"},
     **each("behaviour.suites.*", "title published", set()),
+    # The verdict rule.
+    **each("findings", "min_difference min_failure_rate", {"findings"}),
     **each("report", "title top_errors attributed_errors failing_cases pdf", set()),
 }
 # Switches whose changed value (off) takes rules out of the plan altogether.

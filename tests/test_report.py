@@ -1,6 +1,7 @@
 """The report's readers on small files: what each part of a dataset's section is built from."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from sentiflow.report.inputs import DatasetInputs, ReportInputError
 from sentiflow.report.llm import LLMFiles, llm_section
 from sentiflow.report.sections import dataset_inputs
 from sentiflow.report.settings import ReportSettings
+from sentiflow.report.slices import COLUMNS as SLICE_COLUMNS
 
 
 def test_a_runset_without_an_expected_list_holds_every_run_given(tmp_path):
@@ -75,6 +77,13 @@ def test_llm_entries_and_their_hard_cases(tmp_path):
     assert [c["index"] for c in cases] == [3, 5] and cases[0]["texts"] == ["a"]
     assert cases[0]["llm"] == {"one": ("pos", 0.9), "two": ("neg", 0.3)}
     assert cases[1]["llm"] == {"one": ("pos", 0.4), "two": ("–", None)}  # the second entry never saw sentence 5
+    # All three errors to explore (the first two shown when the page opens), each answer in a column of its own.
+    table = section["llm_hard_explore"]
+    assert [c["label"] for c in table["columns"]] == ["index", "sentence", "gold", "m", "one", "one p(gold)", "two",
+                                                      "two p(gold)"]  # fmt: skip
+    assert table["rows"] == [[3, ["a"], "pos", "neg", "pos", 0.9, "neg", 0.3], [5, ["b"], "neg", "neg", "pos", 0.4, "–", None],
+                             [9, ["d"], "neg", "pos", "neg", 0.9, "neg", 0.7]]  # fmt: skip
+    assert (table["id"], table["shown"], table["total"]) == ("-llm-hard", 2, 3)
     # Fixes and breaks again on the confirmed label issues 3 and 9, which the encoder gets wrong: the first entry
     # answers both like gold, the second only 9; the summary's own counts stay.
     counts = [e["summary"]["backbones"]["m"] for e in section["llm"]]
@@ -88,6 +97,7 @@ def test_llm_entries_and_their_hard_cases(tmp_path):
         "llm": [],
         "llm_missing": ["one"],
         "llm_hard_cases": [],
+        "llm_hard_explore": None,
     }
 
 
@@ -100,7 +110,8 @@ def dataset_files(folder) -> dict:
     return {"name": "sst2", "token_stats": {"minilm": folder / "minilm.json"}, "figures": figures, "runs": [],
             "why": why, "llm": {"smollm2": {"summary": folder / "s.json", "table": folder / "t.csv"}},
             "slices": {"table": folder / "slices.csv", "summary": folder / "slices.json"}, "behaviour": None,
-            "peer_suites": {}} | {
+            "peer_suites": {},
+            "findings": {"summary": folder / "findings.json", "table": folder / "findings.csv"}} | {
             name: folder / name for name in names}  # fmt: skip
 
 
@@ -109,7 +120,7 @@ def test_dataset_inputs_are_checked_and_list_every_file(tmp_path):
     assert inputs.sections["llm"]["smollm2"].cascade_pdf is None
     assert inputs.figures["confusion"].pdf == tmp_path / "confusion.pdf"
     paths = inputs.paths()
-    assert len(paths) == 9 + 1 + 2 * len(FIGURE_NAMES) + 3 + 2 + 2 and len(set(paths)) == len(paths)
+    assert len(paths) == 9 + 1 + 2 * len(FIGURE_NAMES) + 3 + 2 + 2 + 2 and len(set(paths)) == len(paths)
     off = dataset_inputs(dataset_files(tmp_path) | {"slices": None})  # analysis.slices.enabled: false
     assert off.sections["slices"] is None and len(off.paths()) == len(paths) - 2
     missing = dataset_files(tmp_path)
@@ -170,16 +181,22 @@ def test_a_sections_reader_gives_its_part_of_the_context_and_its_place_is_checke
         {
             key: value
             for key, value in dataset_files(tmp_path).items()
-            if key not in ("why", "llm", "behaviour", "peer_suites")
+            if key not in ("why", "llm", "behaviour", "peer_suites", "findings")
         },
         {"slices": next(s.files for s in sections.SECTIONS if s.key == "slices")},
     )
     slices = next(s for s in sections.SECTIONS if s.key == "slices")
-    assert slices.read(slices_only.sections["slices"], slices_only, None) == {
-        "slices": {"enabled": True, "groups": [], "settings": {"top": 2, "folds": 2}, "features": ["length"]}
+    read = slices.read(slices_only.sections["slices"], slices_only, None)["slices"]
+    assert read.pop("explore") == {
+        "id": "sst2-slices",
+        "columns": [asdict(c) for c in SLICE_COLUMNS],
+        "rows": [],
+        "shown": 0,
+        "total": 0,
     }
+    assert read == {"enabled": True, "groups": [], "settings": {"top": 2, "folds": 2}, "features": ["length"]}
     assert slices.read(None, slices_only, None) == {"slices": {"enabled": False, "groups": []}}
-    with pytest.raises(ValueError, match="place 'appendix' is none of failure_modes, errors, calibration"):
+    with pytest.raises(ValueError, match="place 'appendix' is none of top, failure_modes, errors, calibration"):
         sections.Section("appendix", slices.files, slices.read, place="appendix")
 
 

@@ -329,3 +329,32 @@ def test_a_users_own_suite_is_answered_and_shown_in_both_reports(shape_runs, sha
     html = (run.workdir / "results/report/report.html").read_text()
     tex = (run.workdir / "results/report/latex/report.tex").read_text()
     assert "A peer's suite: An own suite" in html and r"\subsection{A peer's suite: An own suite}" in tex
+
+
+# Per shape and dataset, findings whose evidence the shape leaves out: not measured, with the setting that does.
+UNMEASURED = {
+    "first-study": {"reviews": {"llm/validation": "llm.enabled: false", "cascade": "llm.enabled: false",
+                                "backbones": "one backbone", "variants": "one variant"}},
+    "bare": {"pairs": {"label_issues": "analysis.label_issues.enabled: false",
+                       "failure_mode/negation_contrast/tiny": "the behavioural suite has no case on this dataset"}},
+    "five-classes": {"sst5-like": {"cascade": "llm.cascade.enabled: false",
+                                   "failure_mode/shortcuts/tiny": "no behavioural test ran (behaviour.enabled: false)",
+                                   "llm/behaviour": "behaviour.enabled: false"}},
+    "mixed": {"pairs": {"failure_mode/mixed_tone/tiny": "datasets.pairs.behaviour.enabled: false"}},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_shape_writes_its_findings(shape_runs, shape):
+    """Every shape answers what it can; what it leaves out is not measured, with the reason, never a crash."""
+    run = shape_run(shape_runs, shape)
+    config = yaml.safe_load((run.workdir / "config.yaml").read_text())
+    html = (run.workdir / "results/report/report.html").read_text()
+    for name in config["datasets"]:
+        table = pd.read_csv(run.workdir / f"results/{name}/findings.csv").set_index("id")
+        assert {"accuracy/tiny", "label_issues", "calibration/tiny"} <= set(table.index)
+        assert any(id.startswith("backbones") for id in table.index)  # a pair each, or one row: one backbone
+        assert table["verdict"].notna().all() and table.loc[table["verdict"] == "not measured", "reason"].notna().all()
+        for id, reason in UNMEASURED.get(shape, {}).get(name, {}).items():
+            assert table.loc[id, "verdict"] == "not measured" and reason in table.loc[id, "reason"], (id, table.loc[id])
+        assert f'id="findings-{name}"' in html

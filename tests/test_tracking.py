@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 from conftest import REPO, smoke_config, snakemake, write_run
 from mlflow.tracking import MlflowClient
+from test_findings import write_study
 
 from sentiflow.analysis.metrics import aggregate
 from sentiflow.analysis.runs import RunSet
+from sentiflow.findings.build import write_findings
 from sentiflow.track.export import TrackingError, export_study
 from sentiflow.track.records import study_records
 
@@ -46,7 +48,8 @@ def toy_study(root: Path, seeds: list[int]) -> list:
     expected = [["tiny", seed] for seed in seeds]
     bootstrap = {"samples": 200, "confidence": 0.95, "seed": 0, "method": "percentile"}
     outputs = {
-        name: results / "analysis" / f"{name}.csv" for name in ("runs", "summary", "per_class", "mcnemar", "variants")
+        name: results / "analysis" / f"{name}.csv"
+        for name in ("runs", "summary", "per_class", "mcnemar", "variants", "backbone_pairs")
     }
     aggregate(
         RunSet.load(paths, expected), LABELS, bootstrap, outputs | {"summary_json": results / "analysis/summary.json"}
@@ -163,6 +166,30 @@ def test_a_bad_tracking_uri_fails_with_the_uri_and_mlflows_reason(tmp_path, monk
     assert not (tmp_path / "export.json").exists()
 
 
+def test_a_datasets_findings_in_mlflow(tmp_path):
+    """The findings of a hand-made dataset (tests/test_findings.py's) exported beside its runs: each headline
+    estimate and interval a metric, each verdict a tag, the rule as params, the findings files as artifacts."""
+    records = toy_study(tmp_path, [1, 2])
+    files, settings = write_study(tmp_path / "in")
+    results = tmp_path / "results" / "toy"
+    write_findings("toy", files, settings, {"table": results / "findings.csv", "summary": results / "findings.json"})
+    datasets = {"toy": {"expected": [["tiny", 1], ["tiny", 2]], "data": {}}}
+    summary = results / "analysis/summary.json"
+    metadata = sorted(results.glob("runs/tiny/base/seed*/metadata.json"))
+    records = study_records(datasets, metadata, [summary], [], findings=[results / "findings.json"])
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    account = export_study(records, {"uri": uri, "experiment": "s", "artifacts": str(tmp_path / "a")}, tmp_path / "e")
+    assert account["findings"] == 1
+    run = live_runs(MlflowClient(tracking_uri=uri), "s")["findings:toy"]
+    assert run.data.metrics["failure_mode/negation_contrast/minilm.estimate"] == pytest.approx(0.10)
+    assert run.data.metrics["failure_mode/negation_contrast/minilm.ci_high_2"] == 0.61  # the intervention's
+    assert run.data.metrics["verdicts.supported"] == 7
+    assert run.data.tags["verdict.failure_mode/mixed_tone/minilm_lr"] == "contradicted"
+    assert run.data.tags["verdict.backbones"] == "not measured" and run.data.params["rule.min_failure_rate"] == "0.1"
+    artifacts = MlflowClient(tracking_uri=uri).list_artifacts(run.info.run_id)
+    assert sorted(a.path for a in artifacts) == ["findings.csv", "findings.json"]
+
+
 def off_by_default_paths(experiment: str) -> list[str]:
     """The paths docs/outputs.md lists in its tracking section (the section the smoke run's test leaves out)."""
     text = (REPO / "docs" / "outputs.md").read_text()
@@ -211,6 +238,12 @@ def test_the_smoke_study_in_mlflow(smoke_run):
             metrics = runs[f"llm:{name}/{entry}"].data.metrics
             assert metrics["validation_llm_accuracy"] == llm["validation_llm_accuracy"]
             assert metrics["backbones.minilm.llm_fixes"] == llm["backbones"]["minilm"]["llm_fixes"]
+        # The dataset's findings: each verdict a tag, each headline estimate a metric.
+        findings = json.loads((workdir / f"results/{name}/findings.json").read_text())
+        tracked_findings = runs[f"findings:{name}"].data
+        for finding in findings["findings"]:
+            assert tracked_findings.tags[f"verdict.{finding['id']}".replace("+", "_")] == finding["verdict"]
+    assert account["findings"] == len(config["datasets"])
     # A second export finds every run again and adds none.
     snakemake(workdir, tracked, "results/tracking/export.json", "--cores", "2", "--forcerun", "export_tracking")
     second = json.loads((workdir / "results/tracking/export.json").read_text())

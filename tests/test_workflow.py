@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -92,6 +93,7 @@ def test_default_config_plans_the_study(tmp_path):
         "behaviour_encoder": "2",
         "behaviour_llm": "1",
         "behaviour_summary": "1",
+        "findings": "1",
         "report": "1",
         **({"report_pdf": "1"} if shutil.which("pdflatex") else {}),
         "all": "1",
@@ -659,6 +661,8 @@ REPORT_JOBS = {"report": "1", "all": "1"} | ({"report_pdf": "1"} if shutil.which
 # An entry's prompt is also the one it answers the behavioural suite and the peer's suite with; their statistics read
 # its answers.
 BEHAVIOUR_LLM = {"behaviour_llm": "1", "behaviour_summary": "1", "peer_llm": "1", "peer_summary": "1"}
+# The findings of a dataset read its LLM entries' and cascades' summaries and its behavioural statistics.
+ONE_FINDINGS = {"findings": "1"}
 
 
 @pytest.mark.e2e
@@ -672,9 +676,10 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     # sst2's smollm2 is also the witness of its label issues: scored again, the issues judged again, and the slices,
     # which take its answer against gold as a feature, found again.
     witness = {"llm_witness": "1", "label_issues": "1", "slices": "1"}
-    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | witness | BEHAVIOUR_LLM | REPORT_JOBS, (
-        result.stdout
-    )
+    assert (
+        jobs_besides_total(result)
+        == {"llm_compare": "1", "cascade": "1"} | witness | BEHAVIOUR_LLM | ONE_FINDINGS | REPORT_JOBS
+    ), result.stdout
     assert re.findall(r"rule llm_compare:.*?wildcards: dataset=(\w+), llm=([\w.-]+)", result.stdout, flags=re.S) == [
         ("sst2", "smollm2")
     ]
@@ -682,14 +687,14 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     one = json.loads(json.dumps(config))
     one["llm"]["models"]["smollm2-swapped"]["prompt"]["shots"] = 1
     result = snakemake(workdir, one, "--dry-run", "--cores", "2")
-    assert jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | BEHAVIOUR_LLM | REPORT_JOBS, (
-        result.stdout
-    )
+    assert (
+        jobs_besides_total(result) == {"llm_compare": "1", "cascade": "1"} | BEHAVIOUR_LLM | ONE_FINDINGS | REPORT_JOBS
+    ), result.stdout
     assert "llm=smollm2-swapped" in result.stdout and "llm=smollm2\n" not in result.stdout
     # The cascade's folds are the cascade's alone, and the behavioural statistics' that apply its threshold.
     folds = json.loads(json.dumps(config))
     folds["llm"]["cascade"]["folds"] = 3
-    cascades = {"cascade": "4", "behaviour_summary": "3", "peer_summary": "2"}  # RTE answers no peer's suite
+    cascades = {"cascade": "4", "behaviour_summary": "3", "peer_summary": "2", "findings": "3"}  # RTE answers no peer's suite
     assert jobs_besides_total(snakemake(workdir, folds, "--dry-run", "--cores", "2")) == cascades | REPORT_JOBS
     # A dataset's seeds and LLM entries choose what is done with its prepared data: nothing is prepared again.
     more = json.loads(json.dumps(config))
@@ -771,6 +776,7 @@ def test_changing_one_dataset_reruns_only_that_dataset(smoke_run):
         "peer_summary",
         "label_issues",
         "slices",
+        "findings",
     ]
     assert jobs_besides_total(result) == dict.fromkeys(per_dataset, "1") | {"train": "1"} | REPORT_JOBS, result.stdout
     assert "dataset=sst5" in result.stdout and "dataset=sst2" not in result.stdout
@@ -888,6 +894,162 @@ def test_latex_report_compiles_to_a_pdf_with_the_numbers(smoke_run):
     assert max(overfull, default=0) < 2, overfull
 
 
+@pytest.mark.e2e
+def test_smoke_run_findings(smoke_run):
+    """Each dataset's findings: a row per question with the numbers its stage wrote, read back from those files,
+    and a verdict the intervals allow; what a dataset cannot answer (one backbone, one variant, no witness) is
+    not measured, with the reason. The report shows them first, each linked to a table that exists."""
+    from sentiflow.findings.rows import COLUMNS
+    from sentiflow.findings.verdict import VERDICTS
+
+    workdir, config = smoke_run
+    rule = config["findings"]
+    html = (workdir / "results/report/report.html").read_text()
+    for name in config["datasets"]:
+        results = workdir / "results" / name
+        table = pd.read_csv(results / "findings.csv")
+        summary = json.loads((results / "findings.json").read_text())
+        assert list(table.columns) == COLUMNS and table["id"].is_unique and set(table["verdict"]) <= set(VERDICTS)
+        assert [f["id"] for f in summary["findings"]] == table["id"].tolist()
+        assert all(row.sentence.endswith(f": {row.verdict}.") for row in table.itertuples())
+        rows = table.set_index("id")
+        aggregate = json.loads((results / "analysis/summary.json").read_text())
+        best = max(aggregate["backbones"], key=lambda b: b["selected_accuracy"])["backbone"]
+        # Accuracy: the aggregate rule's interval, as written.
+        minilm = rows.loc["accuracy/minilm"]
+        assert (minilm["ci_low"], minilm["ci_high"]) == pytest.approx(
+            (aggregate["backbones"][0]["selected_ci_low"], aggregate["backbones"][0]["selected_ci_high"])
+        )
+        assert rows.loc["backbones", "verdict"] == "not measured"  # one backbone in the smoke study
+        if name == "sst2":  # the lr-1e-4 variant against base, oriented the better first
+            variant = pd.read_csv(results / "analysis/variants.csv").iloc[0]
+            row = rows.loc["variants/minilm+lr-1e-4"]
+            assert row["estimate"] == pytest.approx(abs(variant["difference"])) and row["verdict"] != "not measured"
+        else:
+            assert rows.loc["variants", "reason"].startswith("one variant of the recipe")
+        # Failure modes: the association's numbers are failure_modes.csv's, the intervention's failure_rates.csv's,
+        # and a supported row has both intervals beyond no effect.
+        modes = pd.read_csv(results / "analysis/failure_modes.csv").set_index(["backbone", "cue"])
+        rates = pd.read_csv(results / "behaviour/failure_rates.csv", dtype={"seed": str})
+        rates = rates[rates["seed"] == "all"].set_index(["model", "test"])
+        for finding in summary["findings"]:
+            if finding["topic"] != "failure mode" or finding["id"].startswith("failure_mode/overconfidence"):
+                continue
+            group = finding["id"].split("/")[-1]
+            for piece in finding["evidence"]:
+                if piece["kind"] == "association":
+                    cue = modes.loc[(group, piece["measure"])]
+                    assert piece["estimate"] == pytest.approx(cue["error_rate_with"] - cue["error_rate_without"])
+                    assert piece["ci_low"] == pytest.approx(cue["difference_ci_low"])
+                else:
+                    assert piece["estimate"] == pytest.approx(rates.loc[(group, piece["measure"]), "failure_rate"])
+            if finding["verdict"] == "supported":
+                sides = {p["kind"]: p for p in finding["headline"]}
+                assert sides["intervention"]["ci_low"] > rule["min_failure_rate"]
+                assert "association" not in sides or sides["association"]["ci_low"] > rule["min_difference"]
+        # The best LLM entry against the best encoder: the cascade's accuracies and paired interval.
+        entry = max(config["datasets"][name]["llm_models"] or config["llm"]["models"], key=lambda e: json.loads(
+            (results / f"llm/{e}/summary.json").read_text())["validation_llm_accuracy"])  # fmt: skip
+        cascade = json.loads((results / f"llm/{entry}/cascade.json").read_text())["backbones"][best]
+        row = rows.loc["llm/validation"]
+        assert row["estimate"] == pytest.approx(cascade["llm_accuracy"] - cascade["encoder_accuracy"])
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(
+            (cascade["llm_gain_ci_low"], cascade["llm_gain_ci_high"])
+        )
+        if name != "sst2":  # no witness on SST-5 and RTE: nothing is confirmed
+            assert rows.loc["label_issues", "verdict"] == "not measured"
+            assert "no LLM witness scored this dataset" in rows.loc["label_issues", "reason"]
+        assert rows.loc["calibration/minilm", "verdict"] == "not tested"
+        # In the report: findings first, each linked to a table of the page.
+        for finding in summary["findings"]:
+            assert f'id="{finding["section"]}"' in html, finding["section"]
+    assert html.index('id="findings"') < html.index('id="setup"') < html.index('id="across"')
+    tex = (workdir / "results/report/latex/report.tex").read_text()
+    assert tex.index("\\section{Findings}") < tex.index("\\section{Setup}")
+    log = (workdir / "results/report/latex/report.log").read_text(errors="replace")
+    assert "undefined" not in log.lower(), re.findall(r".*undefined.*", log)[:5]  # every \\ref has its \\label
+
+
+def report_load(browser, page) -> float:
+    """Seconds from navigation to the load event, as the page's own Navigation Timing records them (the explorable
+    tables' first rows are built by then: their script runs before the load event)."""
+    browser.open(page)
+    return browser.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd") / 1000
+
+
+@pytest.mark.e2e
+def test_the_reports_tables_can_be_explored_in_a_real_browser(smoke_run, tmp_path):
+    from browser import Browser, chromium_binary
+
+    if chromium_binary() is None:
+        pytest.skip("needs Chromium (Debian package chromium; .ci/run installs it)")
+    workdir, config = smoke_run
+    page = (workdir / "results/report/report.html").as_uri()
+    errors = pd.read_csv(workdir / "results/sst2/analysis/misclassified.csv")
+    with Browser(tmp_path / "profile", downloads=tmp_path / "downloads") as browser:
+        seconds = [report_load(browser, page) for _ in range(3)]
+        print(f"the smoke report ({(workdir / 'results/report/report.html').stat().st_size / 1e6:.1f} MB) loads in "
+              f"{min(seconds):.2f}-{max(seconds):.2f} s")  # fmt: skip
+        assert max(seconds) < 2, seconds
+        box = "document.getElementById('sst2-errors-table')"
+        shown = lambda: browser.evaluate(  # noqa: E731
+            f"[...{box}.querySelectorAll('tbody tr')].map(r => [...r.cells].map(c => c.textContent))"
+        )
+        first = shown()
+        assert len(first) == config["report"]["top_errors"] and [int(r[1]) for r in first[:3]] == errors.sort_values(
+            "confidence", ascending=False, kind="stable")["index"].head(3).tolist()  # fmt: skip
+        # Sorted by index, ascending.
+        browser.evaluate(f"{box}.querySelectorAll('th')[1].click()")
+        assert [int(r[1]) for r in shown()] == sorted(errors["index"])[: len(first)]
+        # Filtered by a value: the lr-1e-4 run group's errors whose gold label is positive.
+        for column, value in (("backbone", "minilm+lr-1e-4"), ("gold", "positive")):
+            browser.evaluate(f"const s_{column} = {box}.querySelector('select[data-column={column}]');"
+                             f"s_{column}.value = '{value}'; s_{column}.dispatchEvent(new Event('change'))")  # fmt: skip
+        wanted = errors[(errors["backbone"] == "minilm+lr-1e-4") & (errors["gold"] == "positive")]
+        assert {(r[0], r[3]) for r in shown()} == {("minilm+lr-1e-4", "positive")}
+        assert browser.evaluate(f"{box}.dataset.matchingRows") == str(len(wanted))
+        # Searched for a word: the filtered errors that hold it.
+        browser.evaluate(f"const q = {box}.querySelector('input[type=search]');"
+                         "q.value = 'funny'; q.dispatchEvent(new Event('input'))")  # fmt: skip
+        holding = wanted[wanted["sentence"].str.lower().str.contains("funny")]
+        assert sorted(int(r[1]) for r in shown()) == sorted(holding["index"]) and len(holding) > 0
+        # Downloaded as CSV: exactly those rows.
+        browser.evaluate(f"{box}.querySelector('.explore-download').click()")
+        target = tmp_path / "downloads" / "sst2-errors-table.csv"
+        deadline = time.monotonic() + 20
+        while not target.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        downloaded = pd.read_csv(target)
+        assert sorted(downloaded["index"]) == sorted(holding["index"]) and set(downloaded["backbone"]) == {
+            "minilm+lr-1e-4"
+        }
+        # Every explorable table of the page was built, and nothing was logged as an error.
+        built = browser.evaluate("[...document.querySelectorAll('div.explore')].every(d => d.dataset.visibleRows)")
+        assert built and browser.errors == [], browser.errors
+
+
+@pytest.mark.e2e
+def test_a_printed_report_holds_every_column(smoke_run, tmp_path):
+    """Printed from Chromium, a wide table wraps and shrinks to the page: the behavioural failure-rate table keeps its
+    last columns, "failure rate" and "interval", whole."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("needs pdftotext (Debian poppler-utils; .ci/run installs it)")
+    workdir, _ = smoke_run
+    pdf = tmp_path / "printed.pdf"
+    chromium(
+        tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", (workdir / "results/report/report.html").as_uri()
+    )
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True,
+                                                              text=True).stdout).group(1))  # fmt: skip
+    print(f"the smoke report prints to {pages} pages")
+    for name in ("sst2", "sst5", "rte"):
+        header = text.split(f"{name}: failure rate per test and model, over seeds", 1)[1].split("\n\n")[1]
+        assert re.search(r"\binterval\s*$", header.splitlines()[0]), header
+        assert "failure" in header.splitlines()[0] and "rate" in header, header  # "failure rate", maybe on two lines
+
+
 ATTRIBUTION_FILES = {
     "summary": "attribution.json",
     "words": "attributions.parquet",
@@ -926,6 +1088,7 @@ def smoke_dataset_inputs(workdir: Path, name: str):
             "slices": None,  # as with analysis.slices.enabled: false
             "behaviour": None,  # as with behaviour.enabled: false
             "peer_suites": {},  # as with no behaviour.suites
+            "findings": {"summary": results / "findings.json", "table": results / "findings.csv"},
         }
     )
 

@@ -8,7 +8,7 @@ from sentiflow.report.figures import (
 )
 
 
-# Per-run and per-backbone accuracy over seeds, bootstrap intervals, McNemar tests between backbones.
+# Per-run and per-backbone accuracy over seeds, bootstrap intervals, backbones and variants compared in pairs.
 rule aggregate:
     input:
         unpack(scored_runs),
@@ -36,6 +36,12 @@ rule aggregate:
         variants=report(
             "results/{dataset}/analysis/variants.csv",
             caption="../report/variants.rst",
+            category="Tables",
+            subcategory="{dataset}",
+        ),
+        backbone_pairs=report(
+            "results/{dataset}/analysis/backbone_pairs.csv",
+            caption="../report/backbone_pairs.rst",
             category="Tables",
             subcategory="{dataset}",
         ),

@@ -2,8 +2,8 @@
 
 
 def tracking_inputs(wildcards):
-    """What the export reads: every finished run's files, each dataset's seed statistics and its LLM entries, so
-    that a run finished since reruns it."""
+    """What the export reads: every finished run's files, each dataset's seed statistics, its LLM entries and its
+    findings, so that a run finished since reruns it."""
     return {
         "metadata": [p for d in DATASETS for p in finished_runs(d, "metadata")],
         "tables": [
@@ -24,6 +24,9 @@ def tracking_inputs(wildcards):
             for d in DATASETS
             for entry in llm_keys(d)
         ],
+        # The findings, and the table beside it (an artifact).
+        "findings": expand(rules.findings.output.summary, dataset=DATASETS),
+        "findings_tables": expand(rules.findings.output.table, dataset=DATASETS),
     }
 
 

@@ -201,38 +201,60 @@ def mcnemar_table(correct: dict[str, pd.DataFrame], variant_of: dict[str, str] |
     )
 
 
-def variant_table(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstrap: dict) -> pd.DataFrame:
-    """Every variant of a backbone against its reference (`base`, else the first variant), paired twice.
+def paired_comparison(
+    label: str, reference: str, by_seed: pd.Series, correct: dict[str, pd.DataFrame], bootstrap: dict
+) -> dict:
+    """Run group `label` against `reference` on the seeds both ran, paired twice.
 
-    Over seeds: a paired t-test (scipy) on the per-seed accuracies of the seeds both ran. Over sentences: a
-    bootstrap interval of the accuracy difference that resamples sentences with both variants' per-sentence
-    correctness (averaged over the shared seeds) kept together, and exact McNemar tests per seed.
+    Over seeds: a paired t-test (scipy) on the per-seed accuracies (`by_seed`, by run label and seed). Over
+    sentences: a bootstrap interval of the accuracy difference that resamples sentences with both groups'
+    per-sentence correctness (averaged over the shared seeds) kept together, and exact McNemar tests per seed.
     """
+    seeds = sorted(set(correct[label].columns) & set(correct[reference].columns))
+    ours = np.array([by_seed[label, s] for s in seeds])
+    theirs = np.array([by_seed[reference, s] for s in seeds])
+    per_sentence = (correct[label][seeds].mean(axis=1) - correct[reference][seeds].mean(axis=1)).to_numpy()
+    low, high = bootstrap_ci(per_sentence, **ci_settings(bootstrap))
+    tests = [mcnemar_exact(correct[label][s].to_numpy(), correct[reference][s].to_numpy())["p_value"] for s in seeds]
+    return {
+        "seeds": len(seeds), "accuracy": float(ours.mean()), "reference_accuracy": float(theirs.mean()),
+        "difference": float((ours - theirs).mean()), "difference_ci_low": low, "difference_ci_high": high,
+        "seeds_p_value": float(stats.ttest_rel(ours, theirs).pvalue) if len(seeds) > 1 and np.any(ours != theirs) else math.nan,
+        "mcnemar_p_min": min(tests) if tests else math.nan, "mcnemar_p_max": max(tests) if tests else math.nan,
+    }  # fmt: skip
+
+
+def variant_table(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstrap: dict) -> pd.DataFrame:
+    """Every variant of a backbone against its reference (`base`, else the first variant), `paired_comparison`."""
     rows = []
+    by_seed = runs.set_index(["backbone", "seed"])["selected_accuracy"]
     for backbone, group in runs.groupby("backbone_key", sort=False):
         labels = dict(zip(group["variant"], group["backbone"]))  # variant -> run label, in configured order
         reference = "base" if "base" in labels else next(iter(labels))
         for variant, label in labels.items():
-            if variant == reference:
-                continue
-            base_label = labels[reference]
-            seeds = sorted(set(correct[label].columns) & set(correct[base_label].columns))
-            by_seed = group.set_index(["backbone", "seed"])["selected_accuracy"]
-            ours = np.array([by_seed[label, s] for s in seeds])
-            theirs = np.array([by_seed[base_label, s] for s in seeds])
-            per_sentence = (correct[label][seeds].mean(axis=1) - correct[base_label][seeds].mean(axis=1)).to_numpy()
-            low, high = bootstrap_ci(per_sentence, **ci_settings(bootstrap))
-            tests = [
-                mcnemar_exact(correct[label][s].to_numpy(), correct[base_label][s].to_numpy())["p_value"] for s in seeds
-            ]
-            rows.append({
-                "backbone": backbone, "variant": variant, "reference": reference, "seeds": len(seeds),
-                "accuracy": float(ours.mean()), "reference_accuracy": float(theirs.mean()),
-                "difference": float((ours - theirs).mean()), "difference_ci_low": low, "difference_ci_high": high,
-                "seeds_p_value": float(stats.ttest_rel(ours, theirs).pvalue) if len(seeds) > 1 and np.any(ours != theirs) else math.nan,
-                "mcnemar_p_min": min(tests) if tests else math.nan, "mcnemar_p_max": max(tests) if tests else math.nan,
-            })  # fmt: skip
+            if variant != reference:
+                compared = paired_comparison(label, labels[reference], by_seed, correct, bootstrap)
+                rows.append({"backbone": backbone, "variant": variant, "reference": reference} | compared)
     return pd.DataFrame(rows, columns=VARIANT_COLUMNS)
+
+
+def backbone_table(runs: pd.DataFrame, correct: dict[str, pd.DataFrame], bootstrap: dict) -> pd.DataFrame:
+    """Every pair of backbones trained with the same variant, in the configured order, `paired_comparison`: the
+    interval of their accuracy difference over sentences beside the per-seed McNemar tests of `mcnemar_table`."""
+    rows = []
+    by_seed = runs.set_index(["backbone", "seed"])["selected_accuracy"]
+    for variant, group in runs.groupby("variant", sort=False):
+        labels = list(dict.fromkeys(group["backbone"]))
+        for a, b in combinations(labels, 2):
+            compared = paired_comparison(a, b, by_seed, correct, bootstrap)
+            rows.append({"variant": variant, "backbone_a": a, "backbone_b": b} | rename_reference(compared))
+    return pd.DataFrame(rows, columns=BACKBONE_COLUMNS)
+
+
+def rename_reference(compared: dict) -> dict:
+    """A paired comparison's accuracies named for backbones a and b."""
+    names = {"accuracy": "accuracy_a", "reference_accuracy": "accuracy_b"}
+    return {names.get(key, key): value for key, value in compared.items()}
 
 
 VARIANT_COLUMNS = [
@@ -249,6 +271,8 @@ VARIANT_COLUMNS = [
     "mcnemar_p_min",
     "mcnemar_p_max",
 ]
+BACKBONE_COLUMNS = ["variant", "backbone_a", "backbone_b", "seeds", "accuracy_a", "accuracy_b", "difference",
+                    "difference_ci_low", "difference_ci_high", "seeds_p_value", "mcnemar_p_min", "mcnemar_p_max"]  # fmt: skip
 
 
 def ci_settings(bootstrap: dict) -> dict:
@@ -278,13 +302,14 @@ def per_class_table(runs: RunSet, labels: Sequence[str]) -> pd.DataFrame:
 def aggregate(runs: RunSet, labels: Sequence[str], bootstrap: dict, outputs) -> dict:
     """The aggregate rule: per-run, per-group and per-class tables, McNemar tests, and a JSON of it all for the
     report. `bootstrap`: the intervals' settings (analysis.bootstrap); `outputs` names the files: runs, summary,
-    summary_json, per_class, mcnemar, variants."""
+    summary_json, per_class, mcnemar, variants, backbone_pairs."""
     run_table = pd.DataFrame([run_row(run, len(labels)) for run in runs.runs])
     correct = {label: group.correct() for label, group in runs.groups.items()}
     summary_table = summarise(run_table, correct, bootstrap)
     classes = per_class_table(runs, labels)
     tests = mcnemar_table(correct, dict(zip(run_table["backbone"], run_table["variant"])))
     compared = variant_table(run_table, correct, bootstrap)
+    pairs = backbone_table(run_table, correct, bootstrap)
     result = {
         "select_epoch": runs.selection,
         "labels": list(labels),
@@ -297,11 +322,13 @@ def aggregate(runs: RunSet, labels: Sequence[str], bootstrap: dict, outputs) -> 
         "per_class": classes.to_dict("records"),
         "mcnemar": tests.to_dict("records"),
         "variants": compared.to_dict("records"),
+        "backbone_pairs": pairs.to_dict("records"),
     }
     write_csv(outputs["runs"], run_table)
     write_csv(outputs["summary"], summary_table)
     write_csv(outputs["per_class"], classes)
     write_csv(outputs["mcnemar"], tests)
     write_csv(outputs["variants"], compared)
+    write_csv(outputs["backbone_pairs"], pairs)
     write_json(outputs["summary_json"], result)
     return result

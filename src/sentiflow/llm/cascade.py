@@ -139,6 +139,8 @@ def analyse(
         "sentences": len(gold),
         "encoder_accuracy": float(encoder_correct.mean()),
         "llm_accuracy": float(llm_correct.mean()),
+        # The LLM alone against the encoder alone on the same sentences: which of the two answers better.
+        **dict(zip(("llm_gain_ci_low", "llm_gain_ci_high"), paired_difference_ci(llm_correct, encoder_correct, ci))),
         "cascade_accuracy": float(cascade.mean()),
         **dict(zip(("cascade_ci_low", "cascade_ci_high"), bootstrap_ci(cascade, **ci))),
         **dict(zip(("gain_ci_low", "gain_ci_high"), paired_difference_ci(cascade, encoder_correct, ci))),

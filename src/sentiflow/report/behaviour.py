@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sentiflow.report import explore
+from sentiflow.report.explore import Column
 from sentiflow.report.figures import BEHAVIOUR
 from sentiflow.report.inputs import DatasetInputs, FigureFiles
 from sentiflow.report.settings import ReportSettings
@@ -34,7 +36,7 @@ class BehaviourFiles:
 def read(files: BehaviourFiles | None, inputs: DatasetInputs, settings: ReportSettings) -> dict:
     """The section's part of a dataset's context (sentiflow.report.sections): `behaviour`, None where the tests did
     not run (the section is left out)."""
-    return {"behaviour": collect(files, settings.failing_cases)}
+    return {"behaviour": collect(files, settings.failing_cases, settings.top_errors, inputs.name)}
 
 
 def figures(files: BehaviourFiles | None) -> dict[str, FigureFiles]:
@@ -66,8 +68,38 @@ def shown_failing_cases(table: pd.DataFrame, tests: list[str], models: list[str]
     return shown
 
 
-def collect(files: BehaviourFiles | None, failing_cases: int) -> dict | None:
-    """The section's context for one dataset; None (no section, nothing read) where the tests did not run."""
+FAILING_COLUMNS = [
+    Column("test", "test", "category"), Column("type", "type", "category"), Column("model", "model", "category"),
+    Column("kind", "kind", "category"), Column("case", "case"), Column("original_texts", "original", wide=True),
+    Column("perturbed_texts", "perturbed", wide=True), Column("expected", "expected", "category"), Column("answer", "answer"),
+    Column("failed", "failed in seeds", "category"),
+]  # fmt: skip
+
+
+def failing_table(table: pd.DataFrame, tests: list[str], models: list[str], name: str, shown: int) -> dict:
+    """Every failing case of every model as a table to explore: in suite order, the best encoder's first; the
+    answer is the model's at its first failing seed (original → perturbed, and the watched change of a DIR case)."""
+    order = table.assign(t=table["test"].map({t: i for i, t in enumerate(tests)}),
+                         m=table["model"].map({m: i for i, m in enumerate(models)}))  # fmt: skip
+    rows = []
+    for row in order.sort_values(["t", "m"], kind="stable").drop(columns=["t", "m"]).to_dict("records"):
+        answer = str(row["predicted_original"])
+        if row["predicted_perturbed"] is not None:
+            answer += f" → {row['predicted_perturbed']}"
+        if row["watched_change"] is not None:
+            answer += f" ({row['watched_change']:+.3f})"
+        rows.append(row | {
+            "original_texts": [t for t in (row["original"], row["original_b"]) if t is not None],
+            "perturbed_texts": [t for t in (row["perturbed"], row["perturbed_b"]) if t is not None],
+            "answer": answer, "failed": f"{row['failed_seeds']}/{row['seeds']}",
+        })  # fmt: skip
+    return explore.table(f"{name}-behaviour-failing", FAILING_COLUMNS, rows, shown)
+
+
+def collect(files: BehaviourFiles | None, failing_cases: int, shown: int = 25, name: str = "") -> dict | None:
+    """The section's context for one dataset; None (no section, nothing read) where the tests did not run. The
+    failing cases: `failing_cases` per test (the LaTeX report's), and every one to explore (the HTML report's,
+    its first `shown` rows built when the page opens); none when `failing_cases` is 0."""
     if files is None:
         return None
     summary = read_json(files.summary)
@@ -90,5 +122,8 @@ def collect(files: BehaviourFiles | None, failing_cases: int) -> dict | None:
         "failing": shown_failing_cases(failing, [t["test"] for t in summary["tests"]], order, failing_cases)
         if failing_cases
         else [],
+        "failing_explore": failing_table(failing, [t["test"] for t in summary["tests"]], order, name, shown)
+        if failing_cases
+        else None,
         "stem": BEHAVIOUR,
     }

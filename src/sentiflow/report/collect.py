@@ -16,8 +16,9 @@ import pandas as pd
 import sentiflow
 from sentiflow.analysis.runs import RunSet
 from sentiflow.data import is_pair
-from sentiflow.report import absent
+from sentiflow.report import absent, explore
 from sentiflow.report import sections as report_sections
+from sentiflow.report.explore import Column
 from sentiflow.report.figures import FIGURES
 from sentiflow.report.inputs import DatasetInputs
 from sentiflow.report.settings import DatasetSettings, ReportSettings
@@ -59,6 +60,7 @@ def accuracy_section(summary: dict, dataset: DatasetSettings) -> dict:
         "seeds": sorted({r["seed"] for r in summary["runs"]}),
         "missing_runs": summary["missing_runs"],
         "mcnemar": summary["mcnemar"],
+        "backbone_pairs": summary.get("backbone_pairs", []),
         "variants": summary["variants"],
         "validation_sentences": summary["validation_sentences"],
         "selection_text": SELECTION_TEXT.get(summary["select_epoch"], summary["select_epoch"]),
@@ -81,10 +83,29 @@ def data_section(card: dict, token_stats: dict[str, Path]) -> dict:
     }
 
 
+def errors_table(errors: pd.DataFrame, name: str, shown: int) -> dict:
+    """Every misclassified sentence as a table the HTML report's reader can explore, the most confident first."""
+    others = [c for c in errors.columns if c.endswith("_predicted")]
+    columns = [
+        Column("backbone", "backbone", "category"), Column("index", "index", "number", 0),
+        Column("texts", "sentence pair (first ⟶ second)" if is_pair(errors) else "sentence", wide=True),
+        Column("gold", "gold", "category"), Column("predicted", "predicted", "category"),
+        Column("confidence", "confidence", "number", 3), Column("prob_gold", "p(gold)", "number", 3),
+        Column("wrong", "wrong in seeds", "category"),
+        *(Column(c, c.removesuffix("_predicted"), "category") for c in others),
+        Column("shortcut_words", "shortcut words against gold"),
+    ]  # fmt: skip
+    rows = [row | {"wrong": f"{row['wrong_in_seeds']}/{row['seeds']}"}
+            for row in with_texts(errors.sort_values("confidence", ascending=False, kind="stable"))]  # fmt: skip
+    return explore.table(f"{name}-errors-table", columns, rows, shown)
+
+
 def error_section(errors: pd.DataFrame, inputs: DatasetInputs, top_errors: int) -> dict:
-    """The most confident errors, over-confidence and the failure modes."""
+    """The most confident errors (every error, to explore, in the HTML report), over-confidence and the failure
+    modes."""
     return {
         "top_errors": with_texts(errors.sort_values("confidence", ascending=False).head(top_errors)),
+        "errors_explore": errors_table(errors, inputs.name, top_errors),
         "text_header": "sentence pair (first ⟶ second)" if is_pair(errors) else "sentence",
         "error_columns": [c for c in errors.columns if c.endswith("_predicted")],
         "overconfidence": read_json(inputs.overconfidence)["backbones"],

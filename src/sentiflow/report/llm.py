@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from sentiflow.data import PAIR
 from sentiflow.llm.compare import fix_counts
+from sentiflow.report import explore
+from sentiflow.report.explore import Column
 from sentiflow.report.figures import cascade_stem
 from sentiflow.report.inputs import DatasetInputs, FigureFiles
 from sentiflow.report.settings import ReportSettings
@@ -31,7 +34,7 @@ def read(files: dict[str, LLMFiles], inputs: DatasetInputs, settings: ReportSett
     """The section's part of a dataset's context (sentiflow.report.sections): `llm` (the finished entries),
     `llm_missing` and `llm_hard_cases`; the entries' fixes and breaks are counted again on the confirmed label issues."""
     configured = settings.datasets[inputs.name].llm_models
-    return llm_section(files, configured, settings.top_errors, confirmed_indices(inputs.label_issues))
+    return llm_section(files, configured, settings.top_errors, confirmed_indices(inputs.label_issues), inputs.name)
 
 
 def figures(files: dict[str, LLMFiles]) -> dict[str, FigureFiles]:
@@ -81,12 +84,33 @@ def hard_cases(first: list[dict], tables: dict[str, pd.DataFrame]) -> list[dict]
     return cases
 
 
-def llm_section(files: dict[str, LLMFiles], configured: list[str], top_errors: int, confirmed: set) -> dict:
-    """The finished LLM entries, the configured ones that did not finish, and the hard cases with every answer."""
+def hard_table(tables: dict[str, pd.DataFrame], name: str, shown: int) -> dict | None:
+    """Every hard case (a sentence some run group got wrong, asked of the LLM entries) as a table to explore: the
+    run groups' majority answers and every entry's answer with its probability of the gold label."""
+    if not tables:
+        return None
+    first = next(iter(tables.values()))
+    groups = [c.removesuffix("_predicted") for c in first.columns if c.endswith("_predicted") and c != "llm_predicted"]
+    columns = [Column("index", "index", "number", 0),
+               Column("texts", "sentence pair (first ⟶ second)" if PAIR in first else "sentence", wide=True),
+               Column("gold", "gold", "category"), *(Column(f"{g}_predicted", g, "category") for g in groups)]  # fmt: skip
+    for entry in tables:
+        columns += [Column(f"llm:{entry}", entry, "category"), Column(f"p:{entry}", f"{entry} p(gold)", "number", 3)]
+    cases = hard_cases(with_texts(first[first["group"] == "error"]), tables)
+    rows = [case | {key: value for entry, (answer, p) in case["llm"].items()
+                    for key, value in ((f"llm:{entry}", answer), (f"p:{entry}", p))} for case in cases]  # fmt: skip
+    return explore.table(f"{name}-llm-hard", columns, rows, shown)
+
+
+def llm_section(files: dict[str, LLMFiles], configured: list[str], top_errors: int, confirmed: set, name: str = ""
+                ) -> dict:  # fmt: skip
+    """The finished LLM entries, the configured ones that did not finish, and the hard cases with every answer (the
+    first `top_errors`, and all of them to explore)."""
     tables = {entry: pd.read_csv(entry_files.table) for entry, entry_files in files.items()}
     entries = [llm_entry(entry, files[entry], tables[entry], top_errors, confirmed) for entry in files]
     return {
         "llm": entries,
         "llm_missing": [entry for entry in configured if entry not in files],
         "llm_hard_cases": hard_cases(entries[0]["hard_cases"], tables) if entries else [],
+        "llm_hard_explore": hard_table(tables, name, top_errors),
     }

@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sentiflow.report import behaviour, llm, peer_suites, slices, why
+from sentiflow.report import behaviour, findings, llm, peer_suites, slices, why
 from sentiflow.report.inputs import DatasetInputs, FigureFiles
 from sentiflow.report.settings import ReportSettings
 
-# Where a section may be included: after the failure-mode table of the error analysis, after the error analysis,
-# after calibration. Each is a loop over the registered sections in both documents' templates.
-PLACES = ("failure_modes", "errors", "calibration")
+# Where a section may be included: first, before the setup, across datasets (its template loops over them); after
+# the failure-mode table of the error analysis, after the error analysis, after calibration, in each dataset's
+# section. Each is a loop over the registered sections in both documents' templates.
+PLACES = ("top", "failure_modes", "errors", "calibration")
 
 
 def _no_figures(files) -> dict[str, FigureFiles]:
@@ -47,6 +48,7 @@ class Section:
 
 
 SECTIONS = (
+    Section("findings", findings.FindingsFiles, findings.read, place="top", heading="Findings"),
     Section("slices", slices.SliceFiles | None, slices.read, place="failure_modes"),
     Section("why", why.WhyFiles, why.read, place="errors", heading="Why errors happen"),
     Section(
@@ -74,8 +76,9 @@ SECTIONS = (
     ),
 )
 # What the templates include besides the sections: their macros (the attribution's convergence sentence, which the
-# why section imports, among them), and the HTML page's style sheet.
-SHARED_TEMPLATES = ("macros.html.j2", "macros.tex.j2", "attribution.html.j2", "attribution.tex.j2", "report.css")
+# why section imports, among them), and the HTML page's style sheet and the script of its explorable tables.
+SHARED_TEMPLATES = ("macros.html.j2", "macros.tex.j2", "attribution.html.j2", "attribution.tex.j2", "report.css",
+                    "explore.js")  # fmt: skip
 
 
 def dataset_inputs(given: dict) -> DatasetInputs:

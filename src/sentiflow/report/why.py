@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from sentiflow.data import PAIR, TEXT_FIELDS
+from sentiflow.report import explore
+from sentiflow.report.explore import Column
 from sentiflow.report.inputs import DatasetInputs
 from sentiflow.report.settings import ReportSettings
 from sentiflow.report.tables import read_json, records
@@ -127,16 +129,35 @@ def confirmed_indices(path) -> set[int]:
     return set(table.loc[table["status"] == "confirmed", "index"].astype(int))
 
 
+# The label-issue tables' ids (after the dataset's name) per status, as the HTML report's reader explores them.
+LABEL_TABLES = {"confirmed": "label-issues", "disputed": "label-disputed", "candidate": "label-candidates"}
+
+
+def label_table(rows: list[dict], status: str, name: str, header: str, shown: int) -> dict:
+    """One status's label issues as a table to explore, least self-confident first."""
+    last = (Column("flagged", "flagged by", "category") if status == "candidate"
+            else Column("p_gold_wrong", "P(gold wrong)", "number", 3))  # fmt: skip
+    columns = [Column("index", "index", "number", 0), Column("texts", header, wide=True), Column("gold", "gold", "category"),
+               Column("suggested", "suggested", "category"), Column("self_confidence", "p(gold)", "number", 3),
+               Column("witness_prob_suggested", "witness p(suggested)", "number", 3), last]  # fmt: skip
+    flagged = [row | {"flagged": "; ".join(filter(None, [row["flagged_by"], "pooled" if row["flagged_pooled"] else ""]))}
+               for row in rows]  # fmt: skip
+    return explore.table(f"{name}-{LABEL_TABLES[status]}", columns, flagged, shown)
+
+
 def label_issue_section(inputs: DatasetInputs, top: int) -> dict:
-    """The label issues rule's summary and its first `top` confirmed issues, disputed ones and other candidates."""
+    """The label issues rule's summary and its first `top` confirmed issues, disputed ones and other candidates (all
+    of them, to explore, in the HTML report)."""
     summary = read_json(inputs.label_summary)
     table = pd.read_csv(inputs.label_issues).fillna({"flagged_by": ""})
-    rows = {status: [row | {"texts": [row[c] for c in TEXT_FIELDS if c in row]}
-                     for row in table[table["status"] == status].head(top).to_dict("records")]
-            for status in ("confirmed", "disputed", "candidate")}  # fmt: skip
+    header = "sentence pair (first ⟶ second)" if PAIR in table else "sentence"
+    every = {status: [row | {"texts": [row[c] for c in TEXT_FIELDS if c in row]}
+                      for row in table[table["status"] == status].to_dict("records")]
+             for status in ("confirmed", "disputed", "candidate")}  # fmt: skip
     return summary | {
-        "confirmed_rows": rows["confirmed"],
-        "disputed_rows": rows["disputed"],
-        "candidate_rows": rows["candidate"],
+        "confirmed_rows": every["confirmed"][:top],
+        "disputed_rows": every["disputed"][:top],
+        "candidate_rows": every["candidate"][:top],
+        "explore": {status: label_table(rows, status, inputs.name, header, top) for status, rows in every.items()},
         "confirmed_index": sorted(confirmed_indices(inputs.label_issues)),
     }

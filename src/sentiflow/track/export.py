@@ -71,6 +71,7 @@ def export_study(records: list[Record], settings: dict, output: str | os.PathLik
         "runs": sum(r.kind == "run" for r in records),
         "run_groups": sum(r.kind == "group" for r in records),
         "llm_entries": sum(r.kind == "llm" for r in records),
+        "findings": sum(r.kind == "findings" for r in records),
         **{outcome: outcomes[outcome] for outcome in ("created", "updated", "replaced", "unchanged")},
         "seconds": round(time.perf_counter() - started, 2),
     }

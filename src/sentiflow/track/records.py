@@ -3,7 +3,8 @@ wrote (docs/outputs.md), so the export copies numbers that already exist and com
 
 A dataset gives a record per run group (its seed statistics from the aggregate rule's summary.json), one per run
 (recipe as trained, per-epoch curves, the analysis's summary numbers, versions and hardware, its small files) whose
-parent is its group's, and one per LLM entry (accuracy, fixes and breaks per run group).
+parent is its group's, one per LLM entry (accuracy, fixes and breaks per run group), and one of its findings (each
+finding's estimate and interval, its verdict, the findings files).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ RUN_TIMING = ("selected_holdout_accuracy", "total_seconds", "process_seconds")
 # Of an LLM entry's summary.json: what describes its settings (params) or this one job (left out), not the entry.
 LLM_PARAMS = ("entry", "model", "threads", "n_gpu_layers")
 LLM_LEFT_OUT = ("session", "missing_runs", "no_errors", "validation_is_complete")
+FINDINGS_FILES = ("findings.json", "findings.csv")
 
 
 @dataclass
@@ -51,7 +53,7 @@ class Record:
     """One MLflow run: its identity (how the next export finds it again), name, and what it holds."""
 
     identity: str
-    kind: str  # "group" (a run group's seed statistics), "run" (one seed) or "llm" (an LLM entry)
+    kind: str  # "group" (a run group's seed statistics), "run" (one seed), "llm" (an LLM entry) or "findings"
     name: str
     dataset: str
     params: dict[str, str] = field(default_factory=dict)
@@ -73,10 +75,16 @@ class Record:
 
 
 def study_records(
-    datasets: dict, metadata: Sequence, summaries: Sequence, llm: Sequence, allow_partial: bool = False
+    datasets: dict,
+    metadata: Sequence,
+    summaries: Sequence,
+    llm: Sequence,
+    allow_partial: bool = False,
+    findings: Sequence = (),
 ) -> list[Record]:
     """Every record of the study, each group before its runs. `datasets` maps a dataset's name to its `expected`
-    runs ([label, seed]) and `data` settings; the files are assigned to datasets by their folders, results/{dataset}/."""
+    runs ([label, seed]) and `data` settings; the files are assigned to datasets by their folders, results/{dataset}/
+    (a dataset's findings.json lies in it)."""
     records = []
     for name, settings in datasets.items():
         runs = RunSet.load(
@@ -89,6 +97,7 @@ def study_records(
         records += [
             *run_group_records(name, runs, summary, settings["data"], modified_ms(summary_path)),
             *[llm_record(name, Path(p)) for p in llm if Path(p).parents[2].name == name],
+            *[findings_record(name, Path(p)) for p in findings if Path(p).parent.name == name],
         ]
     return records
 
@@ -188,6 +197,33 @@ def llm_record(dataset: str, path: Path) -> Record:
     )
 
 
+def findings_record(dataset: str, path: Path) -> Record:
+    """A dataset's findings: per finding its headline estimates and intervals (`{id}.estimate`, `.ci_low`,
+    `.ci_high`, and `_2` for a failure mode's intervention beside its association), its verdict as a tag
+    (`verdict.{id}`), the count of each verdict, the rule as params, and the findings files."""
+    summary = json.loads(path.read_text())
+    metrics = [(f"verdicts.{verdict}", float(count), 0) for verdict, count in summary["counts"].items()]
+    tags = {}
+    for finding in summary["findings"]:
+        for number, piece in enumerate(finding["headline"][:2]):
+            suffix = "" if number == 0 else "_2"
+            for key in ("estimate", "ci_low", "ci_high"):
+                if is_number(piece[key]):
+                    metrics.append((safe_name(f"{finding['id']}.{key}{suffix}"), piece[key], 0))
+        tags[safe_name(f"verdict.{finding['id']}")] = finding["verdict"]
+    return Record(
+        identity=f"findings:{dataset}",
+        kind="findings",
+        name=f"{dataset}/findings",
+        dataset=dataset,
+        params={"dataset": dataset, **{key: text(value) for key, value in prefixed("rule", summary["rule"]).items()}},
+        metrics=metrics,
+        tags=tags,
+        artifacts=[path.parent / name for name in FINDINGS_FILES if (path.parent / name).is_file()],
+        end_ms=modified_ms(path),
+    )
+
+
 def numbers(mapping: dict) -> list[tuple[str, float]]:
     """The finite numbers of a nested mapping, with dotted names MLflow accepts; an undefined statistic (the standard
     deviation of one seed) is left out rather than stored as NaN."""
@@ -203,8 +239,13 @@ def prefixed(prefix: str, mapping: dict) -> dict:
         if isinstance(value, dict):
             flat |= prefixed(name, value)
         else:
-            flat[re.sub(r"[^\w./\- ]", "_", name)] = value
+            flat[safe_name(name)] = value
     return flat
+
+
+def safe_name(name: str) -> str:
+    """A name with the characters MLflow refuses in a metric, param or tag name (a run group's `+`) written `_`."""
+    return re.sub(r"[^\w./\- ]", "_", name)
 
 
 def is_number(value) -> bool:
