@@ -694,7 +694,12 @@ def test_changing_llm_settings_reruns_only_what_they_reach(smoke_run):
     # The cascade's folds are the cascade's alone, and the behavioural statistics' that apply its threshold.
     folds = json.loads(json.dumps(config))
     folds["llm"]["cascade"]["folds"] = 3
-    cascades = {"cascade": "4", "behaviour_summary": "3", "peer_summary": "2", "findings": "3"}  # RTE answers no peer's suite
+    cascades = {
+        "cascade": "4",
+        "behaviour_summary": "3",
+        "peer_summary": "2",
+        "findings": "3",
+    }  # RTE answers no peer's suite
     assert jobs_besides_total(snakemake(workdir, folds, "--dry-run", "--cores", "2")) == cascades | REPORT_JOBS
     # A dataset's seeds and LLM entries choose what is done with its prepared data: nothing is prepared again.
     more = json.loads(json.dumps(config))
