@@ -158,7 +158,7 @@
         const td = document.createElement("td");
         td.className = "text";
         td.colSpan = columns.length;
-        td.textContent = spec.rows.length ? "No row matches." : "No row.";
+        td.textContent = spec.rows.length ? "No row matches." : spec.empty;
         tr.appendChild(td);
         fragment.appendChild(tr);
       }

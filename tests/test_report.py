@@ -193,6 +193,7 @@ def test_a_sections_reader_gives_its_part_of_the_context_and_its_place_is_checke
         "rows": [],
         "shown": 0,
         "total": 0,
+        "empty": "No row.",
     }
     assert read == {"enabled": True, "groups": [], "settings": {"top": 2, "folds": 2}, "features": ["length"]}
     assert slices.read(None, slices_only, None) == {"slices": {"enabled": False, "groups": []}}

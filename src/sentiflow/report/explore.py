@@ -46,13 +46,14 @@ def value(cell):
     return str(cell)
 
 
-def table(id: str, columns: Sequence[Column], rows: Sequence[dict], shown: int) -> dict:
-    """What the template's `explore` macro takes: the table's id, its columns, its rows and how many the page shows
-    before the reader asks for all."""
+def table(id: str, columns: Sequence[Column], rows: Sequence[dict], shown: int, empty: str = "No row.") -> dict:
+    """What the template's `explore` macro takes: the table's id, its columns, its rows, how many the page shows
+    before the reader asks for all, and what it says in their place when it has none."""
     return {
         "id": id,
         "columns": [asdict(column) for column in columns],
         "rows": [[value(row.get(column.key)) for column in columns] for row in rows],
         "shown": shown,
         "total": len(rows),
+        "empty": empty,
     }

@@ -133,7 +133,12 @@ def confirmed_indices(path) -> set[int]:
 LABEL_TABLES = {"confirmed": "label-issues", "disputed": "label-disputed", "candidate": "label-candidates"}
 
 
-def label_table(rows: list[dict], status: str, name: str, header: str, shown: int) -> dict:
+# What a label-issue table says when it has no row.
+LABEL_EMPTY = {"confirmed": "No label issue is confirmed", "disputed": "No label issue is disputed",
+               "candidate": "No other candidate"}  # fmt: skip
+
+
+def label_table(rows: list[dict], status: str, name: str, header: str, shown: int, note: str | None = None) -> dict:
     """One status's label issues as a table to explore, least self-confident first."""
     last = (Column("flagged", "flagged by", "category") if status == "candidate"
             else Column("p_gold_wrong", "P(gold wrong)", "number", 3))  # fmt: skip
@@ -142,7 +147,8 @@ def label_table(rows: list[dict], status: str, name: str, header: str, shown: in
                Column("witness_prob_suggested", "witness p(suggested)", "number", 3), last]  # fmt: skip
     flagged = [row | {"flagged": "; ".join(filter(None, [row["flagged_by"], "pooled" if row["flagged_pooled"] else ""]))}
                for row in rows]  # fmt: skip
-    return explore.table(f"{name}-{LABEL_TABLES[status]}", columns, flagged, shown)
+    empty = LABEL_EMPTY[status] + (f": {note}." if note and status == "confirmed" else ".")
+    return explore.table(f"{name}-{LABEL_TABLES[status]}", columns, flagged, shown, empty)
 
 
 def label_issue_section(inputs: DatasetInputs, top: int) -> dict:
@@ -158,6 +164,9 @@ def label_issue_section(inputs: DatasetInputs, top: int) -> dict:
         "confirmed_rows": every["confirmed"][:top],
         "disputed_rows": every["disputed"][:top],
         "candidate_rows": every["candidate"][:top],
-        "explore": {status: label_table(rows, status, inputs.name, header, top) for status, rows in every.items()},
+        "explore": {
+            status: label_table(rows, status, inputs.name, header, top, summary.get("note"))
+            for status, rows in every.items()
+        },
         "confirmed_index": sorted(confirmed_indices(inputs.label_issues)),
     }
