@@ -30,7 +30,7 @@ from sentiflow.findings.verdict import (
 # mode the suite probes (robustness) follows, with the intervention alone.
 MODES = [mode for mode, cues in MEASURED_BY.items() if cues]
 NAMES = {"negation_contrast": "negation and contrast", "mixed_tone": "sarcasm and mixed tone",
-         "shortcuts": "lexical shortcuts", "robustness": "robustness to typos and contractions"}  # fmt: skip
+         "shortcuts": "lexical shortcuts", "robustness": "typos and contractions"}  # fmt: skip
 
 
 def name(mode: str) -> str:
@@ -131,7 +131,7 @@ def failure_mode(study: Study, mode: str, label: str) -> Finding:
     missing = f"; {'; '.join(reasons)}" if reasons else ""
     return Finding(
         id=f"failure_mode/{mode}/{label}", topic="failure mode",
-        question=f"Is {name(mode)} a cause of {label}'s errors on {study.name}?",
+        question=f"Do {label}'s errors on {study.name} come from {name(mode)}?",
         sentence=f"{name(mode).capitalize()}, {label}: {said}{missing}: {judged}.", verdict=judged, reason=reason,
         section="behaviour-association" if study.behaviour and study.behaviour["cases"] else "failure-modes",
         part="behaviour" if pieces["intervention"] else "errors", headline=shown,
