@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from browser import FLAGS as BROWSER_FLAGS
 from conftest import REPO, SNAKEMAKE, SST2, SST5, require, smoke_config, snakemake
 
 import sentiflow
@@ -792,25 +793,12 @@ def test_changing_one_dataset_reruns_only_that_dataset(smoke_run):
     assert "dataset=sst5" in result.stdout and "dataset=sst2" not in result.stdout
 
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
-
-
 def chromium(tmp_path, *args) -> subprocess.CompletedProcess:
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
         pytest.skip("needs Chromium (Debian package chromium; .ci/run installs it)")
     return subprocess.run(
-        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+        [binary, *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
         capture_output=True,
         text=True,
         timeout=120,
