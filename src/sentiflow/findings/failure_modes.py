@@ -82,8 +82,14 @@ def agreement(pieces: list[Evidence], what: str) -> str:
     shown = side(pieces)
     if len(pieces) == 1 or shown not in (EFFECT, NO_EFFECT, UNRESOLVED):
         return ""
+    def shows(n: int) -> str:
+        return f"{n} shows an effect" if n == 1 else f"{n} show an effect"
+
+    def excludes(n: int) -> str:
+        return f"{n} excludes one" if n == 1 else f"{n} exclude one"
+
     if shown == UNRESOLVED and states[EFFECT] and states[NO_EFFECT]:
-        return f"; its {what} disagree: {states[EFFECT]} show an effect, {states[NO_EFFECT]} exclude one"
+        return f"; its {len(pieces)} {what} disagree: {shows(states[EFFECT])}, {excludes(states[NO_EFFECT])}"
     if shown == UNRESOLVED:
         return f"; none of its {len(pieces)} {what} is resolved"
     return f"; {states[shown]} of {len(pieces)} {what} {'show an effect' if shown == EFFECT else 'exclude one'}"
