@@ -82,6 +82,7 @@ def agreement(pieces: list[Evidence], what: str) -> str:
     shown = side(pieces)
     if len(pieces) == 1 or shown not in (EFFECT, NO_EFFECT, UNRESOLVED):
         return ""
+
     def shows(n: int) -> str:
         return f"{n} shows an effect" if n == 1 else f"{n} show an effect"
 
