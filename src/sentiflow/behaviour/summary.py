@@ -41,6 +41,16 @@ class LLMFiles:
     cascade: Path | None
 
 
+def model_files(params, inputs) -> tuple[list[EncoderFiles], list[LLMFiles]]:
+    """The encoders' and LLM entries' files of a summary rule (behaviour_summary, peer_summary): the run groups'
+    names in `params.encoders` beside `inputs.encoders`, the entries in `params.llms` beside `inputs.llm` and, one
+    per entry, `inputs.cascades` (none when the cascade is off)."""
+    encoders = [EncoderFiles(*names, path) for names, path in zip(params.encoders, inputs.encoders)]
+    cascades = list(inputs.cascades) or [None] * len(params.llms)
+    llms = [LLMFiles(name, path, cascade) for name, path, cascade in zip(params.llms, inputs.llm, cascades)]
+    return encoders, llms
+
+
 @dataclass
 class Answers:
     """One model's answers: its kind (encoder, llm, cascade), score table and per (case, seed) outcomes."""
