@@ -105,6 +105,12 @@ def backbones(study: Study) -> list[Finding]:
     return found
 
 
+def group_label(study: Study, backbone: str, variant: str) -> str:
+    """The run group's label (as the analysis names it) of a backbone key and variant; the variant where none ran."""
+    return next((g["backbone"] for g in study.groups if g["backbone_key"] == backbone and g["variant"] == variant),
+                variant)  # fmt: skip
+
+
 def variants(study: Study) -> list[Finding]:
     """Each variant against its backbone's base recipe; one variant: not measured."""
     rows = study.summary["variants"]
@@ -115,16 +121,7 @@ def variants(study: Study) -> list[Finding]:
                         verdict=NOT_MEASURED, reason=reason, section="accuracy-table", part="accuracy")]  # fmt: skip
     found = []
     for row in rows:
-        label = next(
-            (
-                g["backbone"]
-                for g in study.groups
-                if g["backbone_key"] == row["backbone"] and g["variant"] == row["variant"]
-            ),
-            row["variant"],
-        )
-        base = next((g["backbone"] for g in study.groups
-                     if g["backbone_key"] == row["backbone"] and g["variant"] == row["reference"]), row["reference"])  # fmt: skip
+        label, base = (group_label(study, row["backbone"], row[key]) for key in ("variant", "reference"))
         piece, better, worse = paired("paired test", label, base, row, study, row["seeds"])
         judged = verdict([state(piece)])
         found.append(Finding(
