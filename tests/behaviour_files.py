@@ -1,12 +1,17 @@
-"""Hand-made files in the behaviour stage's contract (docs/outputs.md): a suite.jsonl and score tables."""
+"""Hand-made files in the behaviour stage's contract (docs/outputs.md): a suite.jsonl and score tables; and the
+report's LaTeX preamble around a section's fragment, compiled."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+from conftest import REPO
 
 from sentiflow.behaviour.summary import EncoderFiles, LLMFiles
 
@@ -117,3 +122,17 @@ def summary_outputs(folder) -> dict:
     names = ["failure_rates", "comparisons", "association", "failing_cases"]
     return {name: folder / f"{name}.csv" for name in names} | {
         "summary": folder / "summary.json", "png": folder / "behaviour.png", "pdf": folder / "behaviour.pdf"}  # fmt: skip
+
+
+def compile_with_report_preamble(tex: str, folder: Path) -> None:
+    """Compile a section's LaTeX inside the report template's preamble with pdflatex (skipped without it)."""
+    if shutil.which("pdflatex") is None:
+        pytest.skip("needs pdflatex (Debian texlive-latex-base; .ci/run installs it)")
+    lines = (REPO / "report" / "report.tex.j2").read_text().splitlines()
+    preamble = "\n".join(
+        line for line in lines if line.startswith(("\\documentclass", "\\usepackage", "\\newcolumntype"))
+    )
+    (folder / "t.tex").write_text(preamble + "\n\\begin{document}\n\\section{x}\n" + tex + "\n\\end{document}\n")
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=folder,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]

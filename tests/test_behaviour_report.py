@@ -4,10 +4,9 @@ documents, and nothing read where the tests did not run."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
-from behaviour_files import SST2, study_files, summary_outputs
+from behaviour_files import SST2, compile_with_report_preamble, study_files, summary_outputs
 from conftest import REPO
 
 from sentiflow.behaviour.summary import run_summary
@@ -59,15 +58,6 @@ def test_suite_text_is_escaped_in_html_and_latex(section, tmp_path):
     assert "<td>6 of 6</td>" in html and '<td class="text">ann (1)</td><td class="text">bo (1)</td>' in html
     tex = _template(TEMPLATES / "behaviour.tex.j2", latex=True).render(context)
     assert r"100\% \$dull\_\allowbreak{}." in tex and r"\textless{}script\textgreater{}x" in tex
-    if shutil.which("pdflatex") is None:
-        pytest.skip("needs pdflatex (Debian texlive-latex-base; .ci/run installs it)")
     (tmp_path / "figures" / "sst2").mkdir(parents=True)
     shutil.copy(tmp_path / "out" / "behaviour.pdf", tmp_path / "figures" / "sst2" / "behaviour.pdf")
-    lines = (TEMPLATES / "report.tex.j2").read_text().splitlines()
-    preamble = "\n".join(
-        line for line in lines if line.startswith(("\\documentclass", "\\usepackage", "\\newcolumntype"))
-    )
-    (tmp_path / "t.tex").write_text(preamble + "\n\\begin{document}\n\\section{x}\n" + tex + "\n\\end{document}\n")
-    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
-                            capture_output=True, text=True)  # fmt: skip
-    assert result.returncode == 0, result.stdout[-2000:]
+    compile_with_report_preamble(tex, tmp_path)

@@ -5,13 +5,11 @@ documents; what the report says where a dataset answers no suite."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from behaviour_files import two, write_scores
+from behaviour_files import compile_with_report_preamble, two, write_scores
 from conftest import REPO
 from markupsafe import escape
 
@@ -178,16 +176,7 @@ def test_the_section_is_escaped_in_html_and_latex(section, tmp_path):
         r"\textless{}script\textgreater{}alert(1)\textless{}/script\textgreater{} \& 100\% \$x\_\allowbreak{}\#" in tex
     )
     assert r"SRL \& co" in tex and r"suite\_\allowbreak{}\{x\}.jsonl" in tex
-    if shutil.which("pdflatex") is None:
-        pytest.skip("needs pdflatex (Debian texlive-latex-base; .ci/run installs it)")
-    lines = (TEMPLATES / "report.tex.j2").read_text().splitlines()
-    preamble = "\n".join(
-        line for line in lines if line.startswith(("\\documentclass", "\\usepackage", "\\newcolumntype"))
-    )
-    (tmp_path / "t.tex").write_text(preamble + "\n\\begin{document}\n\\section{x}\n" + tex + "\n\\end{document}\n")
-    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
-                            capture_output=True, text=True)  # fmt: skip
-    assert result.returncode == 0, result.stdout[-2000:]
+    compile_with_report_preamble(tex, tmp_path)
 
 
 def test_a_dataset_without_a_suite_is_said_so():
